@@ -1,0 +1,210 @@
+"""The `plan-tracker` command line: parse, call one service function, render.
+
+Exit codes: 0 ok, 2 bad input (with FILE:LINE:COL or a plain sentence on stderr), 1 internal
+error. Library errors are translated here; users never see a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="plan-tracker: 督查督办 follow-up engine.")
+plan_app = typer.Typer(no_args_is_help=True, help="Plans as code: validate, apply, draft, preview.")
+app.add_typer(plan_app, name="plan")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class BadInput(Exception):
+    """Raised by CLI parsing helpers for user mistakes (exit 2)."""
+
+
+def handles_errors(func: F) -> F:
+    """Translate library errors into clean messages and exit codes."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from plan_tracker.domain.errors import DomainError
+        from plan_tracker.planfile import PlanFileError
+        from plan_tracker.services.plans import UnknownPlan
+
+        try:
+            return func(*args, **kwargs)
+        except PlanFileError as exc:
+            for problem in exc.problems:
+                err.print(str(problem), markup=False, highlight=False)
+            err.print(f"{len(exc.problems)} problem(s) found", style="red")
+            raise typer.Exit(2) from None
+        except (DomainError, UnknownPlan, BadInput, LookupError) as exc:
+            err.print(f"error: {exc}", markup=False, highlight=False)
+            raise typer.Exit(2) from None
+        except typer.Exit:
+            raise
+        except Exception as exc:
+            if os.environ.get("PLAN_TRACKER_DEBUG"):
+                raise
+            err.print(f"internal error: {type(exc).__name__}: {exc}", markup=False, highlight=False)
+            err.print("set PLAN_TRACKER_DEBUG=1 for details", style="dim")
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _engine() -> Any:
+    from plan_tracker.settings import get_settings
+    from plan_tracker.store.db import engine_for
+
+    return engine_for(get_settings().resolved_database_url())
+
+
+def _date(value: str | None, what: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise BadInput(f"{what} {value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def _as_of(engine: Any, plan_id: str, value: str | None) -> dt.date:
+    """The as-of date: given, or today in the plan's own time zone (read once, here)."""
+    given = _date(value, "--as-of")
+    if given is not None:
+        return given
+    from plan_tracker.clock import today_in
+    from plan_tracker.services.plans import stored_plan
+
+    with engine.connect() as conn:
+        return today_in(stored_plan(conn, plan_id).plan.timezone)
+
+
+def _format(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise BadInput(f"--format must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+LIGHT_STYLE = {"red": "bold red", "yellow": "yellow", "green": "green", "done": "cyan",
+               "done_late": "magenta", "pending": "dim"}
+
+
+# -- plan ---------------------------------------------------------------------------------
+@plan_app.command("validate")
+@handles_errors
+def plan_validate(file: Path) -> None:
+    """Check a plan file; print every problem as FILE:LINE:COL: message."""
+    from plan_tracker.domain.calendar import WorkCalendar
+    from plan_tracker.domain.obligations import expand
+    from plan_tracker.planfile import load_plan
+
+    plan = load_plan(file)
+    count = sum(1 for _ in expand(plan, WorkCalendar(plan.plan.calendar)))
+    out.print(f"{file}: ok — plan {plan.id}, {len(plan.units)} units, "
+              f"{len(plan.tasks())} tasks, {count} obligations")
+
+
+@plan_app.command("apply")
+@handles_errors
+def plan_apply(file: Path, dry_run: Annotated[bool, typer.Option("--dry-run", help="show the changes, write nothing")] = False) -> None:
+    """Apply a plan to the store, showing what changes (tasks, units, obligations)."""
+    from plan_tracker.services.plans import apply_plan
+
+    result = apply_plan(_engine(), file, dry_run=dry_run)
+    _print_apply(result)
+
+
+def _print_apply(result: Any) -> None:
+    if not result.changed:
+        out.print(f"plan {result.plan_id}: no changes (version {result.version})")
+        return
+    verb = "would apply" if result.dry_run else "applied"
+    out.print(f"plan {result.plan_id}: {verb} version {result.version}" + (" (new plan)" if result.new_plan else ""))
+    for name, changes in (("units", result.units), ("tasks", result.tasks)):
+        for sign, items, style in (("+", changes.added, "green"), ("~", changes.changed, "yellow"), ("-", changes.removed, "red")):
+            for item in items:
+                out.print(f"  {sign} {name[:-1]} {item}", style=style, markup=False)
+    out.print(f"  obligations: +{result.obligations_added} ~{result.obligations_changed} "
+              f"-{result.obligations_removed} (total {result.obligations_total})")
+
+
+# -- status -------------------------------------------------------------------------------
+@app.command("status")
+@handles_errors
+def status(
+    plan: Annotated[str, typer.Option("--plan", help="plan id")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD; default today in the plan's time zone")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+) -> None:
+    """Every obligation's light on a date."""
+    from plan_tracker.services.status import status_rows
+
+    _format(fmt, ("table", "json"))
+    engine = _engine()
+    day = _as_of(engine, plan, as_of)
+    rows = status_rows(engine, plan, day)
+    if fmt == "json":
+        sys.stdout.write(json.dumps([r.as_json() for r in rows], ensure_ascii=False, indent=1) + "\n")
+        return
+    table = Table(title=f"{plan} — {day}")
+    for col in ("task", "unit", "period", "due", "light", "status", "progress", "overdue_wd"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.task, r.unit, r.period, r.due.isoformat(),
+                      f"[{LIGHT_STYLE.get(r.light, '')}]{r.light}[/]", r.status or "-",
+                      "-" if r.progress is None else str(r.progress), str(r.overdue_wd))
+    out.print(table)
+
+
+@app.command("submit")
+@handles_errors
+def submit(
+    plan: Annotated[str, typer.Option("--plan")],
+    task: Annotated[str, typer.Option("--task")],
+    unit: Annotated[str, typer.Option("--unit")],
+    period: Annotated[str, typer.Option("--period", help="once, 2018, 2018-H1, 2018-Q3, 2018-07, 2018-W05")],
+    status_: Annotated[str, typer.Option("--status", help="not_started | in_progress | done | blocked")],
+    progress: Annotated[int | None, typer.Option("--progress", help="0-100")] = None,
+    on: Annotated[str | None, typer.Option("--on", help="report date; default today")] = None,
+    note: Annotated[str | None, typer.Option("--note")] = None,
+    evidence: Annotated[str | None, typer.Option("--evidence", help="a link to supporting material")] = None,
+) -> None:
+    """Record a unit's status report on one obligation."""
+    from plan_tracker.clock import today_in
+    from plan_tracker.services.plans import stored_plan
+    from plan_tracker.services.submissions import Submission
+    from plan_tracker.services.submissions import submit as submit_report
+
+    engine = _engine()
+    with engine.connect() as conn:
+        today = today_in(stored_plan(conn, plan).plan.timezone)
+    reported_on = _date(on, "--on") or today
+    receipt = submit_report(
+        engine,
+        Submission(plan, task, unit, period, status_, reported_on, progress, note, evidence),
+        # A report dated in the past is accepted up to today; `--on` later than today is not.
+        today=max(today, reported_on) if os.environ.get("PLAN_TRACKER_ALLOW_FUTURE") else today,
+        actor=unit, source="cli",
+    )
+    out.print(f"recorded report #{receipt.report_id}: {task} / {unit} / {period} = {status_} on {reported_on}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Escalation: which ladder steps fire for an obligation on an as-of date (reference rules).
+
+A step fires on D for an obligation not done by D (and whose period has started) once D
+reaches the due date shifted by the step's `after` working days. Each (obligation, step,
+occurrence) fires at most once. A step with `repeat_every: N` has further occurrences every
+N working days; only the latest due occurrence of a step is a candidate (missed repeats are
+not replayed). When several candidates are due on one night, only the highest fires and the
+others are recorded as skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+from plan_tracker.domain.calendar import WorkCalendar
+from plan_tracker.domain.plan import Step
+
+
+class Outcome(StrEnum):
+    fire = "fire"
+    skip = "skip"
+
+
+@dataclass(frozen=True)
+class Firing:
+    level: str
+    seq: int  # 0: the step's first occurrence; m: its m-th repeat
+    scheduled_on: dt.date
+    outcome: Outcome
+
+
+def step_threshold(calendar: WorkCalendar, due: dt.date, step: Step) -> dt.date:
+    return calendar.shift(due, step.after)
+
+
+def occurrences_due(
+    calendar: WorkCalendar, due: dt.date, step: Step, as_of: dt.date
+) -> list[tuple[int, dt.date]]:
+    """The candidate occurrences of a step on `as_of`: its first, and its latest repeat."""
+    first = step_threshold(calendar, due, step)
+    if as_of < first:
+        return []
+    found = [(0, first)]
+    if step.repeat_every:
+        elapsed = calendar.working_days_between(first, as_of)
+        latest = elapsed // step.repeat_every
+        if latest >= 1:
+            found.append((latest, calendar.shift(first, latest * step.repeat_every)))
+    return found
+
+
+def firings_on(
+    calendar: WorkCalendar,
+    ladder: list[Step],
+    *,
+    as_of: dt.date,
+    period_start: dt.date,
+    due: dt.date,
+    done_on: dt.date | None,
+    already: set[tuple[str, int]],
+) -> list[Firing]:
+    """What to record for one obligation on `as_of`, given the (level, seq) pairs already recorded."""
+    if (done_on is not None and done_on <= as_of) or as_of < period_start:
+        return []
+    order = {step.level: index for index, step in enumerate(sorted(ladder, key=lambda s: s.after))}
+    candidates = [
+        (scheduled, order[step.level], seq, step.level)
+        for step in ladder
+        for seq, scheduled in occurrences_due(calendar, due, step, as_of)
+        if (step.level, seq) not in already
+    ]
+    if not candidates:
+        return []
+    winner = max(candidates)
+    return [
+        Firing(level, seq, scheduled, Outcome.fire if c == winner else Outcome.skip)
+        for c in sorted(candidates)
+        for scheduled, _, seq, level in [c]
+    ]

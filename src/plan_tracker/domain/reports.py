@@ -1,0 +1,52 @@
+"""Status reports (反馈): the statuses a unit can report and the rules a report must follow."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from plan_tracker.domain.errors import DomainError
+
+
+class Status(StrEnum):
+    not_started = "not_started"
+    in_progress = "in_progress"
+    done = "done"
+    blocked = "blocked"
+
+
+STATUS_LABELS_ZH = {
+    Status.not_started: "未开始",
+    Status.in_progress: "推进中",
+    Status.done: "已完成",
+    Status.blocked: "受阻",
+}
+
+
+class BadReport(DomainError):
+    """A status report that breaks a rule (unknown status, bad progress, impossible date)."""
+
+
+def parse_status(value: str) -> Status:
+    """Accept the English key or the Chinese label."""
+    for status, label in STATUS_LABELS_ZH.items():
+        if value.strip() in (status.value, label):
+            return status
+    choices = ", ".join(f"{s.value} ({label})" for s, label in STATUS_LABELS_ZH.items())
+    raise BadReport(f"unknown status {value!r}; expected one of {choices}")
+
+
+def check_report(
+    *, status: Status, progress: int | None, reported_on: dt.date, today: dt.date,
+    period_start: dt.date,
+) -> int | None:
+    """Validate a report against its obligation; returns the progress to record."""
+    if progress is not None and not 0 <= progress <= 100:
+        raise BadReport(f"progress must be between 0 and 100, got {progress}")
+    if reported_on > today:
+        raise BadReport(f"report date {reported_on} is in the future (today is {today})")
+    if reported_on < period_start:
+        raise BadReport(f"report date {reported_on} is before the period starts ({period_start})")
+    if status is Status.done:
+        return 100 if progress is None else progress
+    return progress

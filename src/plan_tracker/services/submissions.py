@@ -1,0 +1,106 @@
+"""Recording status reports from any source (CLI, inbox, API), each audited in the event log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from plan_tracker.domain.errors import DomainError
+from plan_tracker.domain.obligations import obligation_period
+from plan_tracker.domain.reports import BadReport, check_report, parse_status
+from plan_tracker.services.plans import stored_plan
+from plan_tracker.store.models import Event, Obligation, StatusReport, utcnow
+
+
+class NotYourObligation(DomainError):
+    """The unit does not lead this task for this period (or the task is unknown)."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    plan_id: str
+    task: str
+    unit: str
+    period: str
+    status: str
+    reported_on: dt.date
+    progress: int | None = None
+    note: str | None = None
+    evidence: str | None = None
+    indicator_values: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    report_id: int
+    obligation_id: int
+    duplicate: bool
+
+
+def find_obligation(conn: Connection, plan_id: str, task_id: str, unit_id: str, period: str) -> tuple[int, dt.date]:
+    plan = stored_plan(conn, plan_id)
+    task = next((t for _, t in plan.tasks() if t.id == task_id), None)
+    if task is None:
+        raise NotYourObligation(f"plan {plan_id!r} has no task {task_id!r}")
+    if unit_id not in {u.id for u in plan.units}:
+        raise NotYourObligation(f"plan {plan_id!r} has no unit {unit_id!r}")
+    found = obligation_period(plan, task, period)
+    t = Obligation.__table__  # type: ignore[attr-defined]
+    row = conn.execute(
+        select(t.c.id).where(t.c.plan_id == plan_id, t.c.task_id == task_id, t.c.unit_id == unit_id,
+                             t.c.period == found.key, t.c.active)
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotYourObligation(f"unit {unit_id!r} does not lead task {task_id!r} for period {period!r}")
+    return int(row), found.start
+
+
+def _dedupe_key(s: Submission, source: str) -> str:
+    blob = json.dumps([s.plan_id, s.task, s.unit, s.period, s.status, s.reported_on.isoformat(),
+                       s.progress, s.note, s.evidence, s.indicator_values or {}, source],
+                      sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def record_report(conn: Connection, s: Submission, *, today: dt.date, actor: str, source: str,
+                  dedupe: bool = False) -> Receipt:
+    """Validate and insert one report inside the caller's transaction.
+
+    With `dedupe`, an identical submission (e.g. the same inbox row) is recognised and not
+    recorded twice, so re-ingesting a file changes nothing.
+    """
+    status = parse_status(s.status)
+    obligation_id, period_start = find_obligation(conn, s.plan_id, s.task, s.unit, s.period)
+    progress = check_report(status=status, progress=s.progress, reported_on=s.reported_on,
+                            today=today, period_start=period_start)
+    key = _dedupe_key(s, source) if dedupe else None
+    reports = StatusReport.__table__  # type: ignore[attr-defined]
+    if key is not None:
+        existing = conn.execute(select(reports.c.id).where(reports.c.dedupe_key == key)).scalar_one_or_none()
+        if existing is not None:
+            return Receipt(int(existing), obligation_id, True)
+    values = {"obligation_id": obligation_id, "status": status.value, "progress": progress,
+              "note": s.note, "evidence": s.evidence, "indicator_values": s.indicator_values or {},
+              "reported_on": s.reported_on, "received_at": utcnow(), "source": source,
+              "actor": actor, "dedupe_key": key}
+    report_id = conn.execute(insert(reports).values(**values).returning(reports.c.id)).scalar_one()
+    conn.execute(insert(Event.__table__), {  # type: ignore[attr-defined]
+        "at": utcnow(), "plan_id": s.plan_id, "kind": "report.recorded", "actor": actor, "source": source,
+        "payload": {"report_id": report_id, "task": s.task, "unit": s.unit, "period": s.period,
+                    "status": status.value, "progress": progress, "reported_on": s.reported_on.isoformat()}})
+    return Receipt(int(report_id), obligation_id, False)
+
+
+def submit(engine: Engine, s: Submission, *, today: dt.date, actor: str, source: str = "cli") -> Receipt:
+    """Record one report in its own transaction (acknowledged only once committed)."""
+    try:
+        with engine.begin() as conn:
+            return record_report(conn, s, today=today, actor=actor, source=source)
+    except IntegrityError as exc:  # a concurrent identical dedupe key: already recorded
+        raise BadReport("this report was already recorded") from exc

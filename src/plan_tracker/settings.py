@@ -1,0 +1,53 @@
+"""One settings class, read from the environment (PLAN_TRACKER_*) or a `.env` file, cached."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PLAN_TRACKER_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; unset means an embedded SQLite file in data_dir"
+    )
+    data_dir: Path = Field(default=Path("var"), description="where the SQLite file, outbox and inbox live")
+    outbox_dir: Path | None = Field(default=None, description="file outbox folder (default data_dir/outbox)")
+    inbox_dir: Path | None = Field(default=None, description="inbox folder (default data_dir/inbox)")
+    reports_dir: Path | None = Field(default=None, description="nightly report files (default data_dir/reports)")
+    portal_url: str | None = Field(default=None, description="portal address printed in every reminder")
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_sender: str = "plan-tracker@localhost"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    robots: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description='named robots/webhooks: {"name": {"kind": "dingtalk", "url": "...", "secret": "..."}}',
+    )
+    delivery_max_attempts: int = 8
+    token_secret: SecretStr = Field(
+        default=SecretStr("change-me-in-production"), description="HMAC key for API tokens"
+    )
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'plan-tracker.sqlite3').resolve()}"
+
+    def folder(self, name: str) -> Path:
+        explicit: Path | None = getattr(self, f"{name}_dir")
+        return explicit if explicit is not None else self.data_dir / name
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""The store: SQLModel tables, engine creation, migrations and set-based queries."""

@@ -1,0 +1,74 @@
+"""The calendar table: date → is-working-day and working-day ordinal, per calendar.
+
+SQL does working-day arithmetic with it: the working day N wd after a working day D is the
+working day whose ordinal is ordinal(D) + N, and `D >= W` for a working day W is
+`ordinal(D) >= ordinal(W)` for any D. Ordinals only make sense within one calendar key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+
+from sqlalchemy import Connection, delete, func, insert, select
+
+from plan_tracker.domain.calendar import WorkCalendar
+from plan_tracker.domain.errors import DomainError
+from plan_tracker.domain.plan import CalendarSpec
+from plan_tracker.store.models import CalendarDay
+
+TABLE = CalendarDay.__table__  # type: ignore[attr-defined]
+
+
+class DateNotCovered(DomainError):
+    def __init__(self, day: dt.date, key: str):
+        super().__init__(
+            f"{day} is outside the working-day calendar of this plan ({key}); "
+            "the official schedule for that year may not be published yet"
+        )
+
+
+def calendar_key(spec: CalendarSpec) -> str:
+    """Plans with the same calendar spec share table rows; overrides give a new key."""
+    if not (spec.holidays or spec.workdays or spec.years):
+        return spec.base
+    blob = json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode()
+    return f"{spec.base}-{hashlib.sha256(blob).hexdigest()[:16]}"
+
+
+def table_range(calendar: WorkCalendar, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """From a quarter before the plan (reminders fire before early due dates) to the end of
+    the year after the plan (late periods fall due then), as far as the calendar covers."""
+    first = start - dt.timedelta(days=92)
+    if not calendar.covers(first.year):
+        first = dt.date(start.year, 1, 1)
+    last_year = end.year + 1 if calendar.covers(end.year + 1) else end.year
+    return first, dt.date(last_year, 12, 31)
+
+
+def ensure_calendar(conn: Connection, calendar: WorkCalendar, key: str, first: dt.date, last: dt.date) -> None:
+    """Make the table hold `key` from at least `first` to `last` (rebuilt whole if extended,
+    so ordinals stay counted from one origin)."""
+    have = conn.execute(
+        select(func.min(TABLE.c.day), func.max(TABLE.c.day)).where(TABLE.c.calendar_key == key)
+    ).one()
+    if have[0] is not None and have[0] <= first and have[1] >= last:
+        return
+    if have[0] is not None:
+        first, last = min(first, have[0]), max(last, have[1])
+        conn.execute(delete(TABLE).where(TABLE.c.calendar_key == key))
+    rows = [
+        {"calendar_key": key, "day": day, "is_working": working, "wd_ordinal": ordinal}
+        for day, working, ordinal in calendar.days(first, last)
+    ]
+    conn.execute(insert(TABLE), rows)
+
+
+def ordinal_on(conn: Connection, key: str, day: dt.date) -> int:
+    value = conn.execute(
+        select(TABLE.c.wd_ordinal).where(TABLE.c.calendar_key == key, TABLE.c.day == day)
+    ).scalar_one_or_none()
+    if value is None:
+        raise DateNotCovered(day, key)
+    return int(value)

@@ -1,0 +1,146 @@
+"""SQLModel tables. Dates are plan-local calendar dates; timestamps are stored in UTC."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> dt.datetime:
+    """Edge helper for record timestamps (never used for domain decisions)."""
+    return dt.datetime.now(dt.UTC)
+
+
+class PlanRow(SQLModel, table=True):
+    __tablename__ = "plan"
+    id: str = Field(primary_key=True, max_length=64)
+    title: str
+    coordinator: str
+    timezone: str
+    calendar_key: str = Field(max_length=80)
+    start: dt.date
+    end: dt.date
+    warn_days: int
+    version: int
+    content_hash: str = Field(max_length=64)
+    spec: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    source: str | None = None
+
+
+class PlanVersion(SQLModel, table=True):
+    __tablename__ = "plan_version"
+    __table_args__ = (UniqueConstraint("plan_id", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: str = Field(foreign_key="plan.id", max_length=64)
+    version: int
+    content_hash: str = Field(max_length=64)
+    applied_at: dt.datetime = Field(default_factory=utcnow)
+    summary: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class UnitRow(SQLModel, table=True):
+    __tablename__ = "unit"
+    plan_id: str = Field(foreign_key="plan.id", primary_key=True, max_length=64)
+    id: str = Field(primary_key=True, max_length=64)
+    name: str
+    groups: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    contact: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    head: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    active: bool = True
+
+
+class TaskRow(SQLModel, table=True):
+    __tablename__ = "task"
+    plan_id: str = Field(foreign_key="plan.id", primary_key=True, max_length=64)
+    id: str = Field(primary_key=True, max_length=128)
+    section_id: str
+    section_title: str
+    position: int
+    title: str
+    description: str | None = None
+    every: str | None = None
+    due_after: int | None = None
+    due: dt.date | None = None
+    lead: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    support: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    depends_on: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    indicators: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    active: bool = True
+
+
+class EscalationStepRow(SQLModel, table=True):
+    __tablename__ = "escalation_step"
+    plan_id: str = Field(foreign_key="plan.id", primary_key=True, max_length=64)
+    level: str = Field(primary_key=True, max_length=64)
+    position: int  # order of thresholds: a higher position is a higher level
+    after: int
+    repeat_every: int | None = None
+    notify: list[str] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class Obligation(SQLModel, table=True):
+    __tablename__ = "obligation"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "task_id", "unit_id", "period", name="uq_obligation_key"),
+        Index("ix_obligation_plan_active", "plan_id", "active", "id"),
+        Index("ix_obligation_unit", "plan_id", "unit_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: str = Field(foreign_key="plan.id", max_length=64)
+    task_id: str = Field(max_length=128)
+    unit_id: str = Field(max_length=64)
+    period: str = Field(max_length=16)
+    period_start: dt.date
+    period_end: dt.date
+    due: dt.date  # effective due date (after an approved extension)
+    original_due: dt.date  # the plan's due date; scoring always uses it
+    warn_days: int
+    active: bool = True  # false once the task or unit leaves the plan; reports are kept
+    # Last evaluation (written set-based by the nightly evaluation).
+    light: str | None = Field(default=None, max_length=12)
+    overdue_wd: int = 0
+    evaluated_on: dt.date | None = None
+
+
+class StatusReport(SQLModel, table=True):
+    __tablename__ = "status_report"
+    __table_args__ = (Index("ix_report_obligation", "obligation_id", "reported_on", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    obligation_id: int = Field(foreign_key="obligation.id")
+    status: str = Field(max_length=16)
+    progress: int | None = None
+    note: str | None = None
+    evidence: str | None = None
+    indicator_values: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    reported_on: dt.date
+    received_at: dt.datetime = Field(default_factory=utcnow)
+    source: str = Field(max_length=16)
+    actor: str = Field(max_length=64)
+    # Idempotency: the same submission (e.g. a re-ingested row) maps to the same key.
+    dedupe_key: str | None = Field(default=None, max_length=64, unique=True)
+
+
+class CalendarDay(SQLModel, table=True):
+    __tablename__ = "calendar_day"
+    __table_args__ = (Index("ix_calendar_ordinal", "calendar_key", "wd_ordinal", "is_working"),)
+    calendar_key: str = Field(primary_key=True, max_length=80)
+    day: dt.date = Field(primary_key=True)
+    is_working: bool
+    wd_ordinal: int  # working days from the table's first day up to and including `day`
+
+
+class Event(SQLModel, table=True):
+    """Append-only audit log: plan changes, status reports, ingestions, refusals."""
+
+    __tablename__ = "event"
+    __table_args__ = (Index("ix_event_plan_at", "plan_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(default_factory=utcnow)
+    plan_id: str | None = Field(default=None, max_length=64)
+    kind: str = Field(max_length=40)
+    actor: str = Field(max_length=64)
+    source: str = Field(max_length=16)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -1,0 +1,122 @@
+"""Tables of the nightly follow-up: reminders (the outbox), deliveries, lights history, runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from plan_tracker.store.models import utcnow
+
+
+class Recipient(SQLModel, table=True):
+    """One address on one channel, derived from the plan's contacts on apply."""
+
+    __tablename__ = "recipient"
+    plan_id: str = Field(foreign_key="plan.id", primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=300)  # e.g. "email:a@example.org"
+    name: str
+    channel: str = Field(max_length=16)  # email | dingtalk | wecom | webhook
+    address: str = Field(max_length=254)
+
+
+class RoleRecipient(SQLModel, table=True):
+    """Who a role means: unit-specific (contact, head) or plan-wide (unit_id '*')."""
+
+    __tablename__ = "role_recipient"
+    plan_id: str = Field(foreign_key="plan.id", primary_key=True, max_length=64)
+    unit_id: str = Field(primary_key=True, max_length=64)  # '*' for coordinator / leading_group
+    role: str = Field(primary_key=True, max_length=16)
+    recipient_key: str = Field(primary_key=True, max_length=300)
+
+
+class Reminder(SQLModel, table=True):
+    """A decision that a ladder step fired (or was skipped) for an obligation: the outbox row."""
+
+    __tablename__ = "reminder"
+    __table_args__ = (
+        UniqueConstraint("obligation_id", "level", "seq", name="uq_reminder_step"),
+        Index("ix_reminder_plan_fired", "plan_id", "fired_on"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: str = Field(max_length=64)
+    obligation_id: int = Field(foreign_key="obligation.id")
+    level: str = Field(max_length=64)
+    position: int  # the step's rank in the ladder
+    seq: int  # 0: first occurrence; m: the m-th repeat of a `repeat_every` step
+    scheduled_on: dt.date
+    fired_on: dt.date  # the as-of date of the run that raised it
+    overdue_wd: int = 0
+    state: str = Field(max_length=10)  # pending | sent | failed | dead | skipped
+    note: str | None = None
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Delivery(SQLModel, table=True):
+    """One reminder to one recipient. Rows of a recipient are sent together as one message."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("reminder_id", "recipient_key", name="uq_delivery"),
+        Index("ix_delivery_claim", "plan_id", "state", "recipient_key"),
+        Index("ix_delivery_claim_token", "claim"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: str = Field(max_length=64)
+    reminder_id: int = Field(foreign_key="reminder.id")
+    recipient_key: str = Field(max_length=300)
+    state: str = Field(default="pending", max_length=10)  # pending|sending|sent|failed|dead
+    attempts: int = 0
+    next_attempt_at: dt.datetime | None = None  # UTC; None = as soon as the window opens
+    claim: str | None = Field(default=None, max_length=40)
+    claimed_at: dt.datetime | None = None
+    sent_at: dt.datetime | None = None
+    receipt: str | None = None
+    last_error: str | None = None
+
+
+class ChannelState(SQLModel, table=True):
+    """A channel disabled by a permanent failure stays off until an operator re-enables it."""
+
+    __tablename__ = "channel_state"
+    name: str = Field(primary_key=True, max_length=80)
+    disabled: bool = False
+    reason: str | None = None
+    changed_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class LightFlip(SQLModel, table=True):
+    """A change of an obligation's light, saved when an evaluation sees it (the history)."""
+
+    __tablename__ = "light_flip"
+    __table_args__ = (Index("ix_flip_obligation", "obligation_id", "as_of"),)
+    id: int | None = Field(default=None, primary_key=True)
+    obligation_id: int = Field(foreign_key="obligation.id")
+    as_of: dt.date
+    old_light: str | None = Field(default=None, max_length=12)
+    new_light: str = Field(max_length=12)
+
+
+class DailyFigure(SQLModel, table=True):
+    """The day's snapshot: obligations per light, per plan and section (for trends)."""
+
+    __tablename__ = "daily_figure"
+    plan_id: str = Field(primary_key=True, max_length=64)
+    as_of: dt.date = Field(primary_key=True)
+    section_id: str = Field(primary_key=True, max_length=64)
+    light: str = Field(primary_key=True, max_length=12)
+    count: int
+    overdue_wd: int = 0
+
+
+class NightlyRun(SQLModel, table=True):
+    __tablename__ = "nightly_run"
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: str = Field(max_length=64)
+    as_of: dt.date
+    started_at: dt.datetime = Field(default_factory=utcnow)
+    finished_at: dt.datetime | None = None
+    ok: bool = False
+    summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
