@@ -202,6 +202,70 @@ def submit(
     out.print(f"recorded report #{receipt.report_id}: {task} / {unit} / {period} = {status_} on {reported_on}")
 
 
+@app.command("nightly")
+@handles_errors
+def nightly(
+    plan: Annotated[str | None, typer.Option("--plan", help="plan id; default every plan in the store")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD; default today in each plan's time zone")] = None,
+) -> None:
+    """Run the nightly follow-up once: collect, evaluate, raise and deliver reminders, snapshot.
+
+    With PREFECT_API_URL set it runs as a Prefect-tracked flow run; otherwise the same
+    stages run in-process (no temporary Prefect server is started).
+    """
+    from plan_tracker.clock import now_utc
+    from plan_tracker.services import nightly as stages
+    from plan_tracker.settings import get_settings
+
+    engine = _engine()
+    given = _date(as_of, "--as-of")
+    plans = [plan] if plan else stages.plan_ids(engine)
+    if not plans:
+        raise BadInput("no plans in the store; apply one with `plan-tracker plan apply FILE`")
+    if os.environ.get("PREFECT_API_URL"):
+        from plan_tracker.flows.nightly import nightly_follow_up
+
+        for result in nightly_follow_up(plan_id=plan, as_of=given):
+            out.print_json(data=result)
+        return
+    for pid in plans:
+        day = given or _as_of(engine, pid, None)
+        summary = stages.run_nightly(engine, pid, day, now=now_utc(), settings=get_settings())
+        _print_nightly(summary.as_dict())
+
+
+def _print_nightly(data: dict[str, Any]) -> None:
+    lights = ", ".join(f"{k} {v}" for k, v in sorted(data["lights"].items()))
+    rem, dl = data["reminders"], data["delivery"]
+    out.print(f"nightly {data['plan']} as of {data['as_of']}: {lights}")
+    out.print(f"  reminders raised {rem['raised']} (skipped {rem['skipped']}, undeliverable {rem['undeliverable']}); "
+              f"delivered {dl['delivered']} in {dl['messages']} message(s), failed {dl['failed']}, "
+              f"dead {dl['dead']}, waiting for the delivery window {dl['waiting_for_window']}")
+
+
+@app.command("reminders")
+@handles_errors
+def reminders(
+    plan: Annotated[str, typer.Option("--plan")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="only reminders raised on or before this date")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+) -> None:
+    """Reminders raised for a plan, with their recipients and delivery state."""
+    from plan_tracker.services.reminders import reminder_rows
+
+    _format(fmt, ("table", "json"))
+    rows = reminder_rows(_engine(), plan, _date(as_of, "--as-of"))
+    if fmt == "json":
+        sys.stdout.write(json.dumps([r.as_json() for r in rows], ensure_ascii=False, indent=1) + "\n")
+        return
+    table = Table(title=f"{plan} reminders")
+    for col in ("fired_on", "level", "task", "unit", "period", "state", "recipients"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.fired_on.isoformat(), r.level, r.task, r.unit, r.period, r.state, ", ".join(r.recipients))
+    out.print(table)
+
+
 def main() -> None:
     app()
 

@@ -63,6 +63,7 @@ class _Tree:
         self.value_pos: dict[tuple[Any, ...], Pos] = {}
         self.key_pos: dict[tuple[Any, ...], Pos] = {}
         self.problems: list[Problem] = []
+        self.rejected: set[tuple[Any, ...]] = set()  # paths whose value the YAML layer refused
         self.nodes = 0
 
     def problem(self, pos: Pos, message: str) -> None:
@@ -76,6 +77,7 @@ class _Tree:
         self.value_pos[path] = pos
         if node.tag not in _SAFE_TAGS:
             self.problem(pos, f"YAML tag {node.tag!r} is not allowed in a plan")
+            self.rejected.add(path)
             return None
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
@@ -92,7 +94,11 @@ class _Tree:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.convert(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
-        return self.scalar(node)
+        before = len(self.problems)
+        value = self.scalar(node)
+        if value is None and len(self.problems) > before:
+            self.rejected.add(path)
+        return value
 
     def scalar(self, node: yaml.Node) -> Any:
         try:
@@ -138,7 +144,10 @@ def _read(path: Path, display: str) -> str:
         raise PlanFileError([Problem(display, 1, 1, f"cannot read the file: {exc.strerror}")]) from exc
     if size > MAX_FILE_BYTES:
         raise PlanFileError([Problem(display, 1, 1, f"file is {size} bytes; plans are limited to {MAX_FILE_BYTES}")])
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:  # e.g. a directory: bad input (exit 2), not an internal error
+        raise PlanFileError([Problem(display, 1, 1, f"cannot read the file: {exc.strerror}")]) from exc
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -217,7 +226,12 @@ def load_plan(path: Path, *, display: str | None = None) -> Plan:
         # Values the YAML layer already rejected show up again here as None: keep the
         # clearer YAML-level message for that position, and every other problem.
         seen = {(p.file, p.line, p.column) for p in problems}
-        more = _route(_issues_from_validation(exc), tree, trees)
+        # Nor report a rule on a parent whose value the YAML layer refused (a bad `due` date
+        # would otherwise also read "a task needs either `due` or `every`").
+        rejected = tree.rejected.union(*(t.rejected for t in trees.values()))
+        issues = [i for i in _issues_from_validation(exc)
+                  if not any(len(r) > len(i.path) and r[:len(i.path)] == i.path for r in rejected)]
+        more = _route(issues, tree, trees)
         raise PlanFileError(problems + [p for p in more if (p.file, p.line, p.column) not in seen]) from None
     problems += _route(cross_check(plan), tree, trees)
     if not problems:

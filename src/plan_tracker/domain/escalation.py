@@ -4,8 +4,8 @@ A step fires on D for an obligation not done by D (and whose period has started)
 reaches the due date shifted by the step's `after` working days. Each (obligation, step,
 occurrence) fires at most once. A step with `repeat_every: N` has further occurrences every
 N working days; only the latest due occurrence of a step is a candidate (missed repeats are
-not replayed). When several candidates are due on one night, only the highest fires and the
-others are recorded as skipped.
+not replayed). When several candidates are due on one night, only the highest fires (the
+highest level; for one step, its latest repeat) and the others are recorded as skipped.
 """
 
 from __future__ import annotations
@@ -66,16 +66,17 @@ def firings_on(
         return []
     order = {step.level: index for index, step in enumerate(sorted(ladder, key=lambda s: s.after))}
     candidates = [
-        (scheduled, order[step.level], seq, step.level)
+        (order[step.level], seq, scheduled, step.level)
         for step in ladder
         for seq, scheduled in occurrences_due(calendar, due, step, as_of)
         if (step.level, seq) not in already
     ]
     if not candidates:
         return []
+    # The highest level wins; among one step's occurrences, the latest repeat.
     winner = max(candidates)
     return [
-        Firing(level, seq, scheduled, Outcome.fire if c == winner else Outcome.skip)
-        for c in sorted(candidates)
-        for scheduled, _, seq, level in [c]
+        Firing(level, seq, scheduled, Outcome.fire if candidate == winner else Outcome.skip)
+        for candidate in sorted(candidates)
+        for _, seq, scheduled, level in [candidate]
     ]

@@ -130,11 +130,19 @@ class PlanHeader(Strict):
         return self
 
 
+LEVEL_LABELS_ZH = {"remind": "提醒", "urge": "催办", "supervise": "督办", "accountability": "通报"}
+
+
 class Step(Strict):
     after: Annotated[int, Field(ge=-60, le=250)]
     level: Id
     notify: list[Role] = Field(min_length=1)
     repeat_every: Annotated[int, Field(ge=1, le=250)] | None = None
+    label: str | None = Field(default=None, max_length=20, description="wording, e.g. 督办")
+
+    @property
+    def wording(self) -> str:
+        return self.label or LEVEL_LABELS_ZH.get(self.level, self.level)
 
 
 class Indicator(Strict):
@@ -150,7 +158,7 @@ class Task(Strict):
     id: TaskId
     title: Text
     description: str | None = Field(default=None, max_length=4000)
-    lead: str | list[Id]
+    lead: str | list[Annotated[str, Field(max_length=80)]]
     support: list[Id] = Field(default_factory=list)
     due: dt.date | None = None
     every: Recurrence | None = None
@@ -372,7 +380,8 @@ def _dependency_cycles(plan: Plan) -> list[PlanIssue]:
         for si, s in enumerate(plan.sections)
         for ti, t in enumerate(s.tasks)
     }
-    graph = {t.id: [d for d in t.depends_on if d in paths] for _, t in plan.tasks()}
+    # Self-references are left to `_references` ("cannot depend on itself"): one fault, one message.
+    graph = {t.id: [d for d in t.depends_on if d in paths and d != t.id] for _, t in plan.tasks()}
     issues: list[PlanIssue] = []
     state: dict[str, int] = {}  # 1 = on the stack, 2 = finished
     reported: set[frozenset[str]] = set()

@@ -50,3 +50,24 @@ def check_report(
     if status is Status.done:
         return 100 if progress is None else progress
     return progress
+
+
+def state_as_of(
+    reports: list[tuple[dt.date, int, str, int | None]], as_of: dt.date
+) -> tuple[str | None, int | None, dt.date | None]:
+    """(status, progress, done_on) of an obligation on `as_of`, from (date, arrival, status,
+    progress) reports. The latest report dated on or before `as_of` decides the status; the
+    completion date is the earliest `done` report since the last report that was not done
+    (a send-back or correction reopens the item)."""
+    visible = sorted(r for r in reports if r[0] <= as_of)
+    if not visible:
+        return None, None, None
+    date_, _, status, progress = visible[-1]
+    if status != Status.done:
+        return status, progress, None
+    done_on = date_
+    for rep in reversed(visible):
+        if rep[2] != Status.done:
+            break
+        done_on = rep[0]
+    return status, progress, done_on

@@ -61,3 +61,92 @@ SELECT e.id, e.task_id AS task, e.unit_id AS unit, e.period, e.due, e.light, e.s
 FROM evaluated e JOIN task t ON t.plan_id = :plan AND t.id = e.task_id
 ORDER BY t.position, e.period, e.unit_id
 """
+
+# Record a flip for every obligation whose light changes, before the update saves it.
+RECORD_FLIPS = EVALUATED + """
+INSERT INTO light_flip (obligation_id, as_of, old_light, new_light)
+SELECT e.id, :as_of, o.light, e.light
+FROM evaluated e JOIN obligation o ON o.id = e.id
+WHERE o.light IS NULL OR o.light <> e.light
+"""
+
+SAVE_LIGHTS = EVALUATED + """
+UPDATE obligation SET light = e.light, overdue_wd = e.overdue_wd, evaluated_on = :as_of
+FROM evaluated e
+WHERE obligation.id = e.id
+"""
+
+# Escalation, mirroring `domain.escalation.firings_on`: candidates are each step's first
+# occurrence and the latest due repeat; the highest not yet recorded fires, the rest skip.
+RAISE_REMINDERS = EVALUATED + """,
+candidate AS (
+    SELECT e.id AS obligation_id, s.level, s.position, 0 AS seq,
+           e.due_ord + s.after AS sched_ord, e.overdue_wd
+    FROM evaluated e JOIN escalation_step s ON s.plan_id = :plan
+    WHERE e.light IN ('green', 'yellow', 'red') AND :ord_d >= e.due_ord + s.after
+    UNION ALL
+    SELECT e.id, s.level, s.position,
+           (:ord_d - (e.due_ord + s.after)) / s.repeat_every,
+           e.due_ord + s.after + ((:ord_d - (e.due_ord + s.after)) / s.repeat_every) * s.repeat_every,
+           e.overdue_wd
+    FROM evaluated e JOIN escalation_step s ON s.plan_id = :plan
+    WHERE e.light IN ('green', 'yellow', 'red') AND s.repeat_every IS NOT NULL
+      AND :ord_d - (e.due_ord + s.after) >= s.repeat_every
+),
+fresh AS (
+    SELECT c.obligation_id, c.level, c.position, c.seq, c.sched_ord, c.overdue_wd,
+           ROW_NUMBER() OVER (PARTITION BY c.obligation_id
+                              ORDER BY c.position DESC, c.seq DESC) AS rk
+    FROM candidate c
+    LEFT JOIN reminder r ON r.obligation_id = c.obligation_id AND r.level = c.level AND r.seq = c.seq
+    WHERE r.id IS NULL
+)
+INSERT INTO reminder (plan_id, obligation_id, level, position, seq, scheduled_on, fired_on,
+                      overdue_wd, state, created_at)
+SELECT :plan, f.obligation_id, f.level, f.position, f.seq, cd.day, :as_of, f.overdue_wd,
+       CASE WHEN f.rk = 1 THEN 'pending' ELSE 'skipped' END, :now
+FROM fresh f
+JOIN calendar_day cd ON cd.calendar_key = :cal AND cd.wd_ordinal = f.sched_ord AND cd.is_working
+WHERE 1 = 1
+ON CONFLICT (obligation_id, level, seq) DO NOTHING
+"""
+
+# One statement per (step, role): who each newly raised reminder goes to.
+ADD_DELIVERIES = """
+INSERT INTO delivery (plan_id, reminder_id, recipient_key, state, attempts)
+SELECT r.plan_id, r.id, rr.recipient_key, 'pending', 0
+FROM reminder r
+JOIN obligation o ON o.id = r.obligation_id
+JOIN role_recipient rr ON rr.plan_id = r.plan_id AND rr.role = :role
+     AND rr.unit_id IN (o.unit_id, '*')  -- contact/head rows are per unit, the rest plan-wide
+WHERE r.plan_id = :plan AND r.level = :level AND r.state = 'pending' AND r.fired_on = :as_of
+  AND o.id BETWEEN :lo AND :hi
+ON CONFLICT (reminder_id, recipient_key) DO NOTHING
+"""
+
+# A raised reminder nobody can receive is recorded as dead, never silently dropped.
+NO_RECIPIENT = """
+UPDATE reminder SET state = 'dead', note = :note
+WHERE plan_id = :plan AND state = 'pending' AND fired_on = :as_of
+  AND obligation_id BETWEEN :lo AND :hi
+  AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.reminder_id = reminder.id)
+"""
+
+SNAPSHOT = """
+INSERT INTO daily_figure (plan_id, as_of, section_id, light, count, overdue_wd)
+SELECT o.plan_id, :as_of, t.section_id, o.light, COUNT(*), SUM(o.overdue_wd)
+FROM obligation o JOIN task t ON t.plan_id = o.plan_id AND t.id = o.task_id
+WHERE o.plan_id = :plan AND o.active AND o.evaluated_on = :as_of
+GROUP BY o.plan_id, t.section_id, o.light
+"""
+
+# A reminder's state follows its deliveries: all sent -> sent; any dead -> dead; any failed -> failed.
+ROLL_UP_REMINDERS = """
+UPDATE reminder SET state = CASE
+    WHEN EXISTS (SELECT 1 FROM delivery d WHERE d.reminder_id = reminder.id AND d.state = 'dead') THEN 'dead'
+    WHEN EXISTS (SELECT 1 FROM delivery d WHERE d.reminder_id = reminder.id AND d.state = 'failed') THEN 'failed'
+    WHEN NOT EXISTS (SELECT 1 FROM delivery d WHERE d.reminder_id = reminder.id AND d.state <> 'sent') THEN 'sent'
+    ELSE 'pending' END
+WHERE plan_id = :plan AND state IN ('pending', 'failed')
+  AND EXISTS (SELECT 1 FROM delivery d WHERE d.reminder_id = reminder.id)
+"""

@@ -1,0 +1,1 @@
+"""Prefect flows: thin orchestration of the library's coarse, set-based stages."""

@@ -1,0 +1,83 @@
+"""The nightly follow-up flow: collect → evaluate (lights + reminders) → deliver → snapshot.
+
+Each Prefect task is a whole stage for one plan (never one task per obligation). Stages
+doing I/O retry; all stages are idempotent, so a retry or a re-run changes nothing twice.
+The as-of date is the run's *scheduled* date in each plan's time zone, not the wall clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from plan_tracker.clock import now_utc
+from plan_tracker.services import nightly as stages
+from plan_tracker.settings import get_settings
+from plan_tracker.store.db import engine_for
+
+
+def _engine() -> Any:
+    return engine_for(get_settings().resolved_database_url())
+
+
+@task(name="collect", retries=2, retry_delay_seconds=[10, 60], cache_policy=NO_CACHE)
+def collect(plan_id: str, as_of: dt.date) -> int:
+    return stages.collect(_engine(), plan_id, as_of)
+
+
+@task(name="evaluate", retries=1, retry_delay_seconds=30, cache_policy=NO_CACHE)
+def evaluate(plan_id: str, as_of: dt.date) -> dict[str, Any]:
+    result = stages.evaluate(_engine(), plan_id, as_of, now=now_utc())
+    return {"lights": result.lights, "raised": result.raised, "skipped": result.skipped,
+            "undeliverable": result.undeliverable}
+
+
+@task(name="deliver", retries=3, retry_delay_seconds=[30, 120, 600], cache_policy=NO_CACHE)
+def deliver(plan_id: str, as_of: dt.date) -> dict[str, Any]:
+    from plan_tracker.services.delivery import deliver as deliver_reminders
+
+    result = deliver_reminders(_engine(), plan_id, now=now_utc(), as_of=as_of, settings=get_settings())
+    return {"messages": result.messages_sent, "delivered": result.deliveries_sent,
+            "failed": result.failed, "dead": result.dead, "waiting": result.waiting}
+
+
+@task(name="snapshot", retries=1, retry_delay_seconds=30, cache_policy=NO_CACHE)
+def snapshot(plan_id: str, as_of: dt.date) -> int:
+    return stages.snapshot(_engine(), plan_id, as_of)
+
+
+def scheduled_as_of(timezone: str) -> dt.date:
+    """The flow run's scheduled date in the plan's time zone (a 02:00 Shanghai run is that
+    day's run even though it is the previous evening in UTC); wall clock only outside a run."""
+    import pendulum
+    from prefect.runtime import flow_run
+
+    scheduled = flow_run.scheduled_start_time
+    moment = pendulum.instance(scheduled) if scheduled is not None else pendulum.now("UTC")
+    local = moment.in_timezone(timezone)
+    return dt.date(local.year, local.month, local.day)
+
+
+@flow(name="nightly-follow-up", log_prints=True)
+def nightly_follow_up(plan_id: str | None = None, as_of: dt.date | None = None) -> list[dict[str, Any]]:
+    """Run the night for one plan, or for every plan in the store, each in its own zone."""
+    engine = _engine()
+    logger = get_run_logger()
+    results = []
+    for pid in [plan_id] if plan_id else stages.plan_ids(engine):
+        day = as_of or scheduled_as_of(stages.plan_timezone(engine, pid))
+        run_id = stages.start_run(engine, pid, day, now_utc())
+        summary = {
+            "plan": pid, "as_of": day.isoformat(),
+            "reports_known": collect(pid, day),
+            "evaluation": evaluate(pid, day),
+            "delivery": deliver(pid, day),
+            "figures": snapshot(pid, day),
+        }
+        stages.finish_run(engine, run_id, now_utc(), summary)
+        logger.info("nightly %s as of %s: %s", pid, day, summary)
+        results.append(summary)
+    return results

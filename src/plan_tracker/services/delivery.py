@@ -1,0 +1,228 @@
+"""Delivering raised reminders: one message per recipient, claimed, sent, recorded.
+
+Crash policy: a delivery is claimed (state `sending`) before the send and recorded after.
+A crash between the two leaves it `sending`; after `LEASE` it is claimed again and resent
+with the same message key, so the file outbox rewrites the same file and e-mail carries the
+same Message-ID. That window is the only place a duplicate can happen; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy.sql import text
+
+from plan_tracker.channels import Channel, DeliveryError, FileOutboxChannel, Message, build_channel
+from plan_tracker.domain.calendar import WorkCalendar
+from plan_tracker.domain.errors import CalendarNotCovered
+from plan_tracker.domain.plan import Plan
+from plan_tracker.services.messages import Item, message_key, render
+from plan_tracker.services.plans import stored_plan
+from plan_tracker.settings import Settings
+from plan_tracker.store import evaluation_sql as q
+from plan_tracker.store.models import Obligation, TaskRow, UnitRow
+from plan_tracker.store.outbox_models import ChannelState, Delivery, Recipient, Reminder
+
+LEASE = dt.timedelta(minutes=10)
+BACKOFF_BASE = dt.timedelta(minutes=5)
+BACKOFF_CAP = dt.timedelta(hours=6)
+D = Delivery.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class DeliverySummary:
+    messages_sent: int = 0
+    deliveries_sent: int = 0
+    failed: int = 0
+    dead: int = 0
+    waiting: int = 0  # outside the delivery window
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a recipient's messages go: a channel and whether the delivery window applies."""
+
+    name: str
+    channel: Channel
+    windowed: bool
+
+
+ChannelFactory = Callable[[str, dict[str, Any]], Channel]
+
+
+def resolve_route(recipient: Any, settings: Settings, factory: ChannelFactory) -> Route:
+    """E-mail goes by SMTP when configured; robots by their named settings; anything not
+    configured falls back to the local file outbox, so a reminder is never lost for want of
+    a channel (the operator sees it in the outbox folder)."""
+    outbox = Route("file", FileOutboxChannel(settings.folder("outbox")), windowed=False)
+    if recipient.channel == "email" and settings.smtp_host:
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        return Route("smtp", factory("smtp", {
+            "host": settings.smtp_host, "port": settings.smtp_port, "sender": settings.smtp_sender,
+            "username": settings.smtp_username, "password": password,
+            "starttls": settings.smtp_starttls, "ssl": settings.smtp_ssl}), windowed=True)
+    if recipient.channel in {"dingtalk", "wecom", "webhook"}:
+        robot = settings.robots.get(recipient.address)
+        if robot:
+            kind = robot.get("kind", recipient.channel)
+            options = {k: v for k, v in robot.items() if k != "kind"}
+            return Route(f"{kind}:{recipient.address}", factory(kind, options), windowed=True)
+    return outbox
+
+
+def in_window(plan: Plan, now: dt.datetime) -> bool:
+    """Working day, between the plan's window times, in the plan's time zone."""
+    import zoneinfo
+
+    local = now.astimezone(zoneinfo.ZoneInfo(plan.plan.timezone))
+    opens, closes = plan.plan.delivery_window
+    try:
+        working = WorkCalendar(plan.plan.calendar).is_working_day(local.date())
+    except CalendarNotCovered:
+        working = local.weekday() < 5
+    return working and opens <= local.time().replace(tzinfo=None) < closes
+
+
+def _claimable(plan_id: str, now: dt.datetime) -> Any:
+    due = or_(D.c.next_attempt_at.is_(None), D.c.next_attempt_at <= now)
+    return and_(D.c.plan_id == plan_id, or_(
+        and_(D.c.state.in_(("pending", "failed")), due),
+        and_(D.c.state == "sending", D.c.claimed_at < now - LEASE),
+    ))
+
+
+def deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, settings: Settings,
+            factory: ChannelFactory | None = None, templates: Path | None = None,
+            after_send: Callable[[int], None] | None = None) -> DeliverySummary:
+    """Send every claimable delivery of a plan, grouped per recipient. `after_send` is a test
+    hook called after each send and before it is recorded (to simulate crashes)."""
+    factory = factory or (lambda kind, options: build_channel(kind, **options))
+    summary = DeliverySummary()
+    with engine.connect() as conn:
+        plan = stored_plan(conn, plan_id)
+        keys = [r[0] for r in conn.execute(select(D.c.recipient_key).where(_claimable(plan_id, now)).distinct().order_by(D.c.recipient_key))]
+        recipients = {r.key: r for r in conn.execute(select(Recipient.__table__).where(Recipient.__table__.c.plan_id == plan_id))}  # type: ignore[attr-defined]
+        coordinator = _coordinator_name(conn, plan)
+    window_open = in_window(plan, now)
+    for key in keys:
+        route = resolve_route(recipients[key], settings, factory)
+        if route.windowed and not window_open:
+            summary.waiting += 1
+            continue
+        _deliver_one(engine, plan, recipients[key], route, now=now, as_of=as_of, settings=settings,
+                     summary=summary, coordinator=coordinator, templates=templates, after_send=after_send)
+    with engine.begin() as conn:
+        conn.execute(text(q.ROLL_UP_REMINDERS), {"plan": plan_id})
+    return summary
+
+
+def _coordinator_name(conn: Connection, plan: Plan) -> str:
+    unit = next((u for u in plan.units if u.id == plan.plan.coordinator), None)
+    return unit.name if unit else plan.plan.coordinator
+
+
+def _deliver_one(engine: Engine, plan: Plan, recipient: Any, route: Route, *, now: dt.datetime,
+                 as_of: dt.date, settings: Settings, summary: DeliverySummary, coordinator: str,
+                 templates: Path | None, after_send: Callable[[int], None] | None) -> None:
+    token = uuid.uuid4().hex
+    with engine.begin() as conn:
+        claimed = conn.execute(
+            update(D).where(_claimable(plan.id, now), D.c.recipient_key == recipient.key)
+            .values(state="sending", claim=token, claimed_at=now, attempts=D.c.attempts + 1)
+        ).rowcount
+    if not claimed:
+        return  # another worker took them: the conditional UPDATE is the lock
+    with engine.connect() as conn:
+        disabled = conn.execute(select(ChannelState.__table__.c.reason).where(  # type: ignore[attr-defined]
+            ChannelState.__table__.c.name == route.name, ChannelState.__table__.c.disabled)).scalar_one_or_none()  # type: ignore[attr-defined]
+        ids, items = _claimed_items(conn, plan, token, as_of)
+    if disabled is not None:
+        _record_failure(engine, token, now, f"channel {route.name} disabled: {disabled}", permanent=False,
+                        max_attempts=settings.delivery_max_attempts, summary=summary, retry_in=dt.timedelta(days=1))
+        return
+    subject, body = render(plan, recipient_name=recipient.name, items=items, as_of=as_of,
+                           coordinator_name=coordinator, portal_url=plan.plan.portal_url or settings.portal_url,
+                           templates=templates)
+    message = Message(recipient_name=recipient.name, address=recipient.address, subject=subject,
+                      text=body, message_key=message_key(plan.id, recipient.key, ids))
+    try:
+        receipt = route.channel.send(message)
+    except DeliveryError as exc:
+        _record_failure(engine, token, now, str(exc), permanent=exc.permanent,
+                        max_attempts=settings.delivery_max_attempts, summary=summary)
+        if exc.permanent:
+            _disable_channel(engine, route.name, str(exc), now)
+        summary.errors.append(f"{route.name} → {recipient.key}: {exc}")
+        return
+    if after_send is not None:
+        after_send(len(ids))
+    with engine.begin() as conn:
+        conn.execute(update(D).where(D.c.claim == token, D.c.state == "sending")
+                     .values(state="sent", sent_at=now, receipt=receipt.detail[:500], last_error=None))
+    summary.messages_sent += 1
+    summary.deliveries_sent += len(ids)
+
+
+def _claimed_items(conn: Connection, plan: Plan, token: str, as_of: dt.date) -> tuple[list[int], list[Item]]:
+    r, o = Reminder.__table__, Obligation.__table__  # type: ignore[attr-defined]
+    t, u = TaskRow.__table__, UnitRow.__table__  # type: ignore[attr-defined]
+    rows = conn.execute(
+        select(D.c.id, r.c.level, r.c.position, r.c.overdue_wd, o.c.task_id, o.c.period, o.c.due,
+               t.c.title, u.c.name.label("unit_name"))
+        .join(r, r.c.id == D.c.reminder_id).join(o, o.c.id == r.c.obligation_id)
+        .join(t, and_(t.c.plan_id == o.c.plan_id, t.c.id == o.c.task_id))
+        .join(u, and_(u.c.plan_id == o.c.plan_id, u.c.id == o.c.unit_id))
+        .where(D.c.claim == token).order_by(r.c.position.desc(), o.c.due, o.c.task_id, o.c.unit_id)
+    ).all()
+    calendar = WorkCalendar(plan.plan.calendar)
+    items = [
+        Item(row.task_id, row.title, row.unit_name, row.period, row.due, row.level, row.position,
+             row.overdue_wd, None if row.overdue_wd else _days_left(calendar, as_of, row.due))
+        for row in rows
+    ]
+    return [row.id for row in rows], items
+
+
+def _days_left(calendar: WorkCalendar, as_of: dt.date, due: dt.date) -> int | None:
+    try:
+        return calendar.working_days_between(as_of, due)
+    except CalendarNotCovered:
+        return None
+
+
+def _record_failure(engine: Engine, token: str, now: dt.datetime, error: str, *, permanent: bool,
+                    max_attempts: int, summary: DeliverySummary, retry_in: dt.timedelta | None = None) -> None:
+    with engine.begin() as conn:
+        rows = conn.execute(select(D.c.id, D.c.attempts).where(D.c.claim == token, D.c.state == "sending")).all()
+        for row in rows:
+            dead = permanent or row.attempts >= max_attempts
+            backoff = retry_in or min(BACKOFF_BASE * 2 ** max(row.attempts - 1, 0), BACKOFF_CAP)
+            conn.execute(update(D).where(D.c.id == row.id, D.c.claim == token).values(
+                state="dead" if dead else "failed", last_error=error[:1000],
+                next_attempt_at=None if dead else now + backoff))
+            if dead:
+                summary.dead += 1
+            else:
+                summary.failed += 1
+
+
+def _disable_channel(engine: Engine, name: str, reason: str, now: dt.datetime) -> None:
+    """A permanent failure (bad robot token, rejected sender) turns the channel off, so the
+    rest of the night's messages are not thrown at it; an operator re-enables it."""
+    table = ChannelState.__table__  # type: ignore[attr-defined]
+    if name == "file":
+        return
+    with engine.begin() as conn:
+        exists = conn.execute(select(table.c.name).where(table.c.name == name)).scalar_one_or_none()
+        values = {"disabled": True, "reason": reason[:500], "changed_at": now}
+        if exists:
+            conn.execute(update(table).where(table.c.name == name).values(**values))
+        else:
+            conn.execute(table.insert().values(name=name, **values))

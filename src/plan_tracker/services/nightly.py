@@ -1,0 +1,185 @@
+"""The nightly follow-up, as coarse set-based stages the Prefect flow (or the CLI) chains:
+collect → evaluate (lights + reminders, one transaction per batch) → deliver → snapshot.
+
+Each stage works on a plan in bounded batches of obligation ids, never one Python object
+per obligation, and is safe to re-run: a second run for the same as-of date changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Date, Engine, bindparam, func, insert, select, text, update
+from sqlmodel.sql.sqltypes import UTCDateTime
+
+from plan_tracker.services.plans import stored_plan
+from plan_tracker.services.status import eval_params, id_bounds
+from plan_tracker.store import evaluation_sql as q
+from plan_tracker.store.models import PlanRow
+from plan_tracker.store.outbox_models import NightlyRun, Reminder
+
+BATCH = 50_000
+_TYPED = (bindparam("as_of", type_=Date()), bindparam("now", type_=UTCDateTime()))
+
+
+def sql(statement: str) -> Any:
+    """A text statement with typed date/time parameters (SQLite needs them converted)."""
+    clause = text(statement)
+    names = set(clause._bindparams)  # noqa: SLF001 - public enough, and stable across 2.x
+    return clause.bindparams(*[b for b in _TYPED if b.key in names])
+
+
+@dataclass
+class EvaluationSummary:
+    lights: dict[str, int] = field(default_factory=dict)
+    raised: int = 0
+    skipped: int = 0
+    undeliverable: int = 0
+    flips: int = 0
+
+
+def plan_ids(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return [r[0] for r in conn.execute(select(PlanRow.__table__.c.id).order_by(PlanRow.__table__.c.id))]  # type: ignore[attr-defined]
+
+
+def plan_timezone(engine: Engine, plan_id: str) -> str:
+    with engine.connect() as conn:
+        return stored_plan(conn, plan_id).plan.timezone
+
+
+def evaluate(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, batch: int = BATCH) -> EvaluationSummary:
+    """Save every obligation's light on `as_of` and raise the reminders it fires.
+
+    Lights, flips, reminders and their deliveries of one batch commit together, so a crash
+    leaves either the whole batch evaluated or none of it.
+    """
+    summary = EvaluationSummary()
+    with engine.connect() as conn:
+        plan = stored_plan(conn, plan_id)
+        low, high = id_bounds(conn, plan_id)
+    ladder = plan.ladder()
+    for start in range(low, high + 1, batch):
+        with engine.begin() as conn:
+            params = {**eval_params(conn, plan_id, as_of), "lo": start, "hi": start + batch - 1, "now": now}
+            conn.execute(sql(q.RECORD_FLIPS), params)
+            conn.execute(sql(q.SAVE_LIGHTS), params)
+            conn.execute(sql(q.RAISE_REMINDERS), params)
+            for step in ladder:
+                for role in step.notify:
+                    conn.execute(sql(q.ADD_DELIVERIES), {**params, "role": role.value, "level": step.level})
+            conn.execute(sql(q.NO_RECIPIENT), {**params, "note": "no recipient address for this step's roles"})
+    with engine.connect() as conn:
+        summary.lights = _light_counts(conn, plan_id, as_of)
+        summary.flips = _flip_count(conn, plan_id, as_of)
+        for state, count in _reminder_counts(conn, plan_id, as_of).items():
+            if state == "skipped":
+                summary.skipped = count
+            elif state == "dead":
+                summary.undeliverable = count
+            summary.raised += count if state != "skipped" else 0
+    return summary
+
+
+def _light_counts(conn: Connection, plan_id: str, as_of: dt.date) -> dict[str, int]:
+    from plan_tracker.store.models import Obligation
+
+    t = Obligation.__table__  # type: ignore[attr-defined]
+    rows = conn.execute(
+        select(t.c.light, func.count()).where(t.c.plan_id == plan_id, t.c.active, t.c.evaluated_on == as_of).group_by(t.c.light)
+    )
+    return {str(light): int(n) for light, n in rows}
+
+
+def _flip_count(conn: Connection, plan_id: str, as_of: dt.date) -> int:
+    from plan_tracker.store.models import Obligation
+    from plan_tracker.store.outbox_models import LightFlip
+
+    f, o = LightFlip.__table__, Obligation.__table__  # type: ignore[attr-defined]
+    return int(conn.execute(
+        select(func.count()).select_from(f.join(o, o.c.id == f.c.obligation_id))
+        .where(o.c.plan_id == plan_id, f.c.as_of == as_of)
+    ).scalar_one())
+
+
+def _reminder_counts(conn: Connection, plan_id: str, as_of: dt.date) -> dict[str, int]:
+    t = Reminder.__table__  # type: ignore[attr-defined]
+    rows = conn.execute(
+        select(t.c.state, func.count()).where(t.c.plan_id == plan_id, t.c.fired_on == as_of).group_by(t.c.state)
+    )
+    return {str(state): int(n) for state, n in rows}
+
+
+def snapshot(engine: Engine, plan_id: str, as_of: dt.date) -> int:
+    """Replace the day's figures (obligations per section and light) for trend charts."""
+    from plan_tracker.store.outbox_models import DailyFigure
+
+    table = DailyFigure.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(table.delete().where(table.c.plan_id == plan_id, table.c.as_of == as_of))
+        return conn.execute(sql(q.SNAPSHOT), {"plan": plan_id, "as_of": as_of}).rowcount or 0
+
+
+def start_run(engine: Engine, plan_id: str, as_of: dt.date, now: dt.datetime) -> int:
+    table = NightlyRun.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        return int(conn.execute(
+            insert(table).values(plan_id=plan_id, as_of=as_of, started_at=now, ok=False, summary={}).returning(table.c.id)
+        ).scalar_one())
+
+
+def finish_run(engine: Engine, run_id: int, now: dt.datetime, summary: dict[str, Any]) -> None:
+    table = NightlyRun.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(update(table).where(table.c.id == run_id).values(finished_at=now, ok=True, summary=summary))
+
+
+@dataclass
+class NightlySummary:
+    plan_id: str
+    as_of: dt.date
+    reports_known: int = 0
+    evaluation: EvaluationSummary = field(default_factory=EvaluationSummary)
+    delivery: Any = None
+    figures: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        d = self.delivery
+        return {
+            "plan": self.plan_id, "as_of": self.as_of.isoformat(), "reports_known": self.reports_known,
+            "lights": self.evaluation.lights, "light_changes": self.evaluation.flips,
+            "reminders": {"raised": self.evaluation.raised, "skipped": self.evaluation.skipped,
+                          "undeliverable": self.evaluation.undeliverable},
+            "delivery": {"messages": d.messages_sent, "delivered": d.deliveries_sent, "failed": d.failed,
+                         "dead": d.dead, "waiting_for_window": d.waiting} if d else None,
+        }
+
+
+def collect(engine: Engine, plan_id: str, as_of: dt.date) -> int:
+    """The collect stage: status reports known to the store on `as_of` (files dropped in the
+    inbox are ingested here once the inbox reader is configured)."""
+    from plan_tracker.store.models import Obligation, StatusReport
+
+    r, o = StatusReport.__table__, Obligation.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        return int(conn.execute(
+            select(func.count()).select_from(r.join(o, o.c.id == r.c.obligation_id))
+            .where(o.c.plan_id == plan_id, r.c.reported_on <= as_of)
+        ).scalar_one())
+
+
+def run_nightly(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, settings: Any,
+                factory: Any = None) -> NightlySummary:
+    """All stages in-process, in order (what the CLI runs without a Prefect server)."""
+    from plan_tracker.services.delivery import deliver
+
+    run_id = start_run(engine, plan_id, as_of, now)
+    summary = NightlySummary(plan_id, as_of)
+    summary.reports_known = collect(engine, plan_id, as_of)
+    summary.evaluation = evaluate(engine, plan_id, as_of, now=now)
+    summary.delivery = deliver(engine, plan_id, now=now, as_of=as_of, settings=settings, factory=factory)
+    summary.figures = snapshot(engine, plan_id, as_of)
+    finish_run(engine, run_id, now, summary.as_dict())
+    return summary

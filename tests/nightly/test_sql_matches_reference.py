@@ -1,0 +1,133 @@
+"""The SQL fast path (lights + escalation over the calendar table) equals the pure-Python
+reference rules of the domain, on random plans, reports and sequences of nights."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, select
+
+from plan_tracker.domain.calendar import WorkCalendar
+from plan_tracker.domain.escalation import Outcome, firings_on
+from plan_tracker.domain.lights import light_on
+from plan_tracker.domain.obligations import expand
+from plan_tracker.domain.plan import Plan
+from plan_tracker.domain.reports import state_as_of
+from plan_tracker.services.nightly import evaluate
+from plan_tracker.services.plans import apply_loaded
+from plan_tracker.services.status import status_rows
+from plan_tracker.services.submissions import Submission, record_report
+from plan_tracker.store.db import make_engine, migrate
+from plan_tracker.store.models import Obligation
+from plan_tracker.store.outbox_models import Reminder
+
+NOW = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+START, END = dt.date(2018, 1, 1), dt.date(2018, 12, 31)
+_ids = itertools.count()
+
+dates_2018 = st.dates(START, END)
+task_st = st.one_of(
+    st.fixed_dictionaries({"due": dates_2018.map(str)}),
+    st.fixed_dictionaries({
+        "every": st.sampled_from(["week", "month", "quarter", "half_year", "year"]),
+        "due_after": st.integers(0, 6),
+    }),
+).flatmap(lambda sched: st.fixed_dictionaries({
+    "warn_days": st.integers(0, 5), "lead": st.sampled_from([["u1"], ["u2"], ["u1", "u2"]]),
+}).map(lambda rest: {**sched, **rest}))
+ladder_st = st.lists(
+    st.tuples(st.integers(-6, 15), st.one_of(st.none(), st.integers(1, 4))),
+    min_size=1, max_size=4, unique_by=lambda s: s[0],
+)
+reports_st = st.lists(
+    st.tuples(st.integers(0, 10_000), st.integers(0, 200),
+              st.sampled_from(["done", "done", "in_progress", "not_started", "blocked"])),
+    max_size=12,
+)
+nights_st = st.lists(st.dates(dt.date(2017, 12, 20), dt.date(2019, 2, 28)), min_size=1, max_size=5, unique=True).map(sorted)
+
+
+def build_plan(tasks: list[dict], ladder: list[tuple[int, int | None]]) -> Plan:
+    pid = f"prop-{next(_ids)}"
+    return Plan.model_validate({
+        "version": 1,
+        "plan": {"id": pid, "title": "属性测试", "coordinator": "u1", "start": str(START), "end": str(END)},
+        "units": [
+            {"id": "u1", "name": "甲", "contact": {"name": "甲联络员", "email": "u1@example.org"}},
+            {"id": "u2", "name": "乙", "contact": {"name": "乙联络员", "email": "u2@example.org"}},
+        ],
+        "escalation": [
+            {"after": after, "level": f"s{i}", "notify": ["contact"], **({"repeat_every": rep} if rep else {})}
+            for i, (after, rep) in enumerate(sorted(ladder))
+        ],
+        "sections": [{"id": "s", "title": "节", "tasks": [
+            {"id": f"t{i}", "title": f"任务{i}", **t} for i, t in enumerate(tasks)
+        ]}],
+    })
+
+
+@pytest.fixture(scope="module")
+def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    path: Path = tmp_path_factory.mktemp("prop") / "store.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    return engine
+
+
+def check_equivalence(engine: Engine, tasks: list[dict], ladder: list[tuple[int, int | None]],
+                      reports: list[tuple[int, int, str]], nights: list[dt.date]) -> None:
+    plan = build_plan(tasks, ladder)
+    apply_loaded(engine, plan)
+    calendar = WorkCalendar(plan.plan.calendar)
+    planned = list(expand(plan, calendar))
+    by_key = {(o.task, o.unit, o.period): o for o in planned}
+    history: dict[tuple[str, str, str], list[tuple[dt.date, int, str, int | None]]] = {k: [] for k in by_key}
+    with engine.begin() as conn:
+        for arrival, (pick, offset, status) in enumerate(reports):
+            ob = planned[pick % len(planned)]
+            day = min(ob.period_start + dt.timedelta(days=offset), dt.date(2019, 2, 28))
+            record_report(conn, Submission(plan.id, ob.task, ob.unit, ob.period, status, day),
+                          today=dt.date(2030, 1, 1), actor=ob.unit, source="test")
+            history[(ob.task, ob.unit, ob.period)].append((day, arrival, status, None))
+
+    already: dict[tuple[str, str, str], set[tuple[str, int]]] = {k: set() for k in by_key}
+    expected_reminders = set()
+    for night in nights:
+        evaluate(engine, plan.id, night, now=NOW)
+        sql_lights = {(r.task, r.unit, r.period): (r.light, r.overdue_wd) for r in status_rows(engine, plan.id, night)}
+        for key, ob in by_key.items():
+            _, _, done_on = state_as_of(history[key], night)
+            ref = light_on(calendar, as_of=night, period_start=ob.period_start, due=ob.due,
+                           warn_days=ob.warn_days, done_on=done_on)
+            assert sql_lights[key] == (ref.light.value, ref.overdue_wd), (key, night)
+            for firing in firings_on(calendar, plan.ladder(), as_of=night, period_start=ob.period_start,
+                                     due=ob.due, done_on=done_on, already=already[key]):
+                already[key].add((firing.level, firing.seq))
+                state = "pending" if firing.outcome is Outcome.fire else "skipped"
+                expected_reminders.add((*key, firing.level, firing.seq, firing.scheduled_on, night, state))
+
+    r, o = Reminder.__table__, Obligation.__table__
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(o.c.task_id, o.c.unit_id, o.c.period, r.c.level, r.c.seq, r.c.scheduled_on, r.c.fired_on, r.c.state)
+            .join(o, o.c.id == r.c.obligation_id).where(r.c.plan_id == plan.id)
+        ).all()
+    got = {tuple(row) for row in rows}
+    assert got == expected_reminders, repr((sorted(got - expected_reminders), sorted(expected_reminders - got)))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(tasks=st.lists(task_st, min_size=1, max_size=3), ladder=ladder_st, reports=reports_st, nights=nights_st)
+def test_sql_evaluation_equals_reference_rules(sqlite_engine: Engine, tasks, ladder, reports, nights) -> None:
+    check_equivalence(sqlite_engine, tasks, ladder, reports, nights)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(tasks=st.lists(task_st, min_size=1, max_size=2), ladder=ladder_st, reports=reports_st, nights=nights_st)
+def test_sql_evaluation_equals_reference_rules_on_postgresql(pg_engine: Engine, tasks, ladder, reports, nights) -> None:
+    check_equivalence(pg_engine, tasks, ladder, reports, nights)
