@@ -6,12 +6,22 @@ by skipping half the matrix). Each session creates its own database and drops it
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -98,3 +108,166 @@ def cli_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     yield env
     get_settings.cache_clear()
     engine_for.cache_clear()
+
+
+# Real local servers: an aiosmtpd SMTP server and a threaded HTTP server that plays webhook
+# receiver, DingTalk and WeCom. No mocks of smtplib or httpx: real sockets, real framing.
+# --------------------------------------------------------------------------- helpers
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port nothing listens on: connecting is refused at once."""
+    return free_port()
+
+
+# --------------------------------------------------------------------------- SMTP
+
+
+class RecordingHandler:
+    """An aiosmtpd handler that keeps what it accepts and can be told to refuse."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[Envelope] = []
+        self.rcpt_reply: str | None = None  # e.g. "550 5.1.1 no such user"
+        self.data_reply: str | None = None  # e.g. "451 4.3.0 try again later"
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Envelope, address: str, rcpt_options: list[str]) -> str:
+        if self.rcpt_reply:
+            return self.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:
+        if self.data_reply:
+            return self.data_reply
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+
+@dataclass
+class SmtpServer:
+    handler: RecordingHandler
+    port: int
+    host: str = "127.0.0.1"
+
+
+SMTP_USER = "duban"
+SMTP_PASSWORD = "s3cret-smtp-password"
+
+
+def _authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+        SMTP_USER.encode(),
+        SMTP_PASSWORD.encode(),
+    )
+    return AuthResult(success=ok, handled=False)
+
+
+@pytest.fixture
+def smtp_credentials() -> tuple[str, str]:
+    """The (username, password) the test SMTP server accepts."""
+    return SMTP_USER, SMTP_PASSWORD
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server on 127.0.0.1 accepting AUTH (without TLS, for the test only)."""
+    handler = RecordingHandler()
+    port = free_port()
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=port, authenticator=_authenticator, auth_require_tls=False
+    )
+    controller.start()
+    try:
+        yield SmtpServer(handler=handler, port=port)
+    finally:
+        controller.stop()
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+@dataclass
+class Recorded:
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+Reply = tuple[int, Any]  # (HTTP status, JSON-able body or raw bytes)
+
+
+@dataclass
+class HttpServer:
+    port: int
+    requests: list[Recorded] = field(default_factory=list)
+    # Decides each reply; the default is a robot's success answer.
+    reply: Callable[[Recorded], Reply] = lambda request: (200, {"errcode": 0, "errmsg": "ok"})
+    delay: float = 0.0
+
+    def url(self, path: str = "/robot/send?access_token=TOKEN-abc123") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def replies(self, *answers: Reply) -> None:
+        """Answer the next requests in turn; the last answer repeats."""
+        queue = list(answers)
+        self.reply = lambda request: queue.pop(0) if len(queue) > 1 else queue[0]
+
+
+def _handler_for(app: HttpServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            parts = urlsplit(self.path)
+            recorded = Recorded(
+                path=parts.path,
+                query=parse_qs(parts.query),
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=self.rfile.read(length),
+            )
+            app.requests.append(recorded)
+            if app.delay:
+                time.sleep(app.delay)
+            status, body = app.reply(recorded)
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (the timeout tests): nothing to answer
+
+        def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def http_server() -> Iterator[HttpServer]:
+    app = HttpServer(port=0)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(app))
+    server.daemon_threads = True  # a deliberately slow handler must not block teardown
+    app.port = int(server.server_address[1])
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield app
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

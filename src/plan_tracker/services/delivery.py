@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, or_, select, update
 from sqlalchemy.sql import text
 
-from plan_tracker.channels import Channel, DeliveryError, FileOutboxChannel, Message, build_channel
+from plan_tracker.channels import Channel, DeliveryError, Message, build_channel
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import CalendarNotCovered
 from plan_tracker.domain.plan import Plan
@@ -61,7 +61,7 @@ def resolve_route(recipient: Any, settings: Settings, factory: ChannelFactory) -
     """E-mail goes by SMTP when configured; robots by their named settings; anything not
     configured falls back to the local file outbox, so a reminder is never lost for want of
     a channel (the operator sees it in the outbox folder)."""
-    outbox = Route("file", FileOutboxChannel(settings.folder("outbox")), windowed=False)
+    outbox = Route("file", factory("file", {"folder": settings.folder("outbox")}), windowed=False)
     if recipient.channel == "email" and settings.smtp_host:
         password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
         return Route("smtp", factory("smtp", {
@@ -111,8 +111,10 @@ def deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, s
         recipients = {r.key: r for r in conn.execute(select(Recipient.__table__).where(Recipient.__table__.c.plan_id == plan_id))}  # type: ignore[attr-defined]
         coordinator = _coordinator_name(conn, plan)
     window_open = in_window(plan, now)
+    routes: dict[str, Route] = {}  # one channel object per route and run: robots rate-limit per robot
     for key in keys:
-        route = resolve_route(recipients[key], settings, factory)
+        fresh = resolve_route(recipients[key], settings, factory)
+        route = routes.setdefault(fresh.name, fresh)
         if route.windowed and not window_open:
             summary.waiting += 1
             continue
@@ -157,7 +159,7 @@ def _deliver_one(engine: Engine, plan: Plan, recipient: Any, route: Route, *, no
     except DeliveryError as exc:
         _record_failure(engine, token, now, str(exc), permanent=exc.permanent,
                         max_attempts=settings.delivery_max_attempts, summary=summary)
-        if exc.permanent:
+        if exc.channel_fault:  # the channel itself is broken (bad token, auth): not one bad address
             _disable_channel(engine, route.name, str(exc), now)
         summary.errors.append(f"{route.name} → {recipient.key}: {exc}")
         return

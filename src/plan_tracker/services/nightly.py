@@ -27,7 +27,7 @@ _TYPED = (bindparam("as_of", type_=Date()), bindparam("now", type_=UTCDateTime()
 def sql(statement: str) -> Any:
     """A text statement with typed date/time parameters (SQLite needs them converted)."""
     clause = text(statement)
-    names = set(clause._bindparams)  # noqa: SLF001 - public enough, and stable across 2.x
+    names = set(clause._bindparams)
     return clause.bindparams(*[b for b in _TYPED if b.key in names])
 
 

@@ -177,7 +177,7 @@ def _diff_obligations(conn: Connection, plan_id: str, planned: list[PlannedOblig
 def _replace_plan_wide(conn: Connection, plan: Plan) -> None:
     """Escalation steps and recipients are small: replaced whole on every change."""
     for model in (EscalationStepRow, RoleRecipient, Recipient):
-        table = model.__table__  # type: ignore[attr-defined]
+        table = model.__table__  # type: ignore[attr-defined,union-attr]
         conn.execute(delete(table).where(table.c.plan_id == plan.id))
     steps = [
         {"plan_id": plan.id, "level": s.level, "position": i, "after": s.after,

@@ -1,0 +1,98 @@
+"""Shared pieces of the `plan-tracker` command line: the Typer apps, consoles, error translation.
+
+Exit codes: 0 ok, 2 bad input (with FILE:LINE:COL or a plain sentence on stderr), 1 internal
+error. Library errors are translated here; users never see a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="plan-tracker: 督查督办 follow-up engine.")
+plan_app = typer.Typer(no_args_is_help=True, help="Plans as code: validate, apply, draft, preview.")
+app.add_typer(plan_app, name="plan")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class BadInput(Exception):
+    """Raised by CLI parsing helpers for user mistakes (exit 2)."""
+
+
+def handles_errors(func: F) -> F:
+    """Translate library errors into clean messages and exit codes."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from plan_tracker.domain.errors import DomainError
+        from plan_tracker.planfile import PlanFileError
+        from plan_tracker.services.plans import UnknownPlan
+
+        try:
+            return func(*args, **kwargs)
+        except PlanFileError as exc:
+            for problem in exc.problems:
+                err.print(str(problem), markup=False, highlight=False)
+            err.print(f"{len(exc.problems)} problem(s) found", style="red")
+            raise typer.Exit(2) from None
+        except (DomainError, UnknownPlan, BadInput, LookupError) as exc:
+            err.print(f"error: {exc}", markup=False, highlight=False)
+            raise typer.Exit(2) from None
+        except typer.Exit:
+            raise
+        except Exception as exc:
+            if os.environ.get("PLAN_TRACKER_DEBUG"):
+                raise
+            err.print(f"internal error: {type(exc).__name__}: {exc}", markup=False, highlight=False)
+            err.print("set PLAN_TRACKER_DEBUG=1 for details", style="dim")
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _engine() -> Any:
+    from plan_tracker.settings import get_settings
+    from plan_tracker.store.db import engine_for
+
+    return engine_for(get_settings().resolved_database_url())
+
+
+def _date(value: str | None, what: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise BadInput(f"{what} {value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def _as_of(engine: Any, plan_id: str, value: str | None) -> dt.date:
+    """The as-of date: given, or today in the plan's own time zone (read once, here)."""
+    given = _date(value, "--as-of")
+    if given is not None:
+        return given
+    from plan_tracker.clock import today_in
+    from plan_tracker.services.plans import stored_plan
+
+    with engine.connect() as conn:
+        return today_in(stored_plan(conn, plan_id).plan.timezone)
+
+
+def _format(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise BadInput(f"--format must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+LIGHT_STYLE = {"red": "bold red", "yellow": "yellow", "green": "green", "done": "cyan",
+               "done_late": "magenta", "pending": "dim"}

@@ -1,0 +1,189 @@
+"""Core commands: plan validate/apply, status, submit, nightly, reminders."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from plan_tracker.commands.common import (
+    LIGHT_STYLE,
+    BadInput,
+    _as_of,
+    _date,
+    _engine,
+    _format,
+    app,
+    handles_errors,
+    out,
+    plan_app,
+)
+
+
+# -- plan ---------------------------------------------------------------------------------
+@plan_app.command("validate")
+@handles_errors
+def plan_validate(file: Path) -> None:
+    """Check a plan file; print every problem as FILE:LINE:COL: message."""
+    from plan_tracker.domain.calendar import WorkCalendar
+    from plan_tracker.domain.obligations import expand
+    from plan_tracker.planfile import load_plan
+
+    plan = load_plan(file)
+    count = sum(1 for _ in expand(plan, WorkCalendar(plan.plan.calendar)))
+    out.print(f"{file}: ok — plan {plan.id}, {len(plan.units)} units, "
+              f"{len(plan.tasks())} tasks, {count} obligations")
+
+
+@plan_app.command("apply")
+@handles_errors
+def plan_apply(file: Path, dry_run: Annotated[bool, typer.Option("--dry-run", help="show the changes, write nothing")] = False) -> None:
+    """Apply a plan to the store, showing what changes (tasks, units, obligations)."""
+    from plan_tracker.services.plans import apply_plan
+
+    result = apply_plan(_engine(), file, dry_run=dry_run)
+    _print_apply(result)
+
+
+def _print_apply(result: Any) -> None:
+    if not result.changed:
+        out.print(f"plan {result.plan_id}: no changes (version {result.version})")
+        return
+    verb = "would apply" if result.dry_run else "applied"
+    out.print(f"plan {result.plan_id}: {verb} version {result.version}" + (" (new plan)" if result.new_plan else ""))
+    for name, changes in (("units", result.units), ("tasks", result.tasks)):
+        for sign, items, style in (("+", changes.added, "green"), ("~", changes.changed, "yellow"), ("-", changes.removed, "red")):
+            for item in items:
+                out.print(f"  {sign} {name[:-1]} {item}", style=style, markup=False)
+    out.print(f"  obligations: +{result.obligations_added} ~{result.obligations_changed} "
+              f"-{result.obligations_removed} (total {result.obligations_total})")
+
+
+# -- status -------------------------------------------------------------------------------
+@app.command("status")
+@handles_errors
+def status(
+    plan: Annotated[str, typer.Option("--plan", help="plan id")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD; default today in the plan's time zone")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+) -> None:
+    """Every obligation's light on a date."""
+    from plan_tracker.services.status import status_rows
+
+    _format(fmt, ("table", "json"))
+    engine = _engine()
+    day = _as_of(engine, plan, as_of)
+    rows = status_rows(engine, plan, day)
+    if fmt == "json":
+        sys.stdout.write(json.dumps([r.as_json() for r in rows], ensure_ascii=False, indent=1) + "\n")
+        return
+    table = Table(title=f"{plan} — {day}")
+    for col in ("task", "unit", "period", "due", "light", "status", "progress", "overdue_wd"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.task, r.unit, r.period, r.due.isoformat(),
+                      f"[{LIGHT_STYLE.get(r.light, '')}]{r.light}[/]", r.status or "-",
+                      "-" if r.progress is None else str(r.progress), str(r.overdue_wd))
+    out.print(table)
+
+
+@app.command("submit")
+@handles_errors
+def submit(
+    plan: Annotated[str, typer.Option("--plan")],
+    task: Annotated[str, typer.Option("--task")],
+    unit: Annotated[str, typer.Option("--unit")],
+    period: Annotated[str, typer.Option("--period", help="once, 2018, 2018-H1, 2018-Q3, 2018-07, 2018-W05")],
+    status_: Annotated[str, typer.Option("--status", help="not_started | in_progress | done | blocked")],
+    progress: Annotated[int | None, typer.Option("--progress", help="0-100")] = None,
+    on: Annotated[str | None, typer.Option("--on", help="report date; default today")] = None,
+    note: Annotated[str | None, typer.Option("--note")] = None,
+    evidence: Annotated[str | None, typer.Option("--evidence", help="a link to supporting material")] = None,
+) -> None:
+    """Record a unit's status report on one obligation."""
+    from plan_tracker.clock import today_in
+    from plan_tracker.services.plans import stored_plan
+    from plan_tracker.services.submissions import Submission
+    from plan_tracker.services.submissions import submit as submit_report
+
+    engine = _engine()
+    with engine.connect() as conn:
+        today = today_in(stored_plan(conn, plan).plan.timezone)
+    reported_on = _date(on, "--on") or today
+    receipt = submit_report(
+        engine,
+        Submission(plan, task, unit, period, status_, reported_on, progress, note, evidence),
+        # A report dated in the past is accepted up to today; `--on` later than today is not.
+        today=max(today, reported_on) if os.environ.get("PLAN_TRACKER_ALLOW_FUTURE") else today,
+        actor=unit, source="cli",
+    )
+    out.print(f"recorded report #{receipt.report_id}: {task} / {unit} / {period} = {status_} on {reported_on}")
+
+
+@app.command("nightly")
+@handles_errors
+def nightly(
+    plan: Annotated[str | None, typer.Option("--plan", help="plan id; default every plan in the store")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD; default today in each plan's time zone")] = None,
+) -> None:
+    """Run the nightly follow-up once: collect, evaluate, raise and deliver reminders, snapshot.
+
+    With PREFECT_API_URL set it runs as a Prefect-tracked flow run; otherwise the same
+    stages run in-process (no temporary Prefect server is started).
+    """
+    from plan_tracker.clock import now_utc
+    from plan_tracker.services import nightly as stages
+    from plan_tracker.settings import get_settings
+
+    engine = _engine()
+    given = _date(as_of, "--as-of")
+    plans = [plan] if plan else stages.plan_ids(engine)
+    if not plans:
+        raise BadInput("no plans in the store; apply one with `plan-tracker plan apply FILE`")
+    if os.environ.get("PREFECT_API_URL"):
+        from plan_tracker.flows.nightly import nightly_follow_up
+
+        for result in nightly_follow_up(plan_id=plan, as_of=given):
+            out.print_json(data=result)
+        return
+    for pid in plans:
+        day = given or _as_of(engine, pid, None)
+        summary = stages.run_nightly(engine, pid, day, now=now_utc(), settings=get_settings())
+        _print_nightly(summary.as_dict())
+
+
+def _print_nightly(data: dict[str, Any]) -> None:
+    lights = ", ".join(f"{k} {v}" for k, v in sorted(data["lights"].items()))
+    rem, dl = data["reminders"], data["delivery"]
+    out.print(f"nightly {data['plan']} as of {data['as_of']}: {lights}")
+    out.print(f"  reminders raised {rem['raised']} (skipped {rem['skipped']}, undeliverable {rem['undeliverable']}); "
+              f"delivered {dl['delivered']} in {dl['messages']} message(s), failed {dl['failed']}, "
+              f"dead {dl['dead']}, waiting for the delivery window {dl['waiting_for_window']}")
+
+
+@app.command("reminders")
+@handles_errors
+def reminders(
+    plan: Annotated[str, typer.Option("--plan")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="only reminders raised on or before this date")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+) -> None:
+    """Reminders raised for a plan, with their recipients and delivery state."""
+    from plan_tracker.services.reminders import reminder_rows
+
+    _format(fmt, ("table", "json"))
+    rows = reminder_rows(_engine(), plan, _date(as_of, "--as-of"))
+    if fmt == "json":
+        sys.stdout.write(json.dumps([r.as_json() for r in rows], ensure_ascii=False, indent=1) + "\n")
+        return
+    table = Table(title=f"{plan} reminders")
+    for col in ("fired_on", "level", "task", "unit", "period", "state", "recipients"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.fired_on.isoformat(), r.level, r.task, r.unit, r.period, r.state, ", ".join(r.recipients))
+    out.print(table)

@@ -1,0 +1,92 @@
+"""The file outbox: one .eml per message, atomic, idempotent by message_key, confined."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+
+from plan_tracker.channels import FileOutboxChannel, Message
+
+
+def parse(path: Path):  # type: ignore[no-untyped-def]
+    return BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+
+
+def test_file_outbox_writes_a_parseable_eml_with_the_chinese_subject(tmp_path: Path, message: Message) -> None:
+    receipt = FileOutboxChannel(tmp_path / "outbox").send(message)
+
+    path = Path(receipt.detail)
+    assert receipt.channel == "file"
+    assert path.parent == tmp_path / "outbox" and path.suffix == ".eml"
+    email = parse(path)
+    assert email["Subject"] == message.subject
+    assert email["To"].addresses[0].display_name == "张三"
+    assert email["To"].addresses[0].addr_spec == "zhangsan@example.org"
+    assert email["Date"] is not None and email["Message-ID"].startswith("<")
+    assert email.get_content().rstrip("\n") == message.text
+    # RFC 5322 on disk: CRLF line ends and an ASCII-only header block (Subject is encoded).
+    head = path.read_bytes().split(b"\r\n\r\n", 1)[0]
+    assert head.isascii() and b"\r\n" in head
+
+
+def test_file_outbox_same_key_twice_gives_one_identical_file(tmp_path: Path, message: Message) -> None:
+    # The second send happens an hour later: the file must still be the first one, byte for byte.
+    times = iter([dt.datetime(2018, 4, 9, 0, 30, tzinfo=dt.UTC), dt.datetime(2018, 4, 9, 1, 30, tzinfo=dt.UTC)])
+    channel = FileOutboxChannel(tmp_path, clock=lambda: next(times))
+
+    first = channel.send(message)
+    content = Path(first.detail).read_bytes()
+    second = channel.send(message)
+
+    assert first == second
+    assert [p.name for p in tmp_path.iterdir()] == [Path(first.detail).name]
+    assert Path(second.detail).read_bytes() == content
+
+
+def test_file_outbox_different_keys_give_different_files(tmp_path: Path, message: Message) -> None:
+    channel = FileOutboxChannel(tmp_path)
+    # "a/b" and "a_b" sanitise to the same readable name; the digest keeps them apart.
+    keys = ["a/b", "a_b", "a:b", message.message_key]
+    paths = {channel.send(dataclasses.replace(message, message_key=key)).detail for key in keys}
+    assert len(paths) == len(keys)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["../../etc/passwd", "/etc/passwd", "..", ".", "", "a\x00b", "..\\..\\windows\\win.ini", "督办/../../x", "x" * 5000],
+)
+def test_file_outbox_path_like_keys_stay_inside_the_folder(tmp_path: Path, message: Message, key: str) -> None:
+    folder = tmp_path / "outbox"
+    receipt = FileOutboxChannel(folder).send(dataclasses.replace(message, message_key=key))
+
+    path = Path(receipt.detail)
+    assert path.resolve().parent == folder.resolve()
+    assert len(path.name.encode()) < 255
+    assert not path.name.startswith(".")  # no hidden files, no '..'
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == [path]
+    assert parse(path)["Subject"] == message.subject
+
+
+def test_file_outbox_leaves_no_temporary_files(tmp_path: Path, message: Message) -> None:
+    channel = FileOutboxChannel(tmp_path)
+    for n in range(3):
+        channel.send(dataclasses.replace(message, message_key=f"k{n}"))
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".eml"] * 3
+    assert not any(p.name.startswith(".tmp-") for p in tmp_path.iterdir())
+
+
+def test_file_outbox_keeps_the_html_alternative(tmp_path: Path, message: Message) -> None:
+    receipt = FileOutboxChannel(tmp_path).send(dataclasses.replace(message, html="<p>请尽快反馈</p>"))
+    email = parse(Path(receipt.detail))
+    assert email.get_body(preferencelist=("plain",)).get_content().rstrip("\n") == message.text
+    assert "请尽快反馈" in email.get_body(preferencelist=("html",)).get_content()
+
+
+def test_file_outbox_writes_nothing_until_asked(tmp_path: Path) -> None:
+    FileOutboxChannel(tmp_path / "outbox")
+    assert not (tmp_path / "outbox").exists()

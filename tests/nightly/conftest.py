@@ -1,0 +1,99 @@
+"""A small plan around 2018's National Day, and helpers to run nights on it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from plan_tracker.services.nightly import run_nightly
+from plan_tracker.services.plans import apply_plan
+from plan_tracker.settings import Settings
+from plan_tracker.store.models import Obligation
+from plan_tracker.store.outbox_models import Delivery, Reminder
+
+PLAN_YAML = """\
+version: 1
+plan:
+  id: national-day
+  title: 国庆节前后测试计划
+  coordinator: legal-office
+  start: 2018-01-01
+  end: 2018-12-31
+  warn_days: 3
+leading_group: {name: 领导小组办公室, email: lg@example.org}
+units:
+  - {id: legal-office, name: 区政府法制办, contact: {name: 张三, email: legal@example.org},
+     head: {name: 李四, email: legal-head@example.org}}
+  - {id: town-a, name: 甲镇, groups: [towns], contact: {name: 王五, email: town-a@example.org},
+     head: {name: 赵六, email: town-a-head@example.org}}
+  - {id: town-b, name: 乙镇, groups: [towns], contact: {name: 钱七, email: town-b@example.org}}
+escalation:
+  - {after: -3, level: remind, notify: [contact]}
+  - {after: 1, level: urge, notify: [contact, head]}
+  - {after: 5, level: supervise, notify: [head, coordinator]}
+  - {after: 10, level: accountability, notify: [leading_group], repeat_every: 5}
+sections:
+  - id: s
+    title: 测试
+    tasks:
+      - {id: s.self-check, title: 报送自查报告, lead: group:towns, due: 2018-10-01}
+      - {id: s.summary, title: 报送半年总结, lead: town-a, due: 2018-10-01}
+"""
+
+NIGHT = dt.time(2, 0)  # 02:00 in Shanghai = 18:00 UTC the day before
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+
+
+def at(day: dt.date, clock: dt.time = NIGHT) -> dt.datetime:
+    return dt.datetime.combine(day, clock, tzinfo=SHANGHAI).astimezone(dt.UTC)
+
+
+@pytest.fixture
+def plan_file(tmp_path: Path) -> Path:
+    path = tmp_path / "plan.yaml"
+    path.write_text(PLAN_YAML, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "var", database_url=None)
+
+
+@pytest.fixture
+def applied(engine: Engine, plan_file: Path) -> Engine:
+    apply_plan(engine, plan_file)
+    return engine
+
+
+@pytest.fixture
+def night(applied: Engine, settings: Settings) -> Callable[..., Any]:
+    """Run the whole night for a date (optionally at another clock time or with a channel factory)."""
+
+    def run(day: str | dt.date, clock: dt.time = NIGHT, **kwargs: Any) -> Any:
+        date = dt.date.fromisoformat(day) if isinstance(day, str) else day
+        return run_nightly(applied, "national-day", date, now=at(date, clock), settings=kwargs.pop("settings", settings), **kwargs)
+
+    return run
+
+
+def reminders(engine: Engine) -> list[tuple[str, str, str, int, str, str]]:
+    """(task, unit, level, seq, fired_on, state) of every reminder."""
+    r, o = Reminder.__table__, Obligation.__table__
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(o.c.task_id, o.c.unit_id, r.c.level, r.c.seq, r.c.fired_on, r.c.state)
+            .join(o, o.c.id == r.c.obligation_id).order_by(r.c.fired_on, o.c.task_id, o.c.unit_id, r.c.position, r.c.seq)
+        ).all()
+    return [(t, u, lv, seq, f.isoformat(), st) for t, u, lv, seq, f, st in rows]
+
+
+def deliveries(engine: Engine) -> list[tuple[str, str]]:
+    d = Delivery.__table__
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(d.c.recipient_key, d.c.state).order_by(d.c.id))]

@@ -1,0 +1,163 @@
+"""Delivery of raised reminders through real channels: SMTP and robots against local servers,
+the delivery window, failures and retries, and a crash part-way through."""
+
+from __future__ import annotations
+
+import datetime as dt
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from plan_tracker.channels import build_channel
+from plan_tracker.services.delivery import LEASE, deliver
+from plan_tracker.services.nightly import evaluate
+from plan_tracker.services.plans import apply_plan
+from plan_tracker.settings import Settings
+from plan_tracker.store.outbox_models import ChannelState, Delivery
+
+from .conftest import PLAN_YAML, at, deliveries, reminders
+
+OCT9 = dt.date(2018, 10, 9)
+
+
+class Recording:
+    """Wraps the real channels and records every message key it sends (fake only in counting)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def __call__(self, kind: str, options: dict[str, Any]) -> Any:
+        channel = build_channel(kind, **options)
+        recorder = self
+
+        class Wrapped:
+            name = channel.name
+
+            def send(self, message: Any) -> Any:
+                receipt = channel.send(message)
+                recorder.sent.append(message.message_key)
+                return receipt
+
+        return Wrapped()
+
+
+def test_smtp_waits_for_the_delivery_window_then_sends(applied, smtp_server, tmp_path: Path):
+    settings = Settings(data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=smtp_server.port)
+    evaluate(applied, "national-day", OCT9, now=at(OCT9))
+    night = deliver(applied, "national-day", now=at(OCT9, dt.time(2, 0)), as_of=OCT9, settings=settings)
+    assert night.messages_sent == 0 and night.waiting > 0      # nobody is messaged at 02:00
+    assert not smtp_server.handler.envelopes
+    morning = deliver(applied, "national-day", now=at(OCT9, dt.time(8, 30)), as_of=OCT9, settings=settings)
+    assert morning.messages_sent == len(smtp_server.handler.envelopes) > 0
+    subjects = [str(message_from_bytes(e.content, policy=policy.default)["Subject"]) for e in smtp_server.handler.envelopes]
+    assert all(s.startswith("【催办】") for s in subjects)
+    assert {state for _, state in deliveries(applied)} == {"sent"}
+
+
+def test_no_messages_on_a_holiday_even_in_office_hours(applied, smtp_server, tmp_path: Path):
+    settings = Settings(data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=smtp_server.port)
+    evaluate(applied, "national-day", OCT9, now=at(OCT9))
+    holiday = dt.date(2018, 10, 13)  # Saturday (not one of the adjusted working days)
+    result = deliver(applied, "national-day", now=at(holiday, dt.time(10, 0)), as_of=OCT9, settings=settings)
+    assert result.messages_sent == 0 and result.waiting > 0
+
+
+def robot_plan(tmp_path: Path, engine) -> None:
+    text = PLAN_YAML.replace("contact: {name: 王五, email: town-a@example.org}", "contact: {name: 王五, dingtalk: town-a-robot}")
+    path = tmp_path / "robot.yaml"
+    path.write_text(text, encoding="utf-8")
+    apply_plan(engine, path)
+
+
+def test_dingtalk_errcode_is_a_failure_even_with_http_200_and_is_retried(engine, http_server, tmp_path: Path):
+    robot_plan(tmp_path, engine)
+    settings = Settings(data_dir=tmp_path, robots={"town-a-robot": {"kind": "dingtalk", "url": http_server.url(), "secret": "SEC123"}})
+    evaluate(engine, "national-day", OCT9, now=at(OCT9))
+    http_server.replies((200, {"errcode": 130101, "errmsg": "send too fast"}), (200, {"errcode": 0, "errmsg": "ok"}))
+    first = deliver(engine, "national-day", now=at(OCT9, dt.time(9)), as_of=OCT9, settings=settings)
+    assert first.failed == 2 and first.messages_sent >= 1  # the robot's two items failed; e-mail went
+    states = {(t, u, st) for t, u, lv, _, _, st in reminders(engine)}
+    assert ("s.self-check", "town-a", "failed") in states
+    too_soon = deliver(engine, "national-day", now=at(OCT9, dt.time(9, 1)), as_of=OCT9, settings=settings)
+    assert too_soon.deliveries_sent == 0  # backing off
+    later = deliver(engine, "national-day", now=at(OCT9, dt.time(10)), as_of=OCT9, settings=settings)
+    assert later.deliveries_sent == 2
+    assert {st for *_, st in reminders(engine)} == {"sent", "skipped"}  # first night: remind skipped
+    assert "sign" in http_server.requests[-1].query and "timestamp" in http_server.requests[-1].query
+
+
+def test_a_permanent_robot_failure_is_recorded_dead_and_disables_the_robot(engine, http_server, tmp_path: Path):
+    robot_plan(tmp_path, engine)
+    settings = Settings(data_dir=tmp_path, robots={"town-a-robot": {"kind": "dingtalk", "url": http_server.url(), "secret": "SEC123"}})
+    evaluate(engine, "national-day", OCT9, now=at(OCT9))
+    http_server.replies((200, {"errcode": 310000, "errmsg": "sign not match"}))
+    result = deliver(engine, "national-day", now=at(OCT9, dt.time(9)), as_of=OCT9, settings=settings)
+    assert result.dead == 2
+    with engine.connect() as conn:
+        disabled = conn.execute(select(ChannelState.__table__.c.name).where(ChannelState.__table__.c.disabled)).scalars().all()
+    assert disabled == ["dingtalk:town-a-robot"]
+    assert ("s.self-check", "town-a", "dead") in {(t, u, st) for t, u, lv, _, _, st in reminders(engine)}
+
+
+def test_webhook_server_error_is_retried_until_it_answers(engine, http_server, tmp_path: Path):
+    text = PLAN_YAML.replace("contact: {name: 钱七, email: town-b@example.org}", "contact: {name: 钱七, webhook: oa-hook}")
+    path = tmp_path / "hook.yaml"
+    path.write_text(text, encoding="utf-8")
+    apply_plan(engine, path)
+    settings = Settings(data_dir=tmp_path, robots={"oa-hook": {"kind": "webhook", "url": http_server.url("/hook")}})
+    evaluate(engine, "national-day", OCT9, now=at(OCT9))
+    http_server.replies((500, {"error": "down"}), (200, {"ok": True}))
+    assert deliver(engine, "national-day", now=at(OCT9, dt.time(9)), as_of=OCT9, settings=settings).failed == 1
+    assert deliver(engine, "national-day", now=at(OCT9, dt.time(12)), as_of=OCT9, settings=settings).deliveries_sent == 1
+    assert http_server.requests[-1].json["recipient"] == "钱七"
+
+
+class Crash(Exception):
+    pass
+
+
+def test_a_crash_after_k_of_n_sends_then_a_rerun_delivers_every_reminder_once(applied, tmp_path: Path):
+    settings = Settings(data_dir=tmp_path)
+    recorder = Recording()
+    evaluate(applied, "national-day", OCT9, now=at(OCT9))
+    recipients = {key for key, _ in deliveries(applied)}
+    assert len(recipients) == 3  # town-a contact and head, town-b contact (urge step)
+    sends = 0
+
+    def crash_after_two(_: int) -> None:
+        nonlocal sends
+        sends += 1
+        if sends == 2:  # the 2nd message went out but its record was never written
+            raise Crash
+
+    with pytest.raises(Crash):
+        deliver(applied, "national-day", now=at(OCT9, dt.time(9)), as_of=OCT9, settings=settings,
+                factory=recorder, after_send=crash_after_two)
+    assert len(recorder.sent) == 2
+    # Within the lease nothing is resent; after it, the crashed claim is taken over.
+    deliver(applied, "national-day", now=at(OCT9, dt.time(9, 5)), as_of=OCT9, settings=settings, factory=recorder)
+    deliver(applied, "national-day", now=at(OCT9, dt.time(9)) + LEASE + dt.timedelta(minutes=1), as_of=OCT9,
+            settings=settings, factory=recorder)
+    assert {state for _, state in deliveries(applied)} == {"sent"}
+    assert len(set(recorder.sent)) == len(recipients)           # every recipient got its message
+    duplicates = [k for k in set(recorder.sent) if recorder.sent.count(k) > 1]
+    assert len(duplicates) == 1 and duplicates[0] == recorder.sent[1]  # only the crash-window one
+    assert len(list(settings.folder("outbox").iterdir())) == len(recipients)  # same key, same file
+
+
+def test_two_delivery_workers_never_send_the_same_rows(applied, tmp_path: Path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = Settings(data_dir=tmp_path)
+    recorder = Recording()
+    evaluate(applied, "national-day", OCT9, now=at(OCT9))
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(lambda _: deliver(applied, "national-day", now=at(OCT9, dt.time(9)), as_of=OCT9,
+                                        settings=settings, factory=recorder), range(3)))
+    assert len(recorder.sent) == len(set(recorder.sent))
+    d = Delivery.__table__
+    with applied.connect() as conn:
+        assert set(conn.execute(select(d.c.state)).scalars()) == {"sent"}
