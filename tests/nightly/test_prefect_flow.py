@@ -63,3 +63,26 @@ def test_flow_as_of_is_the_scheduled_date_in_the_plans_time_zone(flow_env):
         flow_run = client.create_flow_run(nightly_follow_up, parameters={}, state=Scheduled(scheduled_time=scheduled))
     result = run_flow(nightly_follow_up, flow_run=flow_run, return_type="result")
     assert [r["as_of"] for r in result] == ["2018-10-09"]  # every plan in the store
+
+
+def test_each_plan_is_evaluated_in_its_own_time_zone(flow_env, tmp_path):
+    from prefect import get_client
+    from prefect.flow_engine import run_flow
+    from prefect.states import Scheduled
+
+    from plan_tracker.flows.nightly import nightly_follow_up
+    from plan_tracker.services.plans import apply_plan
+
+    from .conftest import PLAN_YAML
+
+    london = PLAN_YAML.replace("id: national-day", "id: london-office").replace(
+        "  start: 2018-01-01", "  timezone: Europe/London\n  calendar: weekends\n  start: 2018-01-01")
+    path = tmp_path / "london.yaml"
+    path.write_text(london, encoding="utf-8")
+    apply_plan(flow_env, path)
+    # 18:30 UTC on 10-08 is already 10-09 in Shanghai but still 10-08 in London.
+    scheduled = dt.datetime(2018, 10, 8, 18, 30, tzinfo=dt.UTC)
+    with get_client(sync_client=True) as client:
+        flow_run = client.create_flow_run(nightly_follow_up, parameters={}, state=Scheduled(scheduled_time=scheduled))
+    result = run_flow(nightly_follow_up, flow_run=flow_run, return_type="result")
+    assert {r["plan"]: r["as_of"] for r in result} == {"london-office": "2018-10-08", "national-day": "2018-10-09"}

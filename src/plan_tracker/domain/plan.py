@@ -50,60 +50,73 @@ class Role(StrEnum):
 
 
 class Person(Strict):
-    """A contact or head of a unit. Channel fields name where messages go."""
+    """联系人或负责人 A contact or head of a unit. Channel fields name where messages go."""
 
-    name: Text
-    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)
-    phone: str | None = Field(default=None, max_length=40)
-    dingtalk: Id | None = Field(default=None, description="name of a DingTalk robot in settings")
-    wecom: Id | None = Field(default=None, description="name of a WeCom robot in settings")
-    webhook: Id | None = Field(default=None, description="name of a webhook in settings")
+    name: Text = Field(description="姓名 Name")
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$", max_length=254,
+                              description="电子邮箱 Email address for reminders")
+    phone: str | None = Field(default=None, max_length=40, description="电话 Phone number")
+    dingtalk: Id | None = Field(default=None, description="钉钉机器人名称（在设置中配置） name of a DingTalk robot in settings")
+    wecom: Id | None = Field(default=None, description="企业微信机器人名称（在设置中配置） name of a WeCom robot in settings")
+    webhook: Id | None = Field(default=None, description="Webhook 名称（在设置中配置） name of a webhook in settings")
 
 
 class Unit(Strict):
-    id: Id
-    name: Text
-    groups: list[Id] = Field(default_factory=list)
-    contact: Person | None = None
-    head: Person | None = None
+    """单位 A unit that carries out tasks or reports on them."""
+
+    id: Id = Field(description="单位编号（小写字母、数字、连字符） Unit id: lowercase letters, digits and '-'")
+    name: Text = Field(description="单位名称 Unit name, e.g. 区政府法制办")
+    groups: list[Id] = Field(default_factory=list, description="所属分组，供 lead: group:NAME 引用 Groups the unit belongs to (lead: group:NAME)")
+    contact: Person | None = Field(default=None, description="联络员：接收提醒、催办 Contact: receives reminders")
+    head: Person | None = Field(default=None, description="负责人：接收催办、督办 Head: receives urging and supervision")
 
 
 class Group(Strict):
-    id: Id
-    name: Text
+    """单位分组 A named group of units."""
+
+    id: Id = Field(description="分组编号 Group id")
+    name: Text = Field(description="分组名称 Group name, e.g. 具有行政执法主体资格的单位")
 
 
 class LeadingGroup(Strict):
-    name: Text
-    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
-    recipients: list[Person] = Field(default_factory=list)
+    """领导小组：接收最高一级“通报” The leading group: receives the top escalation level."""
+
+    name: Text = Field(description="领导小组名称 Name of the leading group")
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$", description="领导小组邮箱 Email of the leading group")
+    recipients: list[Person] = Field(default_factory=list, description="其他接收人 Further recipients")
 
 
 class CalendarSpec(Strict):
-    """`calendar: CN` or `{base: CN, holidays: [...], workdays: [...], years: [...]}`.
+    """工作日历 Working-day calendar: `calendar: CN` or `{base: CN, holidays: [...], workdays: [...], years: [...]}`.
 
     `years` lists years whose complete schedule the plan itself supplies (a year the
     official package does not publish yet): weekends plus `holidays` minus `workdays`.
     """
 
-    base: Literal["CN", "weekends"] = "CN"
-    holidays: list[dt.date] = Field(default_factory=list)
-    workdays: list[dt.date] = Field(default_factory=list)
-    years: list[Annotated[int, Field(ge=1990, le=2100)]] = Field(default_factory=list)
+    base: Literal["CN", "weekends"] = Field(
+        default="CN", description="基础日历：CN 为国务院公布的节假日及调休；weekends 仅排除周末 Base: CN (official holidays and adjusted working days) or weekends")
+    holidays: list[dt.date] = Field(default_factory=list, description="额外的放假日 Extra non-working days (YYYY-MM-DD)")
+    workdays: list[dt.date] = Field(default_factory=list, description="额外的工作日（调休上班） Extra working days (YYYY-MM-DD)")
+    years: list[Annotated[int, Field(ge=1990, le=2100)]] = Field(
+        default_factory=list, description="由本计划自行提供完整安排的年份（周末 + holidays − workdays） Years whose schedule the plan supplies itself")
 
 
 class PlanHeader(Strict):
-    id: Id
-    title: Text
-    coordinator: Id
-    timezone: str = "Asia/Shanghai"
-    calendar: CalendarSpec = CalendarSpec()
-    start: dt.date
-    end: dt.date
-    warn_days: Annotated[int, Field(ge=0, le=60)] = 3
-    locale: Literal["zh", "en"] = "zh"
-    delivery_window: tuple[dt.time, dt.time] = (dt.time(8, 30), dt.time(18, 0))
-    portal_url: str | None = None
+    """计划信息 The plan header."""
+
+    id: Id = Field(description="计划编号（小写字母、数字、连字符） Plan id, e.g. jingzhou-2018")
+    title: Text = Field(description="计划标题 Plan title")
+    coordinator: Id = Field(description="牵头协调单位的编号 Id of the coordinating unit (one of units)")
+    timezone: str = Field(default="Asia/Shanghai", description="时区 Time zone (IANA name)")
+    calendar: CalendarSpec = Field(default=CalendarSpec(), description="工作日历：CN 或 {base, holidays, workdays, years} Working-day calendar: CN or overrides")
+    start: dt.date = Field(description="计划开始日期 First day of the plan (YYYY-MM-DD)")
+    end: dt.date = Field(description="计划结束日期 Last day of the plan (YYYY-MM-DD)")
+    warn_days: Annotated[int, Field(ge=0, le=60)] = Field(
+        default=3, description="到期前多少个工作日亮黄灯 Working days before a due date when the light turns yellow")
+    locale: Literal["zh", "en"] = Field(default="zh", description="消息语言 Language of messages")
+    delivery_window: tuple[dt.time, dt.time] = Field(
+        default=(dt.time(8, 30), dt.time(18, 0)), description="工作日发送时段 Delivery window on working days [from, to], HH:MM")
+    portal_url: str | None = Field(default=None, description="填报门户网址（写入消息） Portal URL quoted in messages")
 
     @field_validator("calendar", mode="before")
     @classmethod
@@ -134,11 +147,15 @@ LEVEL_LABELS_ZH = {"remind": "提醒", "urge": "催办", "supervise": "督办", 
 
 
 class Step(Strict):
-    after: Annotated[int, Field(ge=-60, le=250)]
-    level: Id
-    notify: list[Role] = Field(min_length=1)
-    repeat_every: Annotated[int, Field(ge=1, le=250)] | None = None
-    label: str | None = Field(default=None, max_length=20, description="wording, e.g. 督办")
+    """催办梯度的一级 One escalation step, relative to each due date in working days."""
+
+    after: Annotated[int, Field(ge=-60, le=250)] = Field(
+        description="相对完成时限的工作日数（负数为到期前） Working days after the due date (negative: before)")
+    level: Id = Field(description="级别，如 remind、urge、supervise、accountability Level name, e.g. remind, urge, supervise, accountability")
+    notify: list[Role] = Field(min_length=1, description="通知对象 Who is notified: contact, head, coordinator, leading_group")
+    repeat_every: Annotated[int, Field(ge=1, le=250)] | None = Field(
+        default=None, description="未完成时每隔 N 个工作日重复 Repeat every N working days while not done")
+    label: str | None = Field(default=None, max_length=20, description="消息中的称谓，如 督办 Wording in messages, e.g. 督办")
 
     @property
     def wording(self) -> str:
@@ -146,26 +163,33 @@ class Step(Strict):
 
 
 class Indicator(Strict):
-    id: Id
-    name: Text
-    unit: str | None = Field(default=None, max_length=20)
-    target: float | None = None
-    direction: Direction = Direction.at_least
-    baseline: float | None = None
+    """指标 An indicator units report with their status."""
+
+    id: Id = Field(description="指标编号 Indicator id")
+    name: Text = Field(description="指标名称 Indicator name, e.g. 参训人次")
+    unit: str | None = Field(default=None, max_length=20, description="计量单位 Unit of measure, e.g. 人次, %")
+    target: float | None = Field(default=None, description="目标值 Target value")
+    direction: Direction = Field(default=Direction.at_least, description="达标方向：at_least 不低于，at_most 不高于 at_least or at_most the target")
+    baseline: float | None = Field(default=None, description="基线值 Baseline value")
 
 
 class Task(Strict):
-    id: TaskId
-    title: Text
-    description: str | None = Field(default=None, max_length=4000)
-    lead: str | list[Annotated[str, Field(max_length=80)]]
-    support: list[Id] = Field(default_factory=list)
-    due: dt.date | None = None
-    every: Recurrence | None = None
-    due_after: Annotated[int, Field(ge=0, le=120)] | None = None
-    warn_days: Annotated[int, Field(ge=0, le=60)] | None = None
-    depends_on: list[TaskId] = Field(default_factory=list)
-    indicators: list[Indicator] = Field(default_factory=list)
+    """任务（措施） One measure: a one-off task (`due`) or a recurring one (`every`)."""
+
+    id: TaskId = Field(description="任务编号，如 capability.training Task id, e.g. capability.training")
+    title: Text = Field(description="任务名称 Task title")
+    description: str | None = Field(default=None, max_length=4000, description="原文表述 Description, e.g. the report's sentence")
+    lead: str | list[Annotated[str, Field(max_length=80)]] = Field(
+        description="牵头单位：单位编号、编号列表或 group:分组 Lead: a unit id, a list of ids, or group:NAME")
+    support: list[Id] = Field(default_factory=list, description="配合单位编号 Supporting unit ids")
+    due: dt.date | None = Field(default=None, description="完成时限（一次性任务；非工作日顺延） Deadline of a one-off task (YYYY-MM-DD; rolls forward to a working day)")
+    every: Recurrence | None = Field(default=None, description="周期：week、month、quarter、half_year、year Recurrence of a recurring task")
+    due_after: Annotated[int, Field(ge=0, le=120)] | None = Field(
+        default=None, description="每期结束后几个工作日内完成（仅周期任务） Working days after each period ends (recurring tasks)")
+    warn_days: Annotated[int, Field(ge=0, le=60)] | None = Field(
+        default=None, description="覆盖计划的 warn_days Overrides the plan's warn_days")
+    depends_on: list[TaskId] = Field(default_factory=list, description="前置任务编号 Ids of tasks this one depends on")
+    indicators: list[Indicator] = Field(default_factory=list, description="指标 Indicators reported with status")
 
     @field_validator("lead")
     @classmethod
@@ -201,30 +225,34 @@ class Task(Strict):
 
 
 class Section(Strict):
-    id: Id
-    title: Text
-    tasks: list[Task] = Field(min_length=1)
+    """工作领域（如“（一）”） A section of the plan, e.g. one "(一)" area of a report."""
+
+    id: Id = Field(description="领域编号 Section id")
+    title: Text = Field(description="领域标题 Section title")
+    tasks: list[Task] = Field(min_length=1, description="任务 Tasks of this section")
 
 
 class Scoring(Strict):
     """考核评分 rules: a unit starts at `base` and loses points per late item and reminder level."""
 
-    base: float = 100
-    per_overdue_item: float = 2
-    per_done_late_item: float = 1
-    per_level: dict[Id, float] = Field(default_factory=dict)
-    floor: float = 0
+    base: float = Field(default=100, description="基础分 Starting score")
+    per_overdue_item: float = Field(default=2, description="每个逾期事项扣分 Points off per overdue item")
+    per_done_late_item: float = Field(default=1, description="每个逾期完成事项扣分 Points off per item done late")
+    per_level: dict[Id, float] = Field(default_factory=dict, description="每级催办扣分，按级别 Points off per reminder, by escalation level")
+    floor: float = Field(default=0, description="最低分 Lowest score")
 
 
 class Plan(Strict):
-    version: Literal[1]
-    plan: PlanHeader
-    leading_group: LeadingGroup | None = None
-    groups: list[Group] = Field(default_factory=list)
-    units: list[Unit] = Field(default_factory=list)
-    escalation: list[Step] = Field(default_factory=list)
-    scoring: Scoring = Scoring()
-    sections: list[Section] = Field(min_length=1)
+    """督查督办工作计划 A work plan tracked by plan-tracker (one YAML document)."""
+
+    version: Literal[1] = Field(description="格式版本，目前为 1 Format version: 1")
+    plan: PlanHeader = Field(description="计划信息 Plan header")
+    leading_group: LeadingGroup | None = Field(default=None, description="领导小组 Leading group (receives notices)")
+    groups: list[Group] = Field(default_factory=list, description="单位分组 Groups of units")
+    units: list[Unit] = Field(default_factory=list, description="单位（或改用 units_file） Units (or units_file)")
+    escalation: list[Step] = Field(default_factory=list, description="催办梯度 Escalation ladder")
+    scoring: Scoring = Field(default=Scoring(), description="考核评分规则 Scoring rules")
+    sections: list[Section] = Field(min_length=1, description="工作领域及任务 Sections with their tasks")
 
     @property
     def id(self) -> str:
@@ -375,33 +403,40 @@ def _ladder_rules(plan: Plan) -> list[PlanIssue]:
 
 
 def _dependency_cycles(plan: Plan) -> list[PlanIssue]:
+    """Report each dependency cycle once. Iterative DFS: a hostile plan with a dependency
+    chain thousands of tasks long must not exhaust Python's recursion limit."""
     paths = {
         t.id: ("sections", si, "tasks", ti, "depends_on")
         for si, s in enumerate(plan.sections)
         for ti, t in enumerate(s.tasks)
     }
-    # Self-references are left to `_references` ("cannot depend on itself"): one fault, one message.
     graph = {t.id: [d for d in t.depends_on if d in paths and d != t.id] for _, t in plan.tasks()}
     issues: list[PlanIssue] = []
     state: dict[str, int] = {}  # 1 = on the stack, 2 = finished
     reported: set[frozenset[str]] = set()
-
-    def visit(node: str, stack: list[str]) -> None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in graph[node]:
+    for root in graph:
+        if root in state:
+            continue
+        stack: list[tuple[str, int]] = [(root, 0)]
+        path: list[str] = [root]
+        state[root] = 1
+        while stack:
+            node, index = stack[-1]
+            if index == len(graph[node]):
+                stack.pop()
+                path.pop()
+                state[node] = 2
+                continue
+            stack[-1] = (node, index + 1)
+            nxt = graph[node][index]
             if state.get(nxt) == 1:
-                cycle = [*stack[stack.index(nxt):], nxt]
-                key = frozenset(cycle)
-                if key not in reported:
-                    reported.add(key)
-                    issues.append(PlanIssue(paths[node], "dependency cycle: " + " -> ".join(cycle)))
-            elif state.get(nxt) is None:
-                visit(nxt, stack)
-        stack.pop()
-        state[node] = 2
-
-    for node in graph:
-        if node not in state:
-            visit(node, [])
+                cycle = [*path[path.index(nxt):], nxt]
+                if frozenset(cycle) not in reported:
+                    reported.add(frozenset(cycle))
+                    shown = cycle if len(cycle) <= 12 else [*cycle[:10], f"... ({len(cycle) - 1} tasks)", cycle[-1]]
+                    issues.append(PlanIssue(paths[node], "dependency cycle: " + " -> ".join(shown)))
+            elif nxt not in state:
+                state[nxt] = 1
+                stack.append((nxt, 0))
+                path.append(nxt)
     return issues

@@ -1,0 +1,37 @@
+"""`plan-tracker nightly` and `reminders` through the CLI (in-process, no Prefect server)."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from plan_tracker.cli import app
+
+runner = CliRunner()
+
+
+def test_nightly_prints_a_summary_and_reminders_lists_rows_as_in_design(cli_env, plan_file):
+    assert runner.invoke(app, ["plan", "apply", str(plan_file)]).exit_code == 0
+    result = runner.invoke(app, ["nightly", "--plan", "national-day", "--as-of", "2018-10-09"])
+    assert result.exit_code == 0, result.output
+    assert "red 3" in result.output and "reminders raised" in result.output
+    listed = runner.invoke(app, ["reminders", "--plan", "national-day", "--format", "json"])
+    rows = json.loads(listed.stdout)
+    assert rows and all(set(r) == {"task", "unit", "period", "level", "recipients", "fired_on", "state"} for r in rows)
+    urge = [r for r in rows if r["level"] == "urge" and r["unit"] == "town-a" and r["task"] == "s.self-check"]
+    assert urge == [{"task": "s.self-check", "unit": "town-a", "period": "once", "level": "urge",
+                     "recipients": ["town-a-head@example.org", "town-a@example.org"],
+                     "fired_on": "2018-10-09", "state": "sent"}]
+    assert {r["state"] for r in rows if r["level"] == "remind"} == {"skipped"}
+
+
+def test_nightly_on_an_unknown_plan_or_a_bad_date_exits_2(cli_env, plan_file):
+    runner.invoke(app, ["plan", "apply", str(plan_file)])
+    unknown = runner.invoke(app, ["nightly", "--plan", "nope", "--as-of", "2018-10-09"])
+    assert unknown.exit_code == 2 and "no plan 'nope'" in unknown.output
+    bad = runner.invoke(app, ["nightly", "--plan", "national-day", "--as-of", "2018-13-01"])
+    assert bad.exit_code == 2 and "not a date" in bad.output
+    outside = runner.invoke(app, ["nightly", "--plan", "national-day", "--as-of", "2031-01-05"])
+    assert outside.exit_code == 2 and "outside the working-day calendar" in outside.output
+    assert "Traceback" not in unknown.output + bad.output + outside.output
