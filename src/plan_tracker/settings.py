@@ -37,6 +37,18 @@ class Settings(BaseSettings):
     token_secret: SecretStr = Field(
         default=SecretStr("change-me-in-production"), description="HMAC key for API tokens"
     )
+    auth_max_failures: int = Field(
+        default=10, ge=1, description="failed authentications per client within the window before 429"
+    )
+    auth_failure_window_s: int = Field(
+        default=60, ge=1, description="rate-limit window for failed authentications, in seconds"
+    )
+    session_max_age_s: int = Field(
+        default=12 * 3600, ge=60, description="lifetime of a portal session cookie, in seconds"
+    )
+    cookie_secure: bool = Field(
+        default=False, description="mark the portal session cookie Secure (set it when served over HTTPS)"
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -1,0 +1,81 @@
+"""Portal commands: `serve` (the web portal and API) and `tokens create|list|revoke`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from plan_tracker.commands.common import BadInput, _engine, app, err, handles_errors, out
+
+tokens_app = typer.Typer(no_args_is_help=True, help="API and portal tokens: create (shown once), list, revoke.")
+app.add_typer(tokens_app, name="tokens")
+
+
+@app.command("serve")
+@handles_errors
+def serve(
+    host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="port to listen on")] = 8000,
+) -> None:
+    """Serve the unit portal (/portal) and the API (/api/v1; schema at /api/v1/openapi.json)."""
+    import uvicorn
+
+    from plan_tracker.settings import get_settings
+
+    settings = get_settings()
+    if settings.token_secret.get_secret_value() == "change-me-in-production":
+        err.print("warning: PLAN_TRACKER_TOKEN_SECRET is the default; set it before real use", style="yellow")
+    _engine()  # migrate before the first request
+    uvicorn.run("plan_tracker.web.app:create_app", factory=True, host=host, port=port, proxy_headers=True)
+
+
+@tokens_app.command("create")
+@handles_errors
+def tokens_create(
+    plan: Annotated[str, typer.Option("--plan", help="plan id")],
+    unit: Annotated[str | None, typer.Option("--unit", help="the unit the token acts for")] = None,
+    coordinator: Annotated[bool, typer.Option("--coordinator", help="a token for the plan's coordinator")] = False,
+    label: Annotated[str | None, typer.Option("--label", help="a note for the token list")] = None,
+) -> None:
+    """Create a token; it is printed once and only its prefix and an HMAC are stored."""
+    from plan_tracker.clock import now_utc
+    from plan_tracker.services.tokens import create_token
+    from plan_tracker.settings import get_settings
+
+    if coordinator == (unit is not None):
+        raise BadInput("give exactly one of --unit U or --coordinator")
+    created = create_token(_engine(), secret_key=get_settings().token_secret.get_secret_value(), plan_id=plan,
+                           unit_id=unit, coordinator=coordinator, label=label, now=now_utc())
+    err.print(f"token for {created.info.holder} of plan {plan} (prefix {created.info.prefix}); "
+              "it is shown only now — keep it safe", markup=False, highlight=False)
+    typer.echo(created.token)
+
+
+@tokens_app.command("list")
+@handles_errors
+def tokens_list(plan: Annotated[str | None, typer.Option("--plan", help="only this plan's")] = None) -> None:
+    """Tokens by prefix, holder, creation, last use and revocation (never the tokens themselves)."""
+    from plan_tracker.services.tokens import list_tokens
+
+    table = Table(title="tokens")
+    for col in ("prefix", "plan", "holder", "label", "created", "last used", "revoked"):
+        table.add_column(col)
+    for info in list_tokens(_engine(), plan):
+        table.add_row(info.prefix, info.plan_id, info.holder, info.label or "",
+                      f"{info.created_at:%Y-%m-%d %H:%M}",
+                      f"{info.last_used_at:%Y-%m-%d %H:%M}" if info.last_used_at else "-",
+                      f"{info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else "-")
+    out.print(table)
+
+
+@tokens_app.command("revoke")
+@handles_errors
+def tokens_revoke(prefix: Annotated[str, typer.Argument(help="the token's prefix (from `tokens list`)")]) -> None:
+    """Revoke a token: the API and the portal refuse it (and its sessions) from now on."""
+    from plan_tracker.clock import now_utc
+    from plan_tracker.services.tokens import revoke_token
+
+    info = revoke_token(_engine(), prefix, now=now_utc())
+    out.print(f"revoked token {info.prefix} ({info.holder} of plan {info.plan_id})")
