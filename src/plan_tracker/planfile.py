@@ -213,6 +213,10 @@ def load_plan(path: Path, *, display: str | None = None) -> Plan:
             problems.append(Problem(display, *units_pos, "units_file must be a relative path"))
         else:
             units_data, units_tree, more = _load_units_file(path.parent / ref, display, units_pos, ref)
+            if units_data is None:
+                # Without its units every reference in the plan would look unknown: report
+                # the units file alone rather than a cascade of false "unknown unit" lines.
+                raise PlanFileError(problems + more)
             problems += more
             if units_data is not None and units_tree is not None:
                 data["units"] = units_data.get("units", [])

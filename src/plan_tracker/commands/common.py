@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -19,7 +20,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="plan-tracker
 plan_app = typer.Typer(no_args_is_help=True, help="Plans as code: validate, apply, draft, preview.")
 app.add_typer(plan_app, name="plan")
 
-out = Console(soft_wrap=True)
+# Piped output (files, CI logs) gets a wide console so tables are not wrapped at 80 columns.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,7 +38,6 @@ def handles_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from plan_tracker.domain.errors import DomainError
         from plan_tracker.planfile import PlanFileError
-        from plan_tracker.services.plans import UnknownPlan
 
         try:
             return func(*args, **kwargs)
@@ -45,7 +46,7 @@ def handles_errors(func: F) -> F:
                 err.print(str(problem), markup=False, highlight=False)
             err.print(f"{len(exc.problems)} problem(s) found", style="red")
             raise typer.Exit(2) from None
-        except (DomainError, UnknownPlan, BadInput, LookupError) as exc:
+        except (DomainError, BadInput, LookupError) as exc:  # LookupError: UnknownPlan
             err.print(f"error: {exc}", markup=False, highlight=False)
             raise typer.Exit(2) from None
         except typer.Exit:

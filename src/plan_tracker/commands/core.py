@@ -118,8 +118,7 @@ def submit(
     receipt = submit_report(
         engine,
         Submission(plan, task, unit, period, status_, reported_on, progress, note, evidence),
-        # A report dated in the past is accepted up to today; `--on` later than today is not.
-        today=max(today, reported_on) if os.environ.get("PLAN_TRACKER_ALLOW_FUTURE") else today,
+        today=today,  # a report may be backdated with --on, never dated in the future
         actor=unit, source="cli",
     )
     out.print(f"recorded report #{receipt.report_id}: {task} / {unit} / {period} = {status_} on {reported_on}")

@@ -12,7 +12,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from plan_tracker.domain.errors import PlanIssue
 
@@ -134,13 +134,16 @@ class PlanHeader(Strict):
             raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from exc
         return value
 
-    @model_validator(mode="after")
-    def _ordered(self) -> PlanHeader:
-        if self.end < self.start:
-            raise ValueError(f"plan end {self.end} is before its start {self.start}")
-        if (self.end - self.start).days > 5 * 366:
+    @field_validator("end")
+    @classmethod
+    def _ordered(cls, end: dt.date, info: ValidationInfo) -> dt.date:
+        # A field validator (not a model one) so the error points at the `end:` line.
+        start = info.data.get("start")
+        if start is not None and end < start:
+            raise ValueError(f"plan end {end} is before its start {start}")
+        if start is not None and (end - start).days > 5 * 366:
             raise ValueError("a plan may span at most five years")
-        return self
+        return end
 
 
 LEVEL_LABELS_ZH = {"remind": "提醒", "urge": "催办", "supervise": "督办", "accountability": "通报"}
