@@ -162,6 +162,7 @@ def api(client: TestClient, tokens: dict[str, str]) -> Callable[..., Any]:
     """api(role, method, path, json=...) -> response"""
 
     def call(role: str | None, method: str, path: str, **kwargs: Any) -> Any:
-        return client.request(method, path, headers=auth(tokens.get(role) if role else None), **kwargs)
+        headers = {**auth(tokens.get(role) if role else None), **kwargs.pop("headers", {})}
+        return client.request(method, path, headers=headers, **kwargs)
 
     return call

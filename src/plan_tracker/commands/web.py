@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from plan_tracker.commands.common import BadInput, _engine, app, err, handles_errors, out
+from plan_tracker.commands.common import BadInput, _engine, _format, app, err, handles_errors, out
 
 tokens_app = typer.Typer(no_args_is_help=True, help="API and portal tokens: create (shown once), list, revoke.")
 app.add_typer(tokens_app, name="tokens")
@@ -55,14 +57,26 @@ def tokens_create(
 
 @tokens_app.command("list")
 @handles_errors
-def tokens_list(plan: Annotated[str | None, typer.Option("--plan", help="only this plan's")] = None) -> None:
+def tokens_list(
+    plan: Annotated[str | None, typer.Option("--plan", help="only this plan's")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+) -> None:
     """Tokens by prefix, holder, creation, last use and revocation (never the tokens themselves)."""
     from plan_tracker.services.tokens import list_tokens
 
+    _format(fmt, ("table", "json"))
+    infos = list_tokens(_engine(), plan)
+    if fmt == "json":
+        rows = [{"prefix": i.prefix, "plan": i.plan_id, "unit": i.unit_id, "coordinator": i.coordinator,
+                 "label": i.label, "created_at": i.created_at.isoformat(),
+                 "last_used_at": i.last_used_at.isoformat() if i.last_used_at else None,
+                 "revoked_at": i.revoked_at.isoformat() if i.revoked_at else None} for i in infos]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
+        return
     table = Table(title="tokens")
     for col in ("prefix", "plan", "holder", "label", "created", "last used", "revoked"):
         table.add_column(col)
-    for info in list_tokens(_engine(), plan):
+    for info in infos:
         table.add_row(info.prefix, info.plan_id, info.holder, info.label or "",
                       f"{info.created_at:%Y-%m-%d %H:%M}",
                       f"{info.last_used_at:%Y-%m-%d %H:%M}" if info.last_used_at else "-",

@@ -25,7 +25,8 @@ from plan_tracker.web.errors import ErrorBody
 SOURCE = "api"
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
-    for status, text in ((401, "no token, or an invalid or revoked one"),
+    for status, text in ((400, "a body that cannot be parsed"),
+                         (401, "no token, or an invalid or revoked one"),
                          (403, "not allowed to change this object"),
                          (404, "no such object (or not yours to read)"),
                          (409, "the object's state does not allow this"),
