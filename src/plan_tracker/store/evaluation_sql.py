@@ -5,54 +5,58 @@ property test holds the two equal.
 Status as of D: the latest report dated on or before D (ties broken by arrival order). It
 is done when that report says done; the completion date is the earliest done report since
 the last report that was not done (a send-back or a correction reopens the item).
+CTEs are MATERIALIZED so each batch is computed once per statement on both backends.
 
 Parameters: :plan, :as_of, :ord_d (ordinal of as_of), :cal (calendar key), :lo, :hi (id range).
 """
 
 from __future__ import annotations
 
-REPORT_STATE = """
-ranked AS (
-    SELECT r.obligation_id, r.status, r.progress, r.reported_on,
-           ROW_NUMBER() OVER (PARTITION BY r.obligation_id
-                              ORDER BY r.reported_on DESC, r.id DESC) AS rn
-    FROM status_report r
-    JOIN obligation o ON o.id = r.obligation_id
-    WHERE o.plan_id = :plan AND o.id BETWEEN :lo AND :hi AND r.reported_on <= :as_of
-),
-latest AS (SELECT obligation_id, status, progress FROM ranked WHERE rn = 1),
-reopened AS (
-    SELECT obligation_id, MIN(rn) AS rn FROM ranked WHERE status <> 'done' GROUP BY obligation_id
-),
-completed AS (
-    SELECT k.obligation_id, MIN(k.reported_on) AS done_on
-    FROM ranked k LEFT JOIN reopened ro ON ro.obligation_id = k.obligation_id
-    WHERE k.status = 'done' AND (ro.rn IS NULL OR k.rn < ro.rn)
-    GROUP BY k.obligation_id
-)"""
+# Per obligation, through the (obligation_id, reported_on, id) index: the latest report's
+# status and progress, and the completion date = the earliest `done` report that no later
+# non-done report follows (NULL when the latest report is not done). Correlated lookups keep
+# this linear in obligations; joins on aggregated CTEs made SQLite go quadratic.
+_LATEST = """(SELECT r.{col} FROM status_report r
+        WHERE r.obligation_id = o.id AND r.reported_on <= :as_of
+        ORDER BY r.reported_on DESC, r.id DESC LIMIT 1)"""
+
+_DONE_ON = """(SELECT MIN(r.reported_on) FROM status_report r
+        WHERE r.obligation_id = o.id AND r.status = 'done' AND r.reported_on <= :as_of
+          AND NOT EXISTS (
+            SELECT 1 FROM status_report n
+            WHERE n.obligation_id = o.id AND n.status <> 'done' AND n.reported_on <= :as_of
+              AND (n.reported_on > r.reported_on OR (n.reported_on = r.reported_on AND n.id > r.id))))"""
 
 EVALUATED = f"""
-WITH {REPORT_STATE},
-evaluated AS (
-    SELECT o.id, o.task_id, o.unit_id, o.period, o.period_start, o.due, o.original_due,
-           lt.status, lt.progress, c.done_on, d.wd_ordinal AS due_ord,
+WITH base AS MATERIALIZED (
+    SELECT o.id, o.task_id, o.unit_id, o.period, o.period_start, o.due, o.original_due, o.warn_days,
+           d.wd_ordinal AS due_ord,
+           {_LATEST.format(col="status")} AS status,
+           {_LATEST.format(col="progress")} AS progress,
+           {_DONE_ON} AS done_on,
+           (SELECT MIN(r.reported_on) FROM status_report r
+             WHERE r.obligation_id = o.id AND r.reported_on <= :as_of) AS first_on,
+           (SELECT MAX(r.reported_on) FROM status_report r
+             WHERE r.obligation_id = o.id AND r.reported_on <= :as_of) AS last_on
+    FROM obligation o
+    JOIN calendar_day d ON d.calendar_key = :cal AND d.day = o.due
+    WHERE o.plan_id = :plan AND o.active = TRUE AND o.id BETWEEN :lo AND :hi
+),
+evaluated AS MATERIALIZED (
+    SELECT b.*,
            CASE
-             WHEN c.done_on IS NOT NULL AND c.done_on <= o.due THEN 'done'
-             WHEN c.done_on IS NOT NULL THEN 'done_late'
-             WHEN :as_of < o.period_start THEN 'pending'
-             WHEN :as_of > o.due THEN 'red'
-             WHEN :ord_d >= d.wd_ordinal - o.warn_days THEN 'yellow'
+             WHEN b.done_on IS NOT NULL AND b.done_on <= b.due THEN 'done'
+             WHEN b.done_on IS NOT NULL THEN 'done_late'
+             WHEN :as_of < b.period_start THEN 'pending'
+             WHEN :as_of > b.due THEN 'red'
+             WHEN :ord_d >= b.due_ord - b.warn_days THEN 'yellow'
              ELSE 'green'
            END AS light,
            CASE
-             WHEN c.done_on IS NULL AND :as_of > o.due THEN :ord_d - d.wd_ordinal
+             WHEN b.done_on IS NULL AND :as_of > b.due THEN :ord_d - b.due_ord
              ELSE 0
            END AS overdue_wd
-    FROM obligation o
-    JOIN calendar_day d ON d.calendar_key = :cal AND d.day = o.due
-    LEFT JOIN latest lt ON lt.obligation_id = o.id
-    LEFT JOIN completed c ON c.obligation_id = o.id
-    WHERE o.plan_id = :plan AND o.active AND o.id BETWEEN :lo AND :hi
+    FROM base b
 )"""
 
 STATUS_ROWS = EVALUATED + """
