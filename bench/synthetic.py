@@ -56,7 +56,7 @@ def write_plan(folder: Path, obligations: int, plan_id: str | None = None) -> Pa
 
 def report_rows(obligations: list[tuple[int, dt.date, dt.date]], seed: int = 7) -> list[dict[str, object]]:
     """Rows for status_report: ~60% done on time, 15% late, 10% in progress, 15% missing."""
-    rng = random.Random(seed)  # noqa: S311 - benchmark data
+    rng = random.Random(seed)
     now = dt.datetime(2019, 1, 1, tzinfo=dt.UTC)
     rows: list[dict[str, object]] = []
     for oid, start, due in obligations:
