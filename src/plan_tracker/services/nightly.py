@@ -60,16 +60,19 @@ def evaluate(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, 
     with engine.connect() as conn:
         plan = stored_plan(conn, plan_id)
         low, high = id_bounds(conn, plan_id)
-    ladder = plan.ladder()
+    pairs = [(step.level, role.value) for step in plan.ladder() for role in step.notify]
+    step_roles, role_params = q.step_roles_sql(pairs)
     for start in range(low, high + 1, batch):
         with engine.begin() as conn:
             params = {**eval_params(conn, plan_id, as_of), "lo": start, "hi": start + batch - 1, "now": now}
+            conn.execute(text(q.CREATE_BATCH))
+            conn.execute(text(q.CLEAR_BATCH))
+            conn.execute(sql(q.FILL_BATCH), params)
             conn.execute(sql(q.RECORD_FLIPS), params)
             conn.execute(sql(q.SAVE_LIGHTS), params)
             conn.execute(sql(q.RAISE_REMINDERS), params)
-            for step in ladder:
-                for role in step.notify:
-                    conn.execute(sql(q.ADD_DELIVERIES), {**params, "role": role.value, "level": step.level})
+            if pairs:
+                conn.execute(sql(q.ADD_DELIVERIES.format(step_roles=step_roles)), {**params, **role_params})
             conn.execute(sql(q.NO_RECIPIENT), {**params, "note": "no recipient address for this step's roles"})
     with engine.connect() as conn:
         summary.lights = _light_counts(conn, plan_id, as_of)

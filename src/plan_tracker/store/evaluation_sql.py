@@ -27,17 +27,24 @@ _DONE_ON = """(SELECT MIN(r.reported_on) FROM status_report r
             WHERE n.obligation_id = o.id AND n.status <> 'done' AND n.reported_on <= :as_of
               AND (n.reported_on > r.reported_on OR (n.reported_on = r.reported_on AND n.id > r.id))))"""
 
-EVALUATED = f"""
-WITH base AS MATERIALIZED (
-    SELECT o.id, o.task_id, o.unit_id, o.period, o.period_start, o.due, o.original_due, o.warn_days,
-           d.wd_ordinal AS due_ord,
+_FULL_COLUMNS = f"""
            {_LATEST.format(col="status")} AS status,
            {_LATEST.format(col="progress")} AS progress,
-           {_DONE_ON} AS done_on,
            (SELECT MIN(r.reported_on) FROM status_report r
              WHERE r.obligation_id = o.id AND r.reported_on <= :as_of) AS first_on,
            (SELECT MAX(r.reported_on) FROM status_report r
-             WHERE r.obligation_id = o.id AND r.reported_on <= :as_of) AS last_on
+             WHERE r.obligation_id = o.id AND r.reported_on <= :as_of) AS last_on,"""
+
+
+def evaluated_cte(*, full: bool) -> str:
+    """`WITH base, evaluated`: lights of a batch. `full` adds the latest status, progress and
+    first/last report dates (for status listings and reports); the nightly run needs only
+    the completion date, so it skips those lookups."""
+    return f"""
+WITH base AS MATERIALIZED (
+    SELECT o.id, o.task_id, o.unit_id, o.period, o.period_start, o.due, o.original_due, o.warn_days,
+           d.wd_ordinal AS due_ord,{_FULL_COLUMNS if full else ""}
+           {_DONE_ON} AS done_on
     FROM obligation o
     JOIN calendar_day d ON d.calendar_key = :cal AND d.day = o.due
     WHERE o.plan_id = :plan AND o.active = TRUE AND o.id BETWEEN :lo AND :hi
@@ -59,6 +66,9 @@ evaluated AS MATERIALIZED (
     FROM base b
 )"""
 
+
+EVALUATED = evaluated_cte(full=True)
+
 STATUS_ROWS = EVALUATED + """
 SELECT e.id, e.task_id AS task, e.unit_id AS unit, e.period, e.due, e.light, e.status,
        e.progress, e.overdue_wd, t.section_id, t.position
@@ -66,34 +76,51 @@ FROM evaluated e JOIN task t ON t.plan_id = :plan AND t.id = e.task_id
 ORDER BY t.position, e.period, e.unit_id
 """
 
+# The batch's evaluation is computed once into a temporary table (per connection), then the
+# flips, the saved lights and the reminders all read it.
+CREATE_BATCH = """
+CREATE TEMPORARY TABLE IF NOT EXISTS eval_batch (
+    id BIGINT PRIMARY KEY,
+    due_ord INTEGER NOT NULL,
+    light VARCHAR(12) NOT NULL,
+    overdue_wd INTEGER NOT NULL
+)"""
+
+CLEAR_BATCH = "DELETE FROM eval_batch"
+
+FILL_BATCH = evaluated_cte(full=False) + """
+INSERT INTO eval_batch (id, due_ord, light, overdue_wd)
+SELECT e.id, e.due_ord, e.light, e.overdue_wd FROM evaluated e
+"""
+
 # Record a flip for every obligation whose light changes, before the update saves it.
-RECORD_FLIPS = EVALUATED + """
+RECORD_FLIPS = """
 INSERT INTO light_flip (obligation_id, as_of, old_light, new_light)
 SELECT e.id, :as_of, o.light, e.light
-FROM evaluated e JOIN obligation o ON o.id = e.id
+FROM eval_batch e JOIN obligation o ON o.id = e.id
 WHERE o.light IS NULL OR o.light <> e.light
 """
 
-SAVE_LIGHTS = EVALUATED + """
+SAVE_LIGHTS = """
 UPDATE obligation SET light = e.light, overdue_wd = e.overdue_wd, evaluated_on = :as_of
-FROM evaluated e
+FROM eval_batch e
 WHERE obligation.id = e.id
 """
 
 # Escalation, mirroring `domain.escalation.firings_on`: candidates are each step's first
 # occurrence and the latest due repeat; the highest not yet recorded fires, the rest skip.
-RAISE_REMINDERS = EVALUATED + """,
-candidate AS (
+RAISE_REMINDERS = """
+WITH candidate AS (
     SELECT e.id AS obligation_id, s.level, s.position, 0 AS seq,
            e.due_ord + s.after AS sched_ord, e.overdue_wd
-    FROM evaluated e JOIN escalation_step s ON s.plan_id = :plan
+    FROM eval_batch e JOIN escalation_step s ON s.plan_id = :plan
     WHERE e.light IN ('green', 'yellow', 'red') AND :ord_d >= e.due_ord + s.after
     UNION ALL
     SELECT e.id, s.level, s.position,
            (:ord_d - (e.due_ord + s.after)) / s.repeat_every,
            e.due_ord + s.after + ((:ord_d - (e.due_ord + s.after)) / s.repeat_every) * s.repeat_every,
            e.overdue_wd
-    FROM evaluated e JOIN escalation_step s ON s.plan_id = :plan
+    FROM eval_batch e JOIN escalation_step s ON s.plan_id = :plan
     WHERE e.light IN ('green', 'yellow', 'red') AND s.repeat_every IS NOT NULL
       AND :ord_d - (e.due_ord + s.after) >= s.repeat_every
 ),
@@ -115,18 +142,31 @@ WHERE 1 = 1
 ON CONFLICT (obligation_id, level, seq) DO NOTHING
 """
 
-# One statement per (step, role): who each newly raised reminder goes to.
+# Who each newly raised reminder goes to: `step_roles` is a small inline table of the
+# ladder's (level, role) pairs (see `step_roles_sql`), so one statement covers every step.
 ADD_DELIVERIES = """
 INSERT INTO delivery (plan_id, reminder_id, recipient_key, state, attempts)
-SELECT r.plan_id, r.id, rr.recipient_key, 'pending', 0
+SELECT DISTINCT r.plan_id, r.id, rr.recipient_key, 'pending', 0
 FROM reminder r
 JOIN obligation o ON o.id = r.obligation_id
-JOIN role_recipient rr ON rr.plan_id = r.plan_id AND rr.role = :role
+JOIN ({step_roles}) sr ON sr.level = r.level
+JOIN role_recipient rr ON rr.plan_id = r.plan_id AND rr.role = sr.role
      AND rr.unit_id IN (o.unit_id, '*')  -- contact/head rows are per unit, the rest plan-wide
-WHERE r.plan_id = :plan AND r.level = :level AND r.state = 'pending' AND r.fired_on = :as_of
-  AND o.id BETWEEN :lo AND :hi
+WHERE r.plan_id = :plan AND r.state = 'pending' AND r.fired_on = :as_of
+  AND r.obligation_id BETWEEN :lo AND :hi
 ON CONFLICT (reminder_id, recipient_key) DO NOTHING
 """
+
+
+def step_roles_sql(pairs: list[tuple[str, str]]) -> tuple[str, dict[str, str]]:
+    """A `SELECT … UNION ALL …` of (level, role) pairs, with bound parameters (portable
+    across SQLite and PostgreSQL, unlike a VALUES list with column aliases)."""
+    selects, params = [], {}
+    for i, (level, role) in enumerate(pairs):
+        selects.append(f"SELECT :sr_level_{i} AS level, :sr_role_{i} AS role")
+        params[f"sr_level_{i}"], params[f"sr_role_{i}"] = level, role
+    return " UNION ALL ".join(selects), params
+
 
 # A raised reminder nobody can receive is recorded as dead, never silently dropped.
 NO_RECIPIENT = """
