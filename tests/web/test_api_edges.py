@@ -178,3 +178,37 @@ def test_failed_authentication_is_rate_limited_per_client(applied: Engine, setti
         seconds[0] += 61
         assert client.get("/api/v1/me", headers=auth(tokens["own"])).status_code == 200
     assert len(events(applied, "auth.failed")) == 3  # refused (429) attempts cost no write
+
+
+# -- serve -------------------------------------------------------------------------------------
+def test_serve_starts_the_portal_and_api(cli_env: dict[str, str], tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    env = {**os.environ, **cli_env, "PLAN_TRACKER_TOKEN_SECRET": "serve-test-secret"}
+    cli = [sys.executable, "-c", "from plan_tracker.cli import main; main()"]
+    proc = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise AssertionError(proc.stdout.read().decode() if proc.stdout else "serve did not start") from None
+                time.sleep(0.1)
+        assert response.status_code == 200 and response.json()["info"]["title"] == "plan-tracker API"
+        login = httpx.get(f"http://127.0.0.1:{port}/login")
+        assert "访问令牌" in login.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -63,19 +63,20 @@ def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api")
 
 
-def _render(request: Request, status: int, code: str, message: str, details: Any = None,
-            headers: dict[str, str] | None = None) -> Response:
+async def _render(request: Request, status: int, code: str, message: str, details: Any = None,
+                  headers: dict[str, str] | None = None) -> Response:
     if is_api(request):
         return error_response(status, code, message, details, headers)
     from plan_tracker.web.pages import error_page
 
-    return error_page(request, status, code, message, headers=headers)
+    # the page names the signed-in unit, which takes a (small) query: off the event loop
+    return await run_in_threadpool(error_page, request, status, code, message, headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
-        return _render(request, exc.status, exc.code, exc.message, exc.details, exc.headers)
+        return await _render(request, exc.status, exc.code, exc.message, exc.details, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -83,7 +84,7 @@ def install_error_handlers(app: FastAPI) -> None:
         message = str(exc.detail) if exc.detail else code
         if exc.status_code == 404 and exc.detail == "Not Found":
             message = f"no such route: {request.method} {request.url.path}"
-        return _render(request, exc.status_code, code, message, None, dict(exc.headers or {}) or None)
+        return await _render(request, exc.status_code, code, message, None, dict(exc.headers or {}) or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -91,7 +92,7 @@ def install_error_handlers(app: FastAPI) -> None:
                    for e in exc.errors()]
         first: dict[str, Any] = details[0] if details else {"loc": [], "message": "invalid request"}
         where = ".".join(str(p) for p in first["loc"])
-        return _render(request, 422, "validation_error", f"{where}: {first['message']}" if where else first["message"], details)
+        return await _render(request, 422, "validation_error", f"{where}: {first['message']}" if where else first["message"], details)
 
     @app.exception_handler(Refused)
     async def _refused(request: Request, exc: Refused) -> Response:
@@ -100,26 +101,26 @@ def install_error_handlers(app: FastAPI) -> None:
         await run_in_threadpool(audit_refusal, request.app.state.engine, principal=principal, refused=exc,
                                 source="api" if is_api(request) else "web", client=client)
         if exc.write:
-            return _render(request, 403, "forbidden", str(exc))
-        return _render(request, 404, "not_found", str(exc))
+            return await _render(request, 403, "forbidden", str(exc))
+        return await _render(request, 404, "not_found", str(exc))
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> Response:
-        return _render(request, 404, "not_found", str(exc))
+        return await _render(request, 404, "not_found", str(exc))
 
     @app.exception_handler(UnknownPlan)
     async def _unknown_plan(request: Request, exc: UnknownPlan) -> Response:
-        return _render(request, 404, "not_found", f"no plan {exc.plan_id!r}")
+        return await _render(request, 404, "not_found", f"no plan {exc.plan_id!r}")
 
     @app.exception_handler(Conflict)
     async def _conflict(request: Request, exc: Conflict) -> Response:
-        return _render(request, 409, "conflict", str(exc))
+        return await _render(request, 409, "conflict", str(exc))
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
-        return _render(request, 422, "invalid", str(exc))
+        return await _render(request, 422, "invalid", str(exc))
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> Response:
         log.exception("internal error on %s %s", request.method, request.url.path)
-        return _render(request, 500, "internal_error", "internal error; it has been logged")
+        return await _render(request, 500, "internal_error", "internal error; it has been logged")

@@ -78,7 +78,13 @@ def render(request: Request, name: str, *, status: int = 200, **context: Any) ->
     principal: Principal | None = getattr(request.state, "principal", None)
     label = None
     if principal is not None:
-        label = f"{t('coordinator')} · {principal.plan_id}" if principal.coordinator else f"{principal.unit_id} · {principal.plan_id}"
+        try:
+            with request.app.state.engine.connect() as conn:
+                names = portal.plan_context(conn, principal.plan_id).unit_names
+        except Exception:  # an error page must render even when the store is the problem
+            names = {}
+        who = t("coordinator") if principal.coordinator else names.get(str(principal.unit_id), str(principal.unit_id))
+        label = f"{who} · {principal.plan_id}"
     msg = request.query_params.get("msg")
     flash = t(f"msg_{msg}") if msg and f"msg_{msg}" in _known_messages() else None
     html = request.app.state.jinja.get_template(name).render(
