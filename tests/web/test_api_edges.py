@@ -188,7 +188,6 @@ def test_serve_starts_the_portal_and_api(cli_env: dict[str, str], tmp_path: Any)
     import time
 
     import httpx
-
     from tests.conftest import free_port
 
     port = free_port()
