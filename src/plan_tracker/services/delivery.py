@@ -136,7 +136,7 @@ def _deliver_one(engine: Engine, plan: Plan, recipient: Any, route: Route, *, no
     token = uuid.uuid4().hex
     with engine.begin() as conn:
         claimed = conn.execute(
-            update(D).where(_claimable(plan.id, now), D.c.recipient_key == recipient.key)
+            update(D).where(D.c.plan_id == plan.id, D.c.recipient_key == recipient.key, _claimable(plan.id, now))
             .values(state="sending", claim=token, claimed_at=now, attempts=D.c.attempts + 1)
         ).rowcount
     if not claimed:

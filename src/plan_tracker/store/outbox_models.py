@@ -62,6 +62,7 @@ class Delivery(SQLModel, table=True):
         UniqueConstraint("reminder_id", "recipient_key", name="uq_delivery"),
         Index("ix_delivery_claim", "plan_id", "state", "recipient_key"),
         Index("ix_delivery_claim_token", "claim"),
+        Index("ix_delivery_recipient", "plan_id", "recipient_key", "state"),
     )
     id: int | None = Field(default=None, primary_key=True)
     plan_id: str = Field(max_length=64)
