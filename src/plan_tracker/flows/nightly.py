@@ -1,4 +1,5 @@
-"""The nightly follow-up flow: collect → evaluate (lights + reminders) → deliver → snapshot.
+"""The nightly follow-up flow: collect → evaluate (lights + reminders) → deliver → snapshot
+→ report (the day's report files; on the first working day of a week, the weekly report).
 
 Each Prefect task is a whole stage for one plan (never one task per obligation). Stages
 doing I/O retry; all stages are idempotent, so a retry or a re-run changes nothing twice.
@@ -49,6 +50,12 @@ def snapshot(plan_id: str, as_of: dt.date) -> int:
     return stages.snapshot(_engine(), plan_id, as_of)
 
 
+@task(name="report", retries=2, retry_delay_seconds=[30, 300], cache_policy=NO_CACHE)
+def report(plan_id: str, as_of: dt.date) -> dict[str, Any]:
+    result = stages.report(_engine(), plan_id, as_of, now=now_utc(), settings=get_settings())
+    return dict(result.as_dict())
+
+
 def scheduled_as_of(timezone: str) -> dt.date:
     """The flow run's scheduled date in the plan's time zone (a 02:00 Shanghai run is that
     day's run even though it is the previous evening in UTC); wall clock only outside a run."""
@@ -76,6 +83,7 @@ def nightly_follow_up(plan_id: str | None = None, as_of: dt.date | None = None) 
             "evaluation": evaluate(pid, day),
             "delivery": deliver(pid, day),
             "figures": snapshot(pid, day),
+            "report": report(pid, day),
         }
         stages.finish_run(engine, run_id, now_utc(), summary)
         logger.info("nightly %s as of %s: %s", pid, day, summary)

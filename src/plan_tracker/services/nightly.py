@@ -1,5 +1,6 @@
 """The nightly follow-up, as coarse set-based stages the Prefect flow (or the CLI) chains:
-collect → evaluate (lights + reminders, one transaction per batch) → deliver → snapshot.
+collect → evaluate (lights + reminders, one transaction per batch) → deliver → snapshot →
+report (the day's report files; the weekly report to managers).
 
 Each stage works on a plan in bounded batches of obligation ids, never one Python object
 per obligation, and is safe to re-run: a second run for the same as-of date changes nothing.
@@ -125,6 +126,16 @@ def snapshot(engine: Engine, plan_id: str, as_of: dt.date) -> int:
         return conn.execute(sql(q.SNAPSHOT), {"plan": plan_id, "as_of": as_of}).rowcount or 0
 
 
+def report(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, settings: Any,
+           factory: Any = None) -> Any:
+    """The report stage: the day's report files in `<reports>/<plan>/<as-of>.{html,xlsx,json}`
+    and, on the first working day of an ISO week, the weekly report to the plan's managers
+    (`plan_tracker.reports.schedule`). Runs after the snapshot, whose figures it charts."""
+    from plan_tracker.reports.schedule import run_report_stage
+
+    return run_report_stage(engine, plan_id, as_of, now=now, settings=settings, factory=factory)
+
+
 def start_run(engine: Engine, plan_id: str, as_of: dt.date, now: dt.datetime) -> int:
     table = NightlyRun.__table__  # type: ignore[attr-defined]
     with engine.begin() as conn:
@@ -147,6 +158,7 @@ class NightlySummary:
     evaluation: EvaluationSummary = field(default_factory=EvaluationSummary)
     delivery: Any = None
     figures: int = 0
+    report: Any = None  # reports.schedule.ReportStageResult
 
     def as_dict(self) -> dict[str, Any]:
         d = self.delivery
@@ -157,6 +169,7 @@ class NightlySummary:
                           "undeliverable": self.evaluation.undeliverable},
             "delivery": {"messages": d.messages_sent, "delivered": d.deliveries_sent, "failed": d.failed,
                          "dead": d.dead, "waiting_for_window": d.waiting} if d else None,
+            "report": self.report.as_dict() if self.report else None,
         }
 
 
@@ -184,5 +197,6 @@ def run_nightly(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetim
     summary.evaluation = evaluate(engine, plan_id, as_of, now=now)
     summary.delivery = deliver(engine, plan_id, now=now, as_of=as_of, settings=settings, factory=factory)
     summary.figures = snapshot(engine, plan_id, as_of)
+    summary.report = report(engine, plan_id, as_of, now=now, settings=settings, factory=factory)
     finish_run(engine, run_id, now, summary.as_dict())
     return summary

@@ -1,0 +1,327 @@
+"""Building the report model from the store: one evaluation, then aggregates in SQL.
+
+`build_report(engine, plan_id, as_of)` is what the CLI, the nightly report stage and the
+web portal call. It reads the clock nowhere: the as-of date comes in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, Date, Engine, bindparam, select, text
+
+from plan_tracker.domain.indicators import gap, trend
+from plan_tracker.domain.plan import Direction, Plan
+from plan_tracker.domain.scoring import score_unit
+from plan_tracker.reports import sql as q
+from plan_tracker.reports.model import (
+    LIGHTS,
+    GroupFigures,
+    IndicatorFigures,
+    IndicatorPoint,
+    Level,
+    LightCounts,
+    Notice,
+    NoticeItem,
+    NoticeUnit,
+    OverdueItem,
+    ReminderEntry,
+    Report,
+    Reporting,
+    Summary,
+    TrendPoint,
+    UnitFigures,
+)
+from plan_tracker.services.messages import level_wording
+from plan_tracker.services.plans import stored_plan
+from plan_tracker.services.status import eval_params, id_bounds
+from plan_tracker.store.models import TaskRow, UnitRow
+
+OVERDUE_LIMIT = 200
+NOTICE_LIMIT = 1000
+_DATES = ("as_of", "first", "day")
+
+
+def _sql(statement: str) -> Any:
+    """A text statement with its date parameters typed (SQLite stores dates as ISO text)."""
+    clause = text(statement)
+    names = set(clause._bindparams)
+    return clause.bindparams(*[bindparam(n, type_=Date()) for n in _DATES if n in names])
+
+
+def _date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def _opt_date(value: Any) -> dt.date | None:
+    return None if value is None else _date(value)
+
+
+def build_report(engine: Engine, plan_id: str, as_of: dt.date, *, since: dt.date | None = None,
+                 overdue_limit: int = OVERDUE_LIMIT, overdue_offset: int = 0,
+                 notice_limit: int = NOTICE_LIMIT) -> Report:
+    """The report of a plan as of a date.
+
+    `since`: the snapshot date to compare with (default: the latest nightly snapshot before
+    `as_of`). The overdue list holds at most `overdue_limit` items from `overdue_offset`
+    (oldest first); `overdue_total` says how many there are.
+    """
+    with engine.connect() as conn:
+        plan = stored_plan(conn, plan_id)
+        params = {**eval_params(conn, plan_id, as_of)}
+        low, high = id_bounds(conn, plan_id)
+        params.update(lo=low, hi=high)
+        conn.execute(text(q.DROP_ITEMS))
+        conn.execute(text(q.CREATE_ITEMS))
+        try:
+            conn.execute(_sql(q.FILL_ITEMS), params)
+            return _assemble(conn, plan, as_of, params, since=since, overdue_limit=overdue_limit,
+                             overdue_offset=overdue_offset, notice_limit=notice_limit)
+        finally:
+            conn.rollback()
+            conn.execute(text(q.DROP_ITEMS))
+            conn.commit()
+
+
+def _assemble(conn: Connection, plan: Plan, as_of: dt.date, params: dict[str, Any], *,
+              since: dt.date | None, overdue_limit: int, overdue_offset: int, notice_limit: int) -> Report:
+    levels = [Level(s.level, level_wording(plan, s.level), s.after, i) for i, s in enumerate(plan.ladder())]
+    names = _names(conn, plan.id)
+    task_rows = [dict(r) for r in conn.execute(_sql(q.BY_TASK_LIGHT)).mappings()]
+    unit_rows = [dict(r) for r in conn.execute(_sql(q.BY_UNIT_LIGHT)).mappings()]
+    reminders = _reminders_by_unit(conn, params)
+    sections, tasks = _sections_and_tasks(task_rows, names)
+    units = _units(plan, unit_rows, reminders, names)
+    lights = _counts(task_rows)
+    level_totals: dict[str, int] = defaultdict(int)
+    for per_level in reminders.values():
+        for level, n in per_level.items():
+            level_totals[level] += n
+    since_day, change = _change(conn, plan.id, as_of, since, lights)
+    summary = Summary(
+        total=lights.total, lights=lights, reporting=_reporting(task_rows),
+        overdue_wd=sum(int(r["overdue_wd"] or 0) for r in task_rows if r["light"] == "red"),
+        since=since_day, change=change,
+        reminders={lv.level: level_totals.get(lv.level, 0) for lv in levels},
+    )
+    overdue_total = int(conn.execute(text(q.OVERDUE_COUNT)).scalar_one())
+    overdue = _overdue(conn, params, names, plan, overdue_limit, overdue_offset)
+    coordinator = names["units"].get(plan.plan.coordinator, plan.plan.coordinator)
+    return Report(
+        plan_id=plan.id, plan_title=plan.plan.title, locale=plan.plan.locale, as_of=as_of,
+        coordinator_name=coordinator,
+        leading_group_name=plan.leading_group.name if plan.leading_group else None,
+        levels=levels, summary=summary, sections=sections, tasks=tasks, units=units,
+        indicators=_indicators(conn, plan, params, names),
+        overdue=overdue, overdue_total=overdue_total, overdue_offset=overdue_offset,
+        notice=_notice(conn, params, names, plan, levels, notice_limit),
+        trend=_trend(conn, plan, as_of),
+    )
+
+
+def _names(conn: Connection, plan_id: str) -> dict[str, dict[str, Any]]:
+    """Titles of tasks and sections (with their plan order) and names of units."""
+    t, u = TaskRow.__table__, UnitRow.__table__  # type: ignore[attr-defined]
+    tasks: dict[str, Any] = {}
+    sections: dict[str, Any] = {}
+    for row in conn.execute(select(t.c.id, t.c.title, t.c.section_id, t.c.section_title, t.c.position)
+                            .where(t.c.plan_id == plan_id).order_by(t.c.position)):
+        tasks[row.id] = (row.title, row.position, row.section_id)
+        sections.setdefault(row.section_id, (row.section_title, row.position))
+    units = {row.id: row.name for row in conn.execute(select(u.c.id, u.c.name).where(u.c.plan_id == plan_id))}
+    return {"tasks": tasks, "sections": sections, "units": units}
+
+
+def _counts(rows: Iterable[dict[str, Any]]) -> LightCounts:
+    counts: dict[str, int] = defaultdict(int)
+    for r in rows:
+        counts[r["light"]] += int(r["n"])
+    return LightCounts.of(counts)
+
+
+def _reporting(rows: Iterable[dict[str, Any]]) -> Reporting:
+    expected = received = on_time = completed = done = 0
+    for r in rows:
+        n_expected = int(r["expected"] or 0)
+        expected += n_expected
+        received += int(r["received"] or 0)
+        on_time += int(r["on_time"] or 0)
+        if r["light"] in ("done", "done_late"):
+            completed += n_expected
+        if r["light"] == "done":
+            done += n_expected
+    return Reporting(expected, received, on_time, completed, done)
+
+
+def _group(key: str, title: str, rows: list[dict[str, Any]], section_id: str = "") -> GroupFigures:
+    started = sum(int(r["started"] or 0) for r in rows)
+    progress_sum = sum(int(r["progress_sum"] or 0) for r in rows)
+    red = [r for r in rows if r["light"] == "red"]
+    return GroupFigures(
+        id=key, title=title, lights=_counts(rows), reporting=_reporting(rows),
+        progress=round(progress_sum / started, 1) if started else None,
+        overdue=sum(int(r["n"]) for r in red), overdue_wd=sum(int(r["overdue_wd"] or 0) for r in red),
+        section_id=section_id,
+    )
+
+
+def _sections_and_tasks(rows: list[dict[str, Any]], names: dict[str, dict[str, Any]]
+                        ) -> tuple[list[GroupFigures], list[GroupFigures]]:
+    by_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_section: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by_task[r["task_id"]].append(r)
+        by_section[r["section_id"]].append(r)
+    task_info, section_info = names["tasks"], names["sections"]
+    tasks = [
+        _group(tid, task_info.get(tid, (tid, 0, ""))[0], by_task[tid], task_info.get(tid, ("", 0, ""))[2])
+        for tid in sorted(by_task, key=lambda k: task_info.get(k, ("", 10**9, ""))[1])
+    ]
+    sections = [
+        _group(sid, section_info.get(sid, (sid, 0))[0], by_section[sid])
+        for sid in sorted(by_section, key=lambda k: section_info.get(k, ("", 10**9))[1])
+    ]
+    return sections, tasks
+
+
+def _reminders_by_unit(conn: Connection, params: dict[str, Any]) -> dict[str, dict[str, int]]:
+    found: dict[str, dict[str, int]] = defaultdict(dict)
+    for row in conn.execute(_sql(q.BY_UNIT_LEVEL), params):
+        found[row.unit_id][row.level] = int(row.n)
+    return found
+
+
+def _units(plan: Plan, rows: list[dict[str, Any]], reminders: dict[str, dict[str, int]],
+           names: dict[str, dict[str, Any]]) -> list[UnitFigures]:
+    by_unit: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by_unit[r["unit_id"]].append(r)
+    order = {u.id: i for i, u in enumerate(plan.units)}
+    ladder = [s.level for s in plan.ladder()]
+    units = []
+    for uid in sorted(by_unit, key=lambda k: (order.get(k, 10**9), k)):
+        unit_rows = by_unit[uid]
+        red = [r for r in unit_rows if r["light"] == "red"]
+        late_open = sum(int(r["late_open"] or 0) for r in unit_rows)
+        done_late = sum(int(r["done_late"] or 0) for r in unit_rows)
+        received = {lv: reminders.get(uid, {}).get(lv, 0) for lv in ladder}
+        card = score_unit(plan.scoring, overdue_items=late_open, done_late_items=done_late, reminders=received)
+        units.append(UnitFigures(
+            id=uid, name=names["units"].get(uid, uid), lights=_counts(unit_rows),
+            reporting=_reporting(unit_rows), overdue=sum(int(r["n"]) for r in red),
+            overdue_wd=sum(int(r["overdue_wd"] or 0) for r in red),
+            max_overdue_wd=max((int(r["max_overdue_wd"] or 0) for r in red), default=0),
+            late_open=late_open, done_late=done_late, reminders=received,
+            score=card.score, deductions=card.deductions,
+        ))
+    return units
+
+
+def _change(conn: Connection, plan_id: str, as_of: dt.date, since: dt.date | None,
+            lights: LightCounts) -> tuple[dt.date | None, dict[str, int] | None]:
+    day = since
+    if day is None:
+        found = conn.execute(_sql(q.PREVIOUS_SNAPSHOT), {"plan": plan_id, "as_of": as_of}).scalar_one_or_none()
+        day = _opt_date(found)
+    if day is None:
+        return None, None
+    rows = {str(r.light): int(r.n) for r in conn.execute(_sql(q.SNAPSHOT_ON), {"plan": plan_id, "day": day})}
+    if not rows:
+        return day, None  # no snapshot that day: nothing to compare with
+    return day, {light: lights[light] - rows.get(light, 0) for light in LIGHTS}
+
+
+def snapshot_on_or_before(conn: Connection, plan_id: str, day: dt.date) -> dt.date | None:
+    """The latest nightly snapshot date on or before `day` (None when there is none)."""
+    found = conn.execute(_sql(q.SNAPSHOT_ON_OR_BEFORE), {"plan": plan_id, "as_of": day}).scalar_one_or_none()
+    return _opt_date(found)
+
+
+def _overdue(conn: Connection, params: dict[str, Any], names: dict[str, dict[str, Any]], plan: Plan,
+             limit: int, offset: int) -> list[OverdueItem]:
+    rows = list(conn.execute(_sql(q.OVERDUE_PAGE), {**params, "limit": max(limit, 0), "offset": max(offset, 0)}))
+    if not rows:
+        return []
+    history: dict[int, list[ReminderEntry]] = defaultdict(list)
+    ids = [int(r.id) for r in rows]
+    placeholders = ", ".join(f":id{i}" for i in range(len(ids)))
+    for h in conn.execute(_sql(q.HISTORY.format(ids=placeholders)),
+                          {"as_of": params["as_of"], **{f"id{i}": v for i, v in enumerate(ids)}}):
+        history[int(h.obligation_id)].append(
+            ReminderEntry(h.level, level_wording(plan, h.level), _date(h.fired_on), h.state, int(h.seq)))
+    return [
+        OverdueItem(
+            task_id=r.task_id, task_title=names["tasks"].get(r.task_id, (r.task_id,))[0],
+            unit_id=r.unit_id, unit_name=names["units"].get(r.unit_id, r.unit_id), period=r.period,
+            due=_date(r.due), original_due=_date(r.original_due), overdue_wd=int(r.overdue_wd),
+            status=r.status, progress=r.progress, last_report_on=_opt_date(r.last_on),
+            reminders=history.get(int(r.id), []),
+        )
+        for r in rows
+    ]
+
+
+def _notice(conn: Connection, params: dict[str, Any], names: dict[str, dict[str, Any]], plan: Plan,
+            levels: list[Level], limit: int) -> Notice:
+    if not levels:
+        return Notice(None, [], 0, False)
+    top = levels[-1]
+    p = {**params, "top": top.level, "limit": max(limit, 0)}
+    counts = {str(r.unit_id): int(r.items) for r in conn.execute(_sql(q.NOTICE_UNITS), p)}
+    items: dict[str, list[NoticeItem]] = defaultdict(list)
+    for r in conn.execute(_sql(q.NOTICE_ITEMS), p):
+        items[r.unit_id].append(NoticeItem(
+            r.task_id, names["tasks"].get(r.task_id, (r.task_id,))[0], r.period, _date(r.due),
+            _date(r.original_due), int(r.overdue_wd), _date(r.first_notified), int(r.times)))
+    order = {u.id: i for i, u in enumerate(plan.units)}
+    units = [NoticeUnit(uid, names["units"].get(uid, uid), items.get(uid, []))
+             for uid in sorted(counts, key=lambda k: (order.get(k, 10**9), k))]
+    total = sum(counts.values())
+    return Notice(top, units, total, truncated=sum(len(v) for v in items.values()) < total)
+
+
+def _indicators(conn: Connection, plan: Plan, params: dict[str, Any],
+                names: dict[str, dict[str, Any]]) -> list[IndicatorFigures]:
+    defined = [(task, ind) for _, task in plan.tasks() for ind in task.indicators]
+    if not defined:
+        return []
+    bound: dict[str, Any] = {"as_of": params["as_of"]}
+    for n, (task, ind) in enumerate(defined):
+        bound.update({f"tk{n}": task.id, f"ik{n}": ind.id, f"tg{n}": ind.target, f"dr{n}": ind.direction.value})
+    statement = q.indicators_sql(conn.dialect.name, len(defined))
+    points: dict[tuple[str, str], list[IndicatorPoint]] = defaultdict(list)
+    for r in conn.execute(_sql(statement), bound):
+        n, total = int(r.n), float(r.total) if r.total is not None else None
+        points[(r.task_id, r.ind)].append(IndicatorPoint(
+            r.period, n, None if total is None or not n else round(total / n, 4),
+            None if total is None else round(total, 4), int(r.met)))
+    figures = []
+    for task, ind in defined:
+        series = sorted(points.get((task.id, ind.id), []), key=lambda p: p.period)
+        reported = sum(p.reported for p in series)
+        total = sum(p.total or 0 for p in series) if series else None
+        mean = round(total / reported, 4) if total is not None and reported else None
+        figures.append(IndicatorFigures(
+            task_id=task.id, task_title=names["tasks"].get(task.id, (task.title,))[0], id=ind.id,
+            name=ind.name, unit=ind.unit, target=ind.target, direction=ind.direction.value,
+            reported=reported, mean=mean, total=None if total is None else round(total, 4),
+            met=sum(p.met for p in series),
+            gap=None if mean is None else _round(gap(Direction(ind.direction), ind.target, mean)),
+            trend=trend(Direction(ind.direction), [p.mean for p in series]).value, points=series,
+        ))
+    return figures
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _trend(conn: Connection, plan: Plan, as_of: dt.date) -> list[TrendPoint]:
+    first = max(plan.plan.start, dt.date(as_of.year, 1, 1))  # the trend over the as-of date's year
+    return [
+        TrendPoint(_date(r.as_of), int(r.red or 0), int(r.yellow or 0), int(r.overdue_wd or 0))
+        for r in conn.execute(_sql(q.TREND), {"plan": plan.id, "first": first, "as_of": as_of})
+    ]

@@ -1,0 +1,224 @@
+"""The report model: what managers read, as plain frozen data built from SQL aggregates.
+
+One model, several renderings (HTML, Markdown, XLSX, JSON) and the web page. Every figure
+is an aggregate computed in the database (`reports.build`), except the overdue list and the
+accountability notice, which are bounded lists of items. Rates are shares in [0, 1] or None
+when nothing was expected; the definitions are in `plan_tracker.domain.scoring`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+LIGHTS = ("red", "yellow", "green", "pending", "done", "done_late")
+
+
+@dataclass(frozen=True)
+class LightCounts:
+    """Obligations per light (every light present, zero when none)."""
+
+    counts: dict[str, int]
+
+    @classmethod
+    def of(cls, counts: dict[str, int] | None = None) -> LightCounts:
+        given = counts or {}
+        return cls({light: int(given.get(light, 0)) for light in LIGHTS})
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def __getitem__(self, light: str) -> int:
+        return self.counts[light]
+
+
+@dataclass(frozen=True)
+class Reporting:
+    """DHIS2-style reporting figures of a set of obligations."""
+
+    expected: int = 0
+    received: int = 0
+    on_time: int = 0
+    completed: int = 0  # expected and done (on time or late) by the as-of date
+    done_on_time: int = 0  # expected and light `done`
+
+    @property
+    def reporting_rate(self) -> float | None:
+        return None if self.expected == 0 else self.received / self.expected
+
+    @property
+    def timeliness(self) -> float | None:
+        return None if self.expected == 0 else self.on_time / self.expected
+
+    @property
+    def completion_rate(self) -> float | None:
+        return None if self.expected == 0 else self.completed / self.expected
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return None if self.expected == 0 else self.done_on_time / self.expected
+
+
+@dataclass(frozen=True)
+class Level:
+    """A step of the escalation ladder, lowest first, with its wording (提醒, 催办, …)."""
+
+    level: str
+    wording: str
+    after: int
+    position: int
+
+
+@dataclass(frozen=True)
+class Summary:
+    total: int
+    lights: LightCounts
+    reporting: Reporting
+    overdue_wd: int  # sum over red items
+    since: dt.date | None  # the snapshot compared with (None: no earlier snapshot)
+    change: dict[str, int] | None  # light -> count now minus count on `since`
+    reminders: dict[str, int]  # level -> reminders raised up to the as-of date (not skipped)
+
+
+@dataclass(frozen=True)
+class GroupFigures:
+    """Figures of a section or a task."""
+
+    id: str
+    title: str
+    lights: LightCounts
+    reporting: Reporting
+    progress: float | None  # mean progress (0-100) of obligations whose period has started
+    overdue: int  # red items
+    overdue_wd: int
+    section_id: str = ""
+
+
+@dataclass(frozen=True)
+class UnitFigures:
+    id: str
+    name: str
+    lights: LightCounts
+    reporting: Reporting
+    overdue: int  # red on the as-of date (effective due date)
+    overdue_wd: int  # sum of working days overdue of red items
+    max_overdue_wd: int
+    late_open: int  # still open after the original due date (scored)
+    done_late: int  # finished after the original due date (scored)
+    reminders: dict[str, int]  # level -> count
+    score: float
+    deductions: dict[str, float]
+
+
+@dataclass(frozen=True)
+class IndicatorPoint:
+    period: str
+    reported: int
+    mean: float | None
+    total: float | None
+    met: int
+
+
+@dataclass(frozen=True)
+class IndicatorFigures:
+    task_id: str
+    task_title: str
+    id: str
+    name: str
+    unit: str | None
+    target: float | None
+    direction: str
+    reported: int  # obligations with a value (their latest value counts)
+    mean: float | None
+    total: float | None
+    met: int
+    gap: float | None  # shortfall of the mean (positive: short of the target)
+    trend: str  # better | worse | steady | unknown, between the last two periods
+    points: list[IndicatorPoint] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReminderEntry:
+    level: str
+    wording: str
+    fired_on: dt.date
+    state: str
+    seq: int
+
+
+@dataclass(frozen=True)
+class OverdueItem:
+    task_id: str
+    task_title: str
+    unit_id: str
+    unit_name: str
+    period: str
+    due: dt.date
+    original_due: dt.date
+    overdue_wd: int
+    status: str | None
+    progress: int | None
+    last_report_on: dt.date | None
+    reminders: list[ReminderEntry] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class NoticeItem:
+    task_id: str
+    task_title: str
+    period: str
+    due: dt.date
+    original_due: dt.date
+    overdue_wd: int
+    first_notified: dt.date  # when the top level first fired for the item
+    times: int  # how often the top level fired (repeats)
+
+
+@dataclass(frozen=True)
+class NoticeUnit:
+    unit_id: str
+    unit_name: str
+    items: list[NoticeItem]
+
+
+@dataclass(frozen=True)
+class Notice:
+    """通报: units with items still open that reached the top escalation level."""
+
+    level: Level | None  # None: the plan has no escalation ladder
+    units: list[NoticeUnit]
+    item_total: int  # items in the notice (may exceed the items listed)
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    day: dt.date
+    red: int
+    yellow: int
+    overdue_wd: int
+
+
+@dataclass(frozen=True)
+class Report:
+    plan_id: str
+    plan_title: str
+    locale: str
+    as_of: dt.date
+    coordinator_name: str
+    leading_group_name: str | None
+    levels: list[Level]
+    summary: Summary
+    sections: list[GroupFigures]
+    tasks: list[GroupFigures]
+    units: list[UnitFigures]
+    indicators: list[IndicatorFigures]
+    overdue: list[OverdueItem]
+    overdue_total: int  # red items in all (the list holds at most `overdue_limit`)
+    overdue_offset: int
+    notice: Notice
+    trend: list[TrendPoint]
+
+    def level(self, name: str) -> Level | None:
+        return next((lv for lv in self.levels if lv.level == name), None)
