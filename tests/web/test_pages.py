@@ -131,3 +131,17 @@ def test_logout_ends_the_session(client: TestClient, tokens: dict[str, str]) -> 
     out = client.post("/logout", data={"csrf": csrf(page.text)}, follow_redirects=False)
     assert out.status_code == 303
     assert client.get("/portal", follow_redirects=False).status_code == 303
+
+
+def test_unit_text_is_escaped_and_only_web_links_become_links(applied: Engine, api: Any, client: TestClient,
+                                                              tokens: dict[str, str]) -> None:
+    check = obligation_id(applied, "s.self-check", "town-a")
+    url = f"/api/v1/plans/portal-2018/obligations/{check}/reports"
+    api("own", "POST", url, json={"status": "in_progress", "note": "<script>alert(1)</script>",
+                                  "evidence": "javascript:alert(2)"})
+    api("own", "POST", url, json={"status": "in_progress", "evidence": "https://example.org/file.pdf"})
+    login(client, tokens["own"])
+    page = client.get(f"/portal/obligations/{check}").text
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert 'href="javascript:' not in page and "javascript:alert(2)" in page
+    assert 'href="https://example.org/file.pdf"' in page

@@ -49,6 +49,8 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None, *
     app.state.limiter = FailureLimiter(settings.auth_max_failures, settings.auth_failure_window_s)
     app.state.jinja = Environment(loader=PackageLoader("plan_tracker.web", "templates"),
                                   autoescape=select_autoescape(["html"]))
+    # Evidence is free text from units: only http(s) links become links (no javascript: URLs).
+    app.state.jinja.tests["http_url"] = lambda value: str(value).lower().startswith(("http://", "https://"))
     install_error_handlers(app)
 
     @app.exception_handler(pages.LoginRequired)
@@ -62,6 +64,10 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None, *
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if not request.url.path.startswith("/api"):
             response.headers.setdefault("X-Frame-Options", "DENY")
+            # the pages need no script at all, and nothing from elsewhere
+            response.headers.setdefault("Content-Security-Policy", (
+                "default-src 'self'; script-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"))
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
