@@ -58,7 +58,9 @@ def test_a_unit_logs_in_sees_its_obligations_and_reports_through_the_form(
     after = client.get(done.headers["location"])
     assert "进展已提交" in after.text and "已完成一半" in after.text
     bad = client.post(f"/portal/obligations/{check}/report", data={**form, "progress": "130"})
-    assert bad.status_code == 422 and "between 0 and 100" in bad.text
+    assert bad.status_code == 422 and "进度须在 0 至 100 之间（填写了 130）" in bad.text
+    english = client.post(f"/portal/obligations/{check}/report?lang=en", data={**form, "progress": "130"})
+    assert "progress must be between 0 and 100, got 130" in english.text
     other = obligation_id(applied, "s.self-check", "town-b")
     assert client.get(f"/portal/obligations/{other}").status_code == 404
     assert client.post(f"/portal/obligations/{other}/report", data=form).status_code == 403
@@ -145,3 +147,25 @@ def test_unit_text_is_escaped_and_only_web_links_become_links(applied: Engine, a
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert 'href="javascript:' not in page and "javascript:alert(2)" in page
     assert 'href="https://example.org/file.pdf"' in page
+
+
+def test_rule_messages_are_in_chinese_on_chinese_pages(applied: Engine, client: TestClient, tokens: dict[str, str],
+                                                       clock: Any) -> None:
+    import datetime as dt
+
+    login(client, tokens["own"])
+    check = obligation_id(applied, "s.self-check", "town-a")
+    token = csrf(client.get(f"/portal/obligations/{check}").text)
+    url = f"/portal/obligations/{check}/extension"
+    cases = [
+        ({"new_due": "2018-10-06", "reason": "提前"}, "申请延至的日期 2018-10-06 须晚于当前时限 2018-10-08"),
+        ({"new_due": "2018-10-19", "reason": " "}, "请填写理由"),
+        ({"new_due": "2031-01-10", "reason": "很久以后"}, "超出工作日历范围"),
+        ({"new_due": "明天", "reason": "x"}, "格式不正确"),
+    ]
+    for form, words in cases:
+        page = client.post(url, data={"csrf": token, **form})
+        assert page.status_code == 422 and words in page.text, (form, page.text[-2000:])
+    clock.day = dt.date(2018, 10, 8)
+    late = client.post(url, data={"csrf": token, "new_due": "2018-10-19", "reason": "晚了"})
+    assert "延期须在完成时限（2018-10-08）之前申请，今天是 2018-10-08" in late.text

@@ -206,7 +206,7 @@ def obligation(request: Request, principal: PagePrincipal, obligation_id: Id) ->
 def _failure(request: Request, exc: Exception) -> tuple[int, str]:
     t = Translator(choose_lang(request))
     status = 409 if isinstance(exc, Conflict) else 422
-    return status, f"{t('error')}：{exc}"
+    return status, f"{t('error')}：{t.error(str(exc))}"
 
 
 def _int(value: str | None) -> int | None:
