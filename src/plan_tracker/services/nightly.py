@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Date, Engine, bindparam, func, insert, select, text, update
@@ -68,7 +69,7 @@ def evaluate(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, 
             params = {**eval_params(conn, plan_id, as_of), "lo": start, "hi": start + batch - 1, "now": now}
             conn.execute(text(q.CREATE_BATCH))
             conn.execute(text(q.CLEAR_BATCH))
-            conn.execute(sql(q.FILL_BATCH), params)
+            conn.execute(sql(q.fill_batch_sql(conn.dialect.name)), params)
             conn.execute(sql(q.RECORD_FLIPS), params)
             conn.execute(sql(q.SAVE_LIGHTS), params)
             conn.execute(sql(q.RAISE_REMINDERS), params)
@@ -92,7 +93,7 @@ def _light_counts(conn: Connection, plan_id: str, as_of: dt.date) -> dict[str, i
 
     t = Obligation.__table__  # type: ignore[attr-defined]
     rows = conn.execute(
-        select(t.c.light, func.count()).where(t.c.plan_id == plan_id, t.c.active, t.c.evaluated_on == as_of).group_by(t.c.light)
+        select(t.c.light, func.count()).where(t.c.plan_id == plan_id, t.c.active, t.c.light.is_not(None)).group_by(t.c.light)
     )
     return {str(light): int(n) for light, n in rows}
 
@@ -173,11 +174,24 @@ class NightlySummary:
         }
 
 
-def collect(engine: Engine, plan_id: str, as_of: dt.date) -> int:
-    """The collect stage: status reports known to the store on `as_of` (files dropped in the
-    inbox are ingested here once the inbox reader is configured)."""
+def collect(engine: Engine, plan_id: str, as_of: dt.date, *, inbox: Path | None = None) -> int:
+    """The collect stage: ingest the files waiting in `<inbox>/<plan_id>/` as reports dated
+    up to `as_of` (undated rows count as reported on `as_of`), then count the status reports
+    known to the store on `as_of`.
+
+    `inbox` defaults to `Settings.folder("inbox")`; each file ends in `processed/` or
+    `rejected/` with its receipt (layout: `plan_tracker.inbox.folders`, docs/INBOX.md).
+    Re-running the stage changes nothing: ingested files have left the folder, and a file
+    dropped again is recognised by its hash.
+    """
+    from plan_tracker.inbox.ingest import ingest_inbox
     from plan_tracker.store.models import Obligation, StatusReport
 
+    if inbox is None:
+        from plan_tracker.settings import get_settings
+
+        inbox = get_settings().folder("inbox")
+    ingest_inbox(engine, plan_id, today=as_of, inbox=inbox)
     r, o = StatusReport.__table__, Obligation.__table__  # type: ignore[attr-defined]
     with engine.connect() as conn:
         return int(conn.execute(
