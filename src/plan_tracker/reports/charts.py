@@ -9,6 +9,7 @@ works offline.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pygal
@@ -88,16 +89,18 @@ def reporting_by_unit(report: Report) -> str:
 
 
 def red_yellow_trend(report: Report) -> str:
+    """Red and yellow per nightly snapshot on a true date axis (missed nights leave gaps in
+    time, not in the spacing), labelled at each month's first day."""
     words = labels(report.locale)
     points = report.trend
-    chart = pygal.Line(**_common(
+    month = (lambda d: f"{d.month}月") if report.locale != "en" else (lambda d: d.strftime("%b"))
+    chart = pygal.DateLine(**_common(
         "trend", report.locale, width=900, height=360, show_dots=len(points) <= 40, fill=False,
         style=_style((LIGHT_COLOURS["red"], LIGHT_COLOURS["yellow"])), x_label_rotation=0,
-        show_minor_x_labels=False, margin=10, stroke_style={"width": 2.5}, include_x_axis=True))
-    chart.x_labels = [p.day.isoformat() for p in points]
-    chart.x_labels_major = _month_starts([p.day.isoformat() for p in points])
-    chart.add(words["lights"]["red"], [p.red for p in points] if points else [])
-    chart.add(words["lights"]["yellow"], [p.yellow for p in points] if points else [])
+        margin=10, stroke_style={"width": 2.5}, include_x_axis=True, x_value_formatter=month))
+    chart.x_labels = _month_starts([p.day for p in points])
+    chart.add(words["lights"]["red"], [(p.day, p.red) for p in points])
+    chart.add(words["lights"]["yellow"], [(p.day, p.yellow) for p in points])
     return _svg(chart, "trend")
 
 
@@ -145,11 +148,13 @@ def _achievement(direction: str, target: float | None, mean: float | None) -> fl
     return round(mean / target * 100, 1)
 
 
-def _month_starts(days: list[str]) -> list[str]:
-    seen: set[str] = set()
-    majors = []
-    for day in days:
-        if day[:7] not in seen:
-            seen.add(day[:7])
-            majors.append(day)
-    return majors
+def _month_starts(days: list[dt.date]) -> list[dt.date]:
+    """The first day of each month the points span (the axis labels)."""
+    if not days:
+        return []
+    first, last = days[0].replace(day=1), days[-1]
+    starts = []
+    while first <= last:
+        starts.append(first)
+        first = (first + dt.timedelta(days=32)).replace(day=1)
+    return starts
