@@ -35,6 +35,13 @@ def run_step(step: str, url: str, plan_file: Path) -> dict[str, Any]:
     return result
 
 
+def _naive(url: str, plan_id: str) -> dict[str, Any]:
+    """One Prefect task per obligation (the design we avoid), timed at this size only."""
+    out = subprocess.run([sys.executable, "-m", "bench.naive", url, plan_id], capture_output=True, text=True, check=False)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    return json.loads(lines[-1]) if lines else {"step": "naive", "error": out.stderr.strip().splitlines()[-1:]}
+
+
 def database(backend: str, folder: Path) -> tuple[str, Any]:
     if backend == "sqlite":
         return f"sqlite:///{folder / 'bench.sqlite3'}", lambda: None
@@ -50,7 +57,7 @@ def database(backend: str, folder: Path) -> tuple[str, Any]:
     return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", drop
 
 
-def bench(size: int, backend: str) -> list[dict[str, Any]]:
+def bench(size: int, backend: str, *, naive: bool = False) -> list[dict[str, Any]]:
     folder = Path(tempfile.mkdtemp(prefix=f"bench-{size}-"))
     url, drop = database(backend, folder)
     try:
@@ -58,6 +65,11 @@ def bench(size: int, backend: str) -> list[dict[str, Any]]:
         rows = []
         for step in STEPS:
             row = run_step(step, url, plan_file)
+            row.update(size=size, backend=backend)
+            rows.append(row)
+            print(json.dumps(row, ensure_ascii=False, default=str), flush=True)
+        if naive:
+            row = _naive(url, plan_file.stem)
             row.update(size=size, backend=backend)
             rows.append(row)
             print(json.dumps(row, ensure_ascii=False, default=str), flush=True)
@@ -84,18 +96,29 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000,100000,1000000")
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--no-naive", action="store_true", help="skip the one-task-per-obligation baseline")
     parser.add_argument("--out", type=Path, default=Path("var/bench/results.json"))
     args = parser.parse_args()
     results: dict[tuple[int, str], dict[str, Any]] = {}
-    for size in [int(s) for s in args.sizes.split(",")]:
+    sizes = [int(s) for s in args.sizes.split(",")]
+    for size in sizes:
         for backend in args.backends.split(","):
-            results[(size, backend)] = {r["step"]: r for r in bench(size, backend)}
+            naive = size == min(sizes) and backend == "sqlite" and not args.no_naive
+            results[(size, backend)] = {r["step"]: r for r in bench(size, backend, naive=naive)}
     print("\nratios (ours / hand-tuned limit):")
     for (size, backend), steps in results.items():
         ev, lim = steps.get("evaluate", {}), steps.get("limit", {})
         if "seconds" in ev and lim.get("seconds"):
             print(f"  {backend:10} {size:>9,}: evaluate {ev['seconds']:.2f}s, limit {lim['seconds']:.2f}s, "
                   f"ratio {ev['seconds'] / lim['seconds']:.2f}")
+    naive_rows = [s["naive"] for s in results.values() if "per_obligation_ms" in s.get("naive", {})]
+    for (size, backend), steps in results.items():
+        ev = steps.get("evaluate", {})
+        for nv in naive_rows:
+            if "seconds" in ev:
+                ours = ev["seconds"] / size
+                print(f"  naive / ours ({backend}, {size:,}): {nv['per_obligation_ms'] / 1000 / ours:,.0f}x "
+                      f"(naive {nv['per_obligation_ms']} ms per obligation, ours {ours * 1e6:.1f} us)")
     print("\ntargets:")
     for text_, size, backend, check in TARGETS:
         steps = results.get((size, backend))

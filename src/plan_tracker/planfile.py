@@ -21,8 +21,8 @@ from plan_tracker.domain.errors import PlanIssue
 from plan_tracker.domain.obligations import schedule_issues
 from plan_tracker.domain.plan import BLANK_PREFIX, Plan, cross_check
 
-MAX_FILE_BYTES = 2 * 1024 * 1024  # a real plan is a few hundred KB at most
-MAX_NODES = 200_000  # caps alias expansion ("billion laughs") and absurd documents
+MAX_FILE_BYTES = 16 * 1024 * 1024  # a province-wide units file (tens of thousands of units) fits
+MAX_NODES = 1_000_000  # caps alias expansion ("billion laughs"); a 20k-unit file has ~300k
 MAX_DEPTH = 50
 
 _SAFE_TAGS = {

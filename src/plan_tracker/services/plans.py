@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.obligations import Obligation as PlannedObligation
@@ -239,6 +239,12 @@ def apply_loaded(engine: Engine, plan: Plan, *, dry_run: bool = False, actor: st
         conn.execute(insert(Event.__table__), {  # type: ignore[attr-defined]
             "at": utcnow(), "plan_id": plan.id, "kind": "plan.applied", "actor": actor,
             "source": source, "payload": summary})
+    if engine.dialect.name == "postgresql" and result.obligations_added + result.obligations_changed > 10_000:
+        # Fresh statistics after a bulk change: with stale ones the planner picks nested
+        # loops for the evaluation and a night over a new province's plan takes minutes.
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE obligation"))
+            conn.execute(text("ANALYZE calendar_day"))
     return result
 
 
