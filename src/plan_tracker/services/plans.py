@@ -270,11 +270,23 @@ def _write_plan_row(conn: Connection, plan: Plan, digest: str, version: int, exi
 
 
 def stored_plan(conn: Connection, plan_id: str) -> Plan:
-    """The plan as last applied (raises UnknownPlan)."""
-    row = conn.execute(select(PlanRow.__table__.c.spec).where(PlanRow.__table__.c.id == plan_id)).scalar_one_or_none()  # type: ignore[attr-defined]
-    if row is None:
+    """The plan as last applied (raises UnknownPlan). Parsed plans are cached by content
+    hash, so a submission or a page view does not re-validate a large plan each time."""
+    table = PlanRow.__table__  # type: ignore[attr-defined]
+    digest = conn.execute(select(table.c.content_hash).where(table.c.id == plan_id)).scalar_one_or_none()
+    if digest is None:
         raise UnknownPlan(plan_id)
-    return Plan.model_validate(row)
+    cached = _PARSED.get(digest)
+    if cached is None:
+        spec = conn.execute(select(table.c.spec).where(table.c.id == plan_id)).scalar_one()
+        cached = Plan.model_validate(spec)
+        if len(_PARSED) >= 32:
+            _PARSED.pop(next(iter(_PARSED)))
+        _PARSED[digest] = cached
+    return cached
+
+
+_PARSED: dict[str, Plan] = {}  # content hash -> parsed plan (plans are immutable per hash)
 
 
 class UnknownPlan(LookupError):
