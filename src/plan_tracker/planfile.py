@@ -24,6 +24,7 @@ from plan_tracker.domain.plan import BLANK_PREFIX, Plan, cross_check
 MAX_FILE_BYTES = 16 * 1024 * 1024  # a province-wide units file (tens of thousands of units) fits
 MAX_NODES = 1_000_000  # caps alias expansion ("billion laughs"); a 20k-unit file has ~300k
 MAX_DEPTH = 50
+MAX_ALIASED = 50_000  # values reached again through aliases: a real plan shares a few anchors
 
 _SAFE_TAGS = {
     "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
@@ -65,13 +66,18 @@ class _Tree:
         self.problems: list[Problem] = []
         self.rejected: set[tuple[Any, ...]] = set()  # paths whose value the YAML layer refused
         self.nodes = 0
+        self.aliased = 0
+        self.seen: set[int] = set()
 
     def problem(self, pos: Pos, message: str) -> None:
         self.problems.append(Problem(self.file, pos[0], pos[1], message))
 
     def convert(self, node: yaml.Node, path: tuple[Any, ...], depth: int = 0) -> Any:
         self.nodes += 1
-        if self.nodes > MAX_NODES or depth > MAX_DEPTH:
+        if id(node) in self.seen:  # an alias re-expands a shared node: a bomb grows here
+            self.aliased += 1
+        self.seen.add(id(node))
+        if self.nodes > MAX_NODES or depth > MAX_DEPTH or self.aliased > MAX_ALIASED:
             raise _TooBig(node)
         pos = (node.start_mark.line + 1, node.start_mark.column + 1)
         self.value_pos[path] = pos
@@ -176,7 +182,8 @@ def parse_yaml(text: str, display: str, *, what: str = "plan") -> tuple[Any, _Tr
         data = tree.convert(node, ())
     except _TooBig as big:
         raise PlanFileError([Problem(display, *_pos(big.node),
-                                     f"document too large or too deeply nested (limit {MAX_NODES} values, depth {MAX_DEPTH}); aliases are expanded")]) from None
+                                     f"document too large or too deeply nested (limits: {MAX_NODES} values, depth {MAX_DEPTH}, "
+                                     f"{MAX_ALIASED} values repeated through aliases)")]) from None
     if not isinstance(data, dict):
         raise PlanFileError([Problem(display, *_pos(node), f"the document must be a mapping (key: value) describing a {what}")])
     return data, tree
