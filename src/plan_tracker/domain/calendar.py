@@ -44,6 +44,9 @@ def _weekend_year(year: int) -> frozenset[dt.date]:
     return frozenset(days)
 
 
+_YEARS: dict[str, dict[int, list[dt.date]]] = {}  # spec -> year -> sorted working days
+
+
 class WorkCalendar:
     """Working days of one plan's calendar: the base schedule plus the plan's overrides."""
 
@@ -53,7 +56,8 @@ class WorkCalendar:
         self._holidays = frozenset(self.spec.holidays)
         self._workdays = frozenset(self.spec.workdays)
         self._own_years = frozenset(self.spec.years)
-        self._years: dict[int, list[dt.date]] = {}
+        # Shared by every instance with the same spec: web requests build calendars freely.
+        self._years = _YEARS.setdefault(self.spec.model_dump_json(), {})
 
     # -- coverage -------------------------------------------------------------------
     def covers(self, year: int) -> bool:
