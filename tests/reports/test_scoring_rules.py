@@ -125,3 +125,18 @@ def test_report_cells_follow_the_inbox_rule_for_formula_text(value):
 
     safety = pytest.importorskip("plan_tracker.inbox.safety")
     assert neutralise(value) == safety.neutralise(value)
+
+
+def test_an_english_feed_is_worded_in_english_and_parses():
+    import icalendar
+
+    from plan_tracker.reports.ics import Deadline, render_ics
+
+    feed = render_ics(plan_id="p", plan_title="Plan, 2018", unit_id="u", unit_name="Town A", locale="en",
+                      as_of=dt.date(2018, 4, 20), deadlines=[
+                          Deadline("t.one", "Draft; the rules", "Area", "once", dt.date(2018, 4, 27),
+                                   dt.date(2018, 4, 13), "green", "in_progress", 60)])
+    (event,) = icalendar.Calendar.from_ical(feed).walk("VEVENT")
+    assert str(event["SUMMARY"]) == "[due] Draft; the rules (one-off)"
+    assert "Original due: 2018-04-13" in str(event["DESCRIPTION"])
+    assert feed.startswith("BEGIN:VCALENDAR\r\n") and "X-WR-CALNAME:Town A · Plan\\, 2018\r\n" in feed
