@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from plan_tracker.reports.cells import put
+from plan_tracker.inbox.safety import put
 from plan_tracker.reports.labels import long_date, period_text
 from plan_tracker.reports.model import Report
 from plan_tracker.reports.templating import environment

@@ -1,6 +1,6 @@
 """The report as an XLSX workbook (openpyxl): one sheet per part of the report.
 
-Every cell is written through `reports.cells.put` (the inbox's rule), so text from units and plans
+Every cell is written through `plan_tracker.inbox.safety.put`, so text from units and plans
 (names, titles, notes) is stored as text, never as a formula: a value beginning with
 = + - @ tab CR or NUL gets a leading apostrophe and the cell is typed as a string. Rates are
 numbers formatted as percentages, dates are dates: coordinators sort and filter them.
@@ -18,7 +18,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from plan_tracker.reports.cells import put
+from plan_tracker.inbox.safety import put
 from plan_tracker.reports.labels import labels, period_text
 from plan_tracker.reports.model import LIGHTS, GroupFigures, Report
 from plan_tracker.reports.templating import history_runs
