@@ -27,7 +27,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None, *
     from plan_tracker.clock import today_in
     from plan_tracker.settings import get_settings
     from plan_tracker.store.db import engine_for
-    from plan_tracker.web import api, pages
+    from plan_tracker.web import api, feeds, pages
     from plan_tracker.web.errors import install_error_handlers
     from plan_tracker.web.ratelimit import FailureLimiter
 
@@ -73,4 +73,5 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None, *
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(feeds.router)
     return app
