@@ -65,6 +65,7 @@ def evaluated_cte(*, full: bool, windowed: bool = False) -> str:
 WITH {_DONE_WINDOWED if windowed else ""}
 base AS MATERIALIZED (
     SELECT o.id, o.task_id, o.unit_id, o.period, o.period_start, o.due, o.original_due, o.warn_days,
+           o.light AS stored_light, o.overdue_wd AS stored_overdue_wd,
            d.wd_ordinal AS due_ord,{_FULL_COLUMNS if full else ""}
            {done_on} AS done_on
     FROM obligation o
@@ -111,9 +112,14 @@ CREATE TEMPORARY TABLE IF NOT EXISTS eval_batch (
 
 CLEAR_BATCH = "DELETE FROM eval_batch"
 
+# Only rows that matter tonight enter the batch table: open items (they may escalate) and
+# items whose light or lateness changed (to be saved and flipped). Settled done or pending
+# rows (most of a store) are evaluated and dropped here.
 _FILL = """
 INSERT INTO eval_batch (id, due_ord, light, overdue_wd)
 SELECT e.id, e.due_ord, e.light, e.overdue_wd FROM evaluated e
+WHERE e.light IN ('green', 'yellow', 'red') OR e.stored_light IS NULL
+   OR e.stored_light <> e.light OR e.stored_overdue_wd <> e.overdue_wd
 """
 
 
