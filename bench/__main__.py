@@ -57,13 +57,13 @@ def database(backend: str, folder: Path) -> tuple[str, Any]:
     return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", drop
 
 
-def bench(size: int, backend: str, *, naive: bool = False) -> list[dict[str, Any]]:
+def bench(size: int, backend: str, *, naive: bool = False, steps: list[str] | None = None) -> list[dict[str, Any]]:
     folder = Path(tempfile.mkdtemp(prefix=f"bench-{size}-"))
     url, drop = database(backend, folder)
     try:
         plan_file = write_plan(folder, size)
         rows = []
-        for step in STEPS:
+        for step in steps or STEPS:
             row = run_step(step, url, plan_file)
             row.update(size=size, backend=backend)
             rows.append(row)
@@ -96,6 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000,100000,1000000")
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--steps", default=None, help=f"comma-separated subset of {','.join(STEPS)}")
     parser.add_argument("--no-naive", action="store_true", help="skip the one-task-per-obligation baseline")
     parser.add_argument("--out", type=Path, default=Path("var/bench/results.json"))
     args = parser.parse_args()
@@ -104,7 +105,8 @@ def main() -> None:
     for size in sizes:
         for backend in args.backends.split(","):
             naive = size == min(sizes) and backend == "sqlite" and not args.no_naive
-            results[(size, backend)] = {r["step"]: r for r in bench(size, backend, naive=naive)}
+            chosen = args.steps.split(",") if args.steps else None
+            results[(size, backend)] = {r["step"]: r for r in bench(size, backend, naive=naive, steps=chosen)}
     print("\nratios (ours / hand-tuned limit):")
     for (size, backend), steps in results.items():
         ev, lim = steps.get("evaluate", {}), steps.get("limit", {})
