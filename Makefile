@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= var/demo
 
-.PHONY: demo test lint typecheck unit bench clean install system-deps
+.PHONY: demo test lint typecheck unit bench reliability clean install system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test: $(STAMP) system-deps lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The long form of tests/reliability (every kill point, more examples); figures to var/reliability.
+reliability: $(STAMP)
+	PLAN_TRACKER_LONG_TESTS=1 PLAN_TRACKER_FIGURES_DIR=var/reliability $(BIN)/pytest tests/reliability -q -s $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -163,7 +163,13 @@ def _read(path: Path, display: str) -> str:
 
 def parse_yaml(text: str, display: str, *, what: str = "plan") -> tuple[Any, _Tree]:
     """Compose one YAML document safely into plain data and its position map."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # the reader checks every character at once
+    except yaml.reader.ReaderError as exc:  # a control character: bad input, not an internal error
+        where = max(exc.position, 0)
+        line, col = text.count("\n", 0, where) + 1, where - (text.rfind("\n", 0, where) + 1) + 1
+        raise PlanFileError([Problem(display, line, col, f"the file contains the control character U+{exc.character:04X}, "
+                                                         "which YAML does not allow; remove it")]) from None
     tree = _Tree(display, loader)
     try:
         node = loader.get_single_node()

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
         description='named robots/webhooks: {"name": {"kind": "dingtalk", "url": "...", "secret": "..."}}',
     )
     delivery_max_attempts: int = 8
+    evaluation_batch: int = Field(
+        default=50_000, ge=1, description="obligations evaluated per transaction by the nightly run"
+    )
     token_secret: SecretStr = Field(
         default=SecretStr("change-me-in-production"), description="HMAC key for API tokens"
     )

@@ -77,8 +77,9 @@ def _date(value: str | None, what: str) -> dt.date | None:
         raise BadInput(f"{what} {value!r} is not a date (expected YYYY-MM-DD)") from None
 
 
-def _as_of(engine: Any, plan_id: str, value: str | None) -> dt.date:
-    """The as-of date: given, or today in the plan's own time zone (read once, here)."""
+def _as_of(engine: Any, plan_id: str, value: str | None, *, now: dt.datetime | None = None) -> dt.date:
+    """The as-of date: given, or today in the plan's own time zone (read once, here; or
+    from `now` when the caller already read the clock)."""
     given = _date(value, "--as-of")
     if given is not None:
         return given
@@ -86,7 +87,26 @@ def _as_of(engine: Any, plan_id: str, value: str | None) -> dt.date:
     from plan_tracker.services.plans import stored_plan
 
     with engine.connect() as conn:
-        return today_in(stored_plan(conn, plan_id).plan.timezone)
+        zone = stored_plan(conn, plan_id).plan.timezone
+    if now is not None:
+        import zoneinfo
+
+        return now.astimezone(zoneinfo.ZoneInfo(zone)).date()
+    return today_in(zone)
+
+
+def _now(value: str | None) -> dt.datetime:
+    """The clock reading: the wall clock, or a hidden `--now` (tests travel in time with it;
+    a time without a zone is UTC)."""
+    if value is None:
+        from plan_tracker.clock import now_utc
+
+        return now_utc()
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise BadInput(f"--now {value!r} is not a date-time (expected ISO 8601, e.g. 2018-10-09T09:00+08:00)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _format(value: str, allowed: tuple[str, ...]) -> str:

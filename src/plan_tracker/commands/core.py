@@ -18,6 +18,7 @@ from plan_tracker.commands.common import (
     _date,
     _engine,
     _format,
+    _now,
     app,
     handles_errors,
     out,
@@ -129,30 +130,46 @@ def submit(
 def nightly(
     plan: Annotated[str | None, typer.Option("--plan", help="plan id; default every plan in the store")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD; default today in each plan's time zone")] = None,
+    catch_up: Annotated[bool, typer.Option("--catch-up", help="run every night missed since the last successful run, oldest first, through --as-of")] = False,
+    since: Annotated[str | None, typer.Option("--since", help="with --catch-up: the first night to run (for an outage longer than the cap)")] = None,
+    now: Annotated[str | None, typer.Option("--now", hidden=True, help="tests only: the clock reading (ISO date-time)")] = None,
 ) -> None:
     """Run the nightly follow-up once: collect, evaluate, raise and deliver reminders, snapshot.
 
     With PREFECT_API_URL set it runs as a Prefect-tracked flow run; otherwise the same
-    stages run in-process (no temporary Prefect server is started).
+    stages run in-process (no temporary Prefect server is started). `--catch-up` runs the
+    nights missed since the last successful run in order (README "Scheduling").
     """
-    from plan_tracker.clock import now_utc
     from plan_tracker.services import nightly as stages
     from plan_tracker.settings import get_settings
 
     engine = _engine()
     given = _date(as_of, "--as-of")
+    first = _date(since, "--since")
+    if first is not None and not catch_up:
+        raise BadInput("--since goes with --catch-up")
+    clock = _now(now)
     plans = [plan] if plan else stages.plan_ids(engine)
     if not plans:
         raise BadInput("no plans in the store; apply one with `plan-tracker plan apply FILE`")
-    if os.environ.get("PREFECT_API_URL"):
+    if os.environ.get("PREFECT_API_URL") and not catch_up:
         from plan_tracker.flows.nightly import nightly_follow_up
 
         for result in nightly_follow_up(plan_id=plan, as_of=given):
             out.print_json(data=result)
         return
     for pid in plans:
-        day = given or _as_of(engine, pid, None)
-        summary = stages.run_nightly(engine, pid, day, now=now_utc(), settings=get_settings())
+        day = given or _as_of(engine, pid, None, now=clock)
+        if catch_up:
+            from plan_tracker.services.missed_nights import nights_to_run
+
+            nights = nights_to_run(engine, pid, day, since=first)
+            if not nights:
+                out.print(f"nightly {pid}: nothing to catch up (the night of {day} already ran)")
+            for night in nights:
+                _print_nightly(stages.run_nightly(engine, pid, night, now=clock, settings=get_settings()).as_dict())
+            continue
+        summary = stages.run_nightly(engine, pid, day, now=clock, settings=get_settings())
         _print_nightly(summary.as_dict())
 
 

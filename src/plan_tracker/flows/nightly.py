@@ -18,6 +18,7 @@ from plan_tracker.clock import now_utc
 from plan_tracker.services import nightly as stages
 from plan_tracker.settings import get_settings
 from plan_tracker.store.db import engine_for
+from plan_tracker.store.locks import nightly_lock
 
 
 def _engine() -> Any:
@@ -31,7 +32,7 @@ def collect(plan_id: str, as_of: dt.date) -> int:
 
 @task(name="evaluate", retries=1, retry_delay_seconds=30, cache_policy=NO_CACHE)
 def evaluate(plan_id: str, as_of: dt.date) -> dict[str, Any]:
-    result = stages.evaluate(_engine(), plan_id, as_of, now=now_utc())
+    result = stages.evaluate(_engine(), plan_id, as_of, now=now_utc(), batch=get_settings().evaluation_batch)
     return {"lights": result.lights, "raised": result.raised, "skipped": result.skipped,
             "undeliverable": result.undeliverable}
 
@@ -76,16 +77,17 @@ def nightly_follow_up(plan_id: str | None = None, as_of: dt.date | None = None) 
     results = []
     for pid in [plan_id] if plan_id else stages.plan_ids(engine):
         day = as_of or scheduled_as_of(stages.plan_timezone(engine, pid))
-        run_id = stages.start_run(engine, pid, day, now_utc())
-        summary = {
-            "plan": pid, "as_of": day.isoformat(),
-            "reports_known": collect(pid, day),
-            "evaluation": evaluate(pid, day),
-            "delivery": deliver(pid, day),
-            "figures": snapshot(pid, day),
-            "report": report(pid, day),
-        }
-        stages.finish_run(engine, run_id, now_utc(), summary)
+        with nightly_lock(engine, pid):  # a duplicated schedule waits, then changes nothing
+            run_id = stages.start_run(engine, pid, day, now_utc())
+            summary = {
+                "plan": pid, "as_of": day.isoformat(),
+                "reports_known": collect(pid, day),
+                "evaluation": evaluate(pid, day),
+                "delivery": deliver(pid, day),
+                "figures": snapshot(pid, day),
+                "report": report(pid, day),
+            }
+            stages.finish_run(engine, run_id, now_utc(), summary)
         logger.info("nightly %s as of %s: %s", pid, day, summary)
         results.append(summary)
     return results

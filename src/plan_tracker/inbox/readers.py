@@ -177,7 +177,12 @@ def read_xlsx(data: bytes, deadline: Deadline) -> ReadFile:
     except Exception as exc:  # openpyxl raises many types for malformed parts; none is a crash of ours
         raise FileRefused.because(f"the workbook cannot be read ({type(exc).__name__}: {exc})") from None
     try:
-        meta = _read_meta(workbook, deadline) if META_SHEET in workbook.sheetnames else {}
+        try:  # reliability fix (tests/reliability fuzzing): a malformed hidden sheet crashed the night
+            meta = _read_meta(workbook, deadline) if META_SHEET in workbook.sheetnames else {}
+        except FileRefused:
+            raise
+        except Exception as exc:
+            raise FileRefused.because(f"the hidden sheet {META_SHEET} cannot be read ({type(exc).__name__}: {exc})") from None
         name = meta.get("sheet") if meta.get("sheet") in workbook.sheetnames else None
         name = name or next((n for n in workbook.sheetnames if n != META_SHEET), None)
         if name is None:

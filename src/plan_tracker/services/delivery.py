@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, or_, select, update
 from sqlalchemy.sql import text
 
+from plan_tracker import faults
 from plan_tracker.channels import Channel, DeliveryError, Message, build_channel
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import CalendarNotCovered
@@ -141,6 +142,7 @@ def _deliver_one(engine: Engine, plan: Plan, recipient: Any, route: Route, *, no
         ).rowcount
     if not claimed:
         return  # another worker took them: the conditional UPDATE is the lock
+    faults.point("deliver.claimed")
     with engine.connect() as conn:
         disabled = conn.execute(select(ChannelState.__table__.c.reason).where(  # type: ignore[attr-defined]
             ChannelState.__table__.c.name == route.name, ChannelState.__table__.c.disabled)).scalar_one_or_none()  # type: ignore[attr-defined]
@@ -165,6 +167,7 @@ def _deliver_one(engine: Engine, plan: Plan, recipient: Any, route: Route, *, no
         return
     if after_send is not None:
         after_send(len(ids))
+    faults.point("deliver.sent")  # the crash window: sent, not yet recorded
     with engine.begin() as conn:
         conn.execute(update(D).where(D.c.claim == token, D.c.state == "sending")
                      .values(state="sent", sent_at=now, receipt=receipt.detail[:500], last_error=None))
@@ -228,3 +231,18 @@ def _disable_channel(engine: Engine, name: str, reason: str, now: dt.datetime) -
             conn.execute(update(table).where(table.c.name == name).values(**values))
         else:
             conn.execute(table.insert().values(name=name, **values))
+
+
+def enable_channel(engine: Engine, name: str, now: dt.datetime) -> bool:
+    """Turn a disabled channel back on (the operator fixed the cause); False if it was not
+    disabled. Its waiting deliveries go out on the next delivery run."""
+    table = ChannelState.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        return bool(conn.execute(update(table).where(table.c.name == name, table.c.disabled)
+                                 .values(disabled=False, reason=None, changed_at=now)).rowcount)
+
+
+def channel_states(engine: Engine) -> list[Any]:
+    table = ChannelState.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        return list(conn.execute(select(table).order_by(table.c.name)))

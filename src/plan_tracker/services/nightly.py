@@ -16,9 +16,11 @@ from typing import Any
 from sqlalchemy import Connection, Date, Engine, bindparam, func, insert, select, text, update
 from sqlmodel.sql.sqltypes import UTCDateTime
 
+from plan_tracker import faults
 from plan_tracker.services.plans import stored_plan
 from plan_tracker.services.status import eval_params, id_bounds
 from plan_tracker.store import evaluation_sql as q
+from plan_tracker.store.locks import begin_write, nightly_lock
 from plan_tracker.store.models import PlanRow
 from plan_tracker.store.outbox_models import NightlyRun, Reminder
 
@@ -66,6 +68,7 @@ def evaluate(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, 
     step_roles, role_params = q.step_roles_sql(pairs)
     for start in range(low, high + 1, batch):
         with engine.begin() as conn:
+            begin_write(conn)  # SQLite: hold the write lock from the first read (see store.locks)
             params = {**eval_params(conn, plan_id, as_of), "lo": start, "hi": start + batch - 1, "now": now}
             conn.execute(text(q.CREATE_BATCH))
             conn.execute(text(q.CLEAR_BATCH))
@@ -76,6 +79,7 @@ def evaluate(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, 
             if pairs:
                 conn.execute(sql(q.ADD_DELIVERIES.format(step_roles=step_roles)), {**params, **role_params})
             conn.execute(sql(q.NO_RECIPIENT), {**params, "note": "no recipient address for this step's roles"})
+        faults.point("evaluate.batch")
     with engine.connect() as conn:
         summary.lights = _light_counts(conn, plan_id, as_of)
         summary.flips = _flip_count(conn, plan_id, as_of)
@@ -202,15 +206,27 @@ def collect(engine: Engine, plan_id: str, as_of: dt.date, *, inbox: Path | None 
 
 def run_nightly(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, settings: Any,
                 factory: Any = None) -> NightlySummary:
-    """All stages in-process, in order (what the CLI runs without a Prefect server)."""
+    """All stages in-process, in order (what the CLI runs without a Prefect server).
+
+    Runs of one plan never overlap: a second run for the same plan waits for the first
+    (`store.locks.nightly_lock`), then finds the night done and changes nothing.
+    `faults.point` calls are the crash tests' kill points (no-ops otherwise).
+    """
     from plan_tracker.services.delivery import deliver
 
-    run_id = start_run(engine, plan_id, as_of, now)
-    summary = NightlySummary(plan_id, as_of)
-    summary.reports_known = collect(engine, plan_id, as_of)
-    summary.evaluation = evaluate(engine, plan_id, as_of, now=now)
-    summary.delivery = deliver(engine, plan_id, now=now, as_of=as_of, settings=settings, factory=factory)
-    summary.figures = snapshot(engine, plan_id, as_of)
-    summary.report = report(engine, plan_id, as_of, now=now, settings=settings, factory=factory)
-    finish_run(engine, run_id, now, summary.as_dict())
+    batch = int(getattr(settings, "evaluation_batch", None) or BATCH)
+    with nightly_lock(engine, plan_id):
+        run_id = start_run(engine, plan_id, as_of, now)
+        faults.point("nightly.started")
+        summary = NightlySummary(plan_id, as_of)
+        summary.reports_known = collect(engine, plan_id, as_of, inbox=settings.folder("inbox"))
+        faults.point("nightly.collected")
+        summary.evaluation = evaluate(engine, plan_id, as_of, now=now, batch=batch)
+        faults.point("nightly.evaluated")
+        summary.delivery = deliver(engine, plan_id, now=now, as_of=as_of, settings=settings, factory=factory)
+        faults.point("nightly.delivered")
+        summary.figures = snapshot(engine, plan_id, as_of)
+        summary.report = report(engine, plan_id, as_of, now=now, settings=settings, factory=factory)
+        faults.point("nightly.reported")
+        finish_run(engine, run_id, now, summary.as_dict())
     return summary

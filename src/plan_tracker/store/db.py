@@ -27,8 +27,18 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
+        _arm_faults(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True)
+    _arm_faults(engine)
+    return engine
+
+
+def _arm_faults(engine: Engine) -> None:
+    """The crash tests' commit counter (`plan_tracker.faults`); a no-op unless they set it."""
+    from plan_tracker import faults
+
+    faults.arm(engine)
 
 
 def migrate(engine: Engine) -> None:

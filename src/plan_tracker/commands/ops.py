@@ -1,0 +1,110 @@
+"""Operations commands: `doctor` (health and the dead-man check), `deliver` (send what waits
+for the delivery window) and `channels list|enable`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from plan_tracker.commands.common import (
+    BadInput,
+    _as_of,
+    _engine,
+    _format,
+    _now,
+    app,
+    handles_errors,
+    out,
+)
+
+channels_app = typer.Typer(no_args_is_help=True, help="Notification channels: list, re-enable a disabled one.")
+app.add_typer(channels_app, name="channels")
+
+LEVEL_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+
+
+@app.command("doctor")
+@handles_errors
+def doctor(
+    plan: Annotated[str | None, typer.Option("--plan", help="plan id; default every plan in the store")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+    now: Annotated[str | None, typer.Option("--now", hidden=True, help="tests only: the clock reading (ISO date-time)")] = None,
+) -> None:
+    """Check the store and the schedule: exit 1 when something fails (e.g. no successful
+    nightly run for more than a day), with a sentence saying what to do."""
+    from plan_tracker.services.doctor import diagnose, failed
+    from plan_tracker.settings import get_settings
+    from plan_tracker.store.db import make_engine
+
+    _format(fmt, ("table", "json"))
+    # A plain engine, not the CLI's migrating one: the doctor reports a schema behind head.
+    engine = make_engine(get_settings().resolved_database_url())
+    try:
+        checks = diagnose(engine, now=_now(now), plan_id=plan)
+    finally:
+        engine.dispose()
+    if fmt == "json":
+        sys.stdout.write(json.dumps([c.as_json() for c in checks], ensure_ascii=False, indent=1) + "\n")
+    else:
+        table = Table(title="plan-tracker doctor")
+        for col in ("check", "plan", "result", "message"):
+            table.add_column(col)
+        for c in checks:
+            table.add_row(c.name, c.plan or "", f"[{LEVEL_STYLE[c.level.value]}]{c.level.value}[/]", c.message)
+        out.print(table)
+    if failed(checks):
+        raise typer.Exit(1)
+
+
+@app.command("deliver")
+@handles_errors
+def deliver(
+    plan: Annotated[str | None, typer.Option("--plan", help="plan id; default every plan in the store")] = None,
+    now: Annotated[str | None, typer.Option("--now", hidden=True, help="tests only: the clock reading (ISO date-time)")] = None,
+) -> None:
+    """Send the reminders waiting for the delivery window (schedule it in office hours,
+    e.g. every 30 minutes 08:30–18:00: the nightly run at 02:00 is outside the window)."""
+    from plan_tracker.services import nightly as stages
+    from plan_tracker.services.delivery import deliver as deliver_reminders
+    from plan_tracker.settings import get_settings
+
+    engine = _engine()
+    clock = _now(now)
+    plans = [plan] if plan else stages.plan_ids(engine)
+    if not plans:
+        raise BadInput("no plans in the store; apply one with `plan-tracker plan apply FILE`")
+    for pid in plans:
+        day = _as_of(engine, pid, None, now=clock)
+        result = deliver_reminders(engine, pid, now=clock, as_of=day, settings=get_settings())
+        out.print(f"deliver {pid}: delivered {result.deliveries_sent} in {result.messages_sent} message(s), "
+                  f"failed {result.failed}, dead {result.dead}, waiting for the delivery window {result.waiting}")
+
+
+@channels_app.command("list")
+@handles_errors
+def channels_list() -> None:
+    """Channels that were ever disabled, and whether they still are."""
+    from plan_tracker.services.delivery import channel_states
+
+    table = Table(title="channels")
+    for col in ("name", "disabled", "since", "reason"):
+        table.add_column(col)
+    for row in channel_states(_engine()):
+        table.add_row(row.name, "yes" if row.disabled else "no", str(row.changed_at), row.reason or "")
+    out.print(table)
+
+
+@channels_app.command("enable")
+@handles_errors
+def channels_enable(name: str) -> None:
+    """Re-enable a channel disabled by a permanent failure, once its cause is fixed."""
+    from plan_tracker.clock import now_utc
+    from plan_tracker.services.delivery import enable_channel
+
+    if not enable_channel(_engine(), name, now_utc()):
+        raise BadInput(f"channel {name!r} is not disabled (see `plan-tracker channels list`)")
+    out.print(f"channel {name} enabled; its waiting reminders go out on the next delivery run")

@@ -1,0 +1,84 @@
+"""Missed nights: which nights a plan's nightly run has not completed, and catching them up.
+
+The policy (README "Scheduling", RELIABILITY.md "Missed nights"): after the scheduler was
+down, `plan-tracker nightly --catch-up` runs every night from the day after the plan's last
+successful run through the target date, oldest first, each a whole run (collect, evaluate,
+deliver, snapshot, report). Every calendar night, as the schedule (`0 2 * * *`) would
+have: the store then looks exactly as if nothing had been missed — each step fired on the
+night it fell due, daily figures without gaps, each week's report — and it matches what a
+Prefect worker does with the late runs it finds on restart (it runs them in order).
+
+A night whose run was killed has no successful run, so it counts as missed and is run again
+(every stage is idempotent). Running only the latest date instead is allowed (plain
+`nightly`): then the DESIGN's missed-night rule applies — the highest due step fires, the
+lower ones are recorded `skipped` — and nothing is lost either.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from plan_tracker.domain.errors import DomainError
+from plan_tracker.store.outbox_models import NightlyRun
+
+RUNS = NightlyRun.__table__  # type: ignore[attr-defined]
+MAX_CATCH_UP = 62  # nights; a longer outage is caught up with an explicit --since
+
+
+class TooManyNights(DomainError):
+    """More nights to catch up than the cap allows without an explicit start."""
+
+
+@dataclass(frozen=True)
+class LastRun:
+    as_of: dt.date
+    finished_at: dt.datetime | None
+
+
+def _date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def last_successful_run(engine: Engine, plan_id: str) -> LastRun | None:
+    """The plan's successful run with the latest as-of date (None: it never completed one)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(RUNS.c.as_of, func.max(RUNS.c.finished_at))
+            .where(RUNS.c.plan_id == plan_id, RUNS.c.ok)
+            .group_by(RUNS.c.as_of).order_by(RUNS.c.as_of.desc()).limit(1)
+        ).first()
+    return None if row is None else LastRun(_date(row[0]), row[1])
+
+
+def nights_to_run(engine: Engine, plan_id: str, target: dt.date, *, since: dt.date | None = None,
+                  limit: int = MAX_CATCH_UP) -> list[dt.date]:
+    """The nights `--catch-up` runs, oldest first, ending with `target`.
+
+    From `since` if given, else from the day after the last successful run; a plan that
+    never completed a run starts at `target` (there is no history to catch up). Empty when
+    `target` itself already ran successfully and nothing before it is missing.
+    """
+    if since is None:
+        last = last_successful_run(engine, plan_id)
+        if last is None:
+            return [target]
+        since = last.as_of + dt.timedelta(days=1)
+    nights = [since + dt.timedelta(days=n) for n in range((target - since).days + 1)]
+    if len(nights) > limit:
+        raise TooManyNights(
+            f"plan {plan_id!r}: {len(nights)} nights to catch up ({since} to {target}), more than {limit}; "
+            f"name the first night with --since, or run only the latest date with --as-of")
+    return nights
+
+
+def catch_up(engine: Engine, plan_id: str, target: dt.date, *, now: dt.datetime, settings: Any,
+             since: dt.date | None = None, factory: Any = None) -> list[Any]:
+    """Run every missed night in order; returns each night's `NightlySummary`."""
+    from plan_tracker.services.nightly import run_nightly
+
+    return [run_nightly(engine, plan_id, night, now=now, settings=settings, factory=factory)
+            for night in nights_to_run(engine, plan_id, target, since=since)]
