@@ -11,13 +11,21 @@ from sqlalchemy.engine import make_url
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout for concurrent runs."""
+def make_engine(url: str, *, serial: bool = False) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout for concurrent runs.
+
+    `serial` (SQLite only; the web server uses it): one pooled connection shared in turn by
+    the request threads. SQLite takes one writer at a time anyway, and threads queueing on
+    the pool wake at once, where threads contending for the file lock sleep in SQLite's busy
+    handler (1, 2, 5 … 100 ms steps). Measured: 112 → 151 submissions/s at 32 clients
+    (BENCHMARKS.md).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60} if serial else {}
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **pool)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]

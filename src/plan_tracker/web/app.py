@@ -26,14 +26,17 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None, *
 
     from plan_tracker.clock import today_in
     from plan_tracker.settings import get_settings
-    from plan_tracker.store.db import engine_for
+    from plan_tracker.store.db import engine_for, make_engine
     from plan_tracker.web import api, feeds, pages
     from plan_tracker.web.errors import install_error_handlers
     from plan_tracker.web.ratelimit import FailureLimiter
 
     settings = settings or get_settings()
     if engine is None:
-        engine = engine_for(settings.resolved_database_url())
+        url = settings.resolved_database_url()
+        engine = engine_for(url)  # migrated
+        if engine.dialect.name == "sqlite":
+            engine = make_engine(url, serial=True)  # see make_engine: request threads take turns
     app = FastAPI(
         title="plan-tracker API",
         version="1",
