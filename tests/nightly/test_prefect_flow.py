@@ -86,3 +86,11 @@ def test_each_plan_is_evaluated_in_its_own_time_zone(flow_env, tmp_path):
         flow_run = client.create_flow_run(nightly_follow_up, parameters={}, state=Scheduled(scheduled_time=scheduled))
     result = run_flow(nightly_follow_up, flow_run=flow_run, return_type="result")
     assert {r["plan"]: r["as_of"] for r in result} == {"london-office": "2018-10-08", "national-day": "2018-10-09"}
+
+
+def test_office_hours_delivery_flow_runs_for_every_plan(flow_env):
+    from plan_tracker.flows.nightly import deliver_waiting
+
+    result = deliver_waiting()
+    assert [r["plan"] for r in result] == ["national-day"]
+    assert result[0]["dead"] == 0

@@ -91,3 +91,21 @@ def nightly_follow_up(plan_id: str | None = None, as_of: dt.date | None = None) 
         logger.info("nightly %s as of %s: %s", pid, day, summary)
         results.append(summary)
     return results
+
+
+@flow(name="deliver-waiting", log_prints=True)
+def deliver_waiting(plan_id: str | None = None) -> list[dict[str, Any]]:
+    """Office-hours delivery: send what the 02:00 night raised and SMTP/robots held back for
+    the delivery window. Scheduled every 30 minutes in working hours (prefect.yaml); outside
+    the window or on a holiday it finds nothing to send and changes nothing."""
+    from plan_tracker.clock import today_in
+    from plan_tracker.services.delivery import deliver as deliver_reminders
+
+    engine = _engine()
+    results = []
+    for pid in [plan_id] if plan_id else stages.plan_ids(engine):
+        day = today_in(stages.plan_timezone(engine, pid))
+        result = deliver_reminders(engine, pid, now=now_utc(), as_of=day, settings=get_settings())
+        results.append({"plan": pid, "messages": result.messages_sent, "delivered": result.deliveries_sent,
+                        "failed": result.failed, "dead": result.dead, "waiting": result.waiting})
+    return results
