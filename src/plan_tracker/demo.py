@@ -97,7 +97,7 @@ def run(folder: Path, first: dt.date, last: dt.date) -> None:
     console.print(f"ran {len(nights)} nightly runs ({first} … {last}) in {time.monotonic() - started:.1f} s")
     console.print(f"lights on 2018-06-30: {dict(sorted(lights.items()))}")
     console.print(f"reminder messages delivered: {totals['messages']} → [bold]{outbox}[/] "
-                  f"({len(list(outbox.glob('*.eml')))} .eml files)")
+                  f"({len(list(outbox.glob('*.eml')))} .eml files, weekly reports to managers included)")
     reports_dir = settings.folder("reports")
     if reports_dir.exists():
         console.print(f"report files: [bold]{reports_dir}[/]")
