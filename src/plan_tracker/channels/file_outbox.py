@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from email import policy
 from pathlib import Path
 
+from plan_tracker.atomic_files import write_atomically
 from plan_tracker.channels.base import DeliveryError, Message, Receipt
 from plan_tracker.channels.email_format import DEFAULT_SENDER, build_email, key_digest
 
@@ -74,22 +73,8 @@ class FileOutboxChannel:
             self.folder.mkdir(parents=True, exist_ok=True)
             path = self.path_for(message)
             if not path.exists():
-                self._write_atomically(path, email.as_bytes(policy=policy.SMTP))
+                write_atomically(path, email.as_bytes(policy=policy.SMTP))
         except OSError as exc:  # full disk, permissions: may clear up, so transient
             raise DeliveryError(f"could not write outbox file: {exc}") from exc
         logger.debug("outbox file %s written", path.name)
         return Receipt(channel=self.name, detail=str(path))
-
-    @staticmethod
-    def _write_atomically(path: Path, data: bytes) -> None:
-        # The temporary file lives in the same folder so os.replace is a same-filesystem rename.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".eml")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise

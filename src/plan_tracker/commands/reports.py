@@ -24,7 +24,7 @@ OUT_HELP = "file to write; '-' writes text formats to standard output"
 
 
 def _emit(data: bytes, out: Path, *, binary: bool) -> None:
-    from plan_tracker.reports.files import write_atomically
+    from plan_tracker.atomic_files import write_atomically
 
     if str(out) == "-":
         if binary:

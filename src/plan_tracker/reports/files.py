@@ -1,10 +1,6 @@
-"""Report files: rendering a report in a format, and writing files atomically."""
+"""Report files: rendering a report in a format (written with `plan_tracker.atomic_files`)."""
 
 from __future__ import annotations
-
-import os
-import tempfile
-from pathlib import Path
 
 from plan_tracker.reports.model import Report
 
@@ -41,20 +37,3 @@ def render_notice(report: Report, fmt: str) -> bytes:
     if fmt == "xlsx":
         return render_notice_xlsx(report)
     raise ValueError(f"unknown notice format {fmt!r}; expected one of {', '.join(NOTICE_FORMATS)}")
-
-
-def write_atomically(path: Path, data: bytes) -> Path:
-    """Write `data` to `path` through a temporary file in the same folder and a rename, so a
-    reader (or a web server serving the folder) never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

@@ -26,11 +26,12 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, func, insert, select
 
+from plan_tracker.atomic_files import write_atomically
 from plan_tracker.channels import DeliveryError, Message, build_channel
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import CalendarNotCovered
 from plan_tracker.reports.build import build_report, snapshot_on_or_before
-from plan_tracker.reports.files import render, write_atomically
+from plan_tracker.reports.files import render
 from plan_tracker.reports.labels import labels, long_date
 from plan_tracker.reports.markdown import render_markdown
 from plan_tracker.reports.model import Report
