@@ -176,8 +176,9 @@ def send_weekly_report(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.
     subject = words["weekly_subject"].format(title=report.plan_title, day=long_date(as_of, report.locale))
     text = render_markdown(report)
     window_open = in_window(plan, now)
+    routes: dict[str, Any] = {}
     for recipient in pending:
-        route = resolve_route(recipient, settings, factory)
+        route = resolve_route(recipient, settings, factory, routes)
         if route.windowed and not window_open:
             result.waiting += 1
             continue

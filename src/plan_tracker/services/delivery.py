@@ -58,24 +58,36 @@ class Route:
 ChannelFactory = Callable[[str, dict[str, Any]], Channel]
 
 
-def resolve_route(recipient: Any, settings: Settings, factory: ChannelFactory) -> Route:
+def resolve_route(recipient: Any, settings: Settings, factory: ChannelFactory,
+                  routes: dict[str, Route] | None = None) -> Route:
     """E-mail goes by SMTP when configured; robots by their named settings; anything not
     configured falls back to the local file outbox, so a reminder is never lost for want of
-    a channel (the operator sees it in the outbox folder)."""
-    outbox = Route("file", factory("file", {"folder": settings.folder("outbox")}), windowed=False)
+    a channel (the operator sees it in the outbox folder).
+
+    `routes` caches the channels of one run by route name: each channel is built once, and a
+    robot's rate limit then counts every message sent to it in the run."""
+    routes = {} if routes is None else routes
+    name, kind, options, windowed = _route_spec(recipient, settings)
+    if name not in routes:
+        routes[name] = Route(name, factory(kind, options), windowed=windowed)
+    return routes[name]
+
+
+def _route_spec(recipient: Any, settings: Settings) -> tuple[str, str, dict[str, Any], bool]:
+    """(route name, channel kind, channel options, waits for the delivery window)."""
     if recipient.channel == "email" and settings.smtp_host:
         password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-        return Route("smtp", factory("smtp", {
+        return "smtp", "smtp", {
             "host": settings.smtp_host, "port": settings.smtp_port, "sender": settings.smtp_sender,
             "username": settings.smtp_username, "password": password,
-            "starttls": settings.smtp_starttls, "ssl": settings.smtp_ssl}), windowed=True)
+            "starttls": settings.smtp_starttls, "ssl": settings.smtp_ssl}, True
     if recipient.channel in {"dingtalk", "wecom", "webhook"}:
         robot = settings.robots.get(recipient.address)
         if robot:
             kind = robot.get("kind", recipient.channel)
             options = {k: v for k, v in robot.items() if k != "kind"}
-            return Route(f"{kind}:{recipient.address}", factory(kind, options), windowed=True)
-    return outbox
+            return f"{kind}:{recipient.address}", kind, options, True
+    return "file", "file", {"folder": settings.folder("outbox")}, False
 
 
 def in_window(plan: Plan, now: dt.datetime) -> bool:
@@ -110,12 +122,11 @@ def deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, s
         plan = stored_plan(conn, plan_id)
         keys = [r[0] for r in conn.execute(select(D.c.recipient_key).where(_claimable(plan_id, now)).distinct().order_by(D.c.recipient_key))]
         recipients = {r.key: r for r in conn.execute(select(Recipient.__table__).where(Recipient.__table__.c.plan_id == plan_id))}  # type: ignore[attr-defined]
-        coordinator = _coordinator_name(conn, plan)
+        coordinator = _coordinator_name(plan)
     window_open = in_window(plan, now)
-    routes: dict[str, Route] = {}  # one channel object per route and run: robots rate-limit per robot
+    routes: dict[str, Route] = {}
     for key in keys:
-        fresh = resolve_route(recipients[key], settings, factory)
-        route = routes.setdefault(fresh.name, fresh)
+        route = resolve_route(recipients[key], settings, factory, routes)
         if route.windowed and not window_open:
             summary.waiting += 1
             continue
@@ -126,7 +137,7 @@ def deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, s
     return summary
 
 
-def _coordinator_name(conn: Connection, plan: Plan) -> str:
+def _coordinator_name(plan: Plan) -> str:
     unit = next((u for u in plan.units if u.id == plan.plan.coordinator), None)
     return unit.name if unit else plan.plan.coordinator
 

@@ -64,12 +64,13 @@ def evaluate(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, 
     with engine.connect() as conn:
         plan = stored_plan(conn, plan_id)
         low, high = id_bounds(conn, plan_id)
+        night = {**eval_params(conn, plan_id, as_of), "now": now}  # the same for every batch
     pairs = [(step.level, role.value) for step in plan.ladder() for role in step.notify]
     step_roles, role_params = q.step_roles_sql(pairs)
     for start in range(low, high + 1, batch):
         with engine.begin() as conn:
             begin_write(conn)  # SQLite: hold the write lock from the first read (see store.locks)
-            params = {**eval_params(conn, plan_id, as_of), "lo": start, "hi": start + batch - 1, "now": now}
+            params = {**night, "lo": start, "hi": start + batch - 1}
             conn.execute(text(q.CREATE_BATCH))
             conn.execute(text(q.CLEAR_BATCH))
             conn.execute(sql(q.fill_batch_sql(conn.dialect.name)), params)
@@ -81,7 +82,7 @@ def evaluate(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, 
             conn.execute(sql(q.NO_RECIPIENT), {**params, "note": "no recipient address for this step's roles"})
         faults.point("evaluate.batch")
     with engine.connect() as conn:
-        summary.lights = _light_counts(conn, plan_id, as_of)
+        summary.lights = _light_counts(conn, plan_id)
         summary.flips = _flip_count(conn, plan_id, as_of)
         for state, count in _reminder_counts(conn, plan_id, as_of).items():
             if state == "skipped":
@@ -92,7 +93,7 @@ def evaluate(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, 
     return summary
 
 
-def _light_counts(conn: Connection, plan_id: str, as_of: dt.date) -> dict[str, int]:
+def _light_counts(conn: Connection, plan_id: str) -> dict[str, int]:
     from plan_tracker.store.models import Obligation
 
     t = Obligation.__table__  # type: ignore[attr-defined]

@@ -99,10 +99,10 @@ class Obligation(SQLModel, table=True):
     original_due: dt.date  # the plan's due date; scoring always uses it
     warn_days: int
     active: bool = True  # false once the task or unit leaves the plan; reports are kept
-    # Last evaluation (written set-based by the nightly evaluation).
+    # Last evaluation (written set-based by the nightly evaluation, only when it changes).
     light: str | None = Field(default=None, max_length=12)
     overdue_wd: int = 0
-    evaluated_on: dt.date | None = None
+    evaluated_on: dt.date | None = None  # the as-of date the light or lateness last changed
 
 
 class StatusReport(SQLModel, table=True):
