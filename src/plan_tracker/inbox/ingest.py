@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, select
 
 from plan_tracker.domain.errors import DomainError
 from plan_tracker.domain.plan import Plan
@@ -56,7 +56,8 @@ from plan_tracker.inbox.safety import MAX_FILE_BYTES, Deadline, neutralise
 from plan_tracker.inbox.template import plan_version
 from plan_tracker.services.plans import stored_plan
 from plan_tracker.services.submissions import NotYourObligation, record_report
-from plan_tracker.store.models import Event, Obligation, utcnow
+from plan_tracker.store.audit import record_event
+from plan_tracker.store.models import Event, Obligation
 
 SOURCE = "inbox"
 # Files a nightly run takes from one plan's inbox; the rest wait for the next run.
@@ -327,8 +328,8 @@ def _ledger(conn: Connection, plan_id: str, sha256: str | None) -> dict[str, Any
 
 
 def _event(conn: Connection, plan_id: str, kind: str, actor: str | None, payload: dict[str, Any]) -> None:
-    conn.execute(insert(EVENT), {"at": utcnow(), "plan_id": plan_id, "kind": kind,
-                                 "actor": (actor or "unknown")[:64], "source": SOURCE, "payload": payload})
+    record_event(conn, plan_id=plan_id, kind=kind, actor=(actor or "unknown")[:64], source=SOURCE,
+                 payload=payload)
 
 
 def _payload(receipt: FileReceipt, via: str, today: dt.date, version: int,

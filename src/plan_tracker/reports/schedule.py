@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, select
+from sqlalchemy import Engine, and_, func, select
 
 from plan_tracker.atomic_files import write_atomically
 from plan_tracker.channels import DeliveryError, Message, build_channel
@@ -36,6 +36,7 @@ from plan_tracker.reports.labels import labels, long_date
 from plan_tracker.reports.markdown import render_markdown
 from plan_tracker.reports.model import Report
 from plan_tracker.services.plans import stored_plan
+from plan_tracker.store.audit import record_event
 from plan_tracker.store.models import Event
 from plan_tracker.store.outbox_models import NightlyRun, Recipient, RoleRecipient
 
@@ -144,9 +145,8 @@ def _sent_keys(engine: Engine, plan_id: str, week: str) -> set[str]:
 
 def _record(engine: Engine, plan_id: str, now: dt.datetime, payload: dict[str, Any]) -> None:
     with engine.begin() as conn:
-        conn.execute(insert(Event.__table__), {  # type: ignore[attr-defined]
-            "at": now, "plan_id": plan_id, "kind": WEEKLY_EVENT, "actor": "nightly", "source": "nightly",
-            "payload": payload})
+        record_event(conn, plan_id=plan_id, kind=WEEKLY_EVENT, actor="nightly", source="nightly",
+                     payload=payload, at=now)
 
 
 def weekly_message_key(plan_id: str, week: str, recipient_key: str) -> str:

@@ -18,11 +18,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, select
 
 from plan_tracker.domain.errors import DomainError
 from plan_tracker.services.tokens import Principal
-from plan_tracker.store.models import Event, Obligation, TaskRow, utcnow
+from plan_tracker.store.audit import record_event
+from plan_tracker.store.models import Obligation, TaskRow
 
 OBLIGATIONS = Obligation.__table__  # type: ignore[attr-defined]
 TASKS = TaskRow.__table__  # type: ignore[attr-defined]
@@ -147,6 +148,4 @@ def audit_failed_authentication(engine: Engine, *, reason: str, prefix: str | No
 
 def _event(engine: Engine, plan_id: str | None, kind: str, actor: str, source: str, payload: dict[str, Any]) -> None:
     with engine.begin() as conn:
-        conn.execute(insert(Event.__table__), {  # type: ignore[attr-defined]
-            "at": utcnow(), "plan_id": plan_id, "kind": kind, "actor": actor, "source": source,
-            "payload": payload})
+        record_event(conn, plan_id=plan_id, kind=kind, actor=actor, source=source, payload=payload)

@@ -17,9 +17,9 @@ from plan_tracker.domain.plan import Plan
 from plan_tracker.planfile import load_plan
 from plan_tracker.services.recipients import plan_recipients
 from plan_tracker.store import calendar_table
+from plan_tracker.store.audit import record_event
 from plan_tracker.store.models import (
     EscalationStepRow,
-    Event,
     Obligation,
     PlanRow,
     PlanVersion,
@@ -236,9 +236,7 @@ def apply_loaded(engine: Engine, plan: Plan, *, dry_run: bool = False, actor: st
         conn.execute(insert(PlanVersion.__table__), {  # type: ignore[attr-defined]
             "plan_id": plan.id, "version": result.version, "content_hash": digest,
             "applied_at": utcnow(), "summary": summary})
-        conn.execute(insert(Event.__table__), {  # type: ignore[attr-defined]
-            "at": utcnow(), "plan_id": plan.id, "kind": "plan.applied", "actor": actor,
-            "source": source, "payload": summary})
+        record_event(conn, plan_id=plan.id, kind="plan.applied", actor=actor, source=source, payload=summary)
     if engine.dialect.name == "postgresql" and result.obligations_added + result.obligations_changed > 10_000:
         # Fresh statistics after a bulk change: with stale ones the planner picks nested
         # loops for the evaluation and a night over a new province's plan takes minutes.

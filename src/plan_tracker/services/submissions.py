@@ -15,7 +15,8 @@ from plan_tracker.domain.errors import DomainError
 from plan_tracker.domain.obligations import obligation_period
 from plan_tracker.domain.reports import BadReport, check_report, parse_status
 from plan_tracker.services.plans import stored_plan
-from plan_tracker.store.models import Event, Obligation, StatusReport, utcnow
+from plan_tracker.store.audit import record_event
+from plan_tracker.store.models import Obligation, StatusReport, utcnow
 
 
 class NotYourObligation(DomainError):
@@ -90,10 +91,10 @@ def record_report(conn: Connection, s: Submission, *, today: dt.date, actor: str
               "reported_on": s.reported_on, "received_at": utcnow(), "source": source,
               "actor": actor, "dedupe_key": key}
     report_id = conn.execute(insert(reports).values(**values).returning(reports.c.id)).scalar_one()
-    conn.execute(insert(Event.__table__), {  # type: ignore[attr-defined]
-        "at": utcnow(), "plan_id": s.plan_id, "kind": "report.recorded", "actor": actor, "source": source,
-        "payload": {"report_id": report_id, "task": s.task, "unit": s.unit, "period": s.period,
-                    "status": status.value, "progress": progress, "reported_on": s.reported_on.isoformat()}})
+    record_event(conn, plan_id=s.plan_id, kind="report.recorded", actor=actor, source=source,
+                 payload={"report_id": report_id, "task": s.task, "unit": s.unit, "period": s.period,
+                          "status": status.value, "progress": progress,
+                          "reported_on": s.reported_on.isoformat()})
     return Receipt(int(report_id), obligation_id, False)
 
 

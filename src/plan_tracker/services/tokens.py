@@ -20,7 +20,8 @@ from sqlalchemy import Connection, Engine, insert, or_, select, update
 
 from plan_tracker.domain.errors import DomainError
 from plan_tracker.services.plans import stored_plan
-from plan_tracker.store.models import Event, PlanRow, UnitRow
+from plan_tracker.store.audit import record_event
+from plan_tracker.store.models import PlanRow, UnitRow
 from plan_tracker.store.portal_models import ApiToken
 
 TOKENS = ApiToken.__table__  # type: ignore[attr-defined]
@@ -195,5 +196,4 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 
 def _event(conn: Connection, plan_id: str, kind: str, actor: str, payload: dict[str, Any], now: dt.datetime) -> None:
-    conn.execute(insert(Event.__table__), {  # type: ignore[attr-defined]
-        "at": now, "plan_id": plan_id, "kind": kind, "actor": actor, "source": "cli", "payload": payload})
+    record_event(conn, plan_id=plan_id, kind=kind, actor=actor, source="cli", payload=payload, at=now)

@@ -47,7 +47,8 @@ from plan_tracker.services.portal import (
 from plan_tracker.services.submissions import Receipt, Submission, record_report
 from plan_tracker.services.tokens import Principal
 from plan_tracker.store import calendar_table
-from plan_tracker.store.models import Event, PlanRow, utcnow
+from plan_tracker.store.audit import record_event
+from plan_tracker.store.models import PlanRow, utcnow
 
 MAX_TEXT = 2000
 
@@ -78,9 +79,8 @@ def _text(value: str | None, what: str, *, required: bool) -> str | None:
 
 
 def _event(conn: Connection, plan_id: str, kind: str, principal: Principal, source: str, payload: dict[str, Any]) -> None:
-    conn.execute(insert(Event.__table__), {  # type: ignore[attr-defined]
-        "at": utcnow(), "plan_id": plan_id, "kind": kind, "actor": principal.actor, "source": source,
-        "payload": {**payload, "token_prefix": principal.prefix}})
+    record_event(conn, plan_id=plan_id, kind=kind, actor=principal.actor, source=source,
+                 payload={**payload, "token_prefix": principal.prefix})
 
 
 def _latest_report(conn: Connection, obligation_id: int) -> Any:
