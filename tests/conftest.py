@@ -271,3 +271,38 @@ def http_server() -> Iterator[HttpServer]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+# --------------------------------------------------------------------------- channels
+
+
+class RecordingFactory:
+    """A channel factory for `deliver(..., factory=)`: the real channels, with every message
+    key sent counted, thread-safe (a fake only in the counting)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, kind: str, options: dict[str, Any]) -> Any:
+        from plan_tracker.channels import build_channel
+
+        channel = build_channel(kind, **options)
+        recorder = self
+
+        class Wrapped:
+            name = channel.name
+
+            def send(self, message: Any) -> Any:
+                receipt = channel.send(message)
+                with recorder.lock:
+                    recorder.sent.append(message.message_key)
+                return receipt
+
+        return Wrapped()
+
+
+@pytest.fixture
+def recording() -> type[RecordingFactory]:
+    """`recording()` makes a new recording channel factory."""
+    return RecordingFactory

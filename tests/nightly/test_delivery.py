@@ -6,12 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from plan_tracker.channels import build_channel
 from plan_tracker.services.delivery import LEASE, deliver
 from plan_tracker.services.nightly import evaluate
 from plan_tracker.services.plans import apply_plan
@@ -21,27 +19,6 @@ from plan_tracker.store.outbox_models import ChannelState, Delivery
 from .conftest import PLAN_YAML, at, deliveries, reminders
 
 OCT9 = dt.date(2018, 10, 9)
-
-
-class Recording:
-    """Wraps the real channels and records every message key it sends (fake only in counting)."""
-
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    def __call__(self, kind: str, options: dict[str, Any]) -> Any:
-        channel = build_channel(kind, **options)
-        recorder = self
-
-        class Wrapped:
-            name = channel.name
-
-            def send(self, message: Any) -> Any:
-                receipt = channel.send(message)
-                recorder.sent.append(message.message_key)
-                return receipt
-
-        return Wrapped()
 
 
 def test_smtp_waits_for_the_delivery_window_then_sends(applied, smtp_server, tmp_path: Path):
@@ -119,9 +96,9 @@ class Crash(Exception):
     pass
 
 
-def test_a_crash_after_k_of_n_sends_then_a_rerun_delivers_every_reminder_once(applied, tmp_path: Path):
+def test_a_crash_after_k_of_n_sends_then_a_rerun_delivers_every_reminder_once(applied, tmp_path: Path, recording):
     settings = Settings(data_dir=tmp_path)
-    recorder = Recording()
+    recorder = recording()
     evaluate(applied, "national-day", OCT9, now=at(OCT9))
     recipients = {key for key, _ in deliveries(applied)}
     assert len(recipients) == 3  # town-a contact and head, town-b contact (urge step)
@@ -148,11 +125,11 @@ def test_a_crash_after_k_of_n_sends_then_a_rerun_delivers_every_reminder_once(ap
     assert len(list(settings.folder("outbox").iterdir())) == len(recipients)  # same key, same file
 
 
-def test_two_delivery_workers_never_send_the_same_rows(applied, tmp_path: Path):
+def test_two_delivery_workers_never_send_the_same_rows(applied, tmp_path: Path, recording):
     from concurrent.futures import ThreadPoolExecutor
 
     settings = Settings(data_dir=tmp_path)
-    recorder = Recording()
+    recorder = recording()
     evaluate(applied, "national-day", OCT9, now=at(OCT9))
     with ThreadPoolExecutor(max_workers=3) as pool:
         list(pool.map(lambda _: deliver(applied, "national-day", now=at(OCT9, dt.time(9)), as_of=OCT9,

@@ -21,7 +21,6 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select, text
 
-from plan_tracker.channels import build_channel
 from plan_tracker.services.delivery import deliver
 from plan_tracker.services.messages import message_key
 from plan_tracker.services.nightly import evaluate, run_nightly
@@ -46,29 +45,6 @@ from .conftest import (
 pytestmark = pytest.mark.slow
 
 NIGHTS = [dt.date(2018, 9, 18), dt.date(2018, 9, 28), dt.date(2018, 10, 9), dt.date(2018, 10, 15)]
-
-
-class Recording:
-    """Real channels, with every message key sent counted (a fake only in the counting)."""
-
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, kind: str, options: dict[str, Any]) -> Any:
-        channel = build_channel(kind, **options)
-        recorder = self
-
-        class Wrapped:
-            name = channel.name
-
-            def send(self, message: Any) -> Any:
-                receipt = channel.send(message)
-                with recorder.lock:
-                    recorder.sent.append(message.message_key)
-                return receipt
-
-        return Wrapped()
 
 
 def fresh(store_factory: Any, backend: str, folder: Path) -> Store:
@@ -110,10 +86,10 @@ def run_threads(count: int, target: Any) -> list[BaseException]:
 # ------------------------------------------------------------------ the same night twice at once
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_runs_of_the_same_night_at_once_equal_a_single_run(backend: str, store_factory: Any, tmp_path: Path,
-                                                           figures: Figures) -> None:
+                                                           figures: Figures, recording: Any) -> None:
     store = fresh(store_factory, backend, tmp_path)
     single, racing = make_engine(store.clone()), make_engine(store.clone())
-    single_rec, racing_rec = Recording(), Recording()
+    single_rec, racing_rec = recording(), recording()
     settings = Settings(data_dir=tmp_path / "single", evaluation_batch=16)
     raced = Settings(data_dir=tmp_path / "raced", evaluation_batch=16)
     runners = 3
@@ -172,7 +148,7 @@ def test_two_processes_running_the_same_night_equal_a_single_run(backend: str, s
 # ------------------------------------------------------------------ several delivery workers
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_delivery_workers_on_one_outbox_never_send_a_row_twice(backend: str, store_factory: Any, tmp_path: Path,
-                                                               figures: Figures) -> None:
+                                                               figures: Figures, recording: Any) -> None:
     """A bigger version of tests/nightly/test_delivery.py::test_two_delivery_workers_never_send_the_same_rows:
     a month of raised reminders waiting, six workers at once."""
     store = fresh(store_factory, backend, tmp_path)
@@ -182,7 +158,7 @@ def test_delivery_workers_on_one_outbox_never_send_a_row_twice(backend: str, sto
             evaluate(engine, PLAN_ID, night, now=at(night))
         with engine.connect() as conn:
             waiting = conn.execute(text("SELECT count(*) FROM delivery WHERE state = 'pending'")).scalar_one()
-        recorder = Recording()
+        recorder = recording()
         settings = Settings(data_dir=tmp_path)
         workers = 6
         errors = run_threads(workers, lambda i: deliver(engine, PLAN_ID, now=at(NIGHTS[-1], 9), as_of=NIGHTS[-1],
