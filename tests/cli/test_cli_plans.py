@@ -325,8 +325,7 @@ def test_a_bad_request_as_a_real_process_exits_2_without_traceback(cli_env: dict
 def test_founding_plan_applies_and_reports_one_row_per_obligation(
     cli_env: dict[str, str], founding_plan: Path
 ) -> None:
-    if not founding_plan.exists():
-        pytest.skip(f"{founding_plan} is not written yet")
+    assert founding_plan.exists(), f"{founding_plan} is part of the product and must exist"
     plan = load_plan(founding_plan)
     expected = {(o.task, o.unit, o.period, o.due.isoformat())
                 for o in expand(plan, WorkCalendar(plan.plan.calendar))}
