@@ -9,6 +9,7 @@ per obligation, and is safe to re-run: a second run for the same as-of date chan
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,9 @@ from plan_tracker import faults
 from plan_tracker.services.plans import stored_plan
 from plan_tracker.services.status import eval_params, id_bounds
 from plan_tracker.store import evaluation_sql as q
+from plan_tracker.store.audit import EVENTS, record_event
 from plan_tracker.store.locks import begin_write, nightly_lock
-from plan_tracker.store.models import PlanRow
+from plan_tracker.store.models import PlanRow, UnitRow
 from plan_tracker.store.outbox_models import NightlyRun, Reminder
 
 BATCH = 50_000
@@ -54,33 +56,116 @@ def plan_timezone(engine: Engine, plan_id: str) -> str:
         return stored_plan(conn, plan_id).plan.timezone
 
 
-def evaluate(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, batch: int = BATCH) -> EvaluationSummary:
+@dataclass(frozen=True)
+class Shard:
+    """One worker's share of a night: the units whose CRC-32 of the id falls in `index` of
+    `count` buckets. A unit's shard depends only on its id and the count, so adding or
+    retiring units never moves the others, and every worker computes the same split."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or not 0 <= self.index < self.count:
+            raise ValueError(f"shard {self.index} of {self.count}: need 0 <= shard < shards and shards >= 1")
+
+    @property
+    def whole(self) -> bool:
+        return self.count == 1
+
+    def holds(self, unit_id: str) -> bool:
+        return zlib.crc32(unit_id.encode("utf-8")) % self.count == self.index
+
+    def __str__(self) -> str:
+        return f"{self.index + 1}/{self.count}"
+
+
+WHOLE_PLAN = Shard()
+
+
+def evaluate(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, batch: int = BATCH,
+             shard: Shard = WHOLE_PLAN) -> EvaluationSummary:
     """Save every obligation's light on `as_of` and raise the reminders it fires.
 
     Lights, flips, reminders and their deliveries of one batch commit together, so a crash
     leaves either the whole batch evaluated or none of it.
     """
-    summary = EvaluationSummary()
+    evaluate_batches(engine, plan_id, as_of, now=now, batch=batch, shard=shard)
+    return evaluation_summary(engine, plan_id, as_of)
+
+
+def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, batch: int = BATCH,
+                     shard: Shard = WHOLE_PLAN) -> int:
+    """The evaluation's writes, batch by batch, for the whole plan or one unit shard (shards
+    of one night may run at once on several workers: they touch disjoint obligations).
+    Returns the number of units evaluated."""
     with engine.connect() as conn:
         plan = stored_plan(conn, plan_id)
         low, high = id_bounds(conn, plan_id)
         night = {**eval_params(conn, plan_id, as_of), "now": now}  # the same for every batch
-    pairs = [(step.level, role.value) for step in plan.ladder() for role in step.notify]
-    step_roles, role_params = q.step_roles_sql(pairs)
-    for start in range(low, high + 1, batch):
-        with engine.begin() as conn:
-            begin_write(conn)  # SQLite: hold the write lock from the first read (see store.locks)
-            params = {**night, "lo": start, "hi": start + batch - 1}
-            conn.execute(text(q.CREATE_BATCH))
-            conn.execute(text(q.CLEAR_BATCH))
-            conn.execute(sql(q.fill_batch_sql(conn.dialect.name)), params)
-            conn.execute(sql(q.RECORD_FLIPS), params)
-            conn.execute(sql(q.SAVE_LIGHTS), params)
-            conn.execute(sql(q.RAISE_REMINDERS), params)
-            if pairs:
-                conn.execute(sql(q.ADD_DELIVERIES.format(step_roles=step_roles)), {**params, **role_params})
-            conn.execute(sql(q.NO_RECIPIENT), {**params, "note": "no recipient address for this step's roles"})
-        faults.point("evaluate.batch")
+        unit_table = UnitRow.__table__  # type: ignore[attr-defined]
+        every_unit = conn.execute(select(unit_table.c.id).where(unit_table.c.plan_id == plan_id)).scalars()
+        units = [u for u in every_unit if shard.holds(u)]
+        conn.rollback()
+        pairs = [(step.level, role.value) for step in plan.ladder() for role in step.notify]
+        step_roles, role_params = q.step_roles_sql(pairs)
+        in_shard = "" if shard.whole else q.IN_SHARD
+        if not shard.whole:  # the shard's units, in a temporary table the batches read
+            with conn.begin():
+                conn.execute(text(q.CREATE_SHARD_UNITS))
+                conn.execute(text(q.CLEAR_SHARD_UNITS))
+                if units:
+                    conn.execute(text(q.FILL_SHARD_UNITS), [{"unit_id": u} for u in units])
+        for start in range(low, high + 1, batch):
+            with conn.begin():
+                begin_write(conn)  # SQLite: hold the write lock from the first read (see store.locks)
+                params = {**night, "lo": start, "hi": start + batch - 1}
+                conn.execute(text(q.CREATE_BATCH))
+                conn.execute(text(q.CLEAR_BATCH))
+                conn.execute(sql(q.fill_batch_sql(conn.dialect.name, sharded=not shard.whole)), params)
+                conn.execute(sql(q.RECORD_FLIPS), params)
+                conn.execute(sql(q.SAVE_LIGHTS), params)
+                conn.execute(sql(q.RAISE_REMINDERS), params)
+                if pairs:
+                    conn.execute(sql(q.ADD_DELIVERIES.format(step_roles=step_roles, in_shard=in_shard)),
+                                 {**params, **role_params})
+                conn.execute(sql(q.NO_RECIPIENT.format(in_shard=q.NO_RECIPIENT_IN_SHARD if in_shard else "")),
+                             {**params, "note": "no recipient address for this step's roles"})
+            faults.point("evaluate.batch")
+    return len(units)
+
+
+def evaluate_shard(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, shard: Shard,
+                   worker: str, batch: int = BATCH) -> dict[str, Any]:
+    """One worker's share of a split night; records who evaluated which shard in the audit
+    log (`nightly.shard_evaluated`), so a night's split can be read back from the store."""
+    units = evaluate_batches(engine, plan_id, as_of, now=now, batch=batch, shard=shard)
+    done = {"as_of": as_of.isoformat(), "shard": shard.index, "shards": shard.count, "units": units,
+            "worker": worker}
+    with engine.begin() as conn:
+        record_event(conn, plan_id=plan_id, kind=SHARD_EVENT, actor=worker, source="nightly", payload=done, at=now)
+    return done
+
+
+SHARD_EVENT = "nightly.shard_evaluated"
+
+
+def shards_evaluated(engine: Engine, plan_id: str, as_of: dt.date) -> list[dict[str, Any]]:
+    """The shard events of a night, latest first per shard (a retried shard records twice)."""
+    t = EVENTS
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.c.payload).where(t.c.plan_id == plan_id, t.c.kind == SHARD_EVENT)
+                            .order_by(t.c.id.desc())).scalars().all()
+    latest: dict[tuple[int, int], dict[str, Any]] = {}
+    for payload in rows:
+        if payload.get("as_of") == as_of.isoformat():
+            latest.setdefault((int(payload["shards"]), int(payload["shard"])), dict(payload))
+    return [latest[k] for k in sorted(latest)]
+
+
+def evaluation_summary(engine: Engine, plan_id: str, as_of: dt.date) -> EvaluationSummary:
+    """The night's figures for the whole plan (after all its shards have run)."""
+    summary = EvaluationSummary()
     with engine.connect() as conn:
         summary.lights = _light_counts(conn, plan_id)
         summary.flips = _flip_count(conn, plan_id, as_of)

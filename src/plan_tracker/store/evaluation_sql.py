@@ -55,10 +55,19 @@ done_pass AS (
 ),"""
 
 
-def evaluated_cte(*, full: bool, windowed: bool = False) -> str:
+# Scale-out: a night split by unit shard evaluates, on each worker, only the units listed in
+# this per-connection table (filled from `services.nightly.Shard`).
+CREATE_SHARD_UNITS = "CREATE TEMPORARY TABLE IF NOT EXISTS shard_unit (unit_id VARCHAR(64) PRIMARY KEY)"
+CLEAR_SHARD_UNITS = "DELETE FROM shard_unit"
+FILL_SHARD_UNITS = "INSERT INTO shard_unit (unit_id) VALUES (:unit_id)"
+IN_SHARD = "\n      AND o.unit_id IN (SELECT unit_id FROM shard_unit)"
+
+
+def evaluated_cte(*, full: bool, windowed: bool = False, sharded: bool = False) -> str:
     """`WITH base, evaluated`: lights of a batch. `full` adds the latest status, progress and
     first/last report dates (for status listings and reports); the nightly run needs only
-    the completion date, so it skips those lookups."""
+    the completion date, so it skips those lookups. `sharded` keeps the units of the
+    connection's `shard_unit` table (one worker's share of a night, see `CREATE_SHARD_UNITS`)."""
     done_on = "dp.done_on" if windowed else _DONE_ON
     done_join = "LEFT JOIN done_pass dp ON dp.obligation_id = o.id" if windowed else ""
     return f"""
@@ -71,7 +80,7 @@ base AS MATERIALIZED (
     FROM obligation o
     JOIN calendar_day d ON d.calendar_key = :cal AND d.day = o.due
     {done_join}
-    WHERE o.plan_id = :plan AND o.active = TRUE AND o.id BETWEEN :lo AND :hi
+    WHERE o.plan_id = :plan AND o.active = TRUE AND o.id BETWEEN :lo AND :hi{IN_SHARD if sharded else ""}
 ),
 evaluated AS MATERIALIZED (
     SELECT b.*,
@@ -123,10 +132,10 @@ WHERE e.light IN ('green', 'yellow', 'red') OR e.stored_light IS NULL
 """
 
 
-def fill_batch_sql(dialect: str) -> str:
+def fill_batch_sql(dialect: str, *, sharded: bool = False) -> str:
     """The nightly batch fill, in the faster form for each backend (both are held equal to
     the domain rules by the property test)."""
-    return evaluated_cte(full=False, windowed=dialect == "postgresql") + _FILL
+    return evaluated_cte(full=False, windowed=dialect == "postgresql", sharded=sharded) + _FILL
 
 # Record a flip for every obligation whose light changes, before the update saves it.
 RECORD_FLIPS = """
@@ -191,7 +200,7 @@ JOIN ({step_roles}) sr ON sr.level = r.level
 JOIN role_recipient rr ON rr.plan_id = r.plan_id AND rr.role = sr.role
      AND rr.unit_id IN (o.unit_id, '*')  -- contact/head rows are per unit, the rest plan-wide
 WHERE r.plan_id = :plan AND r.state = 'pending' AND r.fired_on = :as_of
-  AND r.obligation_id BETWEEN :lo AND :hi
+  AND r.obligation_id BETWEEN :lo AND :hi{in_shard}
 ON CONFLICT (reminder_id, recipient_key) DO NOTHING
 """
 
@@ -210,9 +219,11 @@ def step_roles_sql(pairs: list[tuple[str, str]]) -> tuple[str, dict[str, str]]:
 NO_RECIPIENT = """
 UPDATE reminder SET state = 'dead', note = :note
 WHERE plan_id = :plan AND state = 'pending' AND fired_on = :as_of
-  AND obligation_id BETWEEN :lo AND :hi
+  AND obligation_id BETWEEN :lo AND :hi{in_shard}
   AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.reminder_id = reminder.id)
 """
+NO_RECIPIENT_IN_SHARD = f"""
+  AND EXISTS (SELECT 1 FROM obligation o WHERE o.id = reminder.obligation_id{IN_SHARD})"""
 
 SNAPSHOT = """
 INSERT INTO daily_figure (plan_id, as_of, section_id, light, count, overdue_wd)
