@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     evaluation_batch: int = Field(
         default=50_000, ge=1, description="obligations evaluated per transaction by the nightly run"
     )
+    shard_deployment: str = Field(
+        default="evaluate-shard/evaluate-shard",
+        description="the Prefect deployment ('flow/deployment') that runs one unit shard of a split night",
+    )
     token_secret: SecretStr = Field(
         default=SecretStr("change-me-in-production"), description="HMAC key for API tokens"
     )

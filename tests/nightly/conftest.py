@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy.engine import make_url
 
 from plan_tracker.services.nightly import run_nightly
 from plan_tracker.services.plans import apply_plan
 from plan_tracker.settings import Settings
+from plan_tracker.store.db import make_engine, migrate
 from plan_tracker.store.models import Obligation
-from plan_tracker.store.outbox_models import Delivery, Reminder
+from plan_tracker.store.outbox_models import Delivery, LightFlip, Reminder
+
+from ..conftest import PG_ADMIN_URL
 
 PLAN_YAML = """\
 version: 1
@@ -97,3 +102,60 @@ def deliveries(engine: Engine) -> list[tuple[str, str]]:
     d = Delivery.__table__
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(select(d.c.recipient_key, d.c.state).order_by(d.c.id))]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two_stores(request: pytest.FixtureRequest, tmp_path: Path, founding_plan: Path) -> Iterator[tuple[Engine, Engine]]:
+    """Two stores holding the founding plan: one for the whole night, one for the split."""
+    engines, drop = fresh_stores(request.param, tmp_path, founding_plan, 2)
+    try:
+        yield engines[0], engines[1]
+    finally:
+        drop()
+
+
+def fresh_stores(backend: str, folder: Path, plan: Path, count: int) -> tuple[list[Engine], Callable[[], None]]:
+    """`count` new stores holding `plan` (SQLite files, or PostgreSQL databases of their
+    own), and the function that drops them."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    names: list[str] = []
+
+    def url(i: int) -> str:
+        if backend == "sqlite":
+            return f"sqlite:///{folder / f'store-{i}.sqlite3'}"
+        name = f"pt_shard_{uuid.uuid4().hex[:10]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        names.append(name)
+        return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+    engines = [make_engine(url(i)) for i in range(count)]
+    for engine in engines:
+        migrate(engine)
+        apply_plan(engine, plan, actor="test", source="test")
+
+    def drop() -> None:
+        for engine in engines:
+            engine.dispose()
+        with admin.connect() as conn:
+            for name in names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return engines, drop
+
+
+def night_state(engine: Engine) -> dict[str, Any]:
+    """Everything a night writes, keyed by obligation (task, unit, period), not by row id."""
+    o, f, r, d = (t.__table__ for t in (Obligation, LightFlip, Reminder, Delivery))  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        key = {row.id: (row.task_id, row.unit_id, row.period) for row in conn.execute(select(o))}
+        lights = {key[row.id]: (row.light, row.overdue_wd, row.evaluated_on) for row in conn.execute(select(o))}
+        flips = sorted((key[row.obligation_id], row.as_of, row.old_light, row.new_light)
+                       for row in conn.execute(select(f)))
+        reminders = {row.id: (key[row.obligation_id], row.level, row.seq) for row in conn.execute(select(r))}
+        reminder_rows = sorted((key[row.obligation_id], row.level, row.seq, row.state, row.scheduled_on,
+                                row.fired_on, row.overdue_wd) for row in conn.execute(select(r)))
+        deliveries = sorted((reminders[row.reminder_id], row.recipient_key, row.state)
+                            for row in conn.execute(select(d)))
+    return {"lights": lights, "flips": flips, "reminders": reminder_rows, "deliveries": deliveries}

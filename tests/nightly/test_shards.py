@@ -6,14 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
 from plan_tracker.services.nightly import (
     Shard,
@@ -23,12 +18,8 @@ from plan_tracker.services.nightly import (
     evaluation_summary,
     shards_evaluated,
 )
-from plan_tracker.services.plans import apply_plan
-from plan_tracker.store.db import make_engine, migrate
-from plan_tracker.store.models import Obligation
-from plan_tracker.store.outbox_models import Delivery, LightFlip, Reminder
 
-from ..conftest import PG_ADMIN_URL
+from .conftest import night_state
 
 PLAN = "jingzhou-2018"
 NIGHTS = [dt.date(2018, 3, 30), dt.date(2018, 7, 2), dt.date(2018, 10, 8), dt.date(2018, 12, 28)]
@@ -53,52 +44,6 @@ def test_a_units_shard_depends_only_on_its_id_and_the_count() -> None:
 def test_an_impossible_shard_is_refused(index: int, count: int) -> None:
     with pytest.raises(ValueError, match="shard"):
         Shard(index, count)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def two_stores(request: pytest.FixtureRequest, tmp_path: Path, founding_plan: Path) -> Iterator[tuple[Engine, Engine]]:
-    """Two stores holding the founding plan: one for the whole night, one for the split."""
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    names: list[str] = []
-
-    def url(i: int) -> str:
-        if request.param == "sqlite":
-            return f"sqlite:///{tmp_path / f'store-{i}.sqlite3'}"
-        name = f"pt_shard_{uuid.uuid4().hex[:10]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        names.append(name)
-        return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-
-    engines = [make_engine(url(i)) for i in range(2)]
-    for engine in engines:
-        migrate(engine)
-        apply_plan(engine, founding_plan, actor="test", source="test")
-    try:
-        yield engines[0], engines[1]
-    finally:
-        for engine in engines:
-            engine.dispose()
-        with admin.connect() as conn:
-            for name in names:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def night_state(engine: Engine) -> dict[str, Any]:
-    """Everything a night writes, keyed by obligation (task, unit, period), not by row id."""
-    o, f, r, d = (t.__table__ for t in (Obligation, LightFlip, Reminder, Delivery))  # type: ignore[attr-defined]
-    with engine.connect() as conn:
-        key = {row.id: (row.task_id, row.unit_id, row.period) for row in conn.execute(select(o))}
-        lights = {key[row.id]: (row.light, row.overdue_wd, row.evaluated_on) for row in conn.execute(select(o))}
-        flips = sorted((key[row.obligation_id], row.as_of, row.old_light, row.new_light)
-                       for row in conn.execute(select(f)))
-        reminders = {row.id: (key[row.obligation_id], row.level, row.seq) for row in conn.execute(select(r))}
-        reminder_rows = sorted((key[row.obligation_id], row.level, row.seq, row.state, row.scheduled_on,
-                                row.fired_on, row.overdue_wd) for row in conn.execute(select(r)))
-        deliveries = sorted((reminders[row.reminder_id], row.recipient_key, row.state)
-                            for row in conn.execute(select(d)))
-    return {"lights": lights, "flips": flips, "reminders": reminder_rows, "deliveries": deliveries}
 
 
 def test_shards_one_after_another_equal_the_whole_night(two_stores: tuple[Engine, Engine]) -> None:

@@ -4,11 +4,17 @@
 Each Prefect task is a whole stage for one plan (never one task per obligation). Stages
 doing I/O retry; all stages are idempotent, so a retry or a re-run changes nothing twice.
 The as-of date is the run's *scheduled* date in each plan's time zone, not the wall clock.
+
+Scale-out: with `shards > 1` the evaluation of each plan is split by unit shard into
+`evaluate-shard` flow runs of the shard deployment (`Settings.shard_deployment`), which the
+work pool's workers pick up in parallel; the night goes on once every shard has completed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -35,6 +41,46 @@ def evaluate(plan_id: str, as_of: dt.date) -> dict[str, Any]:
     result = stages.evaluate(_engine(), plan_id, as_of, now=now_utc(), batch=get_settings().evaluation_batch)
     return {"lights": result.lights, "raised": result.raised, "skipped": result.skipped,
             "undeliverable": result.undeliverable}
+
+
+def evaluate_in_shards(plan_id: str, as_of: dt.date, shards: int) -> dict[str, Any]:
+    """Start one `evaluate-shard` run per shard on the work pool (concurrently, from the
+    flow) and wait for all of them; a shard that does not complete fails the night, and a
+    rerun repeats it harmlessly (every shard is idempotent)."""
+    from prefect.runtime import flow_run
+
+    deployment = get_settings().shard_deployment
+    runs = [run_shard.submit(deployment, plan_id, as_of, k, shards, str(flow_run.id or "")) for k in range(shards)]
+    failed = [k for k, done in enumerate(runs) if not done.result()]
+    if failed:
+        raise RuntimeError(f"plan {plan_id}, night {as_of}: shards {failed} of {shards} did not complete")
+    result = stages.evaluation_summary(_engine(), plan_id, as_of)
+    return {"lights": result.lights, "raised": result.raised, "skipped": result.skipped,
+            "undeliverable": result.undeliverable,
+            "shards": stages.shards_evaluated(_engine(), plan_id, as_of)}
+
+
+@task(name="run-shard", cache_policy=NO_CACHE)
+def run_shard(deployment: str, plan_id: str, as_of: dt.date, shard: int, shards: int, parent: str) -> bool:
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.deployments import run_deployment
+
+    run = run_deployment(
+        deployment, parameters={"plan_id": plan_id, "as_of": as_of.isoformat(), "shard": shard, "shards": shards},
+        # the same shard of the same parent run is one flow run, even if this task retries
+        idempotency_key=f"{parent}:{plan_id}:{as_of}:{shard}/{shards}", timeout=None, poll_interval=1,
+        _sync=True,  # type: ignore[call-arg]  # async_dispatch's switch: wait here, in the task's thread
+    )
+    assert isinstance(run, FlowRun)
+    return bool(run.state and run.state.is_completed())
+
+
+@flow(name="evaluate-shard", log_prints=True, retries=1, retry_delay_seconds=30)
+def evaluate_shard(plan_id: str, as_of: dt.date, shard: int, shards: int) -> dict[str, Any]:
+    """One unit shard of one plan's night, on whichever worker picked it up."""
+    worker = os.environ.get("PLAN_TRACKER_WORKER") or f"{socket.gethostname()}:{os.getppid()}"
+    return stages.evaluate_shard(_engine(), plan_id, as_of, now=now_utc(), shard=stages.Shard(shard, shards),
+                                 worker=worker, batch=get_settings().evaluation_batch)
 
 
 @task(name="deliver", retries=3, retry_delay_seconds=[30, 120, 600], cache_policy=NO_CACHE)
@@ -70,8 +116,12 @@ def scheduled_as_of(timezone: str) -> dt.date:
 
 
 @flow(name="nightly-follow-up", log_prints=True)
-def nightly_follow_up(plan_id: str | None = None, as_of: dt.date | None = None) -> list[dict[str, Any]]:
-    """Run the night for one plan, or for every plan in the store, each in its own zone."""
+def nightly_follow_up(plan_id: str | None = None, as_of: dt.date | None = None,
+                      shards: int = 1) -> list[dict[str, Any]]:
+    """Run the night for one plan, or for every plan in the store, each in its own zone;
+    `shards > 1` spreads each plan's evaluation over the work pool's workers."""
+    if shards < 1:
+        raise ValueError("shards must be at least 1")
     engine = _engine()
     logger = get_run_logger()
     results = []
@@ -82,7 +132,7 @@ def nightly_follow_up(plan_id: str | None = None, as_of: dt.date | None = None) 
             summary = {
                 "plan": pid, "as_of": day.isoformat(),
                 "reports_known": collect(pid, day),
-                "evaluation": evaluate(pid, day),
+                "evaluation": evaluate(pid, day) if shards == 1 else evaluate_in_shards(pid, day, shards),
                 "delivery": deliver(pid, day),
                 "figures": snapshot(pid, day),
                 "report": report(pid, day),
