@@ -18,7 +18,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select
 
 from plan_tracker.domain.errors import DomainError
 from plan_tracker.services.tokens import Principal
@@ -61,13 +61,16 @@ class ObligationRow:
     warn_days: int
 
 
+_OBLIGATION_ROW = (
+    select(OBLIGATIONS.c.id, OBLIGATIONS.c.plan_id, OBLIGATIONS.c.task_id, OBLIGATIONS.c.unit_id,
+           OBLIGATIONS.c.period, OBLIGATIONS.c.period_start, OBLIGATIONS.c.period_end, OBLIGATIONS.c.due,
+           OBLIGATIONS.c.original_due, OBLIGATIONS.c.warn_days)
+    .where(OBLIGATIONS.c.id == bindparam("id"), OBLIGATIONS.c.active)
+)  # built once: every API request reads one row through it
+
+
 def obligation_row(conn: Connection, obligation_id: int) -> ObligationRow | None:
-    o = OBLIGATIONS
-    row = conn.execute(
-        select(o.c.id, o.c.plan_id, o.c.task_id, o.c.unit_id, o.c.period, o.c.period_start,
-               o.c.period_end, o.c.due, o.c.original_due, o.c.warn_days)
-        .where(o.c.id == obligation_id, o.c.active)
-    ).first()
+    row = conn.execute(_OBLIGATION_ROW, {"id": obligation_id}).first()
     return ObligationRow(**row._mapping) if row is not None else None
 
 

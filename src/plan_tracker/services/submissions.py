@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from plan_tracker.domain.errors import DomainError
@@ -42,6 +42,7 @@ class Receipt:
     report_id: int
     obligation_id: int
     duplicate: bool
+    progress: int | None = None  # as recorded (a done report without one records 100)
 
 
 def find_obligation(conn: Connection, plan_id: str, task_id: str, unit_id: str, period: str) -> tuple[int, dt.date]:
@@ -62,6 +63,9 @@ def find_obligation(conn: Connection, plan_id: str, task_id: str, unit_id: str, 
     return int(row), found.start
 
 
+REPORTS = StatusReport.__table__  # type: ignore[attr-defined]
+
+
 def _dedupe_key(s: Submission, source: str) -> str:
     blob = json.dumps([s.plan_id, s.task, s.unit, s.period, s.status, s.reported_on.isoformat(),
                        s.progress, s.note, s.evidence, s.indicator_values or {}, source],
@@ -76,26 +80,38 @@ def record_report(conn: Connection, s: Submission, *, today: dt.date, actor: str
     With `dedupe`, an identical submission (e.g. the same inbox row) is recognised and not
     recorded twice, so re-ingesting a file changes nothing.
     """
-    status = parse_status(s.status)
+    parse_status(s.status)  # a bad status is named before an unknown obligation
     obligation_id, period_start = find_obligation(conn, s.plan_id, s.task, s.unit, s.period)
+    return insert_report(conn, s, obligation_id=obligation_id, period_start=period_start, today=today,
+                         actor=actor, source=source, dedupe=dedupe)
+
+
+_INSERT_REPORT = insert(REPORTS).returning(REPORTS.c.id)
+_BY_DEDUPE_KEY = select(REPORTS.c.id).where(REPORTS.c.dedupe_key == bindparam("key"))
+
+
+def insert_report(conn: Connection, s: Submission, *, obligation_id: int, period_start: dt.date,
+                  today: dt.date, actor: str, source: str, dedupe: bool = False) -> Receipt:
+    """`record_report` for a caller that has already found (and authorised) the obligation
+    `s` names — the API reads its row to check who may write it."""
+    status = parse_status(s.status)
     progress = check_report(status=status, progress=s.progress, reported_on=s.reported_on,
                             today=today, period_start=period_start)
     key = _dedupe_key(s, source) if dedupe else None
-    reports = StatusReport.__table__  # type: ignore[attr-defined]
     if key is not None:
-        existing = conn.execute(select(reports.c.id).where(reports.c.dedupe_key == key)).scalar_one_or_none()
+        existing = conn.execute(_BY_DEDUPE_KEY, {"key": key}).scalar_one_or_none()
         if existing is not None:
             return Receipt(int(existing), obligation_id, True)
     values = {"obligation_id": obligation_id, "status": status.value, "progress": progress,
               "note": s.note, "evidence": s.evidence, "indicator_values": s.indicator_values or {},
               "reported_on": s.reported_on, "received_at": utcnow(), "source": source,
               "actor": actor, "dedupe_key": key}
-    report_id = conn.execute(insert(reports).values(**values).returning(reports.c.id)).scalar_one()
+    report_id = conn.execute(_INSERT_REPORT, values).scalar_one()
     record_event(conn, plan_id=s.plan_id, kind="report.recorded", actor=actor, source=source,
                  payload={"report_id": report_id, "task": s.task, "unit": s.unit, "period": s.period,
                           "status": status.value, "progress": progress,
                           "reported_on": s.reported_on.isoformat()})
-    return Receipt(int(report_id), obligation_id, False)
+    return Receipt(int(report_id), obligation_id, False, progress)
 
 
 def submit(engine: Engine, s: Submission, *, today: dt.date, actor: str, source: str = "cli") -> Receipt:

@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, update
 
 from plan_tracker.domain.errors import DomainError
 from plan_tracker.services.plans import stored_plan
@@ -150,18 +150,20 @@ def revoke_token(engine: Engine, prefix: str, *, now: dt.datetime, actor: str = 
     return _info(row)
 
 
+PLANS = PlanRow.__table__  # type: ignore[attr-defined]
+# built once: every API request runs it
+_BY_PREFIX = (select(TOKENS, PLANS.c.timezone).join(PLANS, PLANS.c.id == TOKENS.c.plan_id)
+              .where(TOKENS.c.prefix == bindparam("prefix")))
+
+
 def authenticate(engine: Engine, token: str, *, secret_key: str, now: dt.datetime) -> Principal:
     """The principal a token stands for, or AuthenticationFailed."""
     match = TOKEN_RE.match(token)
     if match is None:
         raise AuthenticationFailed("malformed token")
     prefix = match.group(1)
-    plans = PlanRow.__table__  # type: ignore[attr-defined]
     with engine.connect() as conn:
-        row = conn.execute(
-            select(TOKENS, plans.c.timezone).join(plans, plans.c.id == TOKENS.c.plan_id)
-            .where(TOKENS.c.prefix == prefix)
-        ).first()
+        row = conn.execute(_BY_PREFIX, {"prefix": prefix}).first()
     # Compare even when the prefix is unknown, so timing does not tell which prefixes exist.
     expected = row.digest if row is not None else "0" * 64
     if not hmac.compare_digest(token_digest(secret_key, token), expected) or row is None:

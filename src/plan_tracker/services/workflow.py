@@ -41,10 +41,14 @@ from plan_tracker.services.portal import (
     REVIEWS,
     SUPPORT,
     ExtensionView,
+    ObligationView,
     extension_list,
+    extension_pending,
     plan_context,
+    report_history,
+    view_of,
 )
-from plan_tracker.services.submissions import Receipt, Submission, record_report
+from plan_tracker.services.submissions import Submission, insert_report, record_report
 from plan_tracker.services.tokens import Principal
 from plan_tracker.store import calendar_table
 from plan_tracker.store.audit import record_event
@@ -91,21 +95,26 @@ def _latest_report(conn: Connection, obligation_id: int) -> Any:
     ).first()
 
 
-def _accepted(conn: Connection, report_id: int) -> bool:
-    return conn.execute(
-        select(REVIEWS.c.id).where(REVIEWS.c.report_id == report_id, REVIEWS.c.decision == "accepted")
-    ).first() is not None
-
-
 # -- reports --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SubmittedReport:
+    report_id: int
+    obligation: ObligationView  # as the report leaves it, on `today`
+
+
 def submit_report(engine: Engine, principal: Principal, obligation_id: int, report: ReportInput, *,
-                  today: dt.date, source: str) -> Receipt:
-    """A unit's status report on its own obligation (through `record_report`, audited)."""
+                  today: dt.date, source: str) -> SubmittedReport:
+    """A unit's status report on its own obligation (audited), and the obligation's view after it.
+
+    One short transaction: the authorisation read, the closed-after-acceptance check, the
+    insert and its event. The view is computed from the history read for the check plus the
+    new report (the API answers with it), not re-read."""
     with engine.begin() as conn:
         row = own_obligation(conn, principal, obligation_id, action="report.submit")
         status = parse_status(report.status)
-        latest = _latest_report(conn, row.id)
-        if latest is not None and latest.status == Status.done and _accepted(conn, latest.id):
+        history, reviews = report_history(conn, row.id)
+        latest = max(history, default=None)
+        if latest is not None and latest[2] == Status.done and reviews.get(latest[1]) == "accepted":
             raise Conflict("this obligation was accepted (审结) by the coordinator; it takes no further reports")
         values = dict(report.indicator_values or {})
         if values:
@@ -118,7 +127,12 @@ def submit_report(engine: Engine, principal: Principal, obligation_id: int, repo
             row.plan_id, row.task_id, row.unit_id, row.period, status.value,
             report.reported_on or today, report.progress, _text(report.note, "note", required=False),
             _text(report.evidence, "evidence", required=False), values or None)
-        return record_report(conn, submission, today=today, actor=principal.actor, source=source)
+        receipt = insert_report(conn, submission, obligation_id=row.id, period_start=row.period_start,
+                                today=today, actor=principal.actor, source=source)
+        history.append((submission.reported_on, receipt.report_id, status.value, receipt.progress))
+        view = view_of(plan_context(conn, row.plan_id), row, history, reviews,
+                       extension_pending(conn, row.id), today)
+        return SubmittedReport(receipt.report_id, view)
 
 
 # -- extensions -------------------------------------------------------------------------------

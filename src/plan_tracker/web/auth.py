@@ -63,18 +63,35 @@ def verify_token(request: Request, token: str, *, source: str) -> Principal:
     return principal
 
 
-def api_principal(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> Principal:
-    """FastAPI dependency of every API endpoint."""
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def bearer_token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The presented bearer token (not yet verified), once the client is not rate limited."""
     check_rate_limit(request)
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(401, "unauthenticated", "an `Authorization: Bearer <token>` header is required",
                        headers={"WWW-Authenticate": "Bearer"})
-    return verify_token(request, credentials.credentials, source="api")
+    return credentials.credentials
+
+
+def api_principal(request: Request, credentials: Credentials) -> Principal:
+    """FastAPI dependency of every API endpoint (but one: see `ApiToken`)."""
+    return verify_token(request, bearer_token(request, credentials), source="api")
 
 
 ApiPrincipal = Annotated[Principal, Depends(api_principal)]
+
+
+async def api_token(request: Request, credentials: Credentials) -> str:
+    """The dependency of an endpoint that verifies the token itself, in the same trip to the
+    database as its work (`verify_token`): a rate-limited client or one without a token is
+    answered (429, 401) before its body is read, as with `ApiPrincipal`; a present but wrong
+    token with an invalid body gets the 422 first (it learns nothing about the token)."""
+    return bearer_token(request, credentials)
+
+
+ApiToken = Annotated[str, Depends(api_token)]
 
 
 # -- the pages' session -------------------------------------------------------------------------
