@@ -48,7 +48,7 @@ done_pass AS (
                    PARTITION BY r.obligation_id ORDER BY r.reported_on DESC, r.id DESC
                    ROWS UNBOUNDED PRECEDING) AS open_after
         FROM status_report r
-        WHERE r.obligation_id BETWEEN :lo AND :hi AND r.reported_on <= :as_of
+        WHERE r.obligation_id BETWEEN :lo AND :hi AND r.reported_on <= :as_of{shard_reports}
     ) w
     WHERE w.status = 'done' AND w.open_after = 0
     GROUP BY w.obligation_id
@@ -63,6 +63,12 @@ FILL_SHARD_UNITS = "INSERT INTO shard_unit (unit_id) VALUES (:unit_id)"
 IN_SHARD = "\n      AND o.unit_id IN (SELECT unit_id FROM shard_unit)"
 
 
+# A shard's windowed pass reads only its own units' reports (not every shard's).
+_SHARD_REPORTS = """
+          AND r.obligation_id IN (SELECT o.id FROM obligation o WHERE o.plan_id = :plan
+                                  AND o.id BETWEEN :lo AND :hi AND o.unit_id IN (SELECT unit_id FROM shard_unit))"""
+
+
 def evaluated_cte(*, full: bool, windowed: bool = False, sharded: bool = False) -> str:
     """`WITH base, evaluated`: lights of a batch. `full` adds the latest status, progress and
     first/last report dates (for status listings and reports); the nightly run needs only
@@ -71,7 +77,7 @@ def evaluated_cte(*, full: bool, windowed: bool = False, sharded: bool = False) 
     done_on = "dp.done_on" if windowed else _DONE_ON
     done_join = "LEFT JOIN done_pass dp ON dp.obligation_id = o.id" if windowed else ""
     return f"""
-WITH {_DONE_WINDOWED if windowed else ""}
+WITH {_DONE_WINDOWED.format(shard_reports=_SHARD_REPORTS if sharded else "") if windowed else ""}
 base AS MATERIALIZED (
     SELECT o.id, o.task_id, o.unit_id, o.period, o.period_start, o.due, o.original_due, o.warn_days,
            o.light AS stored_light, o.overdue_wd AS stored_overdue_wd,
