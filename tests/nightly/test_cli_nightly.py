@@ -35,3 +35,14 @@ def test_nightly_on_an_unknown_plan_or_a_bad_date_exits_2(cli_env, plan_file):
     outside = runner.invoke(app, ["nightly", "--plan", "national-day", "--as-of", "2031-01-05"])
     assert outside.exit_code == 2 and "outside the working-day calendar" in outside.output
     assert "Traceback" not in unknown.output + bad.output + outside.output
+
+
+def test_shards_without_a_prefect_server_exit_2_with_what_to_do(cli_env, plan_file, monkeypatch):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    runner.invoke(app, ["plan", "apply", str(plan_file)])
+    split = runner.invoke(app, ["nightly", "--plan", "national-day", "--as-of", "2018-10-09", "--shards", "4"])
+    assert split.exit_code == 2 and "set PREFECT_API_URL" in split.output
+    zero = runner.invoke(app, ["nightly", "--plan", "national-day", "--as-of", "2018-10-09", "--shards", "0"])
+    assert zero.exit_code == 2 and "Traceback" not in split.output + zero.output
+    whole = runner.invoke(app, ["nightly", "--plan", "national-day", "--as-of", "2018-10-09", "--shards", "1"])
+    assert whole.exit_code == 0, whole.output

@@ -132,13 +132,15 @@ def nightly(
     as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD; default today in each plan's time zone")] = None,
     catch_up: Annotated[bool, typer.Option("--catch-up", help="run every night missed since the last successful run, oldest first, through --as-of")] = False,
     since: Annotated[str | None, typer.Option("--since", help="with --catch-up: the first night to run (for an outage longer than the cap)")] = None,
+    shards: Annotated[int, typer.Option("--shards", min=1, help="split each plan's evaluation into N unit shards run by the Prefect work pool's workers (needs PREFECT_API_URL)")] = 1,
     now: Annotated[str | None, typer.Option("--now", hidden=True, help="tests only: the clock reading (ISO date-time)")] = None,
 ) -> None:
     """Run the nightly follow-up once: collect, evaluate, raise and deliver reminders, snapshot.
 
     With PREFECT_API_URL set it runs as a Prefect-tracked flow run; otherwise the same
     stages run in-process (no temporary Prefect server is started). `--catch-up` runs the
-    nights missed since the last successful run in order (README "Scheduling").
+    nights missed since the last successful run in order (README "Scheduling"). `--shards N`
+    spreads the evaluation over the work pool's workers (README "Production topology").
     """
     from plan_tracker.services import nightly as stages
     from plan_tracker.settings import get_settings
@@ -148,6 +150,9 @@ def nightly(
     first = _date(since, "--since")
     if first is not None and not catch_up:
         raise BadInput("--since goes with --catch-up")
+    if shards > 1 and (catch_up or not os.environ.get("PREFECT_API_URL")):
+        raise BadInput("--shards spreads a night over Prefect workers: set PREFECT_API_URL to the Prefect server "
+                       "whose work pool runs the evaluate-shard deployment (not with --catch-up)")
     clock = _now(now)
     plans = [plan] if plan else stages.plan_ids(engine)
     if not plans:
@@ -155,7 +160,7 @@ def nightly(
     if os.environ.get("PREFECT_API_URL") and not catch_up:
         from plan_tracker.flows.nightly import nightly_follow_up
 
-        for result in nightly_follow_up(plan_id=plan, as_of=given):
+        for result in nightly_follow_up(plan_id=plan, as_of=given, shards=shards):
             out.print_json(data=result)
         return
     for pid in plans:
