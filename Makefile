@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= var/demo
 
-.PHONY: demo test lint typecheck unit bench reliability clean install system-deps
+.PHONY: demo test lint typecheck unit bench bench-full reliability clean install system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,13 @@ typecheck: $(STAMP)
 test: $(STAMP) system-deps lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# 1k-100k obligations on both backends, and the founding plan's night (minutes). Results
+# merge into var/bench/results.json with those of bench-full (1M, both backends: heavy).
 bench: $(STAMP)
-	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench --sizes 1000,10000,100000 $(BENCH_ARGS)
+
+bench-full: $(STAMP)
+	$(BIN)/python -m bench --sizes 1000000 --no-founding $(BENCH_ARGS)
 
 # The long form of tests/reliability (every kill point, more examples); figures to var/reliability.
 reliability: $(STAMP)

@@ -1,6 +1,12 @@
 """`make bench`: sizes × backends, each step in its own process; prints targets and ratios.
 
-    python -m bench [--sizes 1000,10000,100000,1000000] [--backends sqlite,postgresql]
+    python -m bench [--sizes 1000,10000,100000] [--backends sqlite,postgresql]
+    python -m bench --sizes 1000000 --no-founding      # `make bench-full`
+
+Each run writes its rows to var/bench/results-<sizes>.json and merges them into
+var/bench/results.json (a row replaces an earlier one of the same size, backend and step),
+so the figures of `make bench` and `make bench-full` add up to one set; the targets are
+checked against that merged set, and `python -m bench.plot` draws it.
 """
 
 from __future__ import annotations
@@ -22,6 +28,11 @@ from bench.synthetic import write_plan
 
 PG_ADMIN = os.environ.get("PLAN_TRACKER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 STEPS = ["apply", "reapply", "reports", "evaluate", "limit", "deliver", "report"]
+# The founding plan's night, once per backend: CLI process, the same stages in-process, and
+# the Prefect-tracked flow run (each on a fresh store, see bench.steps).
+FOUNDING_STEPS = ["nightly_cli", "nightly_inprocess", "nightly_prefect"]
+FOUNDING = "founding"  # the "size" of the founding plan's rows
+NAIVE_MAX_SIZE = 10_000  # the one-task-per-obligation baseline is timed on a small size only
 
 
 def run_step(step: str, url: str, plan_file: Path) -> dict[str, Any]:
@@ -57,6 +68,25 @@ def database(backend: str, folder: Path) -> tuple[str, Any]:
     return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", drop
 
 
+def founding_night(backend: str) -> list[dict[str, Any]]:
+    """The founding plan's night on one backend: each variant on a fresh database."""
+    from plan_tracker.demo import PLAN
+
+    rows = []
+    for step in FOUNDING_STEPS:
+        folder = Path(tempfile.mkdtemp(prefix="bench-founding-"))
+        url, drop = database(backend, folder)
+        try:
+            row = run_step(step, url, PLAN)
+        finally:
+            drop()
+            shutil.rmtree(folder, ignore_errors=True)
+        row.update(size=FOUNDING, backend=backend)
+        rows.append(row)
+        print(json.dumps(row, ensure_ascii=False, default=str), flush=True)
+    return rows
+
+
 def bench(size: int, backend: str, *, naive: bool = False, steps: list[str] | None = None) -> list[dict[str, Any]]:
     folder = Path(tempfile.mkdtemp(prefix=f"bench-{size}-"))
     url, drop = database(backend, folder)
@@ -89,24 +119,62 @@ TARGETS = [
     ("plan apply of 1M <= 60 s", 1_000_000, "sqlite", lambda r: r["apply"]["seconds"] <= 60),
     ("re-apply unchanged 1M <= 10 s", 1_000_000, "sqlite", lambda r: r["reapply"]["seconds"] <= 10),
     ("report for 1M <= 10 s", 1_000_000, "sqlite", lambda r: r["report"].get("seconds", 1e9) <= 10),
+    ("nightly on the founding plan <= 5 s (CLI, no Prefect server, SQLite)", FOUNDING, "sqlite",
+     lambda r: r["nightly_cli"]["seconds"] <= 5),
+    ("nightly on the founding plan <= 5 s (CLI, no Prefect server, PostgreSQL)", FOUNDING, "postgresql",
+     lambda r: r["nightly_cli"]["seconds"] <= 5),
 ]
+
+
+def merge(path: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`rows` merged into the results file at `path`: a new row replaces the earlier row of
+    the same size, backend and step. Returns (and writes) the merged list."""
+    def key(row: dict[str, Any]) -> tuple[str, str, str]:
+        return str(row.get("size")), str(row.get("backend")), str(row.get("step"))
+
+    earlier: list[dict[str, Any]] = json.loads(path.read_text()) if path.exists() else []
+    fresh = {key(r) for r in rows}
+    merged = [r for r in earlier if key(r) not in fresh] + rows
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(merged, indent=1, default=str))
+    return merged
+
+
+def by_run(rows: list[dict[str, Any]]) -> dict[tuple[Any, str], dict[str, Any]]:
+    """Rows grouped by (size, backend), then by step."""
+    found: dict[tuple[Any, str], dict[str, Any]] = {}
+    for row in rows:
+        found.setdefault((row.get("size"), row.get("backend")), {})[row["step"]] = row
+    return found
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", default="1000,10000,100000,1000000")
+    parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--steps", default=None, help=f"comma-separated subset of {','.join(STEPS)}")
     parser.add_argument("--no-naive", action="store_true", help="skip the one-task-per-obligation baseline")
-    parser.add_argument("--out", type=Path, default=Path("var/bench/results.json"))
+    parser.add_argument("--no-founding", action="store_true", help="skip the founding plan's night (CLI and Prefect)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="this run's rows (default var/bench/results-<sizes>.json)")
+    parser.add_argument("--merge-into", type=Path, default=Path("var/bench/results.json"),
+                        help="the results file this run's rows are merged into")
     args = parser.parse_args()
-    results: dict[tuple[int, str], dict[str, Any]] = {}
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else []
+    backends = args.backends.split(",")
+    rows: list[dict[str, Any]] = []
     for size in sizes:
-        for backend in args.backends.split(","):
-            naive = size == min(sizes) and backend == "sqlite" and not args.no_naive
+        for backend in backends:
+            naive = size == min(sizes) and size <= NAIVE_MAX_SIZE and backend == "sqlite" and not args.no_naive
             chosen = args.steps.split(",") if args.steps else None
-            results[(size, backend)] = {r["step"]: r for r in bench(size, backend, naive=naive, steps=chosen)}
+            rows += bench(size, backend, naive=naive, steps=chosen)
+    if not args.no_founding:
+        for backend in backends:
+            rows += founding_night(backend)
+    out = args.out or Path(f"var/bench/results-{'-'.join(str(s) for s in sizes) or FOUNDING}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(rows, indent=1, default=str))
+    results = by_run(rows)
     print("\nratios (ours / hand-tuned limit):")
     for (size, backend), steps in results.items():
         ev, lim = steps.get("evaluate", {}), steps.get("limit", {})
@@ -121,13 +189,22 @@ def main() -> None:
                 ours = ev["seconds"] / size
                 print(f"  naive / ours ({backend}, {size:,}): {nv['per_obligation_ms'] / 1000 / ours:,.0f}x "
                       f"(naive {nv['per_obligation_ms']} ms per obligation, ours {ours * 1e6:.1f} us)")
-    print("\ntargets:")
+    for backend in backends:
+        night = results.get((FOUNDING, backend), {})
+        cli, inproc, tracked = (night.get(s, {}).get("seconds") for s in FOUNDING_STEPS)
+        if cli is not None and inproc is not None:
+            print(f"\nfounding plan's night ({backend}): `plan-tracker nightly` {cli:.2f}s wall "
+                  f"(the stages in-process {inproc:.2f}s)")
+        if tracked is not None and inproc is not None:
+            print(f"  Prefect-tracked flow run {tracked:.2f}s: overhead {tracked - inproc:+.2f}s over in-process "
+                  f"(temporary server start-up {night['nightly_prefect'].get('server_start_seconds')}s, apart)")
+    merged = by_run(merge(args.merge_into, rows))
+    print(f"\nrows: {out}; merged into {args.merge_into}")
+    print("targets (merged results):")
     for text_, size, backend, check in TARGETS:
-        steps = results.get((size, backend))
+        steps = merged.get((size, backend))
         status = "not run" if steps is None else ("PASS" if _safe(check, steps) else "MISS")
         print(f"  [{status}] {text_}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps([r for s in results.values() for r in s.values()], indent=1, default=str))
 
 
 def _safe(check: Any, steps: dict[str, Any]) -> bool:

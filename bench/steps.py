@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import resource
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -113,6 +117,126 @@ def step_report(engine: Engine, plan_file: Path) -> dict[str, Any]:
     report = build_report(engine, plan_file.stem, AS_OF)
     html = render_html(report)
     return {"html_bytes": len(html)}
+
+
+# The founding plan's night (run once per backend, not per size). Each variant runs in its
+# own process on its own fresh store, prepared the same way: the plan applied, the demo's
+# deterministic reports recorded, and the previous working night run (untimed). The measured
+# night is FOUNDING_NIGHT with the clock at NOW (09:00 Shanghai, a Monday: reminders are
+# delivered to the file outbox and the weekly report goes to the managers).
+FOUNDING_NIGHT = AS_OF
+_PREVIOUS_NIGHT = AS_OF - dt.timedelta(days=3)  # Friday 2018-06-29
+
+
+def _prepare_founding(engine: Engine, plan_file: Path, data_dir: Path) -> str:
+    from plan_tracker.demo import demo_reports
+    from plan_tracker.domain.calendar import WorkCalendar
+    from plan_tracker.planfile import load_plan
+    from plan_tracker.services.nightly import run_nightly
+    from plan_tracker.services.plans import apply_plan
+    from plan_tracker.services.submissions import record_report
+    from plan_tracker.settings import Settings
+
+    apply_plan(engine, plan_file, actor="bench", source="bench")
+    plan = load_plan(plan_file)
+    with engine.begin() as conn:
+        for submission in demo_reports(plan, WorkCalendar(plan.plan.calendar)):
+            record_report(conn, submission, today=dt.date(2019, 3, 31), actor=submission.unit, source="bench")
+    settings = Settings(data_dir=data_dir, database_url=engine.url.render_as_string(hide_password=False))
+    run_nightly(engine, plan.id, _PREVIOUS_NIGHT, now=NOW - dt.timedelta(days=3), settings=settings)
+    return plan.id
+
+
+def _founding_env(url: str, data_dir: Path) -> dict[str, str]:
+    """The environment of a night run without a Prefect server: no PREFECT_API_URL, no
+    stray PLAN_TRACKER_* settings of the caller."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLAN_TRACKER_", "PREFECT_API_URL"))}
+    env.update(PLAN_TRACKER_DATABASE_URL=url, PLAN_TRACKER_DATA_DIR=str(data_dir))
+    return env
+
+
+def step_nightly_cli(engine: Engine, plan_file: Path) -> dict[str, Any]:
+    """`plan-tracker nightly` as a user runs it: a new process (interpreter start and imports
+    included), stages in-process because PREFECT_API_URL is unset."""
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-nightly-"))
+    try:
+        plan_id = _prepare_founding(engine, plan_file, data_dir)
+        url = engine.url.render_as_string(hide_password=False)
+        engine.dispose()
+        command = [_cli(), "nightly", "--plan", plan_id, "--as-of", FOUNDING_NIGHT.isoformat(),
+                   "--now", NOW.isoformat()]
+        started = time.perf_counter()
+        out = subprocess.run(command, env=_founding_env(url, data_dir), capture_output=True, text=True, check=False)
+        seconds = time.perf_counter() - started
+        if out.returncode != 0:
+            raise RuntimeError(f"plan-tracker nightly exited {out.returncode}: {out.stderr.strip()[-500:]}")
+        return {"seconds": round(seconds, 3), "plan": plan_id, "as_of": FOUNDING_NIGHT.isoformat(),
+                "output": out.stdout.strip().splitlines()[:1]}
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _cli() -> str:
+    script = Path(sys.executable).parent / "plan-tracker"
+    return str(script) if script.exists() else shutil.which("plan-tracker") or "plan-tracker"
+
+
+def step_nightly_inprocess(engine: Engine, plan_file: Path) -> dict[str, Any]:
+    """The same night's stages called in this (warm) process: `services.nightly.run_nightly`."""
+    from plan_tracker.services.nightly import run_nightly
+    from plan_tracker.settings import Settings
+
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-nightly-"))
+    try:
+        plan_id = _prepare_founding(engine, plan_file, data_dir)
+        settings = Settings(data_dir=data_dir, database_url=engine.url.render_as_string(hide_password=False))
+        started = time.perf_counter()
+        summary = run_nightly(engine, plan_id, FOUNDING_NIGHT, now=NOW, settings=settings)
+        seconds = time.perf_counter() - started
+        data = summary.as_dict()
+        return {"seconds": round(seconds, 3), "plan": plan_id, "as_of": FOUNDING_NIGHT.isoformat(),
+                "obligations": sum(data["lights"].values()), "raised": data["reminders"]["raised"],
+                "messages": data["delivery"]["messages"]}
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def step_nightly_prefect(engine: Engine, plan_file: Path) -> dict[str, Any]:
+    """The same night as a Prefect-tracked flow run (`flows.nightly.nightly_follow_up`) against
+    a temporary local Prefect server (the test harness, with its own PREFECT_HOME and
+    database). The server's start-up is reported apart; "seconds" is the flow call alone.
+    The flow reads the wall clock for `now`; here it reads NOW, as the other variants do."""
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-nightly-"))
+    prefect_home = Path(tempfile.mkdtemp(prefix="bench-prefect-home-"))
+    try:
+        plan_id = _prepare_founding(engine, plan_file, data_dir)
+        url = engine.url.render_as_string(hide_password=False)
+        engine.dispose()
+        os.environ.update(_founding_env(url, data_dir), PREFECT_HOME=str(prefect_home))
+        os.environ.pop("PREFECT_API_URL", None)
+        from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+        from prefect.testing.utilities import prefect_test_harness
+
+        import plan_tracker.flows.nightly as flow_module
+        from plan_tracker.settings import get_settings
+        from plan_tracker.store.db import engine_for
+
+        get_settings.cache_clear()
+        engine_for.cache_clear()
+        flow_module.now_utc = lambda: NOW  # type: ignore[assignment]  # the bench's fixed clock
+        server_started = time.perf_counter()
+        with prefect_test_harness(server_startup_timeout=120), \
+                temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            server_seconds = time.perf_counter() - server_started
+            started = time.perf_counter()
+            result = flow_module.nightly_follow_up(plan_id=plan_id, as_of=FOUNDING_NIGHT)
+            seconds = time.perf_counter() - started
+        return {"seconds": round(seconds, 3), "server_start_seconds": round(server_seconds, 3),
+                "plan": plan_id, "as_of": FOUNDING_NIGHT.isoformat(),
+                "raised": result[0]["evaluation"]["raised"], "messages": result[0]["delivery"]["messages"]}
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(prefect_home, ignore_errors=True)
 
 
 STEPS = {name.removeprefix("step_"): fn for name, fn in globals().items() if name.startswith("step_")}
