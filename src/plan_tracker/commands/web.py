@@ -20,6 +20,8 @@ app.add_typer(tokens_app, name="tokens")
 def serve(
     host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="port to listen on")] = 8000,
+    access_log: Annotated[bool, typer.Option("--access-log/--no-access-log",
+                                             help="log every request (method, path, status) to stdout")] = True,
 ) -> None:
     """Serve the unit portal (/portal) and the API (/api/v1; schema at /api/v1/openapi.json)."""
     import uvicorn
@@ -30,7 +32,8 @@ def serve(
     if settings.token_secret.get_secret_value() == "change-me-in-production":
         err.print("warning: PLAN_TRACKER_TOKEN_SECRET is the default; set it before real use", style="yellow")
     _engine()  # migrate before the first request
-    uvicorn.run("plan_tracker.web.app:create_app", factory=True, host=host, port=port, proxy_headers=True)
+    uvicorn.run("plan_tracker.web.app:create_app", factory=True, host=host, port=port, proxy_headers=True,
+                access_log=access_log)
 
 
 @tokens_app.command("create")
