@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= var/demo
 
-.PHONY: demo test lint typecheck unit bench bench-full reliability clean install system-deps
+.PHONY: demo test lint typecheck unit bench bench-full bench-plot reliability clean install system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ bench: $(STAMP)
 
 bench-full: $(STAMP)
 	$(BIN)/python -m bench --sizes 1000000 --no-founding $(BENCH_ARGS)
+
+# Time versus obligations (log-log) from var/bench/results.json -> docs/bench-growth.svg,
+# and the growth exponents of evaluate and report (10k to 1M).
+bench-plot: $(STAMP)
+	$(BIN)/python -m bench.plot $(BENCH_PLOT_ARGS)
 
 # The long form of tests/reliability (every kill point, more examples); figures to var/reliability.
 reliability: $(STAMP)
