@@ -74,15 +74,18 @@ def build_report(engine: Engine, plan_id: str, as_of: dt.date, *, since: dt.date
         params = {**eval_params(conn, plan_id, as_of)}
         low, high = id_bounds(conn, plan_id)
         params.update(lo=low, hi=high)
-        conn.execute(text(q.DROP_ITEMS))
-        conn.execute(text(q.CREATE_ITEMS))
+        for drop, create in ((q.DROP_ITEMS, q.CREATE_ITEMS), (q.DROP_CELLS, q.CREATE_CELLS)):
+            conn.execute(text(drop))
+            conn.execute(text(create))
         try:
-            conn.execute(_sql(q.FILL_ITEMS), params)
+            conn.execute(_sql(q.fill_items_sql(conn.dialect.name)), params)
+            conn.execute(text(q.FILL_CELLS))
             return _assemble(conn, plan, as_of, params, since=since, overdue_limit=overdue_limit,
                              overdue_offset=overdue_offset, notice_limit=notice_limit)
         finally:
             conn.rollback()
             conn.execute(text(q.DROP_ITEMS))
+            conn.execute(text(q.DROP_CELLS))
             conn.commit()
 
 
@@ -90,7 +93,7 @@ def _assemble(conn: Connection, plan: Plan, as_of: dt.date, params: dict[str, An
               since: dt.date | None, overdue_limit: int, overdue_offset: int, notice_limit: int) -> Report:
     levels = [Level(s.level, level_wording(plan, s.level), s.after, i) for i, s in enumerate(plan.ladder())]
     names = _names(conn, plan.id)
-    task_rows = [dict(r) for r in conn.execute(_sql(q.BY_TASK_LIGHT)).mappings()]
+    task_rows = [dict(r) for r in conn.execute(_sql(q.BY_TASK_LIGHT), {"plan": plan.id}).mappings()]
     unit_rows = [dict(r) for r in conn.execute(_sql(q.BY_UNIT_LIGHT)).mappings()]
     reminders = _reminders_by_unit(conn, params)
     sections, tasks = _sections_and_tasks(task_rows, names)

@@ -1,36 +1,40 @@
 """SQL of the report: one evaluation into a temporary table, then GROUP BY queries over it.
 
-`FILL_ITEMS` evaluates every active obligation of a plan as of a date with the very CTE the
-status command and the nightly evaluation use (`store.evaluation_sql.EVALUATED`), so the
-report's lights can never differ from theirs. The per-obligation rows stay in the database
-(a temporary table of the report's connection); Python reads only aggregates, the bounded
-overdue page and the bounded notice.
+`fill_items_sql` evaluates every active obligation of a plan as of a date with the very CTE
+the status command and the nightly evaluation use (`store.evaluation_sql.evaluated_cte`), so
+the report's lights can never differ from theirs. The per-obligation rows stay in the
+database (a temporary table of the report's connection); Python reads only aggregates, the
+bounded overdue page and the bounded notice.
+
+What the 1M profile showed (BENCHMARKS.md): the cost is per obligation, in the database. So
+the fill takes the nightly (lighter) form of the evaluation and looks up only what the
+figures read, only where they read it: the latest progress of started items and the first
+report date of expected items. The latest status and the last report date are read for the
+overdue page alone (at most a page of red items). The obligations are grouped once, by
+unit, light and task, into a small cell table; the task and unit figures roll up from it.
 
 Parameters: :plan, :as_of, :ord_d, :cal, :lo, :hi as in `evaluation_sql`.
 """
 
 from __future__ import annotations
 
-from plan_tracker.store.evaluation_sql import EVALUATED
+from plan_tracker.store.evaluation_sql import evaluated_cte
 
 ITEMS_TABLE = "report_item"
+CELLS_TABLE = "report_cell"
 
 CREATE_ITEMS = f"""
 CREATE TEMPORARY TABLE {ITEMS_TABLE} (
     id INTEGER PRIMARY KEY,
     task_id VARCHAR(128) NOT NULL,
     unit_id VARCHAR(64) NOT NULL,
-    section_id VARCHAR(64) NOT NULL,
     period VARCHAR(16) NOT NULL,
     due DATE NOT NULL,
     original_due DATE NOT NULL,
     light VARCHAR(12) NOT NULL,
-    status VARCHAR(16),
     progress INTEGER,
     overdue_wd INTEGER NOT NULL,
-    done_on DATE,
     first_on DATE,
-    last_on DATE,
     expected INTEGER NOT NULL,
     late_open INTEGER NOT NULL,
     done_late INTEGER NOT NULL
@@ -38,47 +42,108 @@ CREATE TEMPORARY TABLE {ITEMS_TABLE} (
 
 DROP_ITEMS = f"DROP TABLE IF EXISTS {ITEMS_TABLE}"
 
+# Per obligation, through the (obligation_id, reported_on, id) index, as in evaluation_sql.
+_LATEST = """(SELECT r.{col} FROM status_report r
+        WHERE r.obligation_id = {ob}.id AND r.reported_on <= :as_of
+        ORDER BY r.reported_on DESC, r.id DESC LIMIT 1)"""
+_FIRST_ON = """(SELECT MIN(r.reported_on) FROM status_report r
+        WHERE r.obligation_id = e.id AND r.reported_on <= :as_of)"""
+_LAST_ON = """(SELECT MAX(r.reported_on) FROM status_report r
+        WHERE r.obligation_id = p.id AND r.reported_on <= :as_of)"""
+
 # expected: due (effective) on or before the as-of date. late_open / done_late compare with
 # the ORIGINAL due date: an approved extension changes the light, not the score.
-FILL_ITEMS = EVALUATED + f"""
-INSERT INTO {ITEMS_TABLE} (id, task_id, unit_id, section_id, period, due, original_due, light,
-                           status, progress, overdue_wd, done_on, first_on, last_on, expected,
-                           late_open, done_late)
-SELECT e.id, e.task_id, e.unit_id, t.section_id, e.period, e.due, e.original_due, e.light,
-       e.status, e.progress, e.overdue_wd, e.done_on, e.first_on, e.last_on,
+# progress is read for started items only (the figures count no pending item's progress),
+# first_on for expected items only (received and on time count expected items): a pending
+# period, most of a plan's year, costs no report lookup. Obligations of tasks the plan no
+# longer has stay out, as they did when the items were joined to the task table.
+_FILL = f"""
+INSERT INTO {ITEMS_TABLE} (id, task_id, unit_id, period, due, original_due, light, progress,
+                           overdue_wd, first_on, expected, late_open, done_late)
+SELECT e.id, e.task_id, e.unit_id, e.period, e.due, e.original_due, e.light,
+       CASE WHEN e.light <> 'pending' THEN {_LATEST.format(col="progress", ob="e")} END,
+       e.overdue_wd,
+       CASE WHEN e.due <= :as_of THEN {_FIRST_ON} END,
        CASE WHEN e.due <= :as_of THEN 1 ELSE 0 END,
        CASE WHEN e.done_on IS NULL AND :as_of > e.original_due THEN 1 ELSE 0 END,
        CASE WHEN e.done_on IS NOT NULL AND e.done_on > e.original_due THEN 1 ELSE 0 END
 FROM evaluated e
-JOIN task t ON t.plan_id = :plan AND t.id = e.task_id
+WHERE e.task_id IN (SELECT t.id FROM task t WHERE t.plan_id = :plan)
 """
 
-# Shared SUM columns: reporting figures and progress of obligations whose period has started
-# (a missing progress counts 0, a done item without one counts 100).
-_FIGURES = """
-    COUNT(*) AS n,
-    SUM(overdue_wd) AS overdue_wd,
-    MAX(overdue_wd) AS max_overdue_wd,
-    SUM(expected) AS expected,
-    SUM(CASE WHEN expected = 1 AND first_on IS NOT NULL THEN 1 ELSE 0 END) AS received,
-    SUM(CASE WHEN expected = 1 AND first_on <= due THEN 1 ELSE 0 END) AS on_time,
-    SUM(CASE WHEN light <> 'pending' THEN 1 ELSE 0 END) AS started,
+
+def fill_items_sql(dialect: str) -> str:
+    """The report's evaluation into the items table, in the form the nightly run uses on
+    each backend (the completion date windowed on PostgreSQL, looked up on SQLite)."""
+    return evaluated_cte(full=False, windowed=dialect == "postgresql") + _FILL
+
+
+# The cells: obligations per unit, light and task, with the sums every figure is made of
+# (reporting figures and progress of obligations whose period has started; a missing
+# progress counts 0, a done item without one counts 100). One pass over the items.
+CREATE_CELLS = f"""
+CREATE TEMPORARY TABLE {CELLS_TABLE} (
+    unit_id VARCHAR(64) NOT NULL,
+    light VARCHAR(12) NOT NULL,
+    task_id VARCHAR(128) NOT NULL,
+    n INTEGER NOT NULL,
+    overdue_wd INTEGER NOT NULL,
+    max_overdue_wd INTEGER NOT NULL,
+    expected INTEGER NOT NULL,
+    received INTEGER NOT NULL,
+    on_time INTEGER NOT NULL,
+    started INTEGER NOT NULL,
+    progress_sum INTEGER NOT NULL,
+    late_open INTEGER NOT NULL,
+    done_late INTEGER NOT NULL
+)"""
+
+DROP_CELLS = f"DROP TABLE IF EXISTS {CELLS_TABLE}"
+
+FILL_CELLS = f"""
+INSERT INTO {CELLS_TABLE} (unit_id, light, task_id, n, overdue_wd, max_overdue_wd, expected, received,
+                           on_time, started, progress_sum, late_open, done_late)
+SELECT unit_id, light, task_id,
+    COUNT(*),
+    SUM(overdue_wd),
+    MAX(overdue_wd),
+    SUM(expected),
+    SUM(CASE WHEN expected = 1 AND first_on IS NOT NULL THEN 1 ELSE 0 END),
+    SUM(CASE WHEN expected = 1 AND first_on <= due THEN 1 ELSE 0 END),
+    SUM(CASE WHEN light <> 'pending' THEN 1 ELSE 0 END),
     SUM(CASE WHEN light = 'pending' THEN 0
              ELSE COALESCE(progress, CASE WHEN light IN ('done', 'done_late') THEN 100 ELSE 0 END)
-        END) AS progress_sum,
-    SUM(late_open) AS late_open,
-    SUM(done_late) AS done_late"""
+        END),
+    SUM(late_open),
+    SUM(done_late)
+FROM {ITEMS_TABLE}
+GROUP BY unit_id, light, task_id
+"""
+
+# Sums of sums (and the maximum of maxima) of the cells: the same figures as grouping the
+# items themselves.
+_ROLL_UP = """
+    SUM(c.n) AS n,
+    SUM(c.overdue_wd) AS overdue_wd,
+    MAX(c.max_overdue_wd) AS max_overdue_wd,
+    SUM(c.expected) AS expected,
+    SUM(c.received) AS received,
+    SUM(c.on_time) AS on_time,
+    SUM(c.started) AS started,
+    SUM(c.progress_sum) AS progress_sum,
+    SUM(c.late_open) AS late_open,
+    SUM(c.done_late) AS done_late"""
 
 BY_TASK_LIGHT = f"""
-SELECT section_id, task_id, light, {_FIGURES}
-FROM {ITEMS_TABLE}
-GROUP BY section_id, task_id, light
+SELECT t.section_id, c.task_id, c.light, {_ROLL_UP}
+FROM {CELLS_TABLE} c JOIN task t ON t.plan_id = :plan AND t.id = c.task_id
+GROUP BY t.section_id, c.task_id, c.light
 """
 
 BY_UNIT_LIGHT = f"""
-SELECT unit_id, light, {_FIGURES}
-FROM {ITEMS_TABLE}
-GROUP BY unit_id, light
+SELECT c.unit_id, c.light, {_ROLL_UP}
+FROM {CELLS_TABLE} c
+GROUP BY c.unit_id, c.light
 """
 
 # Reminders a unit received up to the as-of date: raised (any delivery state), not skipped.
@@ -89,13 +154,20 @@ WHERE r.plan_id = :plan AND r.fired_on <= :as_of AND r.state <> 'skipped'
 GROUP BY i.unit_id, r.level
 """
 
+# The page first (ORDER BY … LIMIT on the items), then the latest status and the last report
+# date of its items alone.
 OVERDUE_PAGE = f"""
-SELECT i.id, i.task_id, i.unit_id, i.period, i.due, i.original_due, i.overdue_wd, i.status,
-       i.progress, i.last_on
-FROM {ITEMS_TABLE} i
-WHERE i.light = 'red'
-ORDER BY i.due, i.overdue_wd DESC, i.task_id, i.unit_id, i.period
-LIMIT :limit OFFSET :offset
+SELECT p.id, p.task_id, p.unit_id, p.period, p.due, p.original_due, p.overdue_wd,
+       {_LATEST.format(col="status", ob="p")} AS status,
+       p.progress, {_LAST_ON} AS last_on
+FROM (
+    SELECT i.id, i.task_id, i.unit_id, i.period, i.due, i.original_due, i.overdue_wd, i.progress
+    FROM {ITEMS_TABLE} i
+    WHERE i.light = 'red'
+    ORDER BY i.due, i.overdue_wd DESC, i.task_id, i.unit_id, i.period
+    LIMIT :limit OFFSET :offset
+) p
+ORDER BY p.due, p.overdue_wd DESC, p.task_id, p.unit_id, p.period
 """
 
 OVERDUE_COUNT = f"SELECT COUNT(*) FROM {ITEMS_TABLE} WHERE light = 'red'"
