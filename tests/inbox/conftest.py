@@ -63,6 +63,10 @@ sections:
 """
 
 
+# The same plan for English-speaking readers: receipts and error files follow `plan.locale`.
+EN_PLAN_YAML = PLAN_YAML.replace("  warn_days: 3\n", "  warn_days: 3\n  locale: en\n")
+
+
 @pytest.fixture
 def plan_file(tmp_path: Path) -> Path:
     path = tmp_path / "plan.yaml"
@@ -71,8 +75,21 @@ def plan_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def en_plan_file(tmp_path: Path) -> Path:
+    path = tmp_path / "plan-en.yaml"
+    path.write_text(EN_PLAN_YAML, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
 def applied(engine: Engine, plan_file: Path) -> Engine:
     apply_plan(engine, plan_file)
+    return engine
+
+
+@pytest.fixture
+def applied_en(engine: Engine, en_plan_file: Path) -> Engine:
+    apply_plan(engine, en_plan_file)
     return engine
 
 

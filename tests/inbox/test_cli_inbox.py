@@ -45,7 +45,7 @@ def test_templates_writes_one_workbook_per_unit_and_names_them(store: Engine, tm
 
 
 def test_templates_refuses_an_unknown_unit_plan_or_date_cleanly(store: Engine, tmp_path: Path) -> None:
-    assert_bad_input(invoke("templates", "--plan", PLAN_ID, "--unit", "town-z", "--out", str(tmp_path)), "no unit 'town-z'")
+    assert_bad_input(invoke("templates", "--plan", PLAN_ID, "--unit", "town-z", "--out", str(tmp_path)), "计划“inbox-2018”中没有单位“town-z”")
     assert_bad_input(invoke("templates", "--plan", "nope", "--out", str(tmp_path)), "no plan 'nope'")
     assert_bad_input(invoke("templates", "--plan", PLAN_ID, "--as-of", "May 2", "--out", str(tmp_path)), "not a date")
 
@@ -59,17 +59,17 @@ def test_ingest_prints_a_receipt_per_file_and_exits_2_when_anything_was_rejected
 
     result = invoke("ingest", "--plan", PLAN_ID, str(good))
     assert result.exit_code == 0, result.stderr
-    assert "good.xlsx: accepted — 1 row(s) accepted, 0 already recorded, 0 rejected, 2 blank" in result.stdout
-    assert "receipt:" in result.stdout
+    assert "good.xlsx：已接收 — 接收 1 行，已有记录 0 行，退回 0 行，空白 2 行" in result.stdout
+    assert "回执：" in result.stdout
 
     result = invoke("ingest", "--plan", PLAN_ID, str(good), str(bad), str(tmp_path / "missing.csv"))
     assert result.exit_code == 2
-    assert "good.xlsx: already ingested; nothing changed" in result.stdout
-    assert "bad.xlsx: rejected — 0 row(s) accepted" in result.stderr
-    assert "反馈表 row 4 F 状态: one of 未开始 / 推进中 / 已完成 / 受阻 (found '差不多')" in result.stderr
+    assert "good.xlsx：已接收过，未作任何更改" in result.stdout
+    assert "bad.xlsx：已退回 — 接收 0 行" in result.stderr
+    assert "反馈表 第4行 F列「状态」：应为 未开始、推进中、已完成、受阻 之一（填写的是“差不多”）" in result.stderr
     inbox = Path(cli_env["PLAN_TRACKER_DATA_DIR"]) / "inbox" / PLAN_ID
-    assert f"error file: {inbox / 'rejected'}" in result.stderr
-    assert "missing.csv: rejected — no such file" in result.stderr
+    assert f"错误清单：{inbox / 'rejected'}" in result.stderr
+    assert "missing.csv：已退回 — 文件不存在" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert len(reports(store)) == 1
 
@@ -77,3 +77,18 @@ def test_ingest_prints_a_receipt_per_file_and_exits_2_when_anything_was_rejected
 def test_ingest_of_an_unknown_plan_is_bad_input(store: Engine, tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("x", encoding="utf-8")
     assert_bad_input(invoke("ingest", "--plan", "nope", str(tmp_path / "a.csv")), "no plan 'nope'")
+
+
+def test_ingest_speaks_english_for_a_plan_in_english(cli_env: dict[str, str], en_plan_file: Path, tmp_path: Path) -> None:
+    assert invoke("plan", "apply", str(en_plan_file)).exit_code == 0
+    invoke("templates", "--plan", PLAN_ID, "--as-of", "2018-05-02", "--out", str(tmp_path / "t"))
+    template = tmp_path / "t" / f"{PLAN_ID}-town-a-2018-05-02.xlsx"
+    bad = fill(template, tmp_path / "bad.xlsx", {("cap.training", "2018-Q1"): {"状态": "差不多"}})
+    result = invoke("ingest", "--plan", PLAN_ID, str(bad), str(tmp_path / "missing.csv"))
+    assert result.exit_code == 2
+    assert "bad.xlsx: rejected — 0 row(s) accepted, 0 already recorded, 1 rejected, 2 blank" in result.stderr
+    assert "反馈表 row 4 F 状态: one of 未开始, 推进中, 已完成, 受阻 (found '差不多')" in result.stderr
+    assert "  error file: " in result.stderr and "  receipt: " in result.stderr
+    assert "missing.csv: rejected — no such file" in result.stderr
+    assert_bad_input(invoke("templates", "--plan", PLAN_ID, "--unit", "town-z", "--out", str(tmp_path)),
+                     "plan 'inbox-2018' has no unit 'town-z'")

@@ -30,3 +30,18 @@ def test_every_cap_is_documented_with_its_value() -> None:
 
 def test_the_documented_caps_all_exist() -> None:
     assert set(documented()) <= set(SAFETY_CAPS) | set(OTHER_CAPS)
+
+
+def test_the_documented_messages_are_what_the_catalogue_says() -> None:
+    from plan_tracker.inbox.errors import RowError
+    from plan_tracker.inbox.ingest import FileReceipt
+    from plan_tracker.inbox.messages import msg
+
+    doc = DOC.read_text(encoding="utf-8")
+    row = RowError("反馈表", 5, "F 状态", msg("row.status_choice", choices=("未开始", "推进中", "已完成", "受阻")), "x")
+    for locale in ("zh", "en"):
+        summary = FileReceipt("b.xlsx", "p", locale, outcome="partial", accepted=1, rejected=1,
+                              reason=msg("file.rows_rejected", count=1)).summary()
+        for sentence in (row.text(locale), msg("row.other_unit", claimed="a", unit="b").render(locale),
+                         msg("safety.dtd", name="xl/workbook.xml").render(locale), summary):
+            assert f"`{sentence}`" in doc, sentence

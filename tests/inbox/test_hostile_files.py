@@ -26,29 +26,29 @@ from .conftest import PLAN_ID, TODAY, events, measured, reports
 REJECT_WITHIN_SECONDS = 2.0
 
 CASES: list[tuple[Callable[[bytes], tuple[str, bytes]], str]] = [
-    (corpus.zip_bomb_declared, "declares"),
-    (corpus.zip_bomb_ratio, "expands"),
-    (corpus.zip_bomb_lying_header, "damaged"),
+    (corpus.zip_bomb_declared, "声明解压后为"),
+    (corpus.zip_bomb_ratio, "膨胀"),
+    (corpus.zip_bomb_lying_header, "工作簿已损坏"),
     (corpus.entity_bomb, "DTD"),
     (corpus.external_entity, "DTD"),
-    (corpus.utf16_part, "not UTF-8 encoded XML"),
-    (corpus.ebcdic_part, "only UTF-8 is accepted"),
-    (corpus.huge_sheet_rows, f"read up to row {MAX_ROWS}"),
-    (corpus.huge_sheet_columns, f"at most {MAX_COLUMNS} columns"),
-    (corpus.forged_row_number, "beyond Excel's last row"),
-    (corpus.too_many_data_rows, f"more than {MAX_DATA_ROWS} data rows"),
-    (corpus.traversal_in_archive, "climbs out of the archive"),
-    (corpus.yaml_alias_bomb, "anchors (&name) are not accepted"),
-    (corpus.yaml_python_tag, "tags (!name) are not accepted"),
+    (corpus.utf16_part, "不是 UTF-8 编码的 XML"),
+    (corpus.ebcdic_part, "只接受 UTF-8"),
+    (corpus.huge_sheet_rows, f"只读取到第 {MAX_ROWS} 行"),
+    (corpus.huge_sheet_columns, f"最多 {MAX_COLUMNS} 列"),
+    (corpus.forged_row_number, "超出 Excel 最大行或最大列"),
+    (corpus.too_many_data_rows, f"数据超过 {MAX_DATA_ROWS} 行"),
+    (corpus.traversal_in_archive, "试图跳出压缩包"),
+    (corpus.yaml_alias_bomb, "不接受 YAML 锚点（&name）"),
+    (corpus.yaml_python_tag, "不接受 YAML 标签（!name）"),
     (corpus.csv_utf16, "UTF-16"),
-    (corpus.csv_not_text, "neither UTF-8 nor GB18030"),
-    (corpus.csv_huge_field, "malformed"),
-    (corpus.csv_too_many_rows, f"more than {MAX_DATA_ROWS} data rows"),
-    (corpus.csv_sparse_rows, f"more than {MAX_ROWS} rows"),
-    (corpus.oversized, "the cap is"),
-    (corpus.old_xls, "old .xls"),
-    (corpus.not_a_zip, "not an XLSX"),
-    (corpus.macro_workbook, "macro-enabled"),
+    (corpus.csv_not_text, "既不是 UTF-8 也不是 GB18030"),
+    (corpus.csv_huge_field, "CSV 文件格式有误"),
+    (corpus.csv_too_many_rows, f"数据超过 {MAX_DATA_ROWS} 行"),
+    (corpus.csv_sparse_rows, f"文件超过 {MAX_ROWS} 行"),
+    (corpus.oversized, "上限为"),
+    (corpus.old_xls, "旧版 .xls"),
+    (corpus.not_a_zip, "不是 XLSX 工作簿"),
+    (corpus.macro_workbook, "启用宏"),
 ]
 _built: dict[str, tuple[str, bytes]] = {}  # a hostile file is built once and reused on both backends
 
@@ -70,7 +70,7 @@ def test_a_hostile_file_is_rejected_within_the_caps(
     run = measured(lambda: ingest_file(applied, PLAN_ID, path, today=TODAY, inbox=inbox))
     receipt = run.result
     assert receipt.outcome == "rejected", receipt.summary()
-    assert reason in " ".join(str(e) for e in receipt.errors), receipt.errors
+    assert reason in " ".join(receipt.problems), receipt.problems
     assert run.seconds < REJECT_WITHIN_SECONDS, f"{name}: {run.seconds:.2f} s"
     assert run.peak_bytes < MEMORY_BUDGET_BYTES, f"{name}: peak {run.peak_bytes / 2**20:.1f} MiB"
     assert reports(applied) == []
@@ -127,7 +127,7 @@ def test_a_link_in_the_inbox_is_never_followed(applied: Engine, inbox: Path, tmp
     folder.mkdir(parents=True)
     os.symlink(secret, folder / "report.csv")
     [receipt] = ingest_inbox(applied, PLAN_ID, today=TODAY, inbox=inbox)
-    assert (receipt.outcome, "symbolic link" in receipt.message) == ("rejected", True)
+    assert (receipt.outcome, receipt.message) == ("rejected", "收件箱中是符号链接而不是文件，链接一律不予跟随")
     assert reports(applied) == []
     assert secret.exists() and not secret.is_symlink()
     assert receipt.stored is not None and receipt.stored.is_symlink()  # the link itself was filed away
@@ -141,7 +141,8 @@ def test_an_outcome_folder_linking_out_of_the_inbox_is_refused_before_anything_i
     folder.mkdir(parents=True)
     os.symlink(elsewhere, folder / "processed")
     (folder / "a.csv").write_text("单位编号,town-a\n任务编号,期间,状态\ncap.training,2018-Q2,推进中\n", encoding="utf-8")
-    with pytest.raises(InboxMisconfigured, match="link out of the inbox"):
+    # Raised before any plan is read: Chinese, then the English in parentheses.
+    with pytest.raises(InboxMisconfigured, match=r"是指向收件箱文件夹 .* 之外的链接，拒绝写入（.* is a link out of the inbox"):
         ingest_inbox(applied, PLAN_ID, today=TODAY, inbox=inbox)
     assert list(elsewhere.iterdir()) == []
     assert reports(applied) == []

@@ -34,6 +34,12 @@ def read_errors(path: Path) -> list[tuple[str, str, str, str]]:
     return [tuple(r[:4]) for r in rows[1:]]
 
 
+def read_expected(path: Path) -> list[str]:
+    """The `问题 expected` column of an error file."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return [r[4] for r in list(csv.reader(handle))[1:]]
+
+
 def light_of(engine: Engine, task: str, unit: str, period: str, day: dt.date = AS_OF) -> tuple:
     row = next(r for r in status_rows(engine, PLAN_ID, day) if (r.task, r.unit, r.period) == (task, unit, period))
     return row.light, row.status, row.progress
@@ -86,7 +92,7 @@ def test_every_ingestion_and_report_is_an_audit_event_with_unit_and_source(
         ("inbox.rejected", "town-b", "inbox")]
     assert logged[1]["payload"]["sha256"] == receipt.sha256
     assert logged[1]["payload"]["report_ids"] == receipt.report_ids
-    assert "no filled-in rows" in logged[2]["payload"]["reason"]
+    assert logged[2]["payload"]["reason"] == "没有填写任何一行（每行的“状态”均为空）"
 
 
 def test_a_malformed_file_yields_a_row_by_row_error_file(
@@ -106,9 +112,14 @@ def test_a_malformed_file_yields_a_row_by_row_error_file(
         ("反馈表", "5", "I 佐证材料链接", "javascript:alert(1)"),
         ("反馈表", "5", "K 参训人次(人次)", "很多"),
     ]
-    expected = [str(e) for e in receipt.errors]
-    assert "one of 未开始 / 推进中 / 已完成 / 受阻" in expected[0]
-    assert "a whole number from 0 to 100" in expected[1]
+    assert receipt.problems[:2] == [
+        "反馈表 第4行 F列「状态」：应为 未开始、推进中、已完成、受阻 之一（填写的是“完成了”）",
+        "反馈表 第4行 G列「进度(%)」：应为 0 到 100 之间的整数（填写的是“150”）",
+    ]
+    assert read_expected(receipt.errors_file) == [
+        "应为 未开始、推进中、已完成、受阻 之一", "应为 0 到 100 之间的整数", "应为日期，例如 2018-03-31",
+        "应为以 http:// 或 https:// 开头的网址", "应为数字"]
+    assert receipt.message == "没有可以接收的行"
     assert reports(applied) == []
     assert [e["actor"] for e in events(applied, "inbox.rejected")] == ["town-b"]
 
@@ -123,7 +134,7 @@ def test_good_rows_are_recorded_and_bad_rows_listed_when_a_file_is_partly_wrong(
     assert (receipt.outcome, receipt.accepted, receipt.rejected) == ("partial", 1, 1)
     assert receipt.stored is not None and receipt.stored.parent.name == "processed"
     assert read_errors(receipt.errors_file) == [("反馈表", "5", "J 报送日期", "2018-03-01")]
-    assert "before the period starts" in receipt.errors[0].expected
+    assert receipt.errors[0].expected_in("zh") == "报送日期 2018-03-01 早于期间开始日（2018-04-01）"
     assert light_of(applied, "cap.training", "town-b", "2018-Q1") == ("done", "done", 100)
 
 
@@ -136,7 +147,7 @@ def test_re_ingesting_the_same_file_changes_nothing(
     # The next day: an undated row would be dated anew, but the file is recognised by its bytes.
     again = ingest_file(applied, PLAN_ID, filled, today=TODAY + dt.timedelta(days=1), inbox=inbox)
     assert (first.outcome, again.outcome) == ("accepted", "already_ingested")
-    assert "already ingested; nothing changed (the same file was ingested on 2018-05-02)" in again.summary()
+    assert again.summary() == "a.xlsx：已接收过，未作任何更改（该文件已于 2018-05-02 接收）"
     assert counts(applied) == before
     assert sorted(p.name for p in (inbox / PLAN_ID).rglob("*")) == files_before
 
@@ -164,7 +175,8 @@ def test_a_row_on_another_units_obligation_is_refused_and_audited(
     workbook.save(tmp_path / "b.xlsx")
     receipt = ingest_file(applied, PLAN_ID, tmp_path / "b.xlsx", today=TODAY, inbox=inbox)
     assert (receipt.outcome, receipt.accepted, receipt.rejected) == ("partial", 1, 1)
-    assert "another unit's obligation" in receipt.errors[0].expected
+    assert receipt.errors[0].expected_in("zh") == (
+        "任务“cap.self-check”期间“once”的事项由其他单位牵头，“town-b”只能填报本单位的事项")
     assert reports(applied) == [("cap.training", "town-b", "2018-Q2", "in_progress", None, "2018-05-02", "inbox")]
     refused = events(applied, "report.refused")
     assert [(e["actor"], e["source"], e["payload"]["task"], e["payload"]["row"]) for e in refused] == [
@@ -180,6 +192,8 @@ def test_a_csv_row_naming_another_unit_is_refused_and_audited(applied: Engine, i
     receipt = ingest_file(applied, PLAN_ID, path, today=TODAY, inbox=inbox)
     assert (receipt.accepted, receipt.rejected) == (1, 1)
     assert receipt.errors[0].column == "A 单位编号"
+    assert receipt.problems[0] == ("csv 第3行 A列「单位编号」：本行填报单位为“town-a”，但本文件来自“town-b”，"
+                                   "只能填报本单位的事项（填写的是“town-a”）")
     refused = events(applied, "report.refused")
     assert [(e["actor"], e["payload"]["named_unit"]) for e in refused] == [("town-b", "town-a")]
 
@@ -189,7 +203,7 @@ def test_a_file_claiming_a_unit_the_plan_lacks_is_refused_and_audited_as_unknown
     path = tmp_path / "x.csv"
     path.write_text("单位编号,=cmd|' /C calc'!A0\n任务编号,期间,状态\ncap.training,2018-Q2,推进中\n", encoding="utf-8")
     receipt = ingest_file(applied, PLAN_ID, path, today=TODAY, inbox=inbox)
-    assert receipt.outcome == "rejected" and "has no unit" in receipt.message
+    assert receipt.outcome == "rejected" and receipt.message == "计划“inbox-2018”中没有这个单位编号"
     [event] = events(applied, "inbox.rejected")
     assert (event["actor"], event["payload"]["claimed_unit"]) == ("unknown", "=cmd|' /C calc'!A0")
     # The error file echoes the claim, neutralised: no spreadsheet runs it as a formula.
@@ -248,8 +262,8 @@ def test_a_template_of_another_plan_or_a_newer_plan_version_is_refused(
     newer = ingest_file(applied, PLAN_ID, _with_meta(templates["town-b"], tmp_path / "n.xlsx", plan_version=7),
                         today=TODAY, inbox=inbox)
     assert other.outcome == newer.outcome == "rejected"
-    assert "for plan 'other-2018', not 'inbox-2018'" in other.message
-    assert "made from plan version 7" in newer.message
+    assert other.message == "本文件属于计划“other-2018”，不是“inbox-2018”"
+    assert newer.message.startswith("本文件依据第7版计划生成，但系统中该计划只有第1版")
     assert reports(applied) == []
     assert [e["actor"] for e in events(applied, "inbox.rejected")] == ["town-b", "town-b"]
 
@@ -264,8 +278,8 @@ def test_a_template_from_an_older_plan_version_is_accepted_where_its_obligations
     assert apply_plan(applied, v2).version == 2
     receipt = ingest_file(applied, PLAN_ID, filled, today=TODAY, inbox=inbox)
     assert (receipt.outcome, receipt.accepted, receipt.rejected) == ("partial", 1, 1)
-    assert "no longer in the plan" in receipt.errors[0].expected
-    assert "version 1" in receipt.errors[0].expected and "version 2" in receipt.errors[0].expected
+    assert receipt.errors[0].expected_in("zh") == (
+        "该任务已不在计划中（本表依据第1版计划生成，计划现为第2版），请联系督查部门重新下发模板")
 
 
 def test_status_as_of_a_past_date_is_rebuilt_from_report_dates(

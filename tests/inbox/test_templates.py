@@ -88,7 +88,7 @@ def test_a_period_option_lists_that_period_even_before_it_starts(applied: Engine
 def test_one_unit_only_and_an_unknown_unit_is_refused(applied: Engine, tmp_path: Path) -> None:
     files = write_templates(applied, PLAN_ID, as_of=AS_OF, today=TODAY, out_dir=tmp_path / "one", unit="town-b")
     assert [f.unit for f in files] == ["town-b"]
-    with pytest.raises(TemplateError, match="no unit 'town-z'"):
+    with pytest.raises(TemplateError, match="计划“inbox-2018”中没有单位“town-z”"):
         write_templates(applied, PLAN_ID, as_of=AS_OF, today=TODAY, out_dir=tmp_path / "x", unit="town-z")
 
 

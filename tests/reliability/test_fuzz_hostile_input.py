@@ -277,5 +277,5 @@ def test_a_workbook_with_a_broken_hidden_sheet_is_refused_by_the_nightly_collect
     folder.mkdir(parents=True)
     (folder / "town-a.xlsx").write_bytes(damaged.getvalue())
     [receipt] = ingest_inbox(engine, INBOX_PLAN, today=dt.date(2018, 5, 2), inbox=tmp_path / "inbox")
-    assert receipt.outcome == "rejected" and "_meta cannot be read" in receipt.message
+    assert receipt.outcome == "rejected" and "隐藏工作表 _meta 无法读取" in receipt.message
     assert not (folder / "town-a.xlsx").exists() and any((folder / "rejected").iterdir())

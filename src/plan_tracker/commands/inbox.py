@@ -72,14 +72,16 @@ def ingest(
         receipt = ingest_file(engine, plan, file, today=today, inbox=inbox, via="cli")
         printer = out if receipt.ok else err
         printer.print(receipt.summary(), markup=False, highlight=False)
-        for problem in receipt.errors[:10]:
+        for problem in receipt.problems[:10]:
             printer.print(f"  {problem}", markup=False, highlight=False)
         if len(receipt.errors) > 10:
-            printer.print(f"  … and {len(receipt.errors) - 10} more", markup=False, highlight=False)
+            printer.print("  " + receipt.say("receipt.more", count=len(receipt.errors) - 10), markup=False, highlight=False)
         if receipt.errors_file:
-            printer.print(f"  error file: {receipt.errors_file}", markup=False, highlight=False)
+            printer.print("  " + receipt.say("receipt.errors_file", path=receipt.errors_file), markup=False,
+                          highlight=False)
         if receipt.receipt_file:
-            printer.print(f"  receipt: {receipt.receipt_file}", markup=False, highlight=False)
+            printer.print("  " + receipt.say("receipt.receipt_file", path=receipt.receipt_file), markup=False,
+                          highlight=False)
         clean = clean and receipt.ok
     if not clean:
         raise typer.Exit(2)

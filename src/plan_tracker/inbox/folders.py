@@ -41,7 +41,7 @@ def safe_name(name: str) -> str:
 
 def plan_folder(inbox: Path, plan_id: str) -> Path:
     if not _PLAN_ID.match(plan_id):
-        raise InboxMisconfigured(f"{plan_id!r} is not a plan id; it cannot name an inbox folder")
+        raise InboxMisconfigured("folder.not_plan_id", plan=plan_id)
     return inbox / plan_id
 
 
@@ -52,9 +52,9 @@ def check_layout(folder: Path) -> None:
     for name in (PROCESSED, REJECTED):
         target = folder / name
         if target.is_symlink() or (target.exists() and not target.resolve().is_relative_to(root)):
-            raise InboxMisconfigured(f"{target} is a link out of the inbox folder {root}; refusing to write there")
+            raise InboxMisconfigured("folder.link_out", target=target, root=root)
         if target.exists() and not target.is_dir():
-            raise InboxMisconfigured(f"{target} is not a folder")
+            raise InboxMisconfigured("folder.not_folder", target=target)
 
 
 def stored_name(original: str, sha256: str, today: dt.date) -> str:
@@ -67,7 +67,7 @@ def destination(folder: Path, outcome_dir: str, name: str) -> Path:
     target_dir.mkdir(parents=True, exist_ok=True)
     root = folder.resolve()
     if not target_dir.resolve().is_relative_to(root) or target_dir.is_symlink():
-        raise InboxMisconfigured(f"{target_dir} leads outside the inbox folder {root}; refusing to write there")
+        raise InboxMisconfigured("folder.leads_outside", target=target_dir, root=root)
     candidate = target_dir / name
     stem, dot, ext = name.rpartition(".")
     counter = 1
@@ -75,7 +75,7 @@ def destination(folder: Path, outcome_dir: str, name: str) -> Path:
         counter += 1
         candidate = target_dir / (f"{stem}-{counter}.{ext}" if dot else f"{name}-{counter}")
     if not candidate.resolve().parent == target_dir.resolve():
-        raise InboxMisconfigured(f"{candidate} is not a plain name inside {target_dir}")
+        raise InboxMisconfigured("folder.not_plain", target=candidate, folder=target_dir)
     return candidate
 
 

@@ -50,6 +50,7 @@ from plan_tracker.inbox.folders import (
     stored_name,
     within,
 )
+from plan_tracker.inbox.messages import DEFAULT_LOCALE, Msg, msg, word
 from plan_tracker.inbox.readers import RawRow, ReadFile, read_report
 from plan_tracker.inbox.rows import Checked, RowContext, check_row, is_blank
 from plan_tracker.inbox.safety import MAX_FILE_BYTES, Deadline, neutralise
@@ -70,10 +71,15 @@ EVENT = Event.__table__  # type: ignore[attr-defined]
 
 @dataclass
 class FileReceipt:
-    """What happened to one file; printed by the CLI and written next to the stored file."""
+    """What happened to one file; printed by the CLI and written next to the stored file.
+
+    Its sentences (`message`, `summary`, `problems`, the JSON's `message` and `expected`)
+    are worded in `locale`, the plan's (`plan.locale`); the JSON keys and `outcome` values
+    are the same in every locale."""
 
     file: str
     plan: str
+    locale: str = DEFAULT_LOCALE
     outcome: str = "rejected"  # accepted | partial | rejected | already_ingested
     unit: str | None = None
     sha256: str | None = None
@@ -84,7 +90,7 @@ class FileReceipt:
     blank: int = 0  # rows left empty
     report_ids: list[int] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
-    message: str = ""
+    reason: Msg | None = None  # why the file was refused, or what to look at
     stored: Path | None = None
     errors_file: Path | None = None
     receipt_file: Path | None = None
@@ -93,22 +99,35 @@ class FileReceipt:
     def ok(self) -> bool:
         return self.outcome in ("accepted", "already_ingested")
 
+    @property
+    def message(self) -> str:
+        return self.reason.render(self.locale) if self.reason else ""
+
+    @property
+    def problems(self) -> list[str]:
+        """Each row error as one located line, in the receipt's locale."""
+        return [e.text(self.locale) for e in self.errors]
+
+    def say(self, message: str, **fields: Any) -> str:
+        """A catalogue message in the receipt's locale (for the lines the CLI adds)."""
+        return word(message, self.locale, **fields)
+
     def summary(self) -> str:
         if self.outcome == "already_ingested":
-            return f"{self.file}: already ingested; nothing changed ({self.message})"
+            return self.say("summary.already", file=self.file, reason=self.message)
         if self.outcome == "rejected" and not (self.accepted or self.duplicates or self.rejected):
-            return f"{self.file}: rejected — {self.message}"
-        text = (f"{self.file}: {self.outcome} — {self.accepted} row(s) accepted, "
-                f"{self.duplicates} already recorded, {self.rejected} rejected, {self.blank} blank")
-        return text + (f" — {self.message}" if self.message else "")
+            return self.say("summary.refused", file=self.file, reason=self.message)
+        text = self.say("summary.counts", file=self.file, outcome=msg(f"outcome.{self.outcome}"),
+                        accepted=self.accepted, duplicates=self.duplicates, rejected=self.rejected, blank=self.blank)
+        return self.say("summary.reason", text=text, reason=self.message) if self.message else text
 
     def as_json(self) -> dict[str, Any]:
         return {
             "file": self.file, "plan": self.plan, "unit": self.unit, "outcome": self.outcome,
             "sha256": self.sha256, "kind": self.kind, "accepted": self.accepted,
             "duplicates": self.duplicates, "rejected": self.rejected, "blank": self.blank,
-            "report_ids": self.report_ids, "message": self.message,
-            "errors": [vars(e) for e in self.errors],
+            "report_ids": self.report_ids, "message": self.message, "locale": self.locale,
+            "errors": [e.as_json(self.locale) for e in self.errors],
             "stored": str(self.stored) if self.stored else None,
             "errors_file": str(self.errors_file) if self.errors_file else None,
         }
@@ -148,6 +167,9 @@ def ingest_file(engine: Engine, plan_id: str, path: Path | str, *, today: dt.dat
     with engine.connect() as conn:
         plan = stored_plan(conn, plan_id)  # raises UnknownPlan: a usage error, not a file's fault
         version = plan_version(conn, plan_id)
+    # The plan is known before a byte of the file is read: everything about it is worded in
+    # the plan's locale, hostile files included.
+    receipt.locale = plan.plan.locale
     # A name with a NUL byte stays a string: no system call accepts it, `_read_bytes` refuses it.
     path = str(path) if "\x00" in str(path) else Path(path)
     in_inbox = isinstance(path, Path) and within(folder, path)
@@ -165,7 +187,7 @@ def ingest_file(engine: Engine, plan_id: str, path: Path | str, *, today: dt.dat
         receipt.kind = read.kind
         receipt.unit, template_version = _identity(read, plan, version)
     except FileRefused as refused:
-        receipt.errors, receipt.message = refused.problems, str(refused.problems[0].expected)
+        receipt.errors, receipt.reason = refused.problems, refused.problems[0].expected
         claimed = receipt.unit or _claimed_unit(read)
         # The audit actor is a unit of the plan or `unknown`; a hostile claim stays in the payload.
         receipt.unit = claimed if claimed in {u.id for u in plan.units} else None
@@ -182,11 +204,11 @@ def ingest_file(engine: Engine, plan_id: str, path: Path | str, *, today: dt.dat
             kind = "inbox.ingested"
         else:
             receipt.outcome = "rejected"
-            receipt.message = receipt.message or ("no filled-in rows (状态 is empty on every row)"
-                                                  if not receipt.rejected else "no row could be accepted")
+            receipt.reason = receipt.reason or msg("file.no_filled_rows" if not receipt.rejected
+                                                   else "file.no_row_accepted")
             kind = "inbox.rejected"
         if receipt.rejected:
-            receipt.message = receipt.message or f"{receipt.rejected} row(s) rejected: see the error file"
+            receipt.reason = receipt.reason or msg("file.rows_rejected", count=receipt.rejected)
         _event(conn, plan_id, kind, receipt.unit, _payload(receipt, via, today, version, template_version))
     return _file_away(receipt, folder, path, data, in_inbox, today)
 
@@ -198,28 +220,28 @@ def _last_component(name: str) -> str:
 
 def _read_bytes(path: Path | str, *, link_allowed: bool) -> bytes:
     if isinstance(path, str):  # only a name with a NUL byte stays a string
-        raise FileRefused.because("the file name contains a NUL byte; no such file can be read safely")
+        raise FileRefused.because("file.nul_name")
     try:
         info = path.lstat()
         if stat.S_ISLNK(info.st_mode):
             if not link_allowed:
-                raise FileRefused.because("the inbox holds a symbolic link, not a file; links are never followed")
+                raise FileRefused.because("file.symlink")
             info = path.stat()
     except FileNotFoundError:
-        raise FileRefused.because("no such file") from None
+        raise FileRefused.because("file.missing") from None
     except (OSError, ValueError) as exc:
-        raise FileRefused.because(f"the file cannot be opened ({exc})") from None
+        raise FileRefused.because("file.cannot_open", detail=str(exc)) from None
     if not stat.S_ISREG(info.st_mode):
-        raise FileRefused.because("not a regular file")
+        raise FileRefused.because("file.not_regular")
     if info.st_size > MAX_FILE_BYTES:
-        raise FileRefused.because(f"the file has {info.st_size} bytes; the cap is {MAX_FILE_BYTES}")
+        raise FileRefused.because("file.too_big", size=info.st_size, cap=MAX_FILE_BYTES)
     try:
         with path.open("rb") as handle:
             data = handle.read(min(info.st_size, MAX_FILE_BYTES) + 1)  # it may have grown since the stat
     except OSError as exc:
-        raise FileRefused.because(f"the file cannot be read ({exc.strerror})") from None
+        raise FileRefused.because("file.cannot_read", detail=exc.strerror) from None
     if len(data) > info.st_size:
-        raise FileRefused.because("the file is still growing; it is left for the next run")
+        raise FileRefused.because("file.growing")
     return data
 
 
@@ -228,25 +250,21 @@ def _identity(read: ReadFile, plan: Plan, version: int) -> tuple[str, int | None
     sheet = read.sheet
     claimed_plan = read.identity.get("plan")
     if claimed_plan is not None and str(claimed_plan).strip() != plan.id:
-        raise FileRefused.because(f"this file is for plan {str(claimed_plan).strip()!r}, not {plan.id!r}", sheet=sheet)
+        raise FileRefused.because("file.other_plan", sheet=sheet, claimed=str(claimed_plan).strip(), plan=plan.id)
     unit = _claimed_unit(read)
     if unit is None:
-        hint = ("the hidden sheet _meta is missing and no 单位编号 identity row was found" if read.kind != "yaml"
-                else "the key `unit` is missing")
-        raise FileRefused.because(f"cannot tell which unit sent this file: {hint}", sheet=sheet)
+        raise FileRefused.because("file.no_unit_yaml" if read.kind == "yaml" else "file.no_unit_sheet", sheet=sheet)
     if unit not in {u.id for u in plan.units}:
-        raise FileRefused.because(f"plan {plan.id!r} has no unit with this id (单位编号)", found=unit, sheet=sheet)
+        raise FileRefused.because("file.unknown_unit", found=unit, sheet=sheet, plan=plan.id)
     raw_version = read.identity.get("plan_version")
     template_version: int | None = None
     if raw_version is not None:
         try:
             template_version = int(str(raw_version).strip())
         except ValueError:
-            raise FileRefused.because("the plan version must be a whole number", found=str(raw_version), sheet=sheet) from None
+            raise FileRefused.because("file.version_not_whole", found=str(raw_version), sheet=sheet) from None
         if template_version > version:
-            raise FileRefused.because(
-                f"this file was made from plan version {template_version}, but the store holds version {version} "
-                "of this plan: it does not come from this plan's history", sheet=sheet)
+            raise FileRefused.because("file.version_newer", sheet=sheet, template=template_version, stored=version)
     return unit, template_version
 
 
@@ -275,7 +293,7 @@ def _record_rows(conn: Connection, read: ReadFile, plan: Plan, receipt: FileRece
             except NotYourObligation:
                 _not_own(conn, checked, ctx)
             except DomainError as exc:
-                checked.errors.append(RowError(raw.sheet, raw.row, "", str(exc)))
+                checked.errors.append(RowError(raw.sheet, raw.row, "", msg("row.not_recorded", detail=str(exc))))
             else:
                 if recorded.duplicate:
                     receipt.duplicates += 1
@@ -289,7 +307,7 @@ def _record_rows(conn: Connection, read: ReadFile, plan: Plan, receipt: FileRece
             _event(conn, plan.id, "report.refused", receipt.unit, {
                 "file": receipt.file, "sha256": receipt.sha256, "sheet": raw.sheet, "row": raw.row,
                 "task": _cell_text(raw, "task"), "period": _cell_text(raw, "period"),
-                "named_unit": _cell_text(raw, "unit"), "reason": checked.errors[0].expected})
+                "named_unit": _cell_text(raw, "unit"), "reason": checked.errors[0].expected_in(receipt.locale)})
 
 
 def _not_own(conn: Connection, checked: Checked, ctx: RowContext) -> None:
@@ -302,11 +320,9 @@ def _not_own(conn: Connection, checked: Checked, ctx: RowContext) -> None:
     column = checked.raw.fields["task"].column if "task" in checked.raw.fields else "任务编号"
     if leaders:
         checked.refused = True
-        expected = (f"task {s.task!r} for period {s.period!r} is another unit's obligation; "
-                    f"unit {s.unit!r} may report only on its own obligations")
+        expected = msg("row.others_obligation", task=s.task, period=s.period, unit=s.unit)
     else:
-        expected = (ctx.stale("this obligation")
-                    or f"unit {s.unit!r} has no obligation for task {s.task!r} in period {s.period!r}")
+        expected = ctx.stale("obligation") or msg("row.no_obligation", unit=s.unit, task=s.task, period=s.period)
     checked.errors.append(RowError(checked.raw.sheet, checked.raw.row, column, expected, s.task))
 
 
@@ -348,7 +364,7 @@ def _already(receipt: FileReceipt, earlier: dict[str, Any], folder: Path, path: 
     receipt.outcome = "already_ingested"
     when = earlier.get("received_on") or ""
     receipt.unit = earlier.get("unit") or receipt.unit
-    receipt.message = f"the same file was ingested {('on ' + when) if when else 'before'}"
+    receipt.reason = msg("file.ingested_on", day=when) if when else msg("file.ingested_before")
     if in_inbox and isinstance(path, Path):  # take it out of the inbox; the store is untouched
         stored = destination(folder, PROCESSED, stored_name(path.name, receipt.sha256 or "", today))
         os.replace(path, stored)
@@ -372,22 +388,25 @@ def _file_away(receipt: FileReceipt, folder: Path, path: Path | str, data: bytes
     base = receipt.stored
     if receipt.errors:
         receipt.errors_file = base.with_name(base.name + ".errors.csv")
-        receipt.errors_file.write_bytes(error_file(receipt.errors))
+        receipt.errors_file.write_bytes(error_file(receipt.errors, receipt.locale))
     receipt.receipt_file = base.with_name(base.name + ".receipt.json")
     body = {**receipt.as_json(), "received_on": today.isoformat()}
     receipt.receipt_file.write_text(json.dumps(body, ensure_ascii=False, indent=1), encoding="utf-8")
     return receipt
 
 
+# Both languages in every locale: programs read these headers, people read the rows below.
 ERROR_HEADERS = ("工作表 sheet", "行 row", "列 column", "填写内容 found", "问题 expected")
 
 
-def error_file(errors: list[RowError]) -> bytes:
+def error_file(errors: list[RowError], locale: str = DEFAULT_LOCALE) -> bytes:
     """The row-by-row error file: UTF-8 CSV with a BOM (Excel and WPS open it directly);
-    every cell neutralised, since `found` echoes what the unit typed."""
+    every cell neutralised, since `found` echoes what the unit typed; `expected` worded in
+    the plan's locale."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(ERROR_HEADERS)
     for e in errors:
-        writer.writerow([neutralise(v) for v in (e.sheet, "" if e.row is None else e.row, e.column, e.found, e.expected)])
+        cells = (e.sheet, "" if e.row is None else e.row, e.column, e.found, e.expected_in(locale))
+        writer.writerow([neutralise(v) for v in cells])
     return buffer.getvalue().encode("utf-8-sig")

@@ -27,6 +27,7 @@ from plan_tracker.inbox.columns import (
     normalise,
 )
 from plan_tracker.inbox.errors import FileRefused, RowError
+from plan_tracker.inbox.messages import msg
 from plan_tracker.inbox.safety import (
     MAX_COLUMNS,
     MAX_DATA_ROWS,
@@ -40,18 +41,13 @@ from plan_tracker.inbox.safety import (
 )
 
 KINDS = {".xlsx": "xlsx", ".csv": "csv", ".yaml": "yaml", ".yml": "yaml"}
-REFUSED_KINDS = {
-    ".xls": "an old Excel 97-2003 workbook; save it as .xlsx",
-    ".xlsm": "a macro-enabled workbook; save it as .xlsx (macros are never accepted)",
-    ".xlsb": "a binary workbook; save it as .xlsx",
-    ".et": "a WPS workbook; save it as .xlsx (文件 → 另存为 → Excel 工作簿)",
-    ".ods": "an OpenDocument spreadsheet; save it as .xlsx",
-}
+# Spreadsheet formats a unit may send by mistake, each with its own advice (`kind.*` messages).
+REFUSED_KINDS = {".xls": "kind.xls", ".xlsm": "kind.xlsm", ".xlsb": "kind.xlsb", ".et": "kind.et", ".ods": "kind.ods"}
 
 
 @dataclass(frozen=True)
 class Cell:
-    column: str  # "F 状态" in a sheet, the key in YAML
+    column: str  # "F 状态" in a sheet ("F" under a blank header), the key in YAML
     value: Any
 
 
@@ -78,8 +74,10 @@ def kind_of(name: str) -> str:
     if suffix in KINDS:
         return KINDS[suffix]
     if suffix in REFUSED_KINDS:
-        raise FileRefused.because(f"this is {REFUSED_KINDS[suffix]}")
-    raise FileRefused.because(f"unsupported file type {suffix or '(none)'!r}; send .xlsx, .csv or .yaml")
+        raise FileRefused.because(REFUSED_KINDS[suffix])
+    if not suffix:
+        raise FileRefused.because("kind.no_suffix")
+    raise FileRefused.because("kind.unsupported", suffix=suffix)
 
 
 def read_report(data: bytes, name: str, deadline: Deadline) -> ReadFile:
@@ -116,23 +114,22 @@ def rows_from_grid(grid: Iterable[tuple[int, Sequence[Any]]], sheet: str,
         if all(_blank(v) for v in values):
             continue
         if len(rows) >= MAX_DATA_ROWS:
-            raise FileRefused.because(f"the sheet has more than {MAX_DATA_ROWS} data rows", sheet=sheet, row=index)
+            raise FileRefused.because("sheet.too_many_rows", sheet=sheet, row=index, limit=MAX_DATA_ROWS)
         raw = RawRow(sheet, index)
         for i, value in enumerate(values):
             if i >= len(columns):
                 if not _blank(value):
-                    raw.extra[f"#{i}"] = Cell(f"{get_column_letter(i + 1)} (no header)", value)
+                    raw.extra[f"#{i}"] = Cell(get_column_letter(i + 1), value)
                 continue
             label, key, header = columns[i]
             if key is not None:
                 raw.fields[key] = Cell(label, value)
             elif not _blank(value):
-                raw.extra[header or f"#{i}"] = Cell(label if header else f"{label}(no header)", value)
+                raw.extra[header or f"#{i}"] = Cell(label, value)
         rows.append(raw)
     if columns is None:
-        raise FileRefused.because(
-            f"no header row (with {BY_KEY['task'].label} and {BY_KEY['status'].label}) in the first "
-            f"{MAX_HEADER_SEARCH} rows", sheet=sheet)
+        raise FileRefused.because("sheet.no_header", sheet=sheet, task=BY_KEY["task"].label,
+                                  status=BY_KEY["status"].label, limit=MAX_HEADER_SEARCH)
     return identity, rows
 
 
@@ -146,13 +143,13 @@ def _header(values: Sequence[Any], sheet: str, index: int) -> list[tuple[str, st
         label = f"{letter} {text}".strip()
         if key is not None:
             if key in seen:
-                raise FileRefused.because(f"column {text!r} appears twice ({seen[key]} and {letter})",
-                                          sheet=sheet, row=index, column=label)
+                raise FileRefused.because("sheet.column_twice", sheet=sheet, row=index, column=label,
+                                          name=text, first=seen[key], second=letter)
             seen[key] = letter
         columns.append((label, key, normalise(text)))
     missing = [BY_KEY[k].label for k in REQUIRED if k not in seen]
     if missing:
-        raise FileRefused.because(f"the header row lacks {', '.join(missing)}", sheet=sheet, row=index)
+        raise FileRefused.because("sheet.header_lacks", sheet=sheet, row=index, missing=tuple(missing))
     return columns
 
 
@@ -175,18 +172,19 @@ def read_xlsx(data: bytes, deadline: Deadline) -> ReadFile:
             warnings.simplefilter("ignore")  # e.g. "Data Validation extension is not supported"
             workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
     except Exception as exc:  # openpyxl raises many types for malformed parts; none is a crash of ours
-        raise FileRefused.because(f"the workbook cannot be read ({type(exc).__name__}: {exc})") from None
+        raise FileRefused.because("workbook.unreadable", detail=f"{type(exc).__name__}: {exc}") from None
     try:
         try:  # reliability fix (tests/reliability fuzzing): a malformed hidden sheet crashed the night
             meta = _read_meta(workbook, deadline) if META_SHEET in workbook.sheetnames else {}
         except FileRefused:
             raise
         except Exception as exc:
-            raise FileRefused.because(f"the hidden sheet {META_SHEET} cannot be read ({type(exc).__name__}: {exc})") from None
+            raise FileRefused.because("workbook.meta_unreadable", meta_sheet=META_SHEET,
+                                      detail=f"{type(exc).__name__}: {exc}") from None
         name = meta.get("sheet") if meta.get("sheet") in workbook.sheetnames else None
         name = name or next((n for n in workbook.sheetnames if n != META_SHEET), None)
         if name is None:
-            raise FileRefused.because("the workbook has no report sheet")
+            raise FileRefused.because("workbook.no_sheet")
         sheet = workbook[name]
         try:
             grid = enumerate(sheet.iter_rows(min_row=1, max_row=MAX_ROWS, max_col=MAX_COLUMNS, values_only=True), 1)
@@ -194,16 +192,15 @@ def read_xlsx(data: bytes, deadline: Deadline) -> ReadFile:
         except FileRefused:
             raise
         except Exception as exc:
-            raise FileRefused.because(f"the sheet cannot be read ({type(exc).__name__}: {exc})", sheet=name) from None
+            raise FileRefused.because("sheet.unreadable", sheet=name, detail=f"{type(exc).__name__}: {exc}") from None
     finally:
         workbook.close()
     source = "identity row"
     if meta:
         for key in ("plan", "unit"):
             if key in identity and key in meta and str(identity[key]).strip() != str(meta[key]).strip():
-                raise FileRefused.because(
-                    f"the hidden sheet {META_SHEET} says {key} {meta[key]!r} but the identity row says {identity[key]!r}",
-                    sheet=name)
+                raise FileRefused.because("workbook.meta_mismatch", sheet=name, meta_sheet=META_SHEET,
+                                          key=msg(f"identity.{key}"), meta=meta[key], identity=identity[key])
         identity = {**identity, **meta}
         source = META_SHEET
     return ReadFile("xlsx", identity, source, rows, name)
@@ -230,17 +227,17 @@ def read_csv(data: bytes, deadline: Deadline) -> ReadFile:
     def grid() -> Iterable[tuple[int, Sequence[Any]]]:
         for index, record in enumerate(reader, 1):
             if index > MAX_ROWS:
-                raise FileRefused.because(
-                    f"the file has more than {MAX_ROWS} rows (at most {MAX_DATA_ROWS} data rows)", sheet="csv", row=index)
+                raise FileRefused.because("csv.too_many_rows", sheet="csv", row=index, limit=MAX_ROWS,
+                                          data_rows=MAX_DATA_ROWS)
             if len(record) > MAX_COLUMNS and any(v.strip() for v in record[MAX_COLUMNS:]):
-                raise FileRefused.because(f"row has {len(record)} columns; at most {MAX_COLUMNS} are read",
-                                          sheet="csv", row=index)
+                raise FileRefused.because("csv.too_many_columns", sheet="csv", row=index, count=len(record),
+                                          limit=MAX_COLUMNS)
             yield index, record[:MAX_COLUMNS]
 
     try:
         identity, rows = rows_from_grid(grid(), "csv", deadline)
     except csv.Error as exc:
-        raise FileRefused.because(f"the CSV is malformed: {exc}", sheet="csv", row=reader.line_num) from None
+        raise FileRefused.because("csv.malformed", sheet="csv", row=reader.line_num, detail=str(exc)) from None
     return ReadFile("csv", identity, "identity row", rows, "csv", encoding)
 
 
@@ -255,29 +252,28 @@ def read_yaml(data: bytes, deadline: Deadline) -> ReadFile:
     from plan_tracker.planfile import PlanFileError, parse_yaml
 
     if len(data) > MAX_YAML_BYTES:
-        raise FileRefused.because(f"YAML report files are limited to {MAX_YAML_BYTES} bytes; this one has {len(data)}")
+        raise FileRefused.because("yaml.too_big", limit=MAX_YAML_BYTES, size=len(data))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise FileRefused.because("the YAML file is not UTF-8 text") from None
+        raise FileRefused.because("yaml.not_utf8") from None
     check_yaml_tokens(text)
     try:
         doc, tree = parse_yaml(text, "yaml", what="report file")
     except PlanFileError as exc:
-        raise FileRefused([RowError("yaml", p.line, f"col {p.column}", p.message) for p in exc.problems]) from None
+        raise FileRefused(_yaml_problems(exc.problems)) from None
     deadline.check()
     if tree.problems:
-        raise FileRefused([RowError("yaml", p.line, f"col {p.column}", p.message) for p in tree.problems])
+        raise FileRefused(_yaml_problems(tree.problems))
     unknown = sorted(set(doc) - YAML_TOP)
     if unknown:
-        raise FileRefused.because(f"unknown top-level key(s) {', '.join(unknown)}; expected {', '.join(sorted(YAML_TOP))}",
-                                  sheet="yaml", row=tree.locate((unknown[0],), at_key=True)[0])
+        raise FileRefused.because("yaml.unknown_keys", sheet="yaml", row=tree.locate((unknown[0],), at_key=True)[0],
+                                  unknown=tuple(unknown), expected=tuple(sorted(YAML_TOP)))
     reports = doc.get("reports")
     if not isinstance(reports, list):
-        raise FileRefused.because("`reports` must be a list of reports", sheet="yaml",
-                                  row=tree.locate(("reports",))[0])
+        raise FileRefused.because("yaml.reports_not_list", sheet="yaml", row=tree.locate(("reports",))[0])
     if len(reports) > MAX_DATA_ROWS:
-        raise FileRefused.because(f"the file has more than {MAX_DATA_ROWS} reports", sheet="yaml")
+        raise FileRefused.because("yaml.too_many_reports", sheet="yaml", limit=MAX_DATA_ROWS)
     rows = []
     for i, item in enumerate(reports):
         line = tree.locate(("reports", i))[0]
@@ -298,3 +294,9 @@ def read_yaml(data: bytes, deadline: Deadline) -> ReadFile:
         rows.append(raw)
     identity = {k: doc[k] for k in ("plan", "unit", "plan_version") if k in doc}
     return ReadFile("yaml", identity, "yaml", rows, "yaml", "utf-8")
+
+
+def _yaml_problems(problems: Sequence[Any]) -> list[RowError]:
+    """The YAML layer's located problems (worded in English by the plan loader, which the
+    Chinese message quotes after its own words)."""
+    return [RowError("yaml", p.line, f"col {p.column}", msg("yaml.syntax", detail=p.message)) for p in problems]

@@ -16,7 +16,7 @@ from typing import Any
 
 from plan_tracker.domain.errors import DomainError
 from plan_tracker.domain.obligations import obligation_period
-from plan_tracker.domain.periods import ONCE, period_of
+from plan_tracker.domain.periods import ONCE, parse_period, period_of
 from plan_tracker.domain.plan import Plan, Task
 from plan_tracker.domain.reports import (
     STATUS_LABELS_ZH,
@@ -27,6 +27,7 @@ from plan_tracker.domain.reports import (
 )
 from plan_tracker.inbox.columns import BY_KEY, FILL_IN_KEYS, UNIT_COLUMN, indicator_aliases
 from plan_tracker.inbox.errors import RowError
+from plan_tracker.inbox.messages import Msg, msg
 from plan_tracker.inbox.readers import Cell, RawRow
 from plan_tracker.services.submissions import Submission
 
@@ -45,13 +46,12 @@ class RowContext:
     version: int = 1  # the plan's version in the store
     template_version: int | None = None  # the version the file was made from, if it says
 
-    def stale(self, what: str) -> str | None:
-        """The message for something a file from an older plan version names but the plan
-        no longer has; None when the file is not from an older version."""
+    def stale(self, what: str) -> Msg | None:
+        """The message for something (`task`, `period`, `obligation`) a file from an older plan
+        version names but the plan no longer has; None when the file is not from an older version."""
         if self.template_version is None or self.template_version >= self.version:
             return None
-        return (f"{what} is no longer in the plan (the file was made from version {self.template_version}, "
-                f"the plan is now at version {self.version}); ask the coordinator for a new template")
+        return msg("row.stale", what=msg(f"stale.{what}"), old=self.template_version, new=self.version)
 
 
 @dataclass
@@ -70,23 +70,22 @@ def is_blank(raw: RawRow) -> bool:
 def check_row(raw: RawRow, ctx: RowContext, tasks: dict[str, Task]) -> Checked:
     out = Checked(raw)
 
-    def error(key_or_cell: str | Cell, expected: str, found: Any = None) -> None:
+    def error(key_or_cell: str | Cell, expected: Msg, found: Any = None) -> None:
         out.errors.append(RowError(raw.sheet, raw.row, _where(raw, key_or_cell), expected,
                                    "" if found is None else str(found)[:200]))
 
     claimed = _text(_value(raw, "unit"))
     if claimed is not None and claimed != ctx.unit:
         out.refused = True
-        error("unit", f"this row names unit {claimed!r}; a file from unit {ctx.unit!r} may report only on "
-                      f"{ctx.unit!r}'s own obligations", claimed)
+        error("unit", msg("row.other_unit", claimed=claimed, unit=ctx.unit), claimed)
         return out
 
     task_id = _text(_value(raw, "task"))
     task = tasks.get(task_id) if task_id else None
     if task_id is None:
-        error("task", "a task id (任务编号) is required")
+        error("task", msg("row.task_required"))
     elif task is None:
-        error("task", ctx.stale("this task") or f"plan {ctx.plan.id!r} has no task with this id", task_id)
+        error("task", ctx.stale("task") or msg("row.unknown_task", plan=ctx.plan.id), task_id)
     period_key, period_start = None, None
     if task is not None:
         period_key, period_start = _period(raw, ctx, task, error)
@@ -96,14 +95,14 @@ def check_row(raw: RawRow, ctx: RowContext, tasks: dict[str, Task]) -> Checked:
     note = _bounded(raw, "note", MAX_NOTE_CHARS, error)
     evidence = _bounded(raw, "evidence", MAX_EVIDENCE_CHARS, error)
     if evidence is not None and not _URL.match(evidence):
-        error("evidence", "a web link starting with http:// or https://", evidence)
+        error("evidence", msg("row.evidence_url"), evidence)
     values = _indicators(raw, task, error)
     if status is not None and reported_on is not None and period_start is not None:
         try:
             progress = check_report(status=status, progress=progress, reported_on=reported_on,
                                     today=ctx.today, period_start=period_start)
         except BadReport as exc:
-            error("reported_on", str(exc), reported_on.isoformat())
+            error("reported_on", _bad_report(exc, reported_on, ctx.today, period_start), reported_on.isoformat())
     if out.errors or task is None or period_key is None or status is None or reported_on is None:
         return out
     out.submission = Submission(ctx.plan.id, task.id, ctx.unit, period_key, status.value, reported_on,
@@ -150,25 +149,49 @@ def _period(raw: RawRow, ctx: RowContext, task: Task, error: Any) -> tuple[str |
         if task.every is None:
             key = ONCE
         else:
-            error("period", f"a period of this {task.every.value} task, e.g. {period_of(task.every, plan.plan.start).key}")
+            error("period", msg("row.period_required", every=msg(f"every.{task.every.value}"),
+                                example=period_of(task.every, plan.plan.start).key))
             return None, None
     try:
         period = obligation_period(plan, task, key)
     except DomainError as exc:
-        error("period", ctx.stale("this period") or str(exc), key)
+        error("period", ctx.stale("period") or _bad_period(exc, plan, task, key), key)
         return None, None
     return period.key, period.start
+
+
+def _bad_period(exc: DomainError, plan: Plan, task: Task, key: str) -> Msg:
+    """The domain's reason a period key does not fit, as a catalogue message (English keeps
+    the domain's own sentence): malformed for the task, or outside the plan's dates."""
+    detail = str(exc)
+    if task.every is None:
+        return msg("row.period_not_once", detail=detail)
+    try:
+        parse_period(task.every, key)
+    except DomainError:
+        return msg("row.period_malformed", detail=detail, every=msg(f"every.{task.every.value}"),
+                   example=period_of(task.every, plan.plan.start).key)
+    return msg("row.period_outside", detail=detail, key=key, plan=plan.id, start=plan.plan.start, end=plan.plan.end)
+
+
+def _bad_report(exc: BadReport, reported_on: dt.date, today: dt.date, period_start: dt.date) -> Msg:
+    """Which of `check_report`'s date rules the row broke (progress is checked before it)."""
+    if reported_on > today:
+        return msg("row.future", detail=str(exc), reported_on=reported_on, today=today)
+    if reported_on < period_start:
+        return msg("row.before_period", detail=str(exc), reported_on=reported_on, start=period_start)
+    return msg("row.bad_report", detail=str(exc))
 
 
 def _status(raw: RawRow, error: Any) -> Status | None:
     text = _text(_value(raw, "status"))
     if text is None:
-        error("status", "a status: " + " / ".join(STATUS_LABELS_ZH.values()))
+        error("status", msg("row.status_required", choices=tuple(STATUS_LABELS_ZH.values())))
         return None
     try:
         return parse_status(text)
     except BadReport:
-        error("status", "one of " + " / ".join(STATUS_LABELS_ZH.values()), text)
+        error("status", msg("row.status_choice", choices=tuple(STATUS_LABELS_ZH.values())), text)
         return None
 
 
@@ -185,7 +208,7 @@ def _progress(raw: RawRow, error: Any) -> int | None:
         except ValueError:
             number = None
     if number is None or not math.isfinite(number) or not number.is_integer() or not 0 <= number <= 100:
-        error("progress", "a whole number from 0 to 100", value)
+        error("progress", msg("row.progress"), value)
         return None
     return int(number)
 
@@ -204,14 +227,14 @@ def _date(raw: RawRow, today: dt.date, error: Any) -> dt.date | None:
                 return dt.datetime.strptime(value.strip(), fmt).date()
             except ValueError:
                 continue
-    error("reported_on", "a date such as 2018-03-31", value)
+    error("reported_on", msg("row.date"), value)
     return None
 
 
 def _bounded(raw: RawRow, key: str, limit: int, error: Any) -> str | None:
     text = _text(_value(raw, key))
     if text is not None and len(text) > limit:
-        error(key, f"at most {limit} characters (this cell has {len(text)})", text[:40] + "…")
+        error(key, msg("row.too_long", limit=limit, length=len(text)), text[:40] + "…")
         return None
     return text
 
@@ -221,16 +244,17 @@ def _indicators(raw: RawRow, task: Task | None, error: Any) -> dict[str, int | f
     if task is None:
         return values
     own = {alias: ind.id for ind in task.indicators for alias in indicator_aliases(ind.model_dump())}
-    names = ", ".join(i.name for i in task.indicators) or "none"
+    names = tuple(i.name for i in task.indicators) or msg("none")
     for header, cell in raw.extra.items():
         ident = own.get(header)
         if ident is None:
-            error(cell, f"not a column of the report, nor an indicator of task {task.id!r} (its indicators: {names})",
+            headless = header.startswith("#")  # a value under a blank header (readers key it by position)
+            error(cell, msg("row.no_header") if headless else msg("row.not_indicator", task=task.id, names=names),
                   cell.value)
             continue
         number = _number(cell.value)
         if number is None:
-            error(cell, "a number", cell.value)
+            error(cell, msg("row.number"), cell.value)
         else:
             values[ident] = number
     return values

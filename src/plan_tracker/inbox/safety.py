@@ -28,6 +28,7 @@ from pathlib import PurePosixPath
 from typing import Any, TypeVar
 
 from plan_tracker.inbox.errors import FileRefused
+from plan_tracker.inbox.messages import Msg, msg
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -120,8 +121,7 @@ class Deadline:
 
     def check(self) -> None:
         if self._clock() > self._end:
-            raise FileRefused.because(
-                f"reading the file took longer than {self.seconds:g} s; it is refused as too complex")
+            raise FileRefused.because("safety.too_slow", seconds=self.seconds)
 
 
 # -- text files -----------------------------------------------------------------------------
@@ -129,17 +129,16 @@ def decode_text(data: bytes) -> tuple[str, str]:
     """Decode CSV bytes: UTF-8 (with or without BOM), else GB18030 (a superset of the GBK
     that WPS and Excel on Chinese Windows save). Returns (text, encoding)."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or (len(data) >= 2 and 0 in data[:2]):
-        raise FileRefused.because(
-            "the file is UTF-16 text (Excel's 'Unicode text'); save it as 'CSV UTF-8' or plain CSV")
+        raise FileRefused.because("safety.utf16")
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
         if "\x00" in text:
-            raise FileRefused.because("the file contains NUL bytes: it is binary, not CSV text")
+            raise FileRefused.because("safety.nul_bytes")
         return text, encoding
-    raise FileRefused.because("the file is neither UTF-8 nor GB18030/GBK text; save it as 'CSV UTF-8'")
+    raise FileRefused.because("safety.encoding")
 
 
 # -- YAML -----------------------------------------------------------------------------------
@@ -153,12 +152,10 @@ def check_yaml_tokens(text: str) -> None:
     try:
         for token in yaml.scan(text, Loader=loader):
             if isinstance(token, yaml.AliasToken | yaml.AnchorToken):
-                kind = "aliases (*name)" if isinstance(token, yaml.AliasToken) else "anchors (&name)"
-                raise FileRefused.because(f"YAML {kind} are not accepted in report files",
-                                          sheet="yaml", row=token.start_mark.line + 1)
+                kind = "safety.yaml_aliases" if isinstance(token, yaml.AliasToken) else "safety.yaml_anchors"
+                raise FileRefused.because(kind, sheet="yaml", row=token.start_mark.line + 1)
             if isinstance(token, yaml.TagToken):
-                raise FileRefused.because("YAML tags (!name) are not accepted in report files",
-                                          sheet="yaml", row=token.start_mark.line + 1)
+                raise FileRefused.because("safety.yaml_tags", sheet="yaml", row=token.start_mark.line + 1)
     except yaml.YAMLError:
         return  # a syntax error: the loader reports it with its position
 
@@ -188,14 +185,14 @@ def column_number(letters: str) -> int:
     return n
 
 
-def _member_name_problem(info: zipfile.ZipInfo) -> str | None:
+def _member_name_problem(info: zipfile.ZipInfo) -> Msg | None:
     raw = info.orig_filename
     if "\x00" in raw:
-        return "a part name contains a NUL byte"
+        return msg("safety.name_nul")
     if "\\" in raw or raw.startswith("/") or re.match(r"^[A-Za-z]:", raw):
-        return f"part name {raw!r} is an absolute or Windows path"
+        return msg("safety.name_absolute", name=raw)
     if ".." in PurePosixPath(raw).parts:
-        return f"part name {raw!r} climbs out of the archive ('..')"
+        return msg("safety.name_climbs", name=raw)
     return None
 
 
@@ -212,13 +209,12 @@ def inspect_zip(data: bytes, deadline: Deadline) -> ZipReport:
     """Refuse a hostile or broken XLSX before any XML parser touches it."""
     if not data.startswith(ZIP_MAGIC):
         if data.startswith(OLE_MAGIC):
-            raise FileRefused.because(
-                "this is an old .xls workbook or a password-protected file; save it as .xlsx without a password")
-        raise FileRefused.because("not an XLSX workbook (an .xlsx file is a zip archive)")
+            raise FileRefused.because("safety.old_xls")
+        raise FileRefused.because("safety.not_zip")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
-        raise FileRefused.because(f"the workbook is damaged ({exc})") from None
+        raise FileRefused.because("safety.damaged", detail=str(exc)) from None
     with archive:
         infos = archive.infolist()
         report = ZipReport(parts=[i.filename for i in infos])
@@ -231,32 +227,29 @@ def inspect_zip(data: bytes, deadline: Deadline) -> ZipReport:
 
 def _check_declared(infos: list[zipfile.ZipInfo]) -> None:
     if len(infos) > MAX_ZIP_MEMBERS:
-        raise FileRefused.because(f"the workbook has {len(infos)} parts; at most {MAX_ZIP_MEMBERS} are accepted")
+        raise FileRefused.because("safety.too_many_parts", count=len(infos), limit=MAX_ZIP_MEMBERS)
     seen: set[str] = set()
     declared = 0
     for info in infos:
         problem = _member_name_problem(info)
         if problem:
-            raise FileRefused.because(f"unsafe archive: {problem}")
+            raise FileRefused.because("safety.unsafe_archive", problem=problem)
         if info.filename in seen:
-            raise FileRefused.because(f"unsafe archive: part {info.filename!r} appears twice")
+            raise FileRefused.because("safety.part_twice", name=info.filename)
         seen.add(info.filename)
         if info.flag_bits & 0x1:
-            raise FileRefused.because("the workbook is encrypted; save it without a password")
+            raise FileRefused.because("safety.encrypted")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise FileRefused.because(f"part {info.filename!r} uses a compression XLSX files never use")
+            raise FileRefused.because("safety.compression", name=info.filename)
         cap = part_cap(info.filename)
         if info.file_size > cap:
-            raise FileRefused.because(
-                f"part {info.filename!r} declares {info.file_size} bytes uncompressed; the cap is {cap}")
+            raise FileRefused.because("safety.part_declares", name=info.filename, size=info.file_size, cap=cap)
         if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise FileRefused.because(
-                f"part {info.filename!r} expands {info.file_size // max(info.compress_size, 1)} times; "
-                f"the cap is {MAX_RATIO} (zip bomb?)")
+            raise FileRefused.because("safety.part_declared_ratio", name=info.filename,
+                                      ratio=info.file_size // max(info.compress_size, 1), cap=MAX_RATIO)
         declared += info.file_size
         if declared > MAX_TOTAL_BYTES:
-            raise FileRefused.because(
-                f"the workbook declares more than {MAX_TOTAL_BYTES} bytes uncompressed (zip bomb?)")
+            raise FileRefused.because("safety.total_declared", limit=MAX_TOTAL_BYTES)
 
 
 def _stream_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, report: ZipReport, deadline: Deadline) -> None:
@@ -276,22 +269,21 @@ def _stream_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, report: ZipRep
                 size += len(chunk)
                 report.total_bytes += len(chunk)
                 if size > cap or report.total_bytes > MAX_TOTAL_BYTES:
-                    raise FileRefused.because(f"part {name!r} expands beyond its cap of {cap} bytes (zip bomb?)")
+                    raise FileRefused.because("safety.part_over_cap", name=name, cap=cap)
                 if size > RATIO_FLOOR and size > MAX_RATIO * max(info.compress_size, 1):
-                    raise FileRefused.because(f"part {name!r} expands more than {MAX_RATIO} times (zip bomb?)")
+                    raise FileRefused.because("safety.part_ratio", name=name, limit=MAX_RATIO)
                 if not is_xml:
                     continue
                 if size == len(chunk):
                     _check_prolog(name, chunk)
                 window = tail + chunk
                 if _DTD.search(window):
-                    raise FileRefused.because(
-                        f"part {name!r} declares a DTD or entities (<!DOCTYPE>/<!ENTITY>): refused as an XML bomb")
+                    raise FileRefused.because("safety.dtd", name=name)
                 if is_sheet:
                     max_row, max_col = _extent(name, window, max_row, max_col)
                 tail = window[-_OVERLAP:]
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:  # CRC errors, truncated data
-        raise FileRefused.because(f"the workbook is damaged: part {name!r}: {exc}") from None
+        raise FileRefused.because("safety.part_damaged", name=name, detail=str(exc)) from None
     if is_sheet:
         report.extent[name] = (max_row, max_col)
 
@@ -305,14 +297,11 @@ def _extent(name: str, window: bytes, max_row: int, max_col: int) -> tuple[int, 
     row = max(int(digits) for _, digits in cells)
     col = max(column_number(letters.decode()) for letters, _ in cells)
     if row > MAX_SHEET_ROW or col > MAX_SHEET_COLUMN:
-        raise FileRefused.because(f"part {name!r} has a cell beyond Excel's last row or column: a forged sheet")
+        raise FileRefused.because("safety.forged", name=name)
     if col > MAX_COLUMNS:
-        raise FileRefused.because(
-            f"a sheet uses column {_letters(col)}; report sheets have at most {MAX_COLUMNS} columns")
+        raise FileRefused.because("safety.too_many_columns", letters=_letters(col), limit=MAX_COLUMNS)
     if row > MAX_ROWS:
-        raise FileRefused.because(
-            f"a sheet has content in row {row}; report sheets are read up to row {MAX_ROWS} "
-            f"(at most {MAX_DATA_ROWS} data rows)")
+        raise FileRefused.because("safety.too_many_rows", row_number=row, limit=MAX_ROWS, data_rows=MAX_DATA_ROWS)
     return max(max_row, row), max(max_col, col)
 
 
@@ -327,8 +316,8 @@ def _letters(column: int) -> str:
 def _check_prolog(name: str, first: bytes) -> None:
     head = first[3:] if first.startswith(codecs.BOM_UTF8) else first
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head[:4]:
-        raise FileRefused.because(f"part {name!r} is not UTF-8 encoded XML")
+        raise FileRefused.because("safety.xml_not_utf8", name=name)
     declared = _DECLARED_ENCODING.match(head[:400])
     if declared and declared.group(1).lower() not in (b"utf-8", b"utf8"):
-        raise FileRefused.because(
-            f"part {name!r} declares encoding {declared.group(1).decode('ascii', 'replace')!r}; only UTF-8 is accepted")
+        raise FileRefused.because("safety.xml_encoding", name=name,
+                                  encoding=declared.group(1).decode("ascii", "replace"))

@@ -45,6 +45,7 @@ from plan_tracker.inbox.columns import (
     STATUS_CHOICES,
     indicator_label,
 )
+from plan_tracker.inbox.messages import word
 from plan_tracker.inbox.safety import put
 from plan_tracker.services.plans import stored_plan
 from plan_tracker.services.status import StatusRow, status_rows
@@ -99,7 +100,7 @@ def write_templates(engine: Engine, plan_id: str, *, as_of: dt.date, today: dt.d
         plan = stored_plan(conn, plan_id)
         version = plan_version(conn, plan_id)
     if unit is not None and unit not in {u.id for u in plan.units}:
-        raise TemplateError(f"plan {plan_id!r} has no unit {unit!r}")
+        raise TemplateError(word("template.unknown_unit", plan.plan.locale, plan=plan_id, unit=unit))
     rows = open_obligations(engine, plan_id, as_of, unit=unit, period=period)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
