@@ -94,7 +94,7 @@ def _assemble(conn: Connection, plan: Plan, as_of: dt.date, params: dict[str, An
     levels = [Level(s.level, level_wording(plan, s.level), s.after, i) for i, s in enumerate(plan.ladder())]
     names = _names(conn, plan.id)
     task_rows = [dict(r) for r in conn.execute(_sql(q.BY_TASK_LIGHT), {"plan": plan.id}).mappings()]
-    unit_rows = [dict(r) for r in conn.execute(_sql(q.BY_UNIT_LIGHT)).mappings()]
+    unit_rows = list(conn.execute(_sql(q.BY_UNIT)).mappings())
     reminders = _reminders_by_unit(conn, params)
     sections, tasks = _sections_and_tasks(task_rows, names)
     units = _units(plan, unit_rows, reminders, names)
@@ -197,26 +197,25 @@ def _reminders_by_unit(conn: Connection, params: dict[str, Any]) -> dict[str, di
     return found
 
 
-def _units(plan: Plan, rows: list[dict[str, Any]], reminders: dict[str, dict[str, int]],
+def _units(plan: Plan, rows: Iterable[Any], reminders: dict[str, dict[str, int]],
            names: dict[str, dict[str, Any]]) -> list[UnitFigures]:
-    by_unit: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
-        by_unit[r["unit_id"]].append(r)
+    """Figures of each unit from its one row of sums (`sql.BY_UNIT`)."""
+    by_unit = {str(r["unit_id"]): r for r in rows}
     order = {u.id: i for i, u in enumerate(plan.units)}
     ladder = [s.level for s in plan.ladder()]
     units = []
     for uid in sorted(by_unit, key=lambda k: (order.get(k, 10**9), k)):
-        unit_rows = by_unit[uid]
-        red = [r for r in unit_rows if r["light"] == "red"]
-        late_open = sum(int(r["late_open"] or 0) for r in unit_rows)
-        done_late = sum(int(r["done_late"] or 0) for r in unit_rows)
+        r = by_unit[uid]
+        late_open, done_late = int(r["late_open"] or 0), int(r["done_late"] or 0)
         received = {lv: reminders.get(uid, {}).get(lv, 0) for lv in ladder}
         card = score_unit(plan.scoring, overdue_items=late_open, done_late_items=done_late, reminders=received)
         units.append(UnitFigures(
-            id=uid, name=names["units"].get(uid, uid), lights=_counts(unit_rows),
-            reporting=_reporting(unit_rows), overdue=sum(int(r["n"]) for r in red),
-            overdue_wd=sum(int(r["overdue_wd"] or 0) for r in red),
-            max_overdue_wd=max((int(r["max_overdue_wd"] or 0) for r in red), default=0),
+            id=uid, name=names["units"].get(uid, uid),
+            lights=LightCounts.of({light: int(r[f"n_{light}"] or 0) for light in LIGHTS}),
+            reporting=Reporting(int(r["expected"] or 0), int(r["received"] or 0), int(r["on_time"] or 0),
+                                int(r["completed"] or 0), int(r["done_on_time"] or 0)),
+            overdue=int(r["n_red"] or 0), overdue_wd=int(r["red_overdue_wd"] or 0),
+            max_overdue_wd=int(r["red_max_overdue_wd"] or 0),
             late_open=late_open, done_late=done_late, reminders=received,
             score=card.score, deductions=card.deductions,
         ))
