@@ -103,7 +103,7 @@ def test_draft_then_fill_only_the_blanks_then_validate_preview_and_apply(
 
     previewed = invoke("plan", "preview", str(drafted))
     assert previewed.exit_code == 0, previewed.stderr
-    assert "2018-10-01 is a holiday (国庆节) — rolled forward to the next working day" in previewed.stdout
+    assert "2018-10-01 为国庆节假期，顺延至下一个工作日 2018-10-08" in previewed.stdout
 
     applied = invoke("plan", "apply", str(drafted))
     assert applied.exit_code == 0, applied.stderr

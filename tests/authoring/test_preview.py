@@ -17,19 +17,28 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from plan_tracker.authoring import preview_render
+from plan_tracker.authoring.messages import (
+    MESSAGES,
+    offset_text,
+    reason_text,
+    rule_text,
+    uncovered_text,
+    when_text,
+)
 from plan_tracker.cli import app
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.escalation import occurrences_due
 from plan_tracker.domain.obligations import expand
 from plan_tracker.domain.plan import Plan
-from plan_tracker.domain.preview import Preview, PreviewRow, UnknownUnit, day_note, preview
+from plan_tracker.domain.preview import Preview, PreviewRow, Reason, UnknownUnit, day_note, preview
 from plan_tracker.planfile import load_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 FOUNDING_PLAN = ROOT / "config" / "plans" / "jingzhou-2018.yaml"
 D = dt.date.fromisoformat
 STAMP = dt.datetime(2018, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
-NATIONAL_DAY_REASON = "2018-10-01 is a holiday (国庆节) — rolled forward to the next working day"
+NATIONAL_DAY_REASON = "2018-10-01 为国庆节假期，顺延至下一个工作日 2018-10-08"
+NATIONAL_DAY_REASON_EN = "2018-10-01 is a holiday (国庆节) — rolled forward to the next working day"
 
 runner = CliRunner()
 
@@ -52,13 +61,13 @@ def rows_of(result: Preview, task: str, period: str | None = None) -> list[Previ
     return [r for r in result.rows if r.task == task and (period is None or r.period == period)]
 
 
-def small_plan(tasks: str, calendar: str = "CN", title: str = "预览测试计划") -> Plan:
+def small_plan(tasks: str, calendar: str = "CN", title: str = "预览测试计划", locale: str = "zh") -> Plan:
     import yaml
 
     text = f"""\
 version: 1
 plan: {{id: preview-2018, title: '{title}', coordinator: legal-office, calendar: {calendar},
-       start: 2018-01-01, end: 2018-12-31}}
+       start: 2018-01-01, end: 2018-12-31, locale: {locale}}}
 leading_group: {{name: 领导小组, email: lg@example.org}}
 units:
   - {{id: legal-office, name: 区政府法制办, groups: [enforcement]}}
@@ -84,13 +93,19 @@ def preview_of(plan: Plan, **kwargs: Any) -> Preview:
     return preview(plan, WorkCalendar(plan.plan.calendar), **kwargs)
 
 
+def said(reasons: tuple[Reason, ...], locale: str = "zh") -> tuple[str, ...]:
+    """The reasons as the preview words them: Chinese by default, or English."""
+    return tuple(reason_text(r, locale) for r in reasons)
+
+
 # -- due dates and why -----------------------------------------------------------------------
 def test_preview_explains_national_day_roll_forward(founding_preview: Preview) -> None:
     rows = rows_of(founding_preview, "enforcement.self-inspection")
     assert len(rows) == 30  # group:enforcement
     for row in rows:
         assert (row.period, row.written, row.due) == ("once", D("2018-10-01"), D("2018-10-08"))
-        assert row.reasons == (NATIONAL_DAY_REASON,)
+        assert said(row.reasons) == (NATIONAL_DAY_REASON,)
+        assert said(row.reasons, "en") == (NATIONAL_DAY_REASON_EN,)
         assert row.rolled
 
 
@@ -103,21 +118,26 @@ def test_preview_lists_escalation_dates(founding_preview: Preview) -> None:
     assert steps["supervise"].on == D("2018-10-15")
     assert steps["accountability"].on == D("2018-10-22")
     assert steps["accountability"].repeat_every == 5
-    assert steps["accountability"].describe() == "2018-10-22, then every 5 wd"
-    assert steps["remind"].offset == "-3 wd" and steps["urge"].offset == "+1 wd"
+    assert when_text(steps["accountability"]) == "2018-10-22，此后每5个工作日一次"
+    assert when_text(steps["accountability"], "en") == "2018-10-22, then every 5 wd"
+    assert (offset_text(-3), offset_text(0), offset_text(1)) == ("时限前3个工作日", "时限当日", "时限后1个工作日")
+    assert (offset_text(-3, "en"), offset_text(0, "en"), offset_text(1, "en")) == ("-3 wd", "0 wd", "+1 wd")
 
 
 def test_preview_explains_weekend_roll_forward(founding_preview: Preview) -> None:
     row = rows_of(founding_preview, "capability.leader-law-study", "2018-Q1")[0]
     assert (row.written, row.due) == (D("2018-03-31"), D("2018-04-02"))
-    assert row.rule == "last day of 2018-Q1 (2018-03-31)"
-    assert row.reasons == ("2018-03-31 is a Saturday — rolled forward to the next working day",)
+    assert rule_text(row.rule) == "2018-Q1 最后一天（2018-03-31）"
+    assert rule_text(row.rule, "en") == "last day of 2018-Q1 (2018-03-31)"
+    assert said(row.reasons) == ("2018-03-31 为星期六，顺延至下一个工作日 2018-04-02",)
+    assert said(row.reasons, "en") == ("2018-03-31 is a Saturday — rolled forward to the next working day",)
 
 
 def test_preview_explains_an_adjusted_working_day_keeps_the_deadline(founding_preview: Preview) -> None:
     row = rows_of(founding_preview, "capability.leader-law-study", "2018-Q3")[0]
     assert row.due == D("2018-09-30") and not row.rolled
-    assert row.reasons == (
+    assert said(row.reasons) == ("2018-09-30 为星期日，但为国庆节调休上班日，完成时限不变",)
+    assert said(row.reasons, "en") == (
         "2018-09-30 is a Sunday but an adjusted working day (调休, 国庆节) — the deadline stays",
     )
 
@@ -125,16 +145,23 @@ def test_preview_explains_an_adjusted_working_day_keeps_the_deadline(founding_pr
 def test_preview_explains_new_years_eve_holiday(founding_preview: Preview) -> None:
     row = rows_of(founding_preview, "capability.leader-law-study", "2018-Q4")[0]
     assert row.due == D("2019-01-02")
-    assert row.reasons == ("2018-12-31 is a holiday (元旦) — rolled forward to the next working day",)
+    assert said(row.reasons) == ("2018-12-31 为元旦假期，顺延至下一个工作日 2019-01-02",)
+    assert said(row.reasons, "en") == ("2018-12-31 is a holiday (元旦) — rolled forward to the next working day",)
 
 
 def test_preview_names_holidays_skipped_when_counting_working_days(founding_preview: Preview) -> None:
     row = rows_of(founding_preview, "capability.enforcement-training", "2018-Q3")[0]
     assert row.due == D("2018-10-12") and not row.rolled
-    assert row.rule == "5 working days after 2018-09-30, the last day of 2018-Q3"
-    assert row.reasons == ("skips 2018-10-01 – 2018-10-07, a holiday (国庆节)",)
+    assert rule_text(row.rule) == "2018-Q3 最后一天（2018-09-30）后第 5 个工作日"
+    assert rule_text(row.rule, "en") == "5 working days after 2018-09-30, the last day of 2018-Q3"
+    assert said(row.reasons) == ("跳过 2018-10-01 至 2018-10-07（国庆节假期）",)
+    assert said(row.reasons, "en") == ("skips 2018-10-01 – 2018-10-07, a holiday (国庆节)",)
     q1 = rows_of(founding_preview, "capability.enforcement-training", "2018-Q1")[0]
-    assert q1.reasons == (
+    assert said(q1.reasons) == (
+        "跳过 2018-04-05 至 2018-04-07（清明假期）",
+        "2018-04-08 计为工作日（星期日，但为清明调休上班日）",
+    )
+    assert said(q1.reasons, "en") == (
         "skips 2018-04-05 – 2018-04-07, a holiday (清明)",
         "counts 2018-04-08, a Sunday but an adjusted working day (调休, 清明)",
     )
@@ -149,7 +176,8 @@ def test_preview_rolls_onto_an_adjusted_working_sunday_and_says_so() -> None:
     # 2018-02-10 is a Saturday; Sunday 2018-02-11 was worked in lieu of the Spring Festival.
     row = preview_of(small_plan(one_off("2018-02-10"))).rows[0]
     assert row.due == D("2018-02-11")
-    assert row.reasons == (
+    assert said(row.reasons) == ("2018-02-10 为星期六，顺延至下一个工作日 2018-02-11（星期日，但为春节调休上班日）",)
+    assert said(row.reasons, "en") == (
         "2018-02-10 is a Saturday — rolled forward to the next working day, "
         "2018-02-11, a Sunday but an adjusted working day (调休, 春节)",
     )
@@ -162,11 +190,13 @@ def test_preview_explains_the_plans_own_calendar_overrides() -> None:
     )
     holiday, workday = preview_of(plan).rows
     assert holiday.due == D("2018-06-02")
-    assert holiday.reasons[0].startswith(
+    assert said(holiday.reasons)[0].startswith("2018-06-01 为计划日历规定的休息日，顺延至下一个工作日 2018-06-02")
+    assert said(holiday.reasons, "en")[0].startswith(
         "2018-06-01 is a holiday in the plan's calendar — rolled forward to the next working day"
     )
     assert workday.due == D("2018-06-02")
-    assert workday.reasons == (
+    assert said(workday.reasons) == ("2018-06-02 为星期六，但计划日历定为工作日，完成时限不变",)
+    assert said(workday.reasons, "en") == (
         "2018-06-02 is a Saturday but a working day in the plan's calendar — the deadline stays",
     )
 
@@ -187,7 +217,10 @@ def test_preview_marks_escalation_dates_beyond_the_published_calendar() -> None:
     steps = {s.level: s for s in row.steps}
     assert steps["remind"].on is not None
     assert steps["accountability"].on is None
-    assert steps["accountability"].note == "the CN calendar has no schedule for 2027"
+    assert steps["accountability"].uncovered == ("CN", 2027)
+    assert uncovered_text(steps["accountability"]) == "CN 工作日历尚无 2027 年的安排"
+    assert uncovered_text(steps["accountability"], "en") == "the CN calendar has no schedule for 2027"
+    assert when_text(steps["accountability"]) == "—（CN 工作日历尚无 2027 年的安排）"
 
 
 # -- agreement with the tracker's own rules --------------------------------------------------
@@ -211,7 +244,8 @@ def test_preview_step_dates_are_when_the_escalation_rules_first_fire(
 
 
 def test_preview_counts_the_rolled_dates(founding_preview: Preview) -> None:
-    assert founding_preview.moved == sum(1 for r in founding_preview.rows if r.due != r.written and r.rule.startswith(("due", "last day")))
+    assert founding_preview.moved == sum(
+        1 for r in founding_preview.rows if r.due != r.written and r.rule.kind in ("due", "last_day"))
     assert founding_preview.moved >= 30  # at least the self-inspection of every enforcement unit
 
 
@@ -236,7 +270,8 @@ def test_preview_table_shows_due_and_escalation_dates_and_the_reason() -> None:
     line = next(ln for ln in text.splitlines() if "enforcement.self-inspect" in ln)
     for day in ("2018-10-08", "2018-09-28", "2018-10-09", "2018-10-15", "2018-10-22"):
         assert day in line, line
-    assert "unit police-bureau: 13 obligation(s)" in text.replace("\n", " ")
+    assert "单位 police-bureau：督办事项 13 项" in text.replace("\n", " ")
+    assert "时限前3个工作日" in text and " wd" not in text
     assert "legal-office" not in text
 
 
@@ -244,7 +279,7 @@ def test_preview_table_to_a_file(tmp_path: Path) -> None:
     target = tmp_path / "preview.txt"
     result = invoke("plan", "preview", str(FOUNDING_PLAN), "--out", str(target))
     assert result.exit_code == 0, result.stderr
-    assert "413 obligation(s)" in result.stdout
+    assert "督办事项 413 项" in result.stdout
     text = target.read_text(encoding="utf-8")
     assert NATIONAL_DAY_REASON in text
     assert "\x1b[" not in text  # no terminal colours in a file
@@ -267,8 +302,9 @@ def test_preview_ics_parses_with_one_all_day_event_per_obligation(founding_previ
     assert event.decoded("DTSTART") == D("2018-10-08")
     description = str(event["DESCRIPTION"])
     assert NATIONAL_DAY_REASON in description
-    assert "提醒 remind (-3 wd): 2018-09-28" in description.splitlines()
-    assert "通报 accountability (+10 wd): 2018-10-22, then every 5 wd" in description.splitlines()
+    assert "提醒（时限前3个工作日）：2018-09-28" in description.splitlines()
+    assert "通报（时限后10个工作日）：2018-10-22，此后每5个工作日一次" in description.splitlines()
+    assert "完成时限：2018-10-08（计划时限 2018-10-01）" in description.splitlines()
     assert "开展年度行政执法自查" in str(event["SUMMARY"]) and "区公安分局" in str(event["SUMMARY"])
 
 
@@ -353,7 +389,7 @@ def test_preview_html_has_a_row_per_obligation_with_chinese_headers(tmp_path: Pa
     page.feed(target.read_text(encoding="utf-8"))
     assert len(page.rows) == 413
     assert page.external == []  # self-contained
-    assert [h.split("remind")[0] for h in page.headers[:6]] == ["任务", "牵头单位", "周期", "完成时限", "计算依据与说明", "提醒"]
+    assert page.headers[:6] == ["任务", "牵头单位", "周期", "完成时限", "计算依据与说明", "提醒时限前3个工作日"]
     assert any(h.startswith("通报") for h in page.headers)
     rolled = [r for r in page.rows if r["data-task"] == "enforcement.self-inspection"]
     assert len(rolled) == 30
@@ -406,3 +442,50 @@ def test_preview_of_a_broken_plan_exits_2_with_located_problems(tmp_path: Path) 
     assert_bad_input(result, f"{broken}:")
     assert re.search(rf"{re.escape(str(broken))}:\d+:\d+: .*fortnight", result.stderr), result.stderr
     assert not (tmp_path / "var").exists()
+
+
+# -- the plan's locale -----------------------------------------------------------------------
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.mark.parametrize("message_id", sorted(MESSAGES))
+def test_no_chinese_preview_message_is_left_in_english(message_id: str) -> None:
+    text = re.sub(r"\{[^{}]*\}", "", MESSAGES[message_id]["zh"])
+    assert set(MESSAGES[message_id]) == {"zh", "en"}
+    assert HAN.search(text) or not re.search(r"[A-Za-z]", text), text
+
+
+def test_an_english_plan_gets_an_english_preview() -> None:
+    result = preview_of(small_plan(one_off("2018-10-01"), locale="en"))
+    assert result.locale == "en"
+    table = render_text(preview_render.table(result))
+    assert NATIONAL_DAY_REASON_EN in table
+    assert "plan preview-2018 (预览测试计划), 2018-01-01 to 2018-12-31, calendar CN: 1 obligation(s)" in table
+    assert "Task" in table and "-3 wd" in table and "then every 5 wd" in table
+    assert "星期" not in table and "顺延" not in table
+    description = str(next(iter(icalendar.Calendar.from_ical(preview_render.ics(result, stamp=STAMP))
+                                .walk("VEVENT")))["DESCRIPTION"]).splitlines()
+    assert description[:4] == ["Task: s.t 任务", "Unit: legal-office 区政府法制办", "Period: once",
+                               "Due: 2018-10-08 (due 2018-10-01)"]
+    assert "通报 accountability (+10 wd): 2018-10-22, then every 5 wd" in description
+    page = Rows()
+    page.feed(preview_render.html_page(result))
+    assert page.headers[:5] == ["Task", "Lead unit", "Period", "Due", "How the due date is set"]
+    assert '<html lang="en">' in preview_render.html_page(result)
+
+
+def test_a_chinese_plan_previews_without_english_words() -> None:
+    table = render_text(preview_render.table(preview_of(small_plan(one_off("2018-10-01")))))
+    assert "计划 preview-2018（预览测试计划），2018-01-01 至 2018-12-31，工作日历 CN：督办事项 1 项，因非工作日顺延 1 项" in table
+    assert NATIONAL_DAY_REASON in table
+    assert not re.search(r"\b(wd|then|every|obligation|rolled|holiday|Task|due)\b", table), table
+
+
+def render_text(renderable: Any) -> str:
+    import io
+
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    Console(file=buffer, width=200, color_system=None, soft_wrap=False).print(renderable)
+    return buffer.getvalue()

@@ -1,5 +1,8 @@
 """Renderers of a plan preview (`plan preview`): a Rich table, an iCalendar file, an HTML page.
 
+Each speaks the plan's locale (`Preview.locale`: Chinese by default, English for
+`locale: en`), worded from the catalogue in `authoring.messages`.
+
 The iCalendar output is written by hand (RFC 5545 needs a few rules only: CRLF line ends,
 TEXT escaping, folding at 75 octets without splitting a UTF-8 character, all-day dates);
 this keeps a runtime dependency out for ~40 lines. The tests parse it with the independent
@@ -16,53 +19,68 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from plan_tracker.authoring.messages import (
+    offset_text,
+    reason_text,
+    repeat_text,
+    rule_text,
+    uncovered_text,
+    when_text,
+    word,
+)
 from plan_tracker.domain.preview import LadderColumn, Preview, PreviewRow
 
 PRODID = "-//plan-tracker//plan preview//ZH"
 MAX_OCTETS = 75  # RFC 5545 3.1: lines SHOULD NOT be longer than 75 octets, excluding CRLF
 
 
-def _summary(preview: Preview) -> str:
-    scope = f"unit {preview.unit}: " if preview.unit else ""
-    return (
-        f"plan {preview.plan_id} ({preview.title}), {preview.start} to {preview.end}, "
-        f"calendar {preview.calendar}: {scope}{len(preview.rows)} obligation(s), "
-        f"{preview.moved} due date(s) rolled forward off a non-working day"
-    )
+def summary(preview: Preview) -> str:
+    """One line: the plan, its dates and calendar, how many obligations and rolled dates."""
+    scope = word("summary.scope", preview.locale, unit=preview.unit) if preview.unit else ""
+    return word("summary", preview.locale, plan=preview.plan_id, title=preview.title, start=preview.start,
+                end=preview.end, calendar=preview.calendar, scope=scope, count=len(preview.rows),
+                moved=preview.moved)
 
 
-def _step_header(col: LadderColumn) -> str:
-    offset = f"{col.after:+d} wd" if col.after else "0 wd"
-    repeat = f", then every {col.repeat_every} wd" if col.repeat_every else ""
-    return f"{col.wording} {col.level}\n{offset}{repeat}"
+def wrote(preview: Preview, path: object) -> str:
+    """What `plan preview --out` prints once the file is written."""
+    return word("wrote", preview.locale, path=path, count=len(preview.rows))
+
+
+def _step_header(col: LadderColumn, locale: str, template: str = "step.header") -> str:
+    return word(template, locale, wording=col.wording, level=col.level, offset=offset_text(col.after, locale),
+                repeat=repeat_text(col.repeat_every, locale))
 
 
 # -- table ------------------------------------------------------------------------------------
 def table(preview: Preview) -> RenderableType:
     """A Rich table, one row per obligation; the reasons for moved dates as numbered notes."""
+    locale = preview.locale
     if not preview.rows:
-        scope = f" for unit {preview.unit}" if preview.unit else ""
-        return Text(f"plan {preview.plan_id}: no obligations{scope}")
+        if preview.unit:
+            return Text(word("empty.unit", locale, plan=preview.plan_id, unit=preview.unit))
+        return Text(word("empty", locale, plan=preview.plan_id))
     grid = Table(show_lines=False)
     # Dates keep their width (min_width); on a narrow terminal the task and unit ids fold.
-    grid.add_column("任务 task", overflow="fold")
+    grid.add_column(word("col.task", locale), overflow="fold")
     if preview.unit is None:  # with --unit the title names the unit
-        grid.add_column("单位 unit", overflow="fold")
-    grid.add_column("周期 period", overflow="fold", min_width=7)
-    grid.add_column("完成时限 due", overflow="fold", min_width=10)
+        grid.add_column(word("col.unit", locale), overflow="fold")
+    grid.add_column(word("col.period", locale), overflow="fold", min_width=7)
+    grid.add_column(word("col.due", locale), overflow="fold", min_width=10)
     for col in preview.ladder:
-        grid.add_column(_step_header(col), overflow="fold", min_width=10)
+        grid.add_column(_step_header(col, locale), overflow="fold", min_width=10)
     notes: dict[tuple[str, ...], int] = {}
     for row in preview.rows:
         due = Text(row.due.isoformat(), style="bold yellow" if row.rolled else "")
         if row.reasons:
-            number = notes.setdefault(row.reasons, len(notes) + 1)
+            number = notes.setdefault(tuple(reason_text(r, locale) for r in row.reasons), len(notes) + 1)
             due.append(f" [{number}]", style="dim")
         cells = [Text(row.task), *([Text(row.unit)] if preview.unit is None else []), Text(row.period), due]
         cells += [Text(s.on.isoformat() if s.on else "—") for s in row.steps]
         grid.add_row(*cells)
-    footnotes = [Text(f"[{n}] " + "; ".join(reasons)) for reasons, n in notes.items()]
-    return Group(Text(_summary(preview)), grid, *footnotes)
+    separator = "；" if locale == "zh" else "; "
+    footnotes = [Text(f"[{n}] " + separator.join(reasons)) for reasons, n in notes.items()]
+    return Group(Text(summary(preview)), grid, *footnotes)
 
 
 # -- iCalendar --------------------------------------------------------------------------------
@@ -91,22 +109,27 @@ def fold(line: str) -> str:
 
 
 def _event(preview: Preview, row: PreviewRow, stamp: str) -> list[str]:
-    period = "" if row.period == "once" else f"，{row.period}"
+    locale = preview.locale
+    once = row.period == "once"
     description = [
-        f"任务 task: {row.task} {row.title}",
-        f"单位 unit: {row.unit} {row.unit_name}",
-        f"周期 period: {row.period}" + ("" if row.period == "once" else f" ({row.period_start} – {row.period_end})"),
-        f"完成时限 due: {row.due} ({row.rule})",
-        *row.reasons,
-        *(f"{s.wording} {s.level} ({s.offset}): {s.describe()}" for s in row.steps),
+        word("ics.task", locale, task=row.task, title=row.title),
+        word("ics.unit", locale, unit=row.unit, name=row.unit_name),
+        word("ics.period", locale, period=row.period) if once else
+        word("ics.period_dates", locale, period=row.period, start=row.period_start, end=row.period_end),
+        word("ics.due", locale, due=row.due, rule=rule_text(row.rule, locale)),
+        *(reason_text(r, locale) for r in row.reasons),
+        *(word("step.line", locale, wording=s.wording, level=s.level, offset=offset_text(s.after, locale),
+               when=when_text(s, locale)) for s in row.steps),
     ]
+    title = (word("ics.summary", locale, title=row.title, unit=row.unit_name) if once else
+             word("ics.summary_period", locale, title=row.title, unit=row.unit_name, period=row.period))
     return [
         "BEGIN:VEVENT",
         f"UID:{ics_text(f'{preview.plan_id}/{row.task}/{row.unit}/{row.period}@plan-tracker')}",
         f"DTSTAMP:{stamp}",
         f"DTSTART;VALUE=DATE:{row.due:%Y%m%d}",
         f"DTEND;VALUE=DATE:{row.due + dt.timedelta(days=1):%Y%m%d}",
-        f"SUMMARY:{ics_text(f'完成时限：{row.title}（{row.unit_name}{period}）')}",
+        f"SUMMARY:{ics_text(title)}",
         f"DESCRIPTION:{ics_text(chr(10).join(description))}",
         f"CATEGORIES:{ics_text(preview.plan_id)}",
         "TRANSP:TRANSPARENT",
@@ -127,7 +150,7 @@ def ics(preview: Preview, *, stamp: dt.datetime) -> str:
         f"PRODID:{PRODID}",
         "CALSCALE:GREGORIAN",
         "METHOD:PUBLISH",
-        f"X-WR-CALNAME:{ics_text(f'{preview.title}（{preview.plan_id}）')}",
+        f"X-WR-CALNAME:{ics_text(word('ics.calendar', preview.locale, title=preview.title, plan=preview.plan_id))}",
     ]
     for row in preview.rows:
         lines += _event(preview, row, stamp_text)
@@ -156,12 +179,13 @@ def _e(value: object) -> str:
 
 
 def _html_rows(preview: Preview) -> Iterable[str]:
+    locale = preview.locale
     for row in preview.rows:
-        why = "".join(f"<li>{_e(r)}</li>" for r in row.reasons)
+        why = "".join(f"<li>{_e(reason_text(r, locale))}</li>" for r in row.reasons)
         steps = "".join(
             f'<td class="date step" data-level="{_e(s.level)}">'
             f"{_e(s.on.isoformat() if s.on else '—')}"
-            + (f"<br><small>{_e(s.note)}</small>" if s.note else "")
+            + (f"<br><small>{_e(note)}</small>" if (note := uncovered_text(s, locale)) else "")
             + "</td>"
             for s in row.steps
         )
@@ -172,39 +196,40 @@ def _html_rows(preview: Preview) -> Iterable[str]:
             f"<td>{_e(row.unit_name)}<br><code>{_e(row.unit)}</code></td>"
             f'<td class="date">{_e(row.period)}</td>'
             f'<td class="date due">{row.due}</td>'
-            f"<td>{_e(row.rule)}" + (f'<ul class="why">{why}</ul>' if why else "") + "</td>"
+            f"<td>{_e(rule_text(row.rule, locale))}" + (f'<ul class="why">{why}</ul>' if why else "") + "</td>"
             f"{steps}</tr>"
         )
 
 
 def html_page(preview: Preview) -> str:
-    """A self-contained HTML page (no external assets) with Chinese headers."""
+    """A self-contained HTML page (no external assets) in the plan's locale."""
+    locale = preview.locale
     steps = "".join(
-        f"<th>{_e(c.wording)}<br><small>{_e(c.level)} {c.after:+d} wd"
-        + (f"，此后每 {c.repeat_every} 个工作日" if c.repeat_every else "")
-        + "</small></th>"
+        f"<th>{_e(c.wording)}<br><small>{_e(_step_header(c, locale, 'step.small'))}</small></th>"
         for c in preview.ladder
     )
-    scope = f" · 单位 {_e(preview.unit)}" if preview.unit else ""
+    scope = word("html.scope", locale, unit=preview.unit) if preview.unit else ""
     body = "\n".join(_html_rows(preview)) or (
-        f'<tr><td colspan="{5 + len(preview.ladder)}">没有督办事项 no obligations</td></tr>'
+        f'<tr><td colspan="{5 + len(preview.ladder)}">{_e(word("html.empty", locale))}</td></tr>'
     )
+    meta = word("html.meta", locale, plan=preview.plan_id, start=preview.start, end=preview.end,
+                calendar=preview.calendar, scope=scope, count=len(preview.rows), moved=preview.moved)
+    headers = "".join(f"<th>{_e(word(key, locale))}</th>" for key in ("col.task", "col.lead", "col.period", "col.due",
+                                                                       "col.why"))
     return f"""<!doctype html>
-<html lang="zh-CN">
+<html lang="{'en' if locale == 'en' else 'zh-CN'}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>计划预览 — {_e(preview.title)}</title>
+<title>{_e(word("html.title", locale, title=preview.title))}</title>
 <link rel="icon" href="data:,">
 <style>{_CSS}</style>
 </head>
 <body>
-<h1>计划预览：{_e(preview.title)}</h1>
-<p class="meta">计划编号 {_e(preview.plan_id)} · {preview.start} 至 {preview.end} · 工作日历 {_e(preview.calendar)}{scope}
- · 督办事项 {len(preview.rows)} 项 · 因非工作日顺延 {preview.moved} 项<br>
-<small>{_e(_summary(preview))}</small></p>
+<h1>{_e(word("html.heading", locale, title=preview.title))}</h1>
+<p class="meta">{_e(meta)}</p>
 <table>
-<thead><tr><th>任务</th><th>牵头单位</th><th>周期</th><th>完成时限</th><th>计算依据与说明</th>{steps}</tr></thead>
+<thead><tr>{headers}{steps}</tr></thead>
 <tbody>
 {body}
 </tbody>

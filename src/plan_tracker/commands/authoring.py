@@ -106,7 +106,7 @@ def plan_preview(
             sys.stdout.write(text)
             return
         _write(output, text)
-    out.print(f"wrote {output}: {len(result.rows)} obligation(s)")
+    out.print(preview_render.wrote(result, output), markup=False, highlight=False)
 
 
 def _open(path: Path) -> TextIO:

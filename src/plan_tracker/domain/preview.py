@@ -2,10 +2,15 @@
 escalation step would fire — with the reasons a date is not the one written in the plan.
 
 A coordinator writes `due: 2018-10-01`; the tracker holds the unit to 2018-10-08, because
-2018-10-01..07 is the National Day holiday. The preview says so ("2018-10-01 is a holiday
-(国庆节) — rolled forward to the next working day") before anything is stored. Dates come
-from the same functions the tracker uses (`obligations.expand`, `escalation.step_threshold`),
-so the preview cannot disagree with what `plan apply` and the nightly run will do.
+2018-10-01..07 is the National Day holiday. The preview says so before anything is stored.
+Dates come from the same functions the tracker uses (`obligations.expand`,
+`escalation.step_threshold`), so the preview cannot disagree with what `plan apply` and the
+nightly run will do.
+
+The preview holds facts, not sentences: a `DueRule` (how the due date follows from the plan)
+and `Reason`s (the day was a holiday and the date rolled forward, a holiday was skipped
+while counting working days, ...). `authoring.preview_render` words them in the plan's
+locale ("2018-10-01 为国庆节假期，顺延至下一个工作日 2018-10-08").
 
 Pure: no I/O. The official holiday names come from the `chinesecalendar` data package.
 """
@@ -22,10 +27,11 @@ from plan_tracker.domain.escalation import step_threshold
 from plan_tracker.domain.obligations import Obligation, expand
 from plan_tracker.domain.plan import Plan, Step, Task
 
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 ONE_DAY = dt.timedelta(days=1)
 
 Source = Literal["official", "plan", "weekend", "ordinary"]
+ReasonKind = Literal["rolled", "stays", "skips", "counts", "lands"]
+RuleKind = Literal["due", "last_day", "after"]
 
 
 class UnknownUnit(DomainError):
@@ -50,20 +56,10 @@ class DayNote:
         """Not what the day of the week suggests: a holiday on a weekday or a working weekend."""
         return self.working == self.weekend or (not self.working and self.holiday is not None)
 
-    def describe(self) -> str:
-        weekday = WEEKDAYS[self.day.weekday()]
-        if self.working:
-            if not self.weekend:
-                return "a working day"
-            if self.source == "plan":
-                return f"a {weekday} but a working day in the plan's calendar"
-            return f"a {weekday} but an adjusted working day (调休, {self.holiday})" if self.holiday \
-                else f"a {weekday} but an adjusted working day (调休)"
-        if self.source == "plan":
-            return "a holiday in the plan's calendar"
-        if self.holiday:
-            return f"a holiday ({self.holiday})"
-        return f"a {weekday}" if self.weekend else "not a working day"
+    @property
+    def kind(self) -> tuple[bool, Source, str | None]:
+        """What the day is, whatever its date (consecutive days of one kind are one run)."""
+        return self.working, self.source, self.holiday
 
 
 def day_note(calendar: WorkCalendar, day: dt.date) -> DayNote:
@@ -94,6 +90,37 @@ def _official_holiday(day: dt.date) -> str | None:
 
 
 @dataclass(frozen=True)
+class Reason:
+    """One fact behind a due date, worded by the renderer:
+
+    - `rolled`: the date the plan names (`note`) is not a working day; the due date is the
+      next working day `due` (`landed` says what that day is, when it is not a plain weekday);
+    - `stays`: the named date is special (e.g. a working Sunday) but remains the due date;
+    - `skips`: official or plan holidays from `note.day` to `until` were skipped while
+      counting working days;
+    - `counts`: an adjusted working weekend day (`note`) was counted as a working day;
+    - `lands`: the due date (`note`) found by counting is a working weekend day.
+    """
+
+    kind: ReasonKind
+    note: DayNote
+    until: dt.date | None = None
+    due: dt.date | None = None
+    landed: DayNote | None = None
+
+
+@dataclass(frozen=True)
+class DueRule:
+    """How the due date follows from the plan: a one-off `due` date, the last day of the
+    period, or `shift` working days after the period's last day (`written`)."""
+
+    kind: RuleKind
+    written: dt.date
+    period: str
+    shift: int = 0
+
+
+@dataclass(frozen=True)
 class StepDate:
     """When one escalation step would first fire for an obligation not done by then."""
 
@@ -102,15 +129,7 @@ class StepDate:
     after: int
     on: dt.date | None  # None: the date falls in a year the calendar does not cover
     repeat_every: int | None = None
-    note: str | None = None
-
-    @property
-    def offset(self) -> str:
-        return f"{self.after:+d} wd" if self.after else "0 wd"
-
-    def describe(self) -> str:
-        when = self.on.isoformat() if self.on else f"— ({self.note})"
-        return f"{when}, then every {self.repeat_every} wd" if self.repeat_every and self.on else when
+    uncovered: tuple[str, int] | None = None  # (calendar, year) when `on` is None
 
 
 @dataclass(frozen=True)
@@ -127,8 +146,8 @@ class PreviewRow:
     period_end: dt.date
     written: dt.date  # the date the plan names: a one-off `due`, or the period's last day
     due: dt.date
-    rule: str  # how the due date follows from the plan
-    reasons: tuple[str, ...]  # why the due date is not the plain reading of the rule; empty if it is
+    rule: DueRule  # how the due date follows from the plan
+    reasons: tuple[Reason, ...]  # why the due date is not the plain reading of the rule; empty if it is
     steps: tuple[StepDate, ...]
     rolled: bool = False  # a non-working day pushed the due date past the date the plan names
 
@@ -136,8 +155,8 @@ class PreviewRow:
 @dataclass(frozen=True)
 class Explanation:
     written: dt.date
-    rule: str
-    reasons: tuple[str, ...]
+    rule: DueRule
+    reasons: tuple[Reason, ...]
     rolled: bool
 
 
@@ -159,6 +178,7 @@ class Preview:
     ladder: tuple[LadderColumn, ...]
     rows: tuple[PreviewRow, ...]
     unit: str | None = None  # the `--unit` filter, if any
+    locale: str = "zh"  # the plan's `plan.locale`: the language its renderings speak
 
     @property
     def moved(self) -> int:
@@ -191,7 +211,7 @@ def preview(plan: Plan, calendar: WorkCalendar, *, unit: str | None = None) -> P
     columns = tuple(LadderColumn(s.level, s.wording, s.after, s.repeat_every) for s in ladder)
     header = plan.plan
     return Preview(plan.id, header.title, calendar.name, header.start, header.end, columns,
-                   tuple(rows), unit)
+                   tuple(rows), unit, header.locale)
 
 
 def step_dates(calendar: WorkCalendar, ladder: list[Step], due: dt.date) -> tuple[StepDate, ...]:
@@ -200,60 +220,52 @@ def step_dates(calendar: WorkCalendar, ladder: list[Step], due: dt.date) -> tupl
     for step in ladder:
         try:
             on: dt.date | None = step_threshold(calendar, due, step)
-            note = None
+            uncovered = None
         except CalendarNotCovered as exc:
-            on, note = None, f"the {exc.calendar} calendar has no schedule for {exc.year}"
-        found.append(StepDate(step.level, step.wording, step.after, on, step.repeat_every, note))
+            on, uncovered = None, (exc.calendar, exc.year)
+        found.append(StepDate(step.level, step.wording, step.after, on, step.repeat_every, uncovered))
     return tuple(found)
 
 
 def explain_due(calendar: WorkCalendar, task: Task, ob: Obligation) -> Explanation:
-    """The date the plan names, the rule in words, and why the due date differs from it."""
+    """The date the plan names, the rule it follows, and why the due date differs from it."""
     if task.due is not None:
-        return Explanation(task.due, f"due {task.due}", _rolled(calendar, task.due, ob.due),
+        return Explanation(task.due, DueRule("due", task.due, ob.period), _rolled(calendar, task.due, ob.due),
                            ob.due != task.due)
     shift = task.due_after or 0
     end = ob.period_end
     if shift == 0:
-        return Explanation(end, f"last day of {ob.period} ({end})", _rolled(calendar, end, ob.due),
+        return Explanation(end, DueRule("last_day", end, ob.period), _rolled(calendar, end, ob.due),
                            ob.due != end)
-    rule = f"{shift} working day{'s' if shift > 1 else ''} after {end}, the last day of {ob.period}"
-    return Explanation(end, rule, _crossed(calendar, end, ob.due), False)
+    return Explanation(end, DueRule("after", end, ob.period, shift), _crossed(calendar, end, ob.due), False)
 
 
-def _rolled(calendar: WorkCalendar, written: dt.date, due: dt.date) -> tuple[str, ...]:
+def _rolled(calendar: WorkCalendar, written: dt.date, due: dt.date) -> tuple[Reason, ...]:
     note = day_note(calendar, written)
     if due == written:
-        return (f"{written} is {note.describe()} — the deadline stays",) if note.special else ()
-    reason = f"{written} is {note.describe()} — rolled forward to the next working day"
+        return (Reason("stays", note),) if note.special else ()
     landed = day_note(calendar, due)
-    if landed.special:
-        reason += f", {due}, {landed.describe()}"
-    return (reason,)
+    return (Reason("rolled", note, due=due, landed=landed if landed.special else None),)
 
 
-def _crossed(calendar: WorkCalendar, after: dt.date, due: dt.date) -> tuple[str, ...]:
+def _crossed(calendar: WorkCalendar, after: dt.date, due: dt.date) -> tuple[Reason, ...]:
     """Holidays skipped and adjusted working days counted while counting working days."""
-    skipped: list[tuple[str, dt.date, dt.date]] = []  # (what, first, last), consecutive runs
+    skipped: list[tuple[DayNote, dt.date]] = []  # (first day, last day) of consecutive runs of one kind
     counted: list[DayNote] = []
     day = after + ONE_DAY
     while day < due:
         note = day_note(calendar, day)
         if not note.working and note.source in ("official", "plan"):
-            what = note.describe()
-            if skipped and skipped[-1][0] == what and skipped[-1][2] + ONE_DAY == day:
-                skipped[-1] = (what, skipped[-1][1], day)
+            if skipped and skipped[-1][0].kind == note.kind and skipped[-1][1] + ONE_DAY == day:
+                skipped[-1] = (skipped[-1][0], day)
             else:
-                skipped.append((what, day, day))
+                skipped.append((note, day))
         elif note.working and note.weekend:
             counted.append(note)
         day += ONE_DAY
-    reasons = [
-        f"skips {first}" + (f" – {last}" if last != first else "") + f", {what}"
-        for what, first, last in skipped
-    ]
-    reasons += [f"counts {n.day}, {n.describe()}" for n in counted]
+    reasons = [Reason("skips", first, until=last) for first, last in skipped]
+    reasons += [Reason("counts", n) for n in counted]
     last = day_note(calendar, due)
     if last.weekend and last.working:
-        reasons.append(f"{due} is {last.describe()}")
+        reasons.append(Reason("lands", last))
     return tuple(reasons)
