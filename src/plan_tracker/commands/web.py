@@ -32,7 +32,7 @@ def serve(
     if settings.token_secret.get_secret_value() == "change-me-in-production":
         err.print("warning: PLAN_TRACKER_TOKEN_SECRET is the default; set it before real use", style="yellow")
     _engine()  # migrate before the first request
-    uvicorn.run("plan_tracker.web.app:create_app", factory=True, host=host, port=port, proxy_headers=True,
+    uvicorn.run("plan_tracker.web.app:create_server_app", factory=True, host=host, port=port, proxy_headers=True,
                 access_log=access_log)
 
 
