@@ -70,6 +70,8 @@ def build_report(engine: Engine, plan_id: str, as_of: dt.date, *, since: dt.date
     (oldest first); `overdue_total` says how many there are.
     """
     with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(q.REPORT_WORK_MEM))  # this transaction only (SET LOCAL)
         plan = stored_plan(conn, plan_id)
         params = {**eval_params(conn, plan_id, as_of)}
         low, high = id_bounds(conn, plan_id)

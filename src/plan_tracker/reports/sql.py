@@ -122,6 +122,11 @@ FROM {ITEMS_TABLE}
 GROUP BY unit_id, light, task_id
 """
 
+# PostgreSQL: the cells' hash aggregate (283k groups for 1M obligations) spills to disk under
+# the default 4 MB of work memory (1.4 s at 1M; 0.7 s with 64 MB). For the report's own
+# transaction only.
+REPORT_WORK_MEM = "SET LOCAL work_mem = '64MB'"
+
 # Sums of sums (and the maximum of maxima) of the cells: the same figures as grouping the
 # items themselves.
 _ROLL_UP = """
