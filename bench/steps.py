@@ -212,8 +212,10 @@ def step_nightly_prefect(engine: Engine, plan_file: Path) -> dict[str, Any]:
         plan_id = _prepare_founding(engine, plan_file, data_dir)
         url = engine.url.render_as_string(hide_password=False)
         engine.dispose()
-        os.environ.update(_founding_env(url, data_dir), PREFECT_HOME=str(prefect_home))
-        os.environ.pop("PREFECT_API_URL", None)
+        env = _founding_env(url, data_dir)
+        for name in [k for k in os.environ if k not in env]:  # the caller's PLAN_TRACKER_*, PREFECT_API_URL
+            del os.environ[name]
+        os.environ.update(env, PREFECT_HOME=str(prefect_home))
         from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
         from prefect.testing.utilities import prefect_test_harness
 
