@@ -37,13 +37,13 @@ typecheck: $(STAMP)
 test: $(STAMP) system-deps lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# 1k-100k obligations on both backends, and the founding plan's night (minutes). Results
+# 1k-100k obligations on both backends, the founding plan's night and the API load (minutes). Results
 # merge into var/bench/results.json with those of bench-full (1M, both backends: heavy).
 bench: $(STAMP)
 	$(BIN)/python -m bench --sizes 1000,10000,100000 $(BENCH_ARGS)
 
 bench-full: $(STAMP)
-	$(BIN)/python -m bench --sizes 1000000 --no-founding $(BENCH_ARGS)
+	$(BIN)/python -m bench --sizes 1000000 --no-founding --no-api $(BENCH_ARGS)
 
 # Time versus obligations (log-log) from var/bench/results.json -> docs/bench-growth.svg,
 # and the growth exponents of evaluate and report (10k to 1M).

@@ -27,18 +27,22 @@ from sqlalchemy import create_engine, text
 from bench.synthetic import write_plan
 
 PG_ADMIN = os.environ.get("PLAN_TRACKER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-STEPS = ["apply", "reapply", "reports", "evaluate", "limit", "deliver", "report"]
+STEPS = ["apply", "reapply", "reports", "evaluate", "limit", "deliver", "report", "shards"]
+SHARDS = 2  # the "shards" step: the next nights, whole and split over this many processes
 # The founding plan's night, once per backend: CLI process, the same stages in-process, and
 # the Prefect-tracked flow run (each on a fresh store, see bench.steps).
 FOUNDING_STEPS = ["nightly_cli", "nightly_inprocess", "nightly_prefect"]
 FOUNDING = "founding"  # the "size" of the founding plan's rows
 NAIVE_MAX_SIZE = 10_000  # the one-task-per-obligation baseline is timed on a small size only
+API = "api"  # the "size" of the API load rows (a store of API_STORE obligations)
+API_STORE = 100_000
 
 
 def run_step(step: str, url: str, plan_file: Path) -> dict[str, Any]:
     name = "apply" if step == "reapply" else step
-    out = subprocess.run([sys.executable, "-m", "bench.steps", name, url, str(plan_file)],
-                         capture_output=True, text=True, check=False)
+    command = (["bench.shards", url, str(plan_file), str(SHARDS)] if step == "shards"
+               else ["bench.steps", name, url, str(plan_file)])
+    out = subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True, check=False)
     if out.returncode != 0:
         return {"step": step, "error": out.stderr.strip().splitlines()[-1:]}
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -109,6 +113,24 @@ def bench(size: int, backend: str, *, naive: bool = False, steps: list[str] | No
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def api_load(backend: str) -> list[dict[str, Any]]:
+    """Status submissions through the real API: 32 clients for 10 s against `serve`."""
+    from bench.api_load import run_api_load
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    url, drop = database(backend, folder)
+    try:
+        row = run_api_load(clients=32, seconds=10, size=API_STORE, db_url=url)
+    except Exception as exc:  # a failed step is a row with its error, like the others
+        row = {"error": [f"{type(exc).__name__}: {exc}"]}
+    finally:
+        drop()
+        shutil.rmtree(folder, ignore_errors=True)
+    row.update(step="api", store_size=API_STORE, size=API, backend=backend)
+    print(json.dumps(row, ensure_ascii=False, default=str), flush=True)
+    return [row]
+
+
 TARGETS = [
     # (description, size, backend, check)
     ("nightly evaluation of 1M on SQLite <= 10 s", 1_000_000, "sqlite", lambda r: r["evaluate"]["seconds"] <= 10),
@@ -119,11 +141,19 @@ TARGETS = [
     ("plan apply of 1M <= 60 s", 1_000_000, "sqlite", lambda r: r["apply"]["seconds"] <= 60),
     ("re-apply unchanged 1M <= 10 s", 1_000_000, "sqlite", lambda r: r["reapply"]["seconds"] <= 10),
     ("report for 1M <= 10 s", 1_000_000, "sqlite", lambda r: r["report"].get("seconds", 1e9) <= 10),
+    ("API >= 300 submissions/s with p99 <= 100 ms at 32 clients (SQLite)", API, "sqlite",
+     lambda r: _api_target(r["api"])),
     ("nightly on the founding plan <= 5 s (CLI, no Prefect server, SQLite)", FOUNDING, "sqlite",
      lambda r: r["nightly_cli"]["seconds"] <= 5),
     ("nightly on the founding plan <= 5 s (CLI, no Prefect server, PostgreSQL)", FOUNDING, "postgresql",
      lambda r: r["nightly_cli"]["seconds"] <= 5),
 ]
+
+
+def _api_target(row: dict[str, Any]) -> bool:
+    from bench.api_load import meets_target
+
+    return meets_target(row)
 
 
 def merge(path: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -155,6 +185,7 @@ def main() -> None:
     parser.add_argument("--steps", default=None, help=f"comma-separated subset of {','.join(STEPS)}")
     parser.add_argument("--no-naive", action="store_true", help="skip the one-task-per-obligation baseline")
     parser.add_argument("--no-founding", action="store_true", help="skip the founding plan's night (CLI and Prefect)")
+    parser.add_argument("--no-api", action="store_true", help="skip the API load (32 clients, 10 s per backend)")
     parser.add_argument("--out", type=Path, default=None,
                         help="this run's rows (default var/bench/results-<sizes>.json)")
     parser.add_argument("--merge-into", type=Path, default=Path("var/bench/results.json"),
@@ -171,6 +202,9 @@ def main() -> None:
     if not args.no_founding:
         for backend in backends:
             rows += founding_night(backend)
+    if not args.no_api:
+        for backend in backends:
+            rows += api_load(backend)
     out = args.out or Path(f"var/bench/results-{'-'.join(str(s) for s in sizes) or FOUNDING}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=1, default=str))
@@ -198,6 +232,16 @@ def main() -> None:
         if tracked is not None and inproc is not None:
             print(f"  Prefect-tracked flow run {tracked:.2f}s: overhead {tracked - inproc:+.2f}s over in-process "
                   f"(temporary server start-up {night['nightly_prefect'].get('server_start_seconds')}s, apart)")
+    for (size, backend), steps in results.items():
+        sh = steps.get("shards", {})
+        if "speedup" in sh:
+            print(f"  scale-out ({backend}, {size:,}): next night whole {sh['whole_seconds']:.2f}s, the one after "
+                  f"in {sh['shards']} shard processes {sh['seconds']:.2f}s (x{sh['speedup']})")
+    for backend in backends:
+        api = results.get((API, backend), {}).get("api", {})
+        if "submissions_per_s" in api:
+            print(f"  API ({backend}, 32 clients): {api['submissions_per_s']}/s, p50 {api['p50_ms']} ms, "
+                  f"p99 {api['p99_ms']} ms, errors {api['errors']}")
     merged = by_run(merge(args.merge_into, rows))
     print(f"\nrows: {out}; merged into {args.merge_into}")
     print("targets (merged results):")
