@@ -237,7 +237,7 @@ def apply_loaded(engine: Engine, plan: Plan, *, dry_run: bool = False, actor: st
             "plan_id": plan.id, "version": result.version, "content_hash": digest,
             "applied_at": utcnow(), "summary": summary})
         record_event(conn, plan_id=plan.id, kind="plan.applied", actor=actor, source=source, payload=summary)
-    if engine.dialect.name == "postgresql" and result.obligations_added + result.obligations_changed > 10_000:
+    if engine.dialect.name == "postgresql" and result.obligations_added + result.obligations_changed > 1_000:
         # Fresh statistics after a bulk change: with stale ones the planner picks nested
         # loops for the evaluation and a night over a new province's plan takes minutes.
         with engine.begin() as conn:

@@ -40,7 +40,7 @@ _FULL_COLUMNS = f"""
 # joined), cheaper there than an index probe per obligation. `open_after` counts the
 # not-done reports at or after each report; a done report with none after it counts.
 _DONE_WINDOWED = """
-done_pass AS (
+done_pass AS MATERIALIZED (
     SELECT w.obligation_id, MIN(w.reported_on) AS done_on
     FROM (
         SELECT r.obligation_id, r.status, r.reported_on,
