@@ -243,6 +243,7 @@ def apply_loaded(engine: Engine, plan: Plan, *, dry_run: bool = False, actor: st
         with engine.begin() as conn:
             conn.execute(text("ANALYZE obligation"))
             conn.execute(text("ANALYZE calendar_day"))
+            conn.execute(text("ANALYZE role_recipient"))  # or it scans every recipient per reminder
     return result
 
 
