@@ -125,6 +125,8 @@ def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.da
                 conn.execute(text(q.CREATE_BATCH))
                 conn.execute(text(q.CLEAR_BATCH))
                 conn.execute(sql(q.fill_batch_sql(conn.dialect.name, sharded=not shard.whole)), params)
+                if conn.dialect.name == "postgresql":  # a temporary table has no statistics until
+                    conn.execute(text("ANALYZE eval_batch"))  # analyzed; the joins below need them
                 conn.execute(sql(q.RECORD_FLIPS), params)
                 conn.execute(sql(q.SAVE_LIGHTS), params)
                 conn.execute(sql(q.RAISE_REMINDERS), params)
