@@ -39,6 +39,11 @@ def collect(plan_id: str, as_of: dt.date) -> int:
 @task(name="evaluate", retries=1, retry_delay_seconds=30, cache_policy=NO_CACHE)
 def evaluate(plan_id: str, as_of: dt.date) -> dict[str, Any]:
     result = stages.evaluate(_engine(), plan_id, as_of, now=now_utc(), batch=get_settings().evaluation_batch)
+    return _evaluation(result)
+
+
+def _evaluation(result: stages.EvaluationSummary) -> dict[str, Any]:
+    """The night's evaluation figures, as the flow's summary records them."""
     return {"lights": result.lights, "raised": result.raised, "skipped": result.skipped,
             "undeliverable": result.undeliverable}
 
@@ -54,10 +59,9 @@ def evaluate_in_shards(plan_id: str, as_of: dt.date, shards: int) -> dict[str, A
     failed = [k for k, done in enumerate(runs) if not done.result()]
     if failed:
         raise RuntimeError(f"plan {plan_id}, night {as_of}: shards {failed} of {shards} did not complete")
-    result = stages.evaluation_summary(_engine(), plan_id, as_of)
-    return {"lights": result.lights, "raised": result.raised, "skipped": result.skipped,
-            "undeliverable": result.undeliverable,
-            "shards": stages.shards_evaluated(_engine(), plan_id, as_of)}
+    engine = _engine()
+    return {**_evaluation(stages.evaluation_summary(engine, plan_id, as_of)),
+            "shards": stages.shards_evaluated(engine, plan_id, as_of)}
 
 
 @task(name="run-shard", cache_policy=NO_CACHE)

@@ -109,14 +109,19 @@ def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.da
         conn.rollback()
         pairs = [(step.level, role.value) for step in plan.ladder() for role in step.notify]
         step_roles, role_params = q.step_roles_sql(pairs)
-        in_shard = "" if shard.whole else q.IN_SHARD
-        if not shard.whole:  # the shard's units, in a temporary table the batches read
+        sharded, postgresql = not shard.whole, conn.dialect.name == "postgresql"
+        # the batch's statements, built once for every batch of the night
+        fill = sql(q.fill_batch_sql(conn.dialect.name, sharded=sharded))
+        flips, save, raise_ = sql(q.RECORD_FLIPS), sql(q.SAVE_LIGHTS), sql(q.RAISE_REMINDERS)
+        add_deliveries = sql(q.ADD_DELIVERIES.format(step_roles=step_roles, in_shard=q.IN_SHARD if sharded else ""))
+        no_recipient = sql(q.NO_RECIPIENT.format(in_shard=q.NO_RECIPIENT_IN_SHARD if sharded else ""))
+        if sharded:  # the shard's units, in a temporary table the batches read
             with conn.begin():
                 conn.execute(text(q.CREATE_SHARD_UNITS))
                 conn.execute(text(q.CLEAR_SHARD_UNITS))
                 if units:
                     conn.execute(text(q.FILL_SHARD_UNITS), [{"unit_id": u} for u in units])
-                if conn.dialect.name == "postgresql":  # temporary tables get no statistics otherwise:
+                if postgresql:  # temporary tables get no statistics otherwise:
                     conn.execute(text("ANALYZE shard_unit"))  # without them it plans nested loops (8 s at 10k)
         for start in range(low, high + 1, batch):
             with conn.begin():
@@ -124,17 +129,15 @@ def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.da
                 params = {**night, "lo": start, "hi": start + batch - 1}
                 conn.execute(text(q.CREATE_BATCH))
                 conn.execute(text(q.CLEAR_BATCH))
-                conn.execute(sql(q.fill_batch_sql(conn.dialect.name, sharded=not shard.whole)), params)
-                if conn.dialect.name == "postgresql":  # a temporary table has no statistics until
+                conn.execute(fill, params)
+                if postgresql:  # a temporary table has no statistics until
                     conn.execute(text("ANALYZE eval_batch"))  # analyzed; the joins below need them
-                conn.execute(sql(q.RECORD_FLIPS), params)
-                conn.execute(sql(q.SAVE_LIGHTS), params)
-                conn.execute(sql(q.RAISE_REMINDERS), params)
+                conn.execute(flips, params)
+                conn.execute(save, params)
+                conn.execute(raise_, params)
                 if pairs:
-                    conn.execute(sql(q.ADD_DELIVERIES.format(step_roles=step_roles, in_shard=in_shard)),
-                                 {**params, **role_params})
-                conn.execute(sql(q.NO_RECIPIENT.format(in_shard=q.NO_RECIPIENT_IN_SHARD if in_shard else "")),
-                             {**params, "note": "no recipient address for this step's roles"})
+                    conn.execute(add_deliveries, {**params, **role_params})
+                conn.execute(no_recipient, {**params, "note": "no recipient address for this step's roles"})
             faults.point("evaluate.batch")
     return len(units)
 

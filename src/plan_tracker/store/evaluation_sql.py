@@ -64,9 +64,9 @@ IN_SHARD = "\n      AND o.unit_id IN (SELECT unit_id FROM shard_unit)"
 
 
 # A shard's windowed pass reads only its own units' reports (not every shard's).
-_SHARD_REPORTS = """
+_SHARD_REPORTS = f"""
           AND r.obligation_id IN (SELECT o.id FROM obligation o WHERE o.plan_id = :plan
-                                  AND o.id BETWEEN :lo AND :hi AND o.unit_id IN (SELECT unit_id FROM shard_unit))"""
+                                  AND o.id BETWEEN :lo AND :hi{IN_SHARD})"""
 
 
 def evaluated_cte(*, full: bool, windowed: bool = False, sharded: bool = False) -> str:
