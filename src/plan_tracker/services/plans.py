@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, text, update
 
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.obligations import Obligation as PlannedObligation
@@ -268,16 +268,26 @@ def _write_plan_row(conn: Connection, plan: Plan, digest: str, version: int, exi
         conn.execute(insert(table).values(id=plan.id, **values))
 
 
+_PLANS = PlanRow.__table__  # type: ignore[attr-defined]
+_CONTENT_HASH = select(_PLANS.c.content_hash).where(_PLANS.c.id == bindparam("plan_id"))
+
+
+def stored_digest(conn: Connection, plan_id: str) -> str:
+    """The content hash of the plan as last applied (raises UnknownPlan): what caches of
+    anything derived from the plan are keyed by."""
+    digest = conn.execute(_CONTENT_HASH, {"plan_id": plan_id}).scalar_one_or_none()
+    if digest is None:
+        raise UnknownPlan(plan_id)
+    return str(digest)
+
+
 def stored_plan(conn: Connection, plan_id: str) -> Plan:
     """The plan as last applied (raises UnknownPlan). Parsed plans are cached by content
     hash, so a submission or a page view does not re-validate a large plan each time."""
-    table = PlanRow.__table__  # type: ignore[attr-defined]
-    digest = conn.execute(select(table.c.content_hash).where(table.c.id == plan_id)).scalar_one_or_none()
-    if digest is None:
-        raise UnknownPlan(plan_id)
+    digest = stored_digest(conn, plan_id)
     cached = _PARSED.get(digest)
     if cached is None:
-        spec = conn.execute(select(table.c.spec).where(table.c.id == plan_id)).scalar_one()
+        spec = conn.execute(select(_PLANS.c.spec).where(_PLANS.c.id == plan_id)).scalar_one()
         cached = Plan.model_validate(spec)
         if len(_PARSED) >= 32:
             _PARSED.pop(next(iter(_PARSED)))

@@ -23,8 +23,8 @@ from plan_tracker.domain.lights import light_on
 from plan_tracker.domain.plan import Plan
 from plan_tracker.domain.reports import state_as_of
 from plan_tracker.services.access import OBLIGATIONS, TASKS, ObligationRow, supporters
-from plan_tracker.services.plans import UnknownPlan
-from plan_tracker.store.models import PlanRow, StatusReport, UnitRow
+from plan_tracker.services.plans import stored_digest, stored_plan
+from plan_tracker.store.models import StatusReport, UnitRow
 from plan_tracker.store.portal_models import ExtensionRequest, ReportReview, SupportInput
 
 REPORTS = StatusReport.__table__  # type: ignore[attr-defined]
@@ -48,22 +48,13 @@ _contexts: dict[tuple[str, str], PlanContext] = {}
 _contexts_lock = threading.Lock()
 
 
-PLANS = PlanRow.__table__  # type: ignore[attr-defined]
-_CONTENT_HASH = select(PLANS.c.content_hash).where(PLANS.c.id == bindparam("plan_id"))
-
-
 def plan_context(conn: Connection, plan_id: str) -> PlanContext:
-    plans = PLANS
-    digest = conn.execute(_CONTENT_HASH, {"plan_id": plan_id}).scalar_one_or_none()
-    if digest is None:
-        raise UnknownPlan(plan_id)
-    key = (plan_id, str(digest))
+    key = (plan_id, stored_digest(conn, plan_id))
     with _contexts_lock:
         cached = _contexts.get(key)
     if cached is not None:
         return cached
-    spec = conn.execute(select(plans.c.spec).where(plans.c.id == plan_id)).scalar_one()
-    plan = Plan.model_validate(spec)
+    plan = stored_plan(conn, plan_id)
     context = PlanContext(
         plan, WorkCalendar(plan.plan.calendar),
         {t.id: (t.title, s.title) for s, t in plan.tasks()},
