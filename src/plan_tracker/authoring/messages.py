@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from plan_tracker.domain.preview import DayNote, DueRule, Reason, StepDate
-
-DEFAULT_LOCALE = "zh"
+from plan_tracker.wording import DEFAULT_LOCALE, for_locale
 
 WEEKDAYS = {
     "zh": ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日"),
@@ -97,13 +96,12 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 def word(id: str, locale: str = DEFAULT_LOCALE, **fields: Any) -> str:
     """The message `id` in `locale` (unknown locales get the default), its fields filled in."""
-    templates = MESSAGES[id]
-    return (templates.get(locale) or templates[DEFAULT_LOCALE]).format_map(fields)
+    return for_locale(MESSAGES[id], locale).format_map(fields)
 
 
 def day_text(note: DayNote, locale: str = DEFAULT_LOCALE) -> str:
     """What a day is: `国庆节假期`, `星期日，但为国庆节调休上班日`, `a holiday (国庆节)`."""
-    weekday = WEEKDAYS.get(locale, WEEKDAYS[DEFAULT_LOCALE])[note.day.weekday()]
+    weekday = for_locale(WEEKDAYS, locale)[note.day.weekday()]
     if note.working:
         if not note.weekend:
             return word("day.working", locale)

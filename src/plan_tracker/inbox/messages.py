@@ -24,8 +24,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from plan_tracker.wording import DEFAULT_LOCALE, for_locale
+
 LOCALES = ("zh", "en")
-DEFAULT_LOCALE = "zh"
 LIST_SEPARATOR = {"zh": "、", "en": ", "}
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -272,17 +273,14 @@ def msg(id: str, **fields: Any) -> Msg:
 
 def word(id: str, locale: str = DEFAULT_LOCALE, **fields: Any) -> str:
     """The message `id` in `locale` (unknown locales get the default), its fields filled in."""
-    templates = MESSAGES[id]
-    template = templates.get(locale) or templates[DEFAULT_LOCALE]
-    return template.format_map({name: _field(value, locale) for name, value in fields.items()})
+    return for_locale(MESSAGES[id], locale).format_map({name: _field(value, locale) for name, value in fields.items()})
 
 
 def _field(value: Any, locale: str) -> Any:
     if isinstance(value, Msg):
         return value.render(locale)
     if isinstance(value, list | tuple):
-        separator = LIST_SEPARATOR.get(locale, LIST_SEPARATOR[DEFAULT_LOCALE])
-        return separator.join(str(_field(item, locale)) for item in value)
+        return for_locale(LIST_SEPARATOR, locale).join(str(_field(item, locale)) for item in value)
     return value
 
 
