@@ -39,22 +39,37 @@ PG_ADMIN_URL = os.environ.get(
 )
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
+def new_pg_database(prefix: str, *, driver: str | None = None) -> tuple[str, Callable[[], None]]:
+    """A new, empty PostgreSQL database named `<prefix>_<random>`: its URL (with `driver`,
+    e.g. `postgresql+asyncpg`, if given) and the function that drops it. Fails the test,
+    never skips it, when PostgreSQL cannot be reached."""
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"pt_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # pragma: no cover - the environment is broken
+        admin.dispose()
         pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} is required for the tests: {exc}")
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
+    url = make_url(PG_ADMIN_URL).set(database=name)
+    if driver:
+        url = url.set(drivername=driver)
+
+    def drop() -> None:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+    return url.render_as_string(hide_password=False), drop
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    url, drop = new_pg_database("pt_test")
+    try:
+        yield url
+    finally:
+        drop()
 
 
 @pytest.fixture(scope="session")

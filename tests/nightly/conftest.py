@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, select
 
 from plan_tracker.services.nightly import run_nightly
 from plan_tracker.services.plans import apply_plan
@@ -19,7 +17,7 @@ from plan_tracker.store.db import make_engine, migrate
 from plan_tracker.store.models import Obligation
 from plan_tracker.store.outbox_models import Delivery, LightFlip, Reminder
 
-from ..conftest import PG_ADMIN_URL
+from ..conftest import new_pg_database
 
 PLAN_YAML = """\
 version: 1
@@ -117,17 +115,14 @@ def two_stores(request: pytest.FixtureRequest, tmp_path: Path, founding_plan: Pa
 def fresh_stores(backend: str, folder: Path, plan: Path, count: int) -> tuple[list[Engine], Callable[[], None]]:
     """`count` new stores holding `plan` (SQLite files, or PostgreSQL databases of their
     own), and the function that drops them."""
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    names: list[str] = []
+    drops: list[Callable[[], None]] = []
 
     def url(i: int) -> str:
         if backend == "sqlite":
             return f"sqlite:///{folder / f'store-{i}.sqlite3'}"
-        name = f"pt_shard_{uuid.uuid4().hex[:10]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        names.append(name)
-        return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        made, drop_it = new_pg_database("pt_shard")
+        drops.append(drop_it)
+        return made
 
     engines = [make_engine(url(i)) for i in range(count)]
     for engine in engines:
@@ -137,10 +132,8 @@ def fresh_stores(backend: str, folder: Path, plan: Path, count: int) -> tuple[li
     def drop() -> None:
         for engine in engines:
             engine.dispose()
-        with admin.connect() as conn:
-            for name in names:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        for drop_it in drops:
+            drop_it()
 
     return engines, drop
 

@@ -13,21 +13,18 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
 from plan_tracker.services.nightly import run_nightly, shards_evaluated
 from plan_tracker.settings import Settings
 from plan_tracker.store.outbox_models import NightlyRun
 
-from ..conftest import PG_ADMIN_URL, free_port
+from ..conftest import free_port, new_pg_database
 from .conftest import fresh_stores, night_state
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
@@ -37,21 +34,6 @@ PREFECT = str(Path(sys.executable).with_name("prefect"))
 PLAN = "jingzhou-2018"
 NIGHT = dt.date(2018, 7, 2)
 SHARDS = 4
-
-
-def _pg_database() -> tuple[str, Any]:
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"pt_prefect_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    url = make_url(PG_ADMIN_URL).set(drivername="postgresql+asyncpg", database=name)
-    return url.render_as_string(hide_password=False), drop
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -68,7 +50,7 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
     """A real Prefect server on PostgreSQL (its scheduler off: only the runs we start run);
     yields the environment its clients and workers need."""
     folder = tmp_path_factory.mktemp("prefect")
-    database, drop = _pg_database()
+    database, drop = new_pg_database("pt_prefect", driver="postgresql+asyncpg")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PLAN_TRACKER_"))}
     env.update(PREFECT_HOME=str(folder / "home"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
