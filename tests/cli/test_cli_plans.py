@@ -156,9 +156,9 @@ def test_editing_and_reapplying_keeps_reports_and_records_a_version(
         due: 2018-11-30
 """)
     applied.write_text(edited, encoding="utf-8")
-    dry = invoke("plan", "apply", str(applied), "--dry-run")
-    assert "would apply version 2" in dry.stdout
-    result = invoke("plan", "apply", str(applied))
+    dry = invoke("plan", "apply", str(applied), "--dry-run", "--effective", "2018-04-01")
+    assert "would apply version 2, in force from 2018-04-01" in dry.stdout
+    result = invoke("plan", "apply", str(applied), "--effective", "2018-04-01")
     assert result.exit_code == 0, result.stderr
     out = result.stdout
     assert "applied version 2" in out

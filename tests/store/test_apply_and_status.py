@@ -171,10 +171,13 @@ def test_editing_a_plan_keeps_reports_of_unchanged_tasks_and_records_a_new_versi
     report(engine, "capability.study-plan", "legal-office", "once", "done", D(2018, 3, 15))
     report(engine, "capability.inspection", "town-a", "once", "in_progress", D(2018, 6, 1), 10)
 
+    before = status_rows(engine, "store-2018", D(2018, 3, 30))
     plan_file.write_text(edited(), encoding="utf-8")
-    result = apply_plan(engine, plan_file)
+    result = apply_plan(engine, plan_file, effective=D(2018, 4, 1))
     assert result.version == 2
     assert (result.obligations_added, result.obligations_changed, result.obligations_removed) == (4, 1, 1)
+    # The record before the change's effective date is what it was.
+    assert status_rows(engine, "store-2018", D(2018, 3, 30)) == before
 
     rows = by_key(status_rows(engine, "store-2018", D(2018, 4, 2)))
     assert len(rows) == TOTAL - 1 + 4
@@ -200,9 +203,9 @@ def test_restoring_a_removed_task_brings_back_its_reports(engine: Engine, plan_f
     apply_plan(engine, plan_file)
     report(engine, "capability.inspection", "town-a", "once", "in_progress", D(2018, 6, 1), 10)
     plan_file.write_text(edited(), encoding="utf-8")
-    apply_plan(engine, plan_file)
+    apply_plan(engine, plan_file, effective=D(2018, 4, 1))
     plan_file.write_text(PLAN, encoding="utf-8")
-    result = apply_plan(engine, plan_file)
+    result = apply_plan(engine, plan_file, effective=D(2018, 6, 1))
     assert result.version == 3
     # inspection is reactivated (its old rows come back), study-plan gets its old due again.
     assert sorted(result.tasks.changed) == ["capability.inspection", "capability.study-plan"]

@@ -43,11 +43,17 @@ def plan_validate(file: Path) -> None:
 
 @plan_app.command("apply")
 @handles_errors
-def plan_apply(file: Path, dry_run: Annotated[bool, typer.Option("--dry-run", help="show the changes, write nothing")] = False) -> None:
-    """Apply a plan to the store, showing what changes (tasks, units, obligations)."""
+def plan_apply(
+    file: Path,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show the changes, write nothing")] = False,
+    effective: Annotated[str | None, typer.Option(
+        "--effective", help="YYYY-MM-DD the change is in force from; default today in the plan's time zone "
+                            "(never before the previous version's; the first version is in force from the plan's start)")] = None,
+) -> None:
+    """Apply a plan to the store as a new version, showing what changes (tasks, units, obligations)."""
     from plan_tracker.services.plans import apply_plan
 
-    result = apply_plan(_engine(), file, dry_run=dry_run)
+    result = apply_plan(_engine(), file, dry_run=dry_run, effective=_date(effective, "--effective"))
     _print_apply(result)
 
 
@@ -56,11 +62,27 @@ def _print_apply(result: Any) -> None:
         out.print(f"plan {result.plan_id}: no changes (version {result.version})")
         return
     verb = "would apply" if result.dry_run else "applied"
-    out.print(f"plan {result.plan_id}: {verb} version {result.version}" + (" (new plan)" if result.new_plan else ""))
+    out.print(f"plan {result.plan_id}: {verb} version {result.version}, in force from {result.effective}"
+              + (" (new plan)" if result.new_plan else ""))
+    renamed = {**{old: ("task", new) for old, new in result.renamed_tasks.items()},
+               **{old: ("unit", new) for old, new in result.renamed_units.items()}}
+    for old, (kind, new) in renamed.items():
+        kept = result.history_kept.get(f"{kind} {old} → {new}", {})
+        out.print(f"  {kind} {old} → {new} (history kept: {kept.get('reports', 0)} reports, "
+                  f"{kept.get('reminders', 0)} reminders)", style="cyan", markup=False)
     for name, changes in (("units", result.units), ("tasks", result.tasks)):
         for sign, items, style in (("+", changes.added, "green"), ("~", changes.changed, "yellow"), ("-", changes.removed, "red")):
             for item in items:
+                if sign == "+" and item in {new for _, new in renamed.values()}:
+                    continue
+                if sign == "-" and item in renamed:
+                    continue
                 out.print(f"  {sign} {name[:-1]} {item}", style=style, markup=False)
+    for task, count in sorted(result.dates_moved.items()):
+        out.print(f"  task {task}: due dates of {count} obligations move (plan adjustment, 计划调整) from "
+                  f"{result.effective}; earlier dates keep the old ones", markup=False)
+    for warning in result.warnings:
+        out.print(f"  ! {warning}", style="bold red", markup=False)
     out.print(f"  obligations: +{result.obligations_added} ~{result.obligations_changed} "
               f"-{result.obligations_removed} (total {result.obligations_total})")
 
@@ -120,7 +142,7 @@ def submit(
         engine,
         Submission(plan, task, unit, period, status_, reported_on, progress, note, evidence),
         today=today,  # a report may be backdated with --on, never dated in the future
-        actor=unit, source="cli",
+        actor="coordinator", source="cli",  # a paper report: the coordinator vouches for its date
     )
     out.print(f"recorded report #{receipt.report_id}: {task} / {unit} / {period} = {status_} on {reported_on}")
 

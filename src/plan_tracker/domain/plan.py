@@ -61,6 +61,14 @@ class Person(Strict):
     webhook: Id | None = Field(default=None, description="Webhook 名称（在设置中配置） name of a webhook in settings")
 
 
+class Cancellation(Strict):
+    """撤销 A task or unit withdrawn from the plan: no obligations are tracked from `on`;
+    what the record said before that date stays as it was."""
+
+    on: dt.date = Field(description="撤销生效日期 Date from which it is no longer tracked (YYYY-MM-DD)")
+    reason: Text = Field(description="撤销原因（写入报告） Reason, shown in reports")
+
+
 class Unit(Strict):
     """单位 A unit that carries out tasks or reports on them."""
 
@@ -69,6 +77,9 @@ class Unit(Strict):
     groups: list[Id] = Field(default_factory=list, description="所属分组，供 lead: group:NAME 引用 Groups the unit belongs to (lead: group:NAME)")
     contact: Person | None = Field(default=None, description="联络员：接收提醒、催办 Contact: receives reminders")
     head: Person | None = Field(default=None, description="负责人：接收催办、督办 Head: receives urging and supervision")
+    renamed_from: Id | None = Field(
+        default=None, description="原单位编号：改名时保留其全部记录 Former unit id: a rename that keeps the unit's whole record")
+    cancelled: Cancellation | None = Field(default=None, description="撤销：{on: 日期, reason: 原因} Withdrawn: {on, reason}")
 
 
 class Group(Strict):
@@ -117,6 +128,8 @@ class PlanHeader(Strict):
     delivery_window: tuple[dt.time, dt.time] = Field(
         default=(dt.time(8, 30), dt.time(18, 0)), description="工作日发送时段 Delivery window on working days [from, to], HH:MM")
     portal_url: str | None = Field(default=None, description="填报门户网址（写入消息） Portal URL quoted in messages")
+    backdate_wd: Annotated[int, Field(ge=0, le=60)] = Field(
+        default=3, description="单位填报日期最多可早于报送当天的工作日数 Working days a unit's report may be dated before the day it is sent")
 
     @field_validator("calendar", mode="before")
     @classmethod
@@ -193,6 +206,9 @@ class Task(Strict):
         default=None, description="覆盖计划的 warn_days Overrides the plan's warn_days")
     depends_on: list[TaskId] = Field(default_factory=list, description="前置任务编号 Ids of tasks this one depends on")
     indicators: list[Indicator] = Field(default_factory=list, description="指标 Indicators reported with status")
+    renamed_from: TaskId | None = Field(
+        default=None, description="原任务编号：改名时保留其全部记录 Former task id: a rename that keeps the task's whole record")
+    cancelled: Cancellation | None = Field(default=None, description="撤销：{on: 日期, reason: 原因} Withdrawn: {on, reason}")
 
     @field_validator("lead")
     @classmethod
@@ -291,6 +307,35 @@ def cross_check(plan: Plan) -> list[PlanIssue]:
     issues += _dates_inside_plan(plan)
     issues += _ladder_rules(plan)
     issues += _dependency_cycles(plan)
+    issues += _renames(plan)
+    return issues
+
+
+def _renames(plan: Plan) -> list[PlanIssue]:
+    """`renamed_from` names a former id, never one the plan still uses, and each once."""
+    issues: list[PlanIssue] = []
+    unit_ids = {u.id for u in plan.units}
+    seen: set[str] = set()
+    for i, u in enumerate(plan.units):
+        if u.renamed_from is None:
+            continue
+        if u.renamed_from in unit_ids:
+            issues.append(PlanIssue(("units", i, "renamed_from"), f"unit {u.renamed_from!r} is still in the plan; a rename replaces it"))
+        elif u.renamed_from in seen:
+            issues.append(PlanIssue(("units", i, "renamed_from"), f"unit {u.renamed_from!r} is renamed twice"))
+        seen.add(u.renamed_from)
+    task_ids = {t.id for _, t in plan.tasks()}
+    seen = set()
+    for si, s in enumerate(plan.sections):
+        for ti, t in enumerate(s.tasks):
+            if t.renamed_from is None:
+                continue
+            where = ("sections", si, "tasks", ti, "renamed_from")
+            if t.renamed_from in task_ids:
+                issues.append(PlanIssue(where, f"task {t.renamed_from!r} is still in the plan; a rename replaces it"))
+            elif t.renamed_from in seen:
+                issues.append(PlanIssue(where, f"task {t.renamed_from!r} is renamed twice"))
+            seen.add(t.renamed_from)
     return issues
 
 

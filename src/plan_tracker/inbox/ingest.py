@@ -289,7 +289,7 @@ def _record_rows(conn: Connection, read: ReadFile, plan: Plan, receipt: FileRece
         if checked.submission is not None:
             try:
                 recorded = record_report(conn, checked.submission, today=today, actor=receipt.unit,
-                                         source=SOURCE, dedupe=True)
+                                         source=SOURCE, dedupe=True, received_on=today)
             except NotYourObligation:
                 _not_own(conn, checked, ctx)
             except DomainError as exc:

@@ -35,9 +35,9 @@ from plan_tracker.reports.model import (
     TrendPoint,
     UnitFigures,
 )
+from plan_tracker.services.context import PlanContext, plan_context
 from plan_tracker.services.messages import level_wording
-from plan_tracker.services.plans import stored_plan
-from plan_tracker.services.status import eval_params, id_bounds
+from plan_tracker.services.status import id_bounds
 from plan_tracker.store.models import TaskRow, UnitRow
 
 OVERDUE_LIMIT = 200
@@ -60,7 +60,7 @@ def _opt_date(value: Any) -> dt.date | None:
     return None if value is None else _date(value)
 
 
-def build_report(engine: Engine, plan_id: str, as_of: dt.date, *, since: dt.date | None = None,
+def build_report(engine: Engine, plan_id: str | PlanContext, as_of: dt.date, *, since: dt.date | None = None,
                  overdue_limit: int = OVERDUE_LIMIT, overdue_offset: int = 0,
                  notice_limit: int = NOTICE_LIMIT) -> Report:
     """The report of a plan as of a date.
@@ -72,17 +72,18 @@ def build_report(engine: Engine, plan_id: str, as_of: dt.date, *, since: dt.date
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text(q.REPORT_WORK_MEM))  # this transaction only (SET LOCAL)
-        plan = stored_plan(conn, plan_id)
-        params = {**eval_params(conn, plan_id, as_of)}
-        low, high = id_bounds(conn, plan_id)
+        ctx = plan_id if isinstance(plan_id, PlanContext) else plan_context(conn, plan_id, as_of)
+        # ctx.plan: the version in force on the as-of date (its units, tasks, ladder, scoring)
+        params = ctx.eval_params(conn, as_of)
+        low, high = id_bounds(conn, ctx.id)
         params.update(lo=low, hi=high)
         for drop, create in ((q.DROP_ITEMS, q.CREATE_ITEMS), (q.DROP_CELLS, q.CREATE_CELLS)):
             conn.execute(text(drop))
             conn.execute(text(create))
         try:
-            conn.execute(_sql(q.fill_items_sql(conn.dialect.name)), params)
+            conn.execute(_sql(q.fill_items_sql(conn.dialect.name, history=ctx.reads_history(as_of))), params)
             conn.execute(text(q.FILL_CELLS))
-            return _assemble(conn, plan, as_of, params, since=since, overdue_limit=overdue_limit,
+            return _assemble(conn, ctx, as_of, params, since=since, overdue_limit=overdue_limit,
                              overdue_offset=overdue_offset, notice_limit=notice_limit)
         finally:
             conn.rollback()
@@ -91,11 +92,14 @@ def build_report(engine: Engine, plan_id: str, as_of: dt.date, *, since: dt.date
             conn.commit()
 
 
-def _assemble(conn: Connection, plan: Plan, as_of: dt.date, params: dict[str, Any], *,
+def _assemble(conn: Connection, ctx: PlanContext, as_of: dt.date, params: dict[str, Any], *,
               since: dt.date | None, overdue_limit: int, overdue_offset: int, notice_limit: int) -> Report:
+    plan = ctx.plan
     levels = [Level(s.level, level_wording(plan, s.level), s.after, i) for i, s in enumerate(plan.ladder())]
-    names = _names(conn, plan.id)
+    names = _names(conn, plan)
     task_rows = [dict(r) for r in conn.execute(_sql(q.BY_TASK_LIGHT), {"plan": plan.id}).mappings()]
+    for r in task_rows:  # the section as the version in force has it
+        r["section_id"] = names["tasks"].get(r["task_id"], ("", 0, r["section_id"]))[2]
     unit_rows = list(conn.execute(_sql(q.BY_UNIT)).mappings())
     reminders = _reminders_by_unit(conn, params)
     sections, tasks = _sections_and_tasks(task_rows, names)
@@ -127,16 +131,24 @@ def _assemble(conn: Connection, plan: Plan, as_of: dt.date, params: dict[str, An
     )
 
 
-def _names(conn: Connection, plan_id: str) -> dict[str, dict[str, Any]]:
-    """Titles of tasks and sections (with their plan order) and names of units."""
+def _names(conn: Connection, plan: Plan) -> dict[str, dict[str, Any]]:
+    """Titles of tasks and sections (with their plan order) and names of units, as the plan
+    version in force names them; ids it no longer has (none, as of a date the version
+    covers) fall back to the last names the store knows."""
     t, u = TaskRow.__table__, UnitRow.__table__  # type: ignore[attr-defined]
     tasks: dict[str, Any] = {}
     sections: dict[str, Any] = {}
+    for position, (section, task) in enumerate(plan.tasks()):
+        tasks[task.id] = (task.title, position, section.id)
+        sections.setdefault(section.id, (section.title, position))
+    offset = len(tasks)
     for row in conn.execute(select(t.c.id, t.c.title, t.c.section_id, t.c.section_title, t.c.position)
-                            .where(t.c.plan_id == plan_id).order_by(t.c.position)):
-        tasks[row.id] = (row.title, row.position, row.section_id)
-        sections.setdefault(row.section_id, (row.section_title, row.position))
-    units = {row.id: row.name for row in conn.execute(select(u.c.id, u.c.name).where(u.c.plan_id == plan_id))}
+                            .where(t.c.plan_id == plan.id).order_by(t.c.position)):
+        if row.id not in tasks:
+            tasks[row.id] = (row.title, offset + row.position, row.section_id)
+            sections.setdefault(row.section_id, (row.section_title, offset + row.position))
+    units = {row.id: row.name for row in conn.execute(select(u.c.id, u.c.name).where(u.c.plan_id == plan.id))}
+    units.update({unit.id: unit.name for unit in plan.units})
     return {"tasks": tasks, "sections": sections, "units": units}
 
 

@@ -46,12 +46,12 @@ DROP_ITEMS = f"DROP TABLE IF EXISTS {ITEMS_TABLE}"
 
 # Per obligation, through the (obligation_id, reported_on, id) index, as in evaluation_sql.
 _LATEST = """(SELECT r.{col} FROM status_report r
-        WHERE r.obligation_id = {ob}.id AND r.reported_on <= :as_of
+        WHERE r.obligation_id = {ob}.id AND r.reported_on <= :as_of AND r.received_on <= :as_of
         ORDER BY r.reported_on DESC, r.id DESC LIMIT 1)"""
 _FIRST_ON = """(SELECT MIN(r.reported_on) FROM status_report r
-        WHERE r.obligation_id = e.id AND r.reported_on <= :as_of)"""
+        WHERE r.obligation_id = e.id AND r.reported_on <= :as_of AND r.received_on <= :as_of)"""
 _LAST_ON = """(SELECT MAX(r.reported_on) FROM status_report r
-        WHERE r.obligation_id = p.id AND r.reported_on <= :as_of)"""
+        WHERE r.obligation_id = p.id AND r.reported_on <= :as_of AND r.received_on <= :as_of)"""
 
 # expected: due (effective) on or before the as-of date. late_open / done_late compare with
 # the ORIGINAL due date: an approved extension changes the light, not the score.
@@ -74,10 +74,11 @@ WHERE e.task_id IN (SELECT t.id FROM task t WHERE t.plan_id = :plan)
 """
 
 
-def fill_items_sql(dialect: str) -> str:
+def fill_items_sql(dialect: str, *, history: bool = False) -> str:
     """The report's evaluation into the items table, in the form the nightly run uses on
-    each backend (the completion date windowed on PostgreSQL, looked up on SQLite)."""
-    return evaluated_cte(full=False, windowed=dialect == "postgresql") + _FILL
+    each backend (the completion date windowed on PostgreSQL, looked up on SQLite);
+    `history`: the obligations' terms as of the date (see `evaluation_sql.OBLIGATIONS_AS_OF`)."""
+    return evaluated_cte(full=False, windowed=dialect == "postgresql", history=history) + _FILL
 
 
 # The cells: obligations per unit, light and task, with the sums every figure is made of
@@ -243,7 +244,7 @@ WITH targets (task_id, ind, target, dir) AS ({targets}),
 vals AS (
     SELECT i.id, i.task_id, i.period, j.key AS ind, {value} AS value, r.reported_on, r.id AS rid
     FROM status_report r JOIN """ + ITEMS_TABLE + """ i ON i.id = r.obligation_id, {json_from}
-    WHERE r.reported_on <= :as_of
+    WHERE r.reported_on <= :as_of AND r.received_on <= :as_of
 ),
 ranked_vals AS (
     SELECT v.*, ROW_NUMBER() OVER (PARTITION BY v.id, v.ind ORDER BY v.reported_on DESC, v.rid DESC) AS rn

@@ -18,8 +18,8 @@ from sqlalchemy import Connection, Date, Engine, bindparam, func, insert, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from plan_tracker import faults
-from plan_tracker.services.plans import stored_plan
-from plan_tracker.services.status import eval_params, id_bounds
+from plan_tracker.services.context import plan_context
+from plan_tracker.services.status import id_bounds
 from plan_tracker.store import evaluation_sql as q
 from plan_tracker.store.audit import EVENTS, record_event
 from plan_tracker.store.locks import begin_write, nightly_lock
@@ -53,7 +53,7 @@ def plan_ids(engine: Engine) -> list[str]:
 
 def plan_timezone(engine: Engine, plan_id: str) -> str:
     with engine.connect() as conn:
-        return stored_plan(conn, plan_id).plan.timezone
+        return plan_context(conn, plan_id).timezone
 
 
 @dataclass(frozen=True)
@@ -100,19 +100,22 @@ def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.da
     of one night may run at once on several workers: they touch disjoint obligations).
     Returns the number of units evaluated."""
     with engine.connect() as conn:
-        plan = stored_plan(conn, plan_id)
+        ctx = plan_context(conn, plan_id, as_of)  # the version in force on the night
+        plan = ctx.plan
         low, high = id_bounds(conn, plan_id)
-        night = {**eval_params(conn, plan_id, as_of), "now": now}  # the same for every batch
+        night = {**ctx.eval_params(conn, as_of), "now": now}  # the same for every batch
         unit_table = UnitRow.__table__  # type: ignore[attr-defined]
         every_unit = conn.execute(select(unit_table.c.id).where(unit_table.c.plan_id == plan_id)).scalars()
         units = [u for u in every_unit if shard.holds(u)]
         conn.rollback()
         pairs = [(step.level, role.value) for step in plan.ladder() for role in step.notify]
         step_roles, role_params = q.step_roles_sql(pairs)
+        ladder, ladder_params = q.ladder_sql([(s.level, s.after, s.repeat_every) for s in plan.ladder()])
+        night.update(ladder_params)
         sharded, postgresql = not shard.whole, conn.dialect.name == "postgresql"
         # the batch's statements, built once for every batch of the night
-        fill = sql(q.fill_batch_sql(conn.dialect.name, sharded=sharded))
-        flips, save, raise_ = sql(q.RECORD_FLIPS), sql(q.SAVE_LIGHTS), sql(q.RAISE_REMINDERS)
+        fill = sql(q.fill_batch_sql(conn.dialect.name, sharded=sharded, history=ctx.reads_history(as_of)))
+        flips, save, raise_ = sql(q.RECORD_FLIPS), sql(q.SAVE_LIGHTS), sql(q.RAISE_REMINDERS.format(ladder=ladder))
         add_deliveries = sql(q.ADD_DELIVERIES.format(step_roles=step_roles, in_shard=q.IN_SHARD if sharded else ""))
         no_recipient = sql(q.NO_RECIPIENT.format(in_shard=q.NO_RECIPIENT_IN_SHARD if sharded else ""))
         if sharded:  # the shard's units, in a temporary table the batches read
@@ -136,7 +139,7 @@ def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.da
                 conn.execute(save, params)
                 conn.execute(raise_, params)
                 if pairs:
-                    conn.execute(add_deliveries, {**params, **role_params})
+                    conn.execute(add_deliveries, {**night, **params, **role_params})
                 conn.execute(no_recipient, {**params, "note": "no recipient address for this step's roles"})
             faults.point("evaluate.batch")
     return len(units)

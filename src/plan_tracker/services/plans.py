@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, text, update
+
+__all__ = ["UnknownPlan", "apply_loaded", "apply_plan", "stored_digest", "stored_plan"]
 
 from plan_tracker.domain.calendar import WorkCalendar
+from plan_tracker.domain.errors import DomainError
 from plan_tracker.domain.obligations import Obligation as PlannedObligation
 from plan_tracker.domain.obligations import expand
 from plan_tracker.domain.plan import Plan
+from plan_tracker.domain.terms import Segment, Terms, change_from
 from plan_tracker.planfile import load_plan
+from plan_tracker.services.context import UnknownPlan, plan_context
 from plan_tracker.services.recipients import plan_recipients
 from plan_tracker.store import calendar_table
 from plan_tracker.store.audit import record_event
@@ -23,11 +29,13 @@ from plan_tracker.store.models import (
     Obligation,
     PlanRow,
     PlanVersion,
+    StatusReport,
     TaskRow,
     UnitRow,
     utcnow,
 )
 from plan_tracker.store.outbox_models import Recipient, RoleRecipient
+from plan_tracker.store.terms import insert_obligations, load_timelines, rewrite_timelines, settle
 
 OBLIGATION = Obligation.__table__  # type: ignore[attr-defined]
 BATCH = 5_000
@@ -55,6 +63,12 @@ class ApplyResult:
     obligations_removed: int = 0
     obligations_total: int = 0
     dry_run: bool = False
+    effective: dt.date | None = None
+    renamed_tasks: dict[str, str] = field(default_factory=dict)
+    renamed_units: dict[str, str] = field(default_factory=dict)
+    history_kept: dict[str, dict[str, int]] = field(default_factory=dict)
+    dates_moved: dict[str, int] = field(default_factory=dict)  # task -> obligations whose plan date moved
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -70,6 +84,9 @@ class ApplyResult:
             "units": vars(self.units), "tasks": vars(self.tasks),
             "obligations": {"added": self.obligations_added, "changed": self.obligations_changed,
                             "removed": self.obligations_removed, "total": self.obligations_total},
+            "effective": self.effective.isoformat() if self.effective else None,
+            "renamed": {"tasks": self.renamed_tasks, "units": self.renamed_units},
+            "history_kept": self.history_kept, "dates_moved": self.dates_moved, "warnings": self.warnings,
         }
 
 
@@ -127,51 +144,108 @@ def _obligation_key(o: PlannedObligation) -> tuple[str, str, str]:
     return (o.task, o.unit, o.period)
 
 
-def _diff_obligations(conn: Connection, plan_id: str, planned: list[PlannedObligation], result: ApplyResult, write: bool) -> None:
-    t = OBLIGATION
-    have = {
-        (r.task_id, r.unit_id, r.period): r
-        for r in conn.execute(
-            select(t.c.id, t.c.task_id, t.c.unit_id, t.c.period, t.c.period_start, t.c.period_end,
-                   t.c.due, t.c.original_due, t.c.warn_days, t.c.active).where(t.c.plan_id == plan_id)
-        )
-    }
-    wanted = {_obligation_key(o): o for o in planned}
-    added = [o for k, o in wanted.items() if k not in have]
-    changed: list[dict[str, Any]] = []
-    for key, o in wanted.items():
-        row = have.get(key)
-        if row is None:
-            continue
-        if (row.period_start, row.period_end, row.original_due, row.warn_days, row.active) != (
-            o.period_start, o.period_end, o.due, o.warn_days, True
-        ):
-            extended = row.due != row.original_due  # an approved extension survives re-apply
-            changed.append({"oid": row.id, "period_start": o.period_start, "period_end": o.period_end,
-                            "original_due": o.due, "due": max(row.due, o.due) if extended else o.due,
-                            "warn_days": o.warn_days, "active": True})
-    removed = [row.id for key, row in have.items() if key not in wanted and row.active]
-    result.obligations_added, result.obligations_changed = len(added), len(changed)
-    result.obligations_removed, result.obligations_total = len(removed), len(wanted)
-    if not write:
-        return
-    for start in range(0, len(added), BATCH):
-        conn.execute(insert(t), [
-            {"plan_id": plan_id, "task_id": o.task, "unit_id": o.unit, "period": o.period,
-             "period_start": o.period_start, "period_end": o.period_end, "due": o.due,
-             "original_due": o.due, "warn_days": o.warn_days, "active": True, "overdue_wd": 0}
-            for o in added[start:start + BATCH]
-        ])
-    if changed:
-        from sqlalchemy import bindparam
+class PlanChangeRefused(DomainError):
+    """A plan change that would rewrite the record (an effective date before the previous
+    version's, a rename onto an id that already has a record)."""
 
-        stmt = update(t).where(t.c.id == bindparam("oid")).values(
-            period_start=bindparam("period_start"), period_end=bindparam("period_end"),
-            original_due=bindparam("original_due"), due=bindparam("due"),
-            warn_days=bindparam("warn_days"), active=bindparam("active"))
-        conn.execute(stmt, changed)
-    for start in range(0, len(removed), BATCH):
-        conn.execute(update(t).where(t.c.id.in_(removed[start:start + BATCH])).values(active=False))
+
+@dataclass(frozen=True)
+class Renames:
+    tasks: dict[str, str]  # old id -> new id, for old ids the store knows
+    units: dict[str, str]
+
+    def key(self, task: str, unit: str, period: str) -> tuple[str, str, str]:
+        return (self.tasks.get(task, task), self.units.get(unit, unit), period)
+
+
+def _renames(plan: Plan, known_tasks: set[str], known_units: set[str]) -> Renames:
+    tasks = {t.renamed_from: t.id for _, t in plan.tasks() if t.renamed_from in known_tasks and t.id not in known_tasks}
+    units = {u.renamed_from: u.id for u in plan.units if u.renamed_from in known_units and u.id not in known_units}
+    return Renames(tasks, units)
+
+
+def _cancellations(plan: Plan) -> tuple[dict[str, Any], dict[str, Any]]:
+    return ({t.id: t.cancelled for _, t in plan.tasks() if t.cancelled is not None},
+            {u.id: u.cancelled for u in plan.units if u.cancelled is not None})
+
+
+def _diff_obligations(conn: Connection, plan: Plan, planned: list[PlannedObligation], result: ApplyResult,
+                      effective: dt.date | None, write: bool) -> None:
+    """Bring every obligation's timeline in line with the plan from `effective` on (None: the
+    first version, from the beginning). Earlier days keep the terms they had."""
+    timelines = load_timelines(conn, plan.id)
+    renames = Renames(result.renamed_tasks, result.renamed_units)
+    current: dict[tuple[str, str, str], int] = {}
+    for oid, timeline in timelines.items():
+        t = timeline[-1].terms
+        key = renames.key(t.task_id, t.unit_id, t.period)
+        if key in current:
+            raise PlanChangeRefused(f"renaming onto {key[0]!r} / {key[1]!r}: that id already has obligations in the record")
+        current[key] = oid
+    task_cancel, unit_cancel = _cancellations(plan)
+    added: list[list[Segment]] = []
+    changed: dict[int, list[Segment]] = {}
+    wanted = {_obligation_key(o): o for o in planned}
+    moved_dates: dict[str, int] = {}
+    for key, o in wanted.items():
+        stops = [c.on for c in (task_cancel.get(o.task), unit_cancel.get(o.unit)) if c is not None]
+        until = min(stops) if stops else None
+        found = current.get(key)
+        if found is None:
+            terms = Terms(o.task, o.unit, o.period, o.period_start, o.period_end, o.due, o.due, o.warn_days)
+            added.append(change_from([], effective, terms, until))
+            continue
+        oid = found
+        old = timelines[oid]
+        last = old[-1].terms
+        extended = last.due != last.original_due  # an approved extension survives a re-apply
+        due = max(last.due, o.due) if extended else o.due
+        terms = Terms(o.task, o.unit, o.period, o.period_start, o.period_end, due, o.due, o.warn_days)
+        new = change_from(old, effective, terms, until)
+        if new != old:
+            changed[oid] = new
+            if last.original_due != o.due and last.active:
+                moved_dates[o.task] = moved_dates.get(o.task, 0) + 1
+    stopped: list[int] = []
+    for key, oid in current.items():
+        old = timelines[oid]
+        last = old[-1].terms
+        if key in wanted:
+            if last.active and not changed.get(oid, old)[-1].terms.active:
+                stopped.append(oid)
+            continue
+        new = change_from(old, effective, replace(last, task_id=key[0], unit_id=key[1], active=False), until=effective)
+        if new != old:
+            changed[oid] = new
+            if last.active:
+                stopped.append(oid)
+    result.obligations_added = len(added)
+    result.obligations_removed = len(stopped)
+    result.obligations_changed = len(changed) - len(stopped)
+    result.obligations_total = sum(1 for o in wanted)
+    result.dates_moved = moved_dates
+    if stopped and effective is not None:
+        result.warnings += _stop_warnings(conn, timelines, stopped, effective)
+    if write:
+        insert_obligations(conn, plan.id, added)
+        rewrite_timelines(conn, plan.id, changed)
+
+
+def _stop_warnings(conn: Connection, timelines: dict[int, list[Segment]], stopped: list[int], effective: dt.date) -> list[str]:
+    """One line per task or unit whose obligations stop being tracked although some are
+    already due or reported: the record before `effective` keeps them."""
+    reported = set(conn.execute(select(REPORTS.c.obligation_id).where(REPORTS.c.obligation_id.in_(stopped))).scalars()) if stopped else set()
+    by_task: dict[str, list[int]] = {}
+    for oid in stopped:
+        by_task.setdefault(timelines[oid][-1].terms.task_id, []).append(oid)
+    lines = []
+    for task, oids in sorted(by_task.items()):
+        due = sum(1 for oid in oids if timelines[oid][-1].terms.due < effective)
+        with_reports = sum(1 for oid in oids if oid in reported)
+        if due or with_reports:
+            lines.append(f"task {task}: {len(oids)} obligations stop being tracked from {effective} "
+                         f"({due} already due, {with_reports} with reports); the record before {effective} is kept")
+    return lines
 
 
 def _replace_plan_wide(conn: Connection, plan: Plan) -> None:
@@ -196,18 +270,23 @@ def _replace_plan_wide(conn: Connection, plan: Plan) -> None:
             {"plan_id": plan.id, "unit_id": u, "role": role, "recipient_key": k} for u, role, k in roles])
 
 
-def apply_plan(engine: Engine, path: Path, *, dry_run: bool = False, actor: str = "cli", source: str = "cli") -> ApplyResult:
-    """Validate `path` and bring the store in line with it, in one transaction.
+def apply_plan(engine: Engine, path: Path, *, dry_run: bool = False, actor: str = "cli", source: str = "cli",
+               effective: dt.date | None = None, today: dt.date | None = None) -> ApplyResult:
+    """Validate `path` and bring the store in line with it, in one transaction, as a new
+    plan version in force from `effective` (default `today` in the plan's time zone; the
+    first version is in force from the plan's start).
 
-    Applying the same content twice changes nothing; removed tasks and units are deactivated,
-    never deleted, so no status report is lost.
+    Applying the same content twice changes nothing; nothing is deleted, and what the record
+    says about any day before the effective date stays as it was.
     """
     plan = load_plan(path)
-    return apply_loaded(engine, plan, dry_run=dry_run, actor=actor, source=source, origin=str(path))
+    return apply_loaded(engine, plan, dry_run=dry_run, actor=actor, source=source, origin=str(path),
+                        effective=effective, today=today)
 
 
 def apply_loaded(engine: Engine, plan: Plan, *, dry_run: bool = False, actor: str = "cli",
-                 source: str = "cli", origin: str | None = None) -> ApplyResult:
+                 source: str = "cli", origin: str | None = None, effective: dt.date | None = None,
+                 today: dt.date | None = None) -> ApplyResult:
     calendar = WorkCalendar(plan.plan.calendar)
     digest = content_hash(plan)
     with engine.begin() as conn:
@@ -216,26 +295,38 @@ def apply_loaded(engine: Engine, plan: Plan, *, dry_run: bool = False, actor: st
         result = ApplyResult(plan.id, version, current is None, Changes(), Changes(), dry_run=dry_run)
         if current is not None and current["content_hash"] == digest:
             result.obligations_total = _count_active(conn, plan.id)
+            result.effective = _latest_effective(conn, plan.id)
             return result
+        result.effective = _effective_date(conn, plan, current is None, effective, today)
         planned = list(expand(plan, calendar))
         units, tasks = _unit_rows(plan), _task_rows(plan)
-        result.units = _diff_rows(UnitRow.__table__, conn, plan.id, units)  # type: ignore[attr-defined]
-        result.tasks = _diff_rows(TaskRow.__table__, conn, plan.id, tasks)  # type: ignore[attr-defined]
+        known_units = set(conn.execute(select(_UNITS.c.id).where(_UNITS.c.plan_id == plan.id)).scalars())
+        known_tasks = set(conn.execute(select(_TASKS.c.id).where(_TASKS.c.plan_id == plan.id)).scalars())
+        renames = _renames(plan, known_tasks, known_units)
+        result.renamed_tasks, result.renamed_units = renames.tasks, renames.units
+        result.units = _diff_rows(_UNITS, conn, plan.id, units)
+        result.tasks = _diff_rows(_TASKS, conn, plan.id, tasks)
         result.version = version + 1
+        if result.renamed_tasks or result.renamed_units:
+            result.history_kept = _history_counts(conn, plan.id, renames)
+        effective_from = None if current is None else result.effective  # the first version: from the beginning
         if dry_run:
-            _diff_obligations(conn, plan.id, planned, result, write=False)
+            _diff_obligations(conn, plan, planned, result, effective_from, write=False)
             return result
         _write_plan_row(conn, plan, digest, result.version, current is not None, origin)
-        _write_rows(UnitRow.__table__, conn, plan.id, units, result.units)  # type: ignore[attr-defined]
-        _write_rows(TaskRow.__table__, conn, plan.id, tasks, result.tasks)  # type: ignore[attr-defined]
-        _diff_obligations(conn, plan.id, planned, result, write=True)
+        _write_rows(_UNITS, conn, plan.id, units, result.units)
+        _write_rows(_TASKS, conn, plan.id, tasks, result.tasks)
+        _diff_obligations(conn, plan, planned, result, effective_from, write=True)
+        _carry_unit_renames(conn, plan.id, renames)
+        settle(conn, plan.id)
         _replace_plan_wide(conn, plan)
         key = calendar_table.calendar_key(plan.plan.calendar)
         calendar_table.ensure_calendar(conn, calendar, key, *calendar_table.table_range(calendar, plan.plan.start, plan.plan.end))
         summary = result.as_dict()
         conn.execute(insert(PlanVersion.__table__), {  # type: ignore[attr-defined]
             "plan_id": plan.id, "version": result.version, "content_hash": digest,
-            "applied_at": utcnow(), "summary": summary})
+            "applied_at": utcnow(), "summary": summary, "effective_from": result.effective,
+            "spec": plan.model_dump(mode="json")})
         record_event(conn, plan_id=plan.id, kind="plan.applied", actor=actor, source=source, payload=summary)
     if engine.dialect.name == "postgresql" and result.obligations_added + result.obligations_changed > 1_000:
         # Fresh statistics after a bulk change: with stale ones the planner picks nested
@@ -245,6 +336,61 @@ def apply_loaded(engine: Engine, plan: Plan, *, dry_run: bool = False, actor: st
             conn.execute(text("ANALYZE calendar_day"))
             conn.execute(text("ANALYZE role_recipient"))  # or it scans every recipient per reminder
     return result
+
+
+_UNITS = UnitRow.__table__  # type: ignore[attr-defined]
+_TASKS = TaskRow.__table__  # type: ignore[attr-defined]
+REPORTS = StatusReport.__table__  # type: ignore[attr-defined]
+
+
+def _latest_effective(conn: Connection, plan_id: str) -> dt.date | None:
+    t = PlanVersion.__table__  # type: ignore[attr-defined]
+    value = conn.execute(select(t.c.effective_from).where(t.c.plan_id == plan_id).order_by(t.c.version.desc()).limit(1)).scalar()
+    return value if value is None or isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def _effective_date(conn: Connection, plan: Plan, first: bool, effective: dt.date | None, today: dt.date | None) -> dt.date:
+    """The first version is in force from the plan's start; a later one from `effective`
+    (default today), never before the previous version's effective date."""
+    if first:
+        return plan.plan.start
+    day = effective or today
+    if day is None:  # the caller is the edge: today in the plan's time zone
+        from plan_tracker.clock import today_in
+
+        day = today_in(plan.plan.timezone)
+    previous = _latest_effective(conn, plan.id)
+    if previous is not None and day < previous:
+        raise PlanChangeRefused(
+            f"effective date {day} is before the previous version's ({previous}): a plan change may not "
+            "rewrite what the record already says; choose a date on or after it")
+    return day
+
+
+def _history_counts(conn: Connection, plan_id: str, renames: Renames) -> dict[str, dict[str, int]]:
+    """Reports and reminders that a rename carries to the new id (for the dry-run)."""
+    from plan_tracker.store.outbox_models import Reminder
+
+    o, rem = OBLIGATION, Reminder.__table__  # type: ignore[attr-defined]
+    counts: dict[str, dict[str, int]] = {}
+    for kind, column, mapping in (("task", o.c.task_id, renames.tasks), ("unit", o.c.unit_id, renames.units)):
+        for old, new in mapping.items():
+            ids = select(o.c.id).where(o.c.plan_id == plan_id, column == old).scalar_subquery()
+            reports = conn.execute(select(func.count()).where(REPORTS.c.obligation_id.in_(ids))).scalar_one()
+            reminders = conn.execute(select(func.count()).where(rem.c.obligation_id.in_(ids))).scalar_one()
+            counts[f"{kind} {old} → {new}"] = {"reports": int(reports), "reminders": int(reminders)}
+    return counts
+
+
+def _carry_unit_renames(conn: Connection, plan_id: str, renames: Renames) -> None:
+    """A renamed unit keeps its portal tokens."""
+    if not renames.units:
+        return
+    from plan_tracker.store.portal_models import ApiToken
+
+    t = ApiToken.__table__  # type: ignore[attr-defined]
+    for old, new in renames.units.items():
+        conn.execute(update(t).where(t.c.plan_id == plan_id, t.c.unit_id == old).values(unit_id=new))
 
 
 def _count_active(conn: Connection, plan_id: str) -> int:
@@ -277,28 +423,11 @@ def stored_digest(conn: Connection, plan_id: str) -> str:
     anything derived from the plan are keyed by."""
     digest = conn.execute(_CONTENT_HASH, {"plan_id": plan_id}).scalar_one_or_none()
     if digest is None:
-        raise UnknownPlan(plan_id)
+        plan_context(conn, plan_id)  # raises UnknownPlan, listing the plans the store has
     return str(digest)
 
 
-def stored_plan(conn: Connection, plan_id: str) -> Plan:
-    """The plan as last applied (raises UnknownPlan). Parsed plans are cached by content
-    hash, so a submission or a page view does not re-validate a large plan each time."""
-    digest = stored_digest(conn, plan_id)
-    cached = _PARSED.get(digest)
-    if cached is None:
-        spec = conn.execute(select(_PLANS.c.spec).where(_PLANS.c.id == plan_id)).scalar_one()
-        cached = Plan.model_validate(spec)
-        if len(_PARSED) >= 32:
-            _PARSED.pop(next(iter(_PARSED)))
-        _PARSED[digest] = cached
-    return cached
-
-
-_PARSED: dict[str, Plan] = {}  # content hash -> parsed plan (plans are immutable per hash)
-
-
-class UnknownPlan(LookupError):
-    def __init__(self, plan_id: str):
-        self.plan_id = plan_id
-        super().__init__(f"no plan {plan_id!r} in the store; apply it first with `plan-tracker plan apply FILE`")
+def stored_plan(conn: Connection, plan_id: str, as_of: dt.date | None = None) -> Plan:
+    """The plan version in force on `as_of` (default: the latest version; raises UnknownPlan).
+    Prefer `services.context.plan_context` at an edge and pass the context down."""
+    return plan_context(conn, plan_id, as_of).plan

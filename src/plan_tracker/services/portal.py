@@ -10,7 +10,6 @@ extension shows at once, not after the next night.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -18,12 +17,10 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, exists, func, or_, select
 from sqlalchemy.sql import Select
 
-from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.lights import light_on
-from plan_tracker.domain.plan import Plan
 from plan_tracker.domain.reports import state_as_of
 from plan_tracker.services.access import OBLIGATIONS, TASKS, ObligationRow, supporters
-from plan_tracker.services.plans import stored_digest, stored_plan
+from plan_tracker.services.context import PlanContext, plan_context
 from plan_tracker.store.models import StatusReport, UnitRow
 from plan_tracker.store.portal_models import ExtensionRequest, ReportReview, SupportInput
 
@@ -36,35 +33,6 @@ HistoryRow = tuple[dt.date, int, str, int | None]  # (reported_on, id, status, p
 
 
 # -- plan context (parsed plan + calendar), cached per content hash -------------------------
-@dataclass(frozen=True)
-class PlanContext:
-    plan: Plan
-    calendar: WorkCalendar
-    task_titles: dict[str, tuple[str, str]]  # task id -> (title, section title)
-    unit_names: dict[str, str]
-
-
-_contexts: dict[tuple[str, str], PlanContext] = {}
-_contexts_lock = threading.Lock()
-
-
-def plan_context(conn: Connection, plan_id: str) -> PlanContext:
-    key = (plan_id, stored_digest(conn, plan_id))
-    with _contexts_lock:
-        cached = _contexts.get(key)
-    if cached is not None:
-        return cached
-    plan = stored_plan(conn, plan_id)
-    context = PlanContext(
-        plan, WorkCalendar(plan.plan.calendar),
-        {t.id: (t.title, s.title) for s, t in plan.tasks()},
-        {u.id: u.name for u in plan.units},
-    )
-    with _contexts_lock:
-        if len(_contexts) > 64:
-            _contexts.clear()
-        _contexts[key] = context
-    return context
 
 
 # -- views ----------------------------------------------------------------------------------

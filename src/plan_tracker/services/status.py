@@ -8,10 +8,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, text
 
-from plan_tracker.services.plans import stored_plan
-from plan_tracker.store import calendar_table
-from plan_tracker.store.evaluation_sql import STATUS_ROWS
-from plan_tracker.store.models import Obligation, PlanRow
+from plan_tracker.services.context import PlanContext, plan_context
+from plan_tracker.store.evaluation_sql import status_rows_sql
+from plan_tracker.store.models import Obligation
 
 
 @dataclass(frozen=True)
@@ -32,9 +31,7 @@ class StatusRow:
 
 
 def plan_calendar_key(conn: Connection, plan_id: str) -> str:
-    stored_plan(conn, plan_id)  # raises UnknownPlan with a clear message
-    table = PlanRow.__table__  # type: ignore[attr-defined]
-    return str(conn.execute(select(table.c.calendar_key).where(table.c.id == plan_id)).scalar_one())
+    return plan_context(conn, plan_id).calendar_key  # raises UnknownPlan with a clear message
 
 
 def id_bounds(conn: Connection, plan_id: str) -> tuple[int, int]:
@@ -44,20 +41,29 @@ def id_bounds(conn: Connection, plan_id: str) -> tuple[int, int]:
 
 
 def eval_params(conn: Connection, plan_id: str, as_of: dt.date) -> dict[str, Any]:
-    key = plan_calendar_key(conn, plan_id)
-    return {"plan": plan_id, "as_of": as_of, "cal": key, "ord_d": calendar_table.ordinal_on(conn, key, as_of)}
+    return plan_context(conn, plan_id, as_of).eval_params(conn, as_of)
 
 
-def status_rows(engine: Engine, plan_id: str, as_of: dt.date) -> list[StatusRow]:
+def status_rows(engine: Engine, plan_id: str | PlanContext, as_of: dt.date) -> list[StatusRow]:
+    """Every obligation tracked on `as_of`, as the record stood that day: the terms of the
+    plan version in force then and the reports received by then."""
     with engine.connect() as conn:
-        params = eval_params(conn, plan_id, as_of)
-        low, high = id_bounds(conn, plan_id)
-        rows = conn.execute(text(STATUS_ROWS), {**params, "lo": low, "hi": high}).mappings()
-        return [
-            StatusRow(r["task"], r["unit"], r["period"], _date(r["due"]), r["light"], r["status"],
-                      r["progress"], int(r["overdue_wd"]))
-            for r in rows
-        ]
+        ctx = plan_id if isinstance(plan_id, PlanContext) else plan_context(conn, plan_id, as_of)
+        return status_rows_in(conn, ctx, as_of)
+
+
+def status_rows_in(conn: Connection, ctx: PlanContext, as_of: dt.date) -> list[StatusRow]:
+    params = ctx.eval_params(conn, as_of)
+    low, high = id_bounds(conn, ctx.id)
+    statement = text(status_rows_sql(history=ctx.reads_history(as_of)))
+    rows = [
+        StatusRow(r["task"], r["unit"], r["period"], _date(r["due"]), r["light"], r["status"],
+                  r["progress"], int(r["overdue_wd"]))
+        for r in conn.execute(statement, {**params, "lo": low, "hi": high}).mappings()
+    ]
+    order = {t.id: i for i, (_, t) in enumerate(ctx.plan.tasks())}
+    rows.sort(key=lambda r: (order.get(r.task, len(order)), r.task, r.period, r.unit))
+    return rows
 
 
 def _date(value: Any) -> dt.date:

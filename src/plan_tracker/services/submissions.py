@@ -8,14 +8,16 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select
+from sqlalchemy import Connection, Date, Engine, bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
+from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import DomainError
 from plan_tracker.domain.obligations import obligation_period
 from plan_tracker.domain.reports import BadReport, check_report, parse_status
-from plan_tracker.services.plans import stored_plan
+from plan_tracker.services.context import plan_context
 from plan_tracker.store.audit import record_event
+from plan_tracker.store.evaluation_sql import OBLIGATIONS_AS_OF
 from plan_tracker.store.models import Obligation, StatusReport, utcnow
 
 
@@ -45,22 +47,52 @@ class Receipt:
     progress: int | None = None  # as recorded (a done report without one records 100)
 
 
-def find_obligation(conn: Connection, plan_id: str, task_id: str, unit_id: str, period: str) -> tuple[int, dt.date]:
-    plan = stored_plan(conn, plan_id)
+_TRACKED_ON_SQL = " ".join((
+    "SELECT o.id, o.period_start FROM", OBLIGATIONS_AS_OF, "o",
+    "WHERE o.task_id = :task AND o.unit_id = :unit AND o.period = :period AND o.active = TRUE"))
+_TRACKED_ON = text(_TRACKED_ON_SQL).bindparams(bindparam("as_of", type_=Date()))
+
+
+def find_obligation(conn: Connection, plan_id: str, task_id: str, unit_id: str, period: str,
+                    day: dt.date | None = None) -> tuple[int, dt.date]:
+    """The obligation (task, unit, period) as tracked on `day` (default: the latest version's
+    names, today's record). Raises NotYourObligation with the reason."""
+    ctx = plan_context(conn, plan_id, day)
+    plan = ctx.plan
     task = next((t for _, t in plan.tasks() if t.id == task_id), None)
     if task is None:
         raise NotYourObligation(f"plan {plan_id!r} has no task {task_id!r}")
     if unit_id not in {u.id for u in plan.units}:
         raise NotYourObligation(f"plan {plan_id!r} has no unit {unit_id!r}")
     found = obligation_period(plan, task, period)
-    t = Obligation.__table__  # type: ignore[attr-defined]
-    row = conn.execute(
-        select(t.c.id).where(t.c.plan_id == plan_id, t.c.task_id == task_id, t.c.unit_id == unit_id,
-                             t.c.period == found.key, t.c.active)
-    ).scalar_one_or_none()
+    if day is None:
+        t = Obligation.__table__  # type: ignore[attr-defined]
+        row = conn.execute(
+            select(t.c.id).where(t.c.plan_id == plan_id, t.c.task_id == task_id, t.c.unit_id == unit_id,
+                                 t.c.period == found.key, t.c.active)
+        ).scalar_one_or_none()
+    else:
+        row = conn.execute(_TRACKED_ON, {"plan": plan_id, "as_of": day, "task": task_id, "unit": unit_id,
+                                         "period": found.key}).scalar_one_or_none()
     if row is None:
-        raise NotYourObligation(f"unit {unit_id!r} does not lead task {task_id!r} for period {period!r}")
+        raise NotYourObligation(f"unit {unit_id!r} does not lead task {task_id!r} for period {period!r}"
+                                + (f" on {day}" if day is not None else ""))
     return int(row), found.start
+
+
+class BackdatedReport(BadReport):
+    """A unit's report claims a date further back than the plan allows (`backdate_wd`)."""
+
+
+def check_claimed_date(calendar: WorkCalendar, *, reported_on: dt.date, received_on: dt.date, backdate_wd: int) -> None:
+    """A unit may date a report at most `backdate_wd` working days before the day it sends
+    it; older paper reports are the coordinator's to record (`submit --on`)."""
+    earliest = calendar.shift(received_on, -backdate_wd) if backdate_wd else received_on
+    if reported_on < earliest:
+        raise BackdatedReport(
+            f"report date {reported_on} is more than {backdate_wd} working days before the day it is sent "
+            f"({received_on}; the earliest date allowed is {earliest}); ask the coordinator to record an "
+            "older report")
 
 
 REPORTS = StatusReport.__table__  # type: ignore[attr-defined]
@@ -74,16 +106,24 @@ def _dedupe_key(s: Submission, source: str) -> str:
 
 
 def record_report(conn: Connection, s: Submission, *, today: dt.date, actor: str, source: str,
-                  dedupe: bool = False) -> Receipt:
+                  dedupe: bool = False, received_on: dt.date | None = None) -> Receipt:
     """Validate and insert one report inside the caller's transaction.
 
+    `received_on` is the day a unit sends the report (API, portal, inbox): its claimed date
+    may be at most the plan's `backdate_wd` working days earlier. Without it the report is
+    the coordinator's record of a paper report, received on the date it claims.
     With `dedupe`, an identical submission (e.g. the same inbox row) is recognised and not
     recorded twice, so re-ingesting a file changes nothing.
     """
     parse_status(s.status)  # a bad status is named before an unknown obligation
-    obligation_id, period_start = find_obligation(conn, s.plan_id, s.task, s.unit, s.period)
+    if received_on is not None:
+        ctx = plan_context(conn, s.plan_id, received_on)
+        check_claimed_date(ctx.calendar, reported_on=s.reported_on, received_on=received_on,
+                           backdate_wd=ctx.plan.plan.backdate_wd)
+    obligation_id, period_start = find_obligation(conn, s.plan_id, s.task, s.unit, s.period,
+                                                  received_on or s.reported_on)
     return insert_report(conn, s, obligation_id=obligation_id, period_start=period_start, today=today,
-                         actor=actor, source=source, dedupe=dedupe)
+                         actor=actor, source=source, dedupe=dedupe, received_on=received_on)
 
 
 _INSERT_REPORT = insert(REPORTS).returning(REPORTS.c.id)
@@ -91,9 +131,11 @@ _BY_DEDUPE_KEY = select(REPORTS.c.id).where(REPORTS.c.dedupe_key == bindparam("k
 
 
 def insert_report(conn: Connection, s: Submission, *, obligation_id: int, period_start: dt.date,
-                  today: dt.date, actor: str, source: str, dedupe: bool = False) -> Receipt:
+                  today: dt.date, actor: str, source: str, dedupe: bool = False,
+                  received_on: dt.date | None = None) -> Receipt:
     """`record_report` for a caller that has already found (and authorised) the obligation
-    `s` names — the API reads its row to check who may write it."""
+    `s` names — the API reads its row to check who may write it (and checks the claimed
+    date with `check_claimed_date`). `received_on` None: received on the claimed date."""
     status = parse_status(s.status)
     progress = check_report(status=status, progress=s.progress, reported_on=s.reported_on,
                             today=today, period_start=period_start)
@@ -104,13 +146,15 @@ def insert_report(conn: Connection, s: Submission, *, obligation_id: int, period
             return Receipt(int(existing), obligation_id, True)
     values = {"obligation_id": obligation_id, "status": status.value, "progress": progress,
               "note": s.note, "evidence": s.evidence, "indicator_values": s.indicator_values or {},
-              "reported_on": s.reported_on, "received_at": utcnow(), "source": source,
+              "reported_on": s.reported_on, "received_on": received_on or s.reported_on,
+              "received_at": utcnow(), "source": source,
               "actor": actor, "dedupe_key": key}
     report_id = conn.execute(_INSERT_REPORT, values).scalar_one()
     record_event(conn, plan_id=s.plan_id, kind="report.recorded", actor=actor, source=source,
                  payload={"report_id": report_id, "task": s.task, "unit": s.unit, "period": s.period,
                           "status": status.value, "progress": progress,
-                          "reported_on": s.reported_on.isoformat()})
+                          "reported_on": s.reported_on.isoformat(),
+                          "received_on": (received_on or s.reported_on).isoformat()})
     return Receipt(int(report_id), obligation_id, False, progress)
 
 

@@ -48,7 +48,12 @@ from plan_tracker.services.portal import (
     report_history,
     view_of,
 )
-from plan_tracker.services.submissions import Submission, insert_report, record_report
+from plan_tracker.services.submissions import (
+    Submission,
+    check_claimed_date,
+    insert_report,
+    record_report,
+)
 from plan_tracker.services.tokens import Principal
 from plan_tracker.store import calendar_table
 from plan_tracker.store.audit import record_event
@@ -127,10 +132,14 @@ def submit_report(engine: Engine, principal: Principal, obligation_id: int, repo
             row.plan_id, row.task_id, row.unit_id, row.period, status.value,
             report.reported_on or today, report.progress, _text(report.note, "note", required=False),
             _text(report.evidence, "evidence", required=False), values or None)
+        ctx = plan_context(conn, row.plan_id)
+        if not principal.coordinator:  # a unit may backdate a report only so far (the coordinator vouches)
+            check_claimed_date(ctx.calendar, reported_on=submission.reported_on, received_on=today,
+                               backdate_wd=ctx.plan.plan.backdate_wd)
         receipt = insert_report(conn, submission, obligation_id=row.id, period_start=row.period_start,
-                                today=today, actor=principal.actor, source=source)
+                                today=today, actor=principal.actor, source=source, received_on=today)
         history.append((submission.reported_on, receipt.report_id, status.value, receipt.progress))
-        view = view_of(plan_context(conn, row.plan_id), row, history, reviews,
+        view = view_of(ctx, row, history, reviews,
                        extension_pending(conn, row.id), today)
         return SubmittedReport(receipt.report_id, view)
 

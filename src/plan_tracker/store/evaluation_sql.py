@@ -17,23 +17,23 @@ from __future__ import annotations
 # non-done report follows (NULL when the latest report is not done). Correlated lookups keep
 # this linear in obligations; joins on aggregated CTEs made SQLite go quadratic.
 _LATEST = """(SELECT r.{col} FROM status_report r
-        WHERE r.obligation_id = o.id AND r.reported_on <= :as_of
+        WHERE r.obligation_id = o.id AND r.reported_on <= :as_of AND r.received_on <= :as_of
         ORDER BY r.reported_on DESC, r.id DESC LIMIT 1)"""
 
 _DONE_ON = """(SELECT MIN(r.reported_on) FROM status_report r
-        WHERE r.obligation_id = o.id AND r.status = 'done' AND r.reported_on <= :as_of
+        WHERE r.obligation_id = o.id AND r.status = 'done' AND r.reported_on <= :as_of AND r.received_on <= :as_of
           AND NOT EXISTS (
             SELECT 1 FROM status_report n
-            WHERE n.obligation_id = o.id AND n.status <> 'done' AND n.reported_on <= :as_of
+            WHERE n.obligation_id = o.id AND n.status <> 'done' AND n.reported_on <= :as_of AND n.received_on <= :as_of
               AND (n.reported_on > r.reported_on OR (n.reported_on = r.reported_on AND n.id > r.id))))"""
 
 _FULL_COLUMNS = f"""
            {_LATEST.format(col="status")} AS status,
            {_LATEST.format(col="progress")} AS progress,
            (SELECT MIN(r.reported_on) FROM status_report r
-             WHERE r.obligation_id = o.id AND r.reported_on <= :as_of) AS first_on,
+             WHERE r.obligation_id = o.id AND r.reported_on <= :as_of AND r.received_on <= :as_of) AS first_on,
            (SELECT MAX(r.reported_on) FROM status_report r
-             WHERE r.obligation_id = o.id AND r.reported_on <= :as_of) AS last_on,"""
+             WHERE r.obligation_id = o.id AND r.reported_on <= :as_of AND r.received_on <= :as_of) AS last_on,"""
 
 
 # PostgreSQL: the completion date from one windowed pass over the batch's reports (hash
@@ -48,7 +48,7 @@ done_pass AS MATERIALIZED (
                    PARTITION BY r.obligation_id ORDER BY r.reported_on DESC, r.id DESC
                    ROWS UNBOUNDED PRECEDING) AS open_after
         FROM status_report r
-        WHERE r.obligation_id BETWEEN :lo AND :hi AND r.reported_on <= :as_of{shard_reports}
+        WHERE r.obligation_id BETWEEN :lo AND :hi AND r.reported_on <= :as_of AND r.received_on <= :as_of{shard_reports}
     ) w
     WHERE w.status = 'done' AND w.open_after = 0
     GROUP BY w.obligation_id
@@ -69,11 +69,34 @@ _SHARD_REPORTS = f"""
                                   AND o.id BETWEEN :lo AND :hi{IN_SHARD})"""
 
 
-def evaluated_cte(*, full: bool, windowed: bool = False, sharded: bool = False) -> str:
+# The obligations as they were on :as_of, for a date before the plan's `terms_settled_from`
+# (a later plan version, cancellation or extension changed some terms): each obligation's
+# row where its current terms already held on :as_of, else the superseded terms in force
+# then (`obligation_term`). At most one of the two holds for an obligation on a date.
+OBLIGATIONS_AS_OF = """(
+    SELECT c.id, c.plan_id, c.task_id, c.unit_id, c.period, c.period_start, c.period_end, c.due,
+           c.original_due, c.warn_days, c.active, c.light, c.overdue_wd
+    FROM obligation c
+    WHERE c.plan_id = :plan AND (c.terms_from IS NULL OR c.terms_from <= :as_of)
+    UNION ALL
+    SELECT h.obligation_id, h.plan_id, h.task_id, h.unit_id, h.period, h.period_start, h.period_end, h.due,
+           h.original_due, h.warn_days, h.active, c.light, c.overdue_wd
+    FROM obligation_term h JOIN obligation c ON c.id = h.obligation_id
+    WHERE h.plan_id = :plan AND (h.valid_from IS NULL OR h.valid_from <= :as_of) AND :as_of < h.valid_until
+)"""
+
+
+def obligations_source(history: bool) -> str:
+    """`obligation` itself, or its terms as of :as_of when they changed after that date."""
+    return OBLIGATIONS_AS_OF if history else "obligation"
+
+
+def evaluated_cte(*, full: bool, windowed: bool = False, sharded: bool = False, history: bool = False) -> str:
     """`WITH base, evaluated`: lights of a batch. `full` adds the latest status, progress and
     first/last report dates (for status listings and reports); the nightly run needs only
     the completion date, so it skips those lookups. `sharded` keeps the units of the
-    connection's `shard_unit` table (one worker's share of a night, see `CREATE_SHARD_UNITS`)."""
+    connection's `shard_unit` table (one worker's share of a night, see `CREATE_SHARD_UNITS`).
+    `history` reads the obligations' terms as of :as_of (`OBLIGATIONS_AS_OF`)."""
     done_on = "dp.done_on" if windowed else _DONE_ON
     done_join = "LEFT JOIN done_pass dp ON dp.obligation_id = o.id" if windowed else ""
     return f"""
@@ -83,7 +106,7 @@ base AS MATERIALIZED (
            o.light AS stored_light, o.overdue_wd AS stored_overdue_wd,
            d.wd_ordinal AS due_ord,{_FULL_COLUMNS if full else ""}
            {done_on} AS done_on
-    FROM obligation o
+    FROM {obligations_source(history)} o
     JOIN calendar_day d ON d.calendar_key = :cal AND d.day = o.due
     {done_join}
     WHERE o.plan_id = :plan AND o.active = TRUE AND o.id BETWEEN :lo AND :hi{IN_SHARD if sharded else ""}
@@ -108,12 +131,18 @@ evaluated AS MATERIALIZED (
 
 EVALUATED = evaluated_cte(full=True)
 
-STATUS_ROWS = EVALUATED + """
+_STATUS_SELECT = """
 SELECT e.id, e.task_id AS task, e.unit_id AS unit, e.period, e.due, e.light, e.status,
-       e.progress, e.overdue_wd, t.section_id, t.position
-FROM evaluated e JOIN task t ON t.plan_id = :plan AND t.id = e.task_id
-ORDER BY t.position, e.period, e.unit_id
+       e.progress, e.overdue_wd
+FROM evaluated e
+ORDER BY e.id
 """
+STATUS_ROWS = EVALUATED + _STATUS_SELECT
+
+
+def status_rows_sql(*, history: bool) -> str:
+    """Every obligation's status row as of :as_of (ordered by the caller, by the version's task order)."""
+    return evaluated_cte(full=True, history=history) + _STATUS_SELECT
 
 # The batch's evaluation is computed once into a temporary table (per connection), then the
 # flips, the saved lights and the reminders all read it.
@@ -138,10 +167,10 @@ WHERE e.light IN ('green', 'yellow', 'red') OR e.stored_light IS NULL
 """
 
 
-def fill_batch_sql(dialect: str, *, sharded: bool = False) -> str:
+def fill_batch_sql(dialect: str, *, sharded: bool = False, history: bool = False) -> str:
     """The nightly batch fill, in the faster form for each backend (both are held equal to
     the domain rules by the property test)."""
-    return evaluated_cte(full=False, windowed=dialect == "postgresql", sharded=sharded) + _FILL
+    return evaluated_cte(full=False, windowed=dialect == "postgresql", sharded=sharded, history=history) + _FILL
 
 # Record a flip for every obligation whose light changes, before the update saves it.
 RECORD_FLIPS = """
@@ -166,14 +195,14 @@ RAISE_REMINDERS = """
 WITH candidate AS (
     SELECT e.id AS obligation_id, s.level, s.position, 0 AS seq,
            e.due_ord + s.after AS sched_ord, e.overdue_wd
-    FROM eval_batch e JOIN escalation_step s ON s.plan_id = :plan
+    FROM eval_batch e JOIN ({ladder}) s ON 1 = 1
     WHERE e.light IN ('green', 'yellow', 'red') AND :ord_d >= e.due_ord + s.after
     UNION ALL
     SELECT e.id, s.level, s.position,
            (:ord_d - (e.due_ord + s.after)) / s.repeat_every,
            e.due_ord + s.after + ((:ord_d - (e.due_ord + s.after)) / s.repeat_every) * s.repeat_every,
            e.overdue_wd
-    FROM eval_batch e JOIN escalation_step s ON s.plan_id = :plan
+    FROM eval_batch e JOIN ({ladder}) s ON 1 = 1
     WHERE e.light IN ('green', 'yellow', 'red') AND s.repeat_every IS NOT NULL
       AND :ord_d - (e.due_ord + s.after) >= s.repeat_every
 ),
@@ -209,6 +238,20 @@ WHERE r.plan_id = :plan AND r.state = 'pending' AND r.fired_on = :as_of
   AND r.obligation_id BETWEEN :lo AND :hi{in_shard}
 ON CONFLICT (reminder_id, recipient_key) DO NOTHING
 """
+
+
+def ladder_sql(steps: list[tuple[str, int, int | None]]) -> tuple[str, dict[str, object]]:
+    """The ladder of the plan version in force on the night, as a small inline table of
+    (level, position, after, repeat_every): a later version's ladder never re-fires the past."""
+    selects, params = [], {}
+    for i, (level, after, repeat) in enumerate(steps):
+        selects.append(f"SELECT CAST(:ld_level_{i} AS VARCHAR(64)) AS level, CAST(:ld_pos_{i} AS INTEGER) AS position, "
+                       f"CAST(:ld_after_{i} AS INTEGER) AS after, CAST(:ld_rep_{i} AS INTEGER) AS repeat_every")
+        params.update({f"ld_level_{i}": level, f"ld_pos_{i}": i, f"ld_after_{i}": after, f"ld_rep_{i}": repeat})
+    if not selects:
+        return ("SELECT CAST(NULL AS VARCHAR(64)) AS level, CAST(NULL AS INTEGER) AS position, "
+                "CAST(NULL AS INTEGER) AS after, CAST(NULL AS INTEGER) AS repeat_every WHERE 1 = 0"), {}
+    return " UNION ALL ".join(selects), params
 
 
 def step_roles_sql(pairs: list[tuple[str, str]]) -> tuple[str, dict[str, str]]:

@@ -28,6 +28,10 @@ class PlanRow(SQLModel, table=True):
     content_hash: str = Field(max_length=64)
     spec: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     source: str | None = None
+    # The latest date from which any obligation's terms differ from the day before (a plan
+    # version's effective date, a cancellation, an approved extension). An as-of date on or
+    # after it reads the obligation rows as they stand; an earlier one reads the term history.
+    terms_settled_from: dt.date | None = None
 
 
 class PlanVersion(SQLModel, table=True):
@@ -39,6 +43,9 @@ class PlanVersion(SQLModel, table=True):
     content_hash: str = Field(max_length=64)
     applied_at: dt.datetime = Field(default_factory=utcnow)
     summary: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # The version is in force from this date (plan-local) until the next version's.
+    effective_from: dt.date
+    spec: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
 
 
 class UnitRow(SQLModel, table=True):
@@ -99,10 +106,40 @@ class Obligation(SQLModel, table=True):
     original_due: dt.date  # the plan's due date; scoring always uses it
     warn_days: int
     active: bool = True  # false once the task or unit leaves the plan; reports are kept
+    # The row holds the obligation's terms from this date on (NULL: from the beginning);
+    # earlier terms are rows of `obligation_term`. Before its first term it did not exist.
+    terms_from: dt.date | None = None
     # Last evaluation (written set-based by the nightly evaluation, only when it changes).
     light: str | None = Field(default=None, max_length=12)
     overdue_wd: int = 0
     evaluated_on: dt.date | None = None  # the as-of date the light or lateness last changed
+
+
+class ObligationTerm(SQLModel, table=True):
+    """Superseded terms of an obligation, in force on [valid_from, valid_until) (plan-local
+    dates; valid_from NULL: from the beginning). A plan version, a cancellation or an approved
+    extension never rewrites what an obligation was on an earlier day: the old terms move
+    here and status "as of D" reads the terms in force on D."""
+
+    __tablename__ = "obligation_term"
+    __table_args__ = (
+        Index("ix_obligation_term_plan", "plan_id", "valid_until"),
+        Index("ix_obligation_term_obligation", "obligation_id", "valid_until"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    obligation_id: int = Field(foreign_key="obligation.id")
+    plan_id: str = Field(max_length=64)
+    valid_from: dt.date | None = None
+    valid_until: dt.date
+    task_id: str = Field(max_length=128)
+    unit_id: str = Field(max_length=64)
+    period: str = Field(max_length=16)
+    period_start: dt.date
+    period_end: dt.date
+    due: dt.date
+    original_due: dt.date
+    warn_days: int
+    active: bool  # false: not tracked in this span (removed or cancelled, 撤销)
 
 
 class StatusReport(SQLModel, table=True):
@@ -115,7 +152,8 @@ class StatusReport(SQLModel, table=True):
     note: str | None = None
     evidence: str | None = None
     indicator_values: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    reported_on: dt.date
+    reported_on: dt.date  # the date the report claims
+    received_on: dt.date  # the plan-local date the store received it (status as of D counts it from D)
     received_at: dt.datetime = Field(default_factory=utcnow)
     source: str = Field(max_length=16)
     actor: str = Field(max_length=64)
