@@ -267,7 +267,7 @@ def test_bad_submissions_exit_2_with_a_clear_message(
     ("args", "fragment"),
     [
         (["--plan", "nowhere", "--as-of", "2018-04-03"],
-         "no plan 'nowhere' in the store; apply it first with `plan-tracker plan apply FILE`"),
+         "no plan 'nowhere' in the store (plans in the store: cli-2018); apply it first with `plan-tracker plan apply FILE`"),
         (["--plan", "cli-2018", "--as-of", "2018-13-01"], "--as-of '2018-13-01' is not a date"),
         (["--plan", "cli-2018", "--as-of", "yesterday"], "--as-of 'yesterday' is not a date"),
         (["--plan", "cli-2018", "--as-of", "2018-04-03", "--format", "xml"],

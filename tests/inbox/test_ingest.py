@@ -55,17 +55,17 @@ def test_a_filled_template_is_ingested_and_the_store_shows_the_reports(
         applied: Engine, templates: dict[str, Path], inbox: Path, tmp_path: Path) -> None:
     filled = fill(templates["town-a"], tmp_path / "川店镇-5月.xlsx", {
         Q1: {"状态": "已完成", "进度(%)": 100, "情况说明": "一季度轮训已完成", "佐证材料链接": "https://example.org/q1.pdf",
-             "报送日期": dt.date(2018, 4, 20), "参训人次(人次)": 35},
+             "报送日期": dt.date(2018, 4, 27), "参训人次(人次)": 35},
         SELF_CHECK: {"状态": "推进中", "进度(%)": 60, "评查案卷数(件)": 4},
     })
     receipt = ingest_file(applied, PLAN_ID, filled, today=TODAY, inbox=inbox)
     assert (receipt.outcome, receipt.unit, receipt.accepted, receipt.rejected, receipt.blank) == (
         "accepted", "town-a", 2, 0, 1)
     assert reports(applied) == [
-        ("cap.training", "town-a", "2018-Q1", "done", 100, "2018-04-20", "inbox"),
+        ("cap.training", "town-a", "2018-Q1", "done", 100, "2018-04-27", "inbox"),
         ("cap.self-check", "town-a", "once", "in_progress", 60, "2018-05-02", "inbox"),  # undated: today
     ]
-    # Q1 was due 2018-04-09 and reported done on 04-20: done late.
+    # Q1 was due 2018-04-09 and reported done on 04-27: done late.
     assert light_of(applied, "cap.training", "town-a", "2018-Q1") == ("done_late", "done", 100)
     assert light_of(applied, "cap.self-check", "town-a", "once") == ("green", "in_progress", 60)
     with applied.connect() as conn:
@@ -127,7 +127,7 @@ def test_a_malformed_file_yields_a_row_by_row_error_file(
 def test_good_rows_are_recorded_and_bad_rows_listed_when_a_file_is_partly_wrong(
         applied: Engine, templates: dict[str, Path], inbox: Path, tmp_path: Path) -> None:
     filled = fill(templates["town-b"], tmp_path / "partly.xlsx", {
-        Q1: {"状态": "已完成", "报送日期": dt.date(2018, 4, 3)},
+        Q1: {"状态": "已完成", "报送日期": dt.date(2018, 4, 27)},
         Q2: {"状态": "推进中", "报送日期": dt.date(2018, 3, 1)},  # before Q2 starts
     })
     receipt = ingest_file(applied, PLAN_ID, filled, today=TODAY, inbox=inbox)
@@ -135,7 +135,7 @@ def test_good_rows_are_recorded_and_bad_rows_listed_when_a_file_is_partly_wrong(
     assert receipt.stored is not None and receipt.stored.parent.name == "processed"
     assert read_errors(receipt.errors_file) == [("反馈表", "5", "J 报送日期", "2018-03-01")]
     assert receipt.errors[0].expected_in("zh") == "报送日期 2018-03-01 早于期间开始日（2018-04-01）"
-    assert light_of(applied, "cap.training", "town-b", "2018-Q1") == ("done", "done", 100)
+    assert light_of(applied, "cap.training", "town-b", "2018-Q1") == ("done_late", "done", 100)
 
 
 def test_re_ingesting_the_same_file_changes_nothing(
@@ -226,7 +226,7 @@ def test_a_yaml_report_file_is_accepted(applied: Engine, inbox: Path, tmp_path: 
     path.write_text("plan: inbox-2018\nunit: legal-office\nplan_version: 1\nreports:\n"
                     "  - {task: cap.study-plan, period: once, status: done, reported_on: 2018-03-28,\n"
                     "     evidence: 'https://example.org/plan.pdf'}\n", encoding="utf-8")
-    receipt = ingest_file(applied, PLAN_ID, path, today=TODAY, inbox=inbox)
+    receipt = ingest_file(applied, PLAN_ID, path, today=dt.date(2018, 3, 29), inbox=inbox)
     assert (receipt.outcome, receipt.kind, receipt.accepted) == ("accepted", "yaml", 1), receipt.errors
     assert light_of(applied, "cap.study-plan", "legal-office", "once") == ("done", "done", 100)
 
@@ -282,11 +282,26 @@ def test_a_template_from_an_older_plan_version_is_accepted_where_its_obligations
         "该任务已不在计划中（本表依据第1版计划生成，计划现为第2版），请联系督查部门重新下发模板")
 
 
-def test_status_as_of_a_past_date_is_rebuilt_from_report_dates(
+def test_status_as_of_a_past_date_counts_only_reports_received_by_then(
         applied: Engine, templates: dict[str, Path], inbox: Path, tmp_path: Path) -> None:
-    # `status --as-of` needs nothing new: reports are append-only rows with their own dates,
-    # and status_rows counts only reports dated on or before the as-of date.
-    filled = fill(templates["town-a"], tmp_path / "a.xlsx", {Q1: {"状态": "已完成", "报送日期": dt.date(2018, 4, 20)}})
+    # Reports are append-only rows with the date they claim and the date they were received;
+    # status as of D is what the office knew on D: a report received on 05-02 claiming 04-27
+    # changes nothing about 04-27..05-01.
+    filled = fill(templates["town-a"], tmp_path / "a.xlsx", {Q1: {"状态": "已完成", "报送日期": dt.date(2018, 4, 27)}})
     ingest_file(applied, PLAN_ID, filled, today=TODAY, inbox=inbox)
-    assert light_of(applied, "cap.training", "town-a", "2018-Q1", dt.date(2018, 4, 19)) == ("red", None, None)
-    assert light_of(applied, "cap.training", "town-a", "2018-Q1", dt.date(2018, 4, 20)) == ("done_late", "done", 100)
+    assert light_of(applied, "cap.training", "town-a", "2018-Q1", dt.date(2018, 4, 27)) == ("red", None, None)
+    assert light_of(applied, "cap.training", "town-a", "2018-Q1", dt.date(2018, 5, 1)) == ("red", None, None)
+    assert light_of(applied, "cap.training", "town-a", "2018-Q1", TODAY) == ("done_late", "done", 100)
+
+
+def test_a_row_dated_further_back_than_the_plan_allows_is_refused_with_the_rule(
+        applied: Engine, templates: dict[str, Path], inbox: Path, tmp_path: Path) -> None:
+    # 2018-05-02 (Wed): three working days back are 04-28 (an adjusted working Saturday), 04-27
+    # and 04-26; 05-01 is May Day. A row dated 04-20 belongs to the coordinator's paper record.
+    filled = fill(templates["town-a"], tmp_path / "old.xlsx", {Q1: {"状态": "已完成", "报送日期": dt.date(2018, 4, 20)}})
+    receipt = ingest_file(applied, PLAN_ID, filled, today=TODAY, inbox=inbox)
+    assert (receipt.outcome, receipt.accepted, receipt.rejected) == ("rejected", 0, 1)
+    assert receipt.errors[0].expected_in("zh") == (
+        "报送日期 2018-04-20 早于收到之日（2018-05-02）前 3 个工作日，最早可填 2018-04-26；更早的情况请联系牵头协调单位登记")
+    assert "ask the coordinator" in receipt.errors[0].expected_in("en")
+    assert reports(applied) == []

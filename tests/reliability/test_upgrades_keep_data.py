@@ -18,8 +18,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, Integer, MetaData, insert, inspect, select, text
 
+from plan_tracker.reports.build import build_report
+from plan_tracker.reports.json_data import report_data
 from plan_tracker.services.nightly import run_nightly
 from plan_tracker.services.plans import apply_plan
+from plan_tracker.services.status import status_rows
 from plan_tracker.services.submissions import Submission, submit
 from plan_tracker.settings import Settings
 from plan_tracker.store.db import MIGRATIONS, make_engine, migrate
@@ -41,13 +44,16 @@ def upgrade(engine: Engine, revision: str) -> None:
 
 
 def copy_tables(source: Engine, target: Engine, tables: list[str]) -> None:
-    meta = MetaData()
+    """Copy the rows of `tables`, in the columns the target's (older) revision has."""
+    meta, old = MetaData(), MetaData()
     meta.reflect(source, only=tables)
+    old.reflect(target, only=tables)
     with source.connect() as src, target.begin() as dst:
         for name in tables:
-            rows = [dict(r._mapping) for r in src.execute(select(meta.tables[name]))]
+            wanted = [c for c in meta.tables[name].columns if c.name in old.tables[name].columns]
+            rows = [dict(r._mapping) for r in src.execute(select(*wanted))]
             if rows:
-                dst.execute(insert(meta.tables[name]), rows)
+                dst.execute(insert(old.tables[name]), rows)
         if target.dialect.name == "postgresql":  # explicit ids: move each sequence past them
             for name in tables:
                 id_type = {c["name"]: c["type"] for c in inspect(dst).get_columns(name)}.get("id")
@@ -56,9 +62,18 @@ def copy_tables(source: Engine, target: Engine, tables: list[str]) -> None:
                                      f"COALESCE((SELECT MAX(id) FROM {name}), 0) + 1, false)"))
 
 
-def rows_of(engine: Engine, tables: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+def columns_of(engine: Engine, tables: list[str]) -> dict[str, list[str]]:
+    return {t: [c["name"] for c in inspect(engine).get_columns(t)] for t in tables}
+
+
+def rows_of(engine: Engine, tables: list[str], columns: dict[str, list[str]] | None = None) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of `tables` (in `columns`, by table, if given: those an older revision had)."""
+    found = {}
     with engine.connect() as conn:
-        return {t: sorted((tuple(r) for r in conn.execute(text(f'SELECT * FROM "{t}"'))), key=repr) for t in tables}
+        for t in tables:
+            names = ", ".join(f'"{c}"' for c in columns[t]) if columns else "*"
+            found[t] = sorted((tuple(r) for r in conn.execute(text(f'SELECT {names} FROM "{t}"'))), key=repr)
+    return found
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -81,15 +96,16 @@ def test_a_store_from_the_first_revision_keeps_every_report_and_reminder_at_head
     copy_tables(filled.engine, old, REV1_TABLES)
     upgrade(old, "0002")
     copy_tables(filled.engine, old, REV2_TABLES)
+    old_columns = columns_of(old, REV1_TABLES + REV2_TABLES)
     before = rows_of(old, REV1_TABLES + REV2_TABLES)
     migrate(old)  # to head, as any command does on first use
-    after = rows_of(old, REV1_TABLES + REV2_TABLES)
+    after = rows_of(old, REV1_TABLES + REV2_TABLES, old_columns)
     with old.connect() as conn:
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
         counts = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in ("status_report", "reminder", "delivery")}
     figures.record(f"upgrade_keeps_data_{backend}", from_revision="0001", to_revision=version, **counts,
                    tables_equal=sum(before[t] == after[t] for t in before), tables=len(before))
-    assert after == before and after == rows_of(filled.engine, REV1_TABLES + REV2_TABLES)
+    assert after == before and after == rows_of(filled.engine, REV1_TABLES + REV2_TABLES, old_columns)
     assert counts["status_report"] == 3 and counts["reminder"] > 0
     # The code at head works on the upgraded store.
     assert not apply_plan(old, plan).changed
@@ -109,3 +125,35 @@ def _empty_store(backend: str, tmp_path: Path, store_factory: Any) -> Engine:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
         store.clones.append(name)
     return make_engine(store._pg_url(name))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_store_from_the_previous_head_gets_its_record_dates_and_one_version_in_force_from_the_start(
+        backend: str, store_factory: Any, tmp_path: Path) -> None:
+    """Migration 0006 (the record): every existing report is taken as received on the date it
+    claims, and the plan as it stands is in force from its start, so the status and the
+    report of every earlier date are what they were."""
+    filled = store_factory(backend)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN_YAML, encoding="utf-8")
+    apply_plan(filled.engine, plan)
+    settings = Settings(data_dir=tmp_path / "var")
+    for unit, day in (("t1", dt.date(2018, 10, 8)), ("t2", dt.date(2018, 10, 12))):
+        submit(filled.engine, Submission(PLAN_ID, "s.self-check", unit, "once", "done", day),
+               today=day, actor=unit)
+    run_nightly(filled.engine, PLAN_ID, dt.date(2018, 10, 15), now=at(dt.date(2018, 10, 15)), settings=settings)
+    tables = REV1_TABLES + REV2_TABLES
+    old = _empty_store(backend, tmp_path, store_factory)
+    upgrade(old, "0005")
+    copy_tables(filled.engine, old, tables)
+    migrate(old)
+    with old.connect() as conn:
+        reports = conn.execute(text("SELECT reported_on, received_on FROM status_report")).all()
+        versions = conn.execute(text("SELECT version, effective_from FROM plan_version")).all()
+        settled = conn.execute(text("SELECT terms_settled_from FROM plan")).scalar_one()
+    assert reports and all(str(received) == str(claimed) for claimed, received in reports)
+    assert [(v, str(e)) for v, e in versions] == [(1, "2018-01-01")] and settled is None
+    for day in (dt.date(2018, 10, 9), dt.date(2018, 10, 12), dt.date(2018, 12, 31)):
+        assert status_rows(old, PLAN_ID, day) == status_rows(filled.engine, PLAN_ID, day)
+        assert report_data(build_report(old, PLAN_ID, day)) == report_data(build_report(filled.engine, PLAN_ID, day))
+    old.dispose()

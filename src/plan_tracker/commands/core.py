@@ -62,8 +62,8 @@ def _print_apply(result: Any) -> None:
         out.print(f"plan {result.plan_id}: no changes (version {result.version})")
         return
     verb = "would apply" if result.dry_run else "applied"
-    out.print(f"plan {result.plan_id}: {verb} version {result.version}, in force from {result.effective}"
-              + (" (new plan)" if result.new_plan else ""))
+    out.print(f"plan {result.plan_id}: {verb} version {result.version}" + (" (new plan)" if result.new_plan else "")
+              + f", in force from {result.effective}")
     renamed = {**{old: ("task", new) for old, new in result.renamed_tasks.items()},
                **{old: ("unit", new) for old, new in result.renamed_units.items()}}
     for old, (kind, new) in renamed.items():

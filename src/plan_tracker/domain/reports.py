@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
+from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import DomainError
 
 
@@ -50,6 +51,21 @@ def check_report(
     if status is Status.done:
         return 100 if progress is None else progress
     return progress
+
+
+class BackdatedReport(BadReport):
+    """A unit's report claims a date further back than the plan allows (`backdate_wd`)."""
+
+
+def check_claimed_date(calendar: WorkCalendar, *, reported_on: dt.date, received_on: dt.date, backdate_wd: int) -> None:
+    """A unit may date a report at most `backdate_wd` working days before the day it sends
+    it; older paper reports are the coordinator's to record (`submit --on`)."""
+    earliest = calendar.shift(received_on, -backdate_wd) if backdate_wd else received_on
+    if reported_on < earliest:
+        raise BackdatedReport(
+            f"report date {reported_on} is more than {backdate_wd} working days before the day it is sent "
+            f"({received_on}; the earliest date allowed is {earliest}); ask the coordinator to record an "
+            "older report")
 
 
 def state_as_of(

@@ -78,6 +78,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "row.no_header": {"zh": "该列没有表头，无法识别所填内容", "en": "a value in a column without a header"},
     "row.number": {"zh": "应为数字", "en": "a number"},
     "row.future": {"zh": "报送日期 {reported_on} 晚于今天（{today}）", "en": "{detail}"},
+    "row.backdated": {"zh": "报送日期 {reported_on} 早于收到之日（{today}）前 {days} 个工作日，最早可填 {earliest}；"
+                            "更早的情况请联系牵头协调单位登记", "en": "{detail}"},
     "row.before_period": {"zh": "报送日期 {reported_on} 早于期间开始日（{start}）", "en": "{detail}"},
     "row.bad_report": {"zh": "本行不符合填报规则：{detail}", "en": "{detail}"},
     # -- recording a row (ingest.py) -------------------------------------------------------------

@@ -14,14 +14,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import DomainError
 from plan_tracker.domain.obligations import obligation_period
 from plan_tracker.domain.periods import ONCE, parse_period, period_of
 from plan_tracker.domain.plan import Plan, Task
 from plan_tracker.domain.reports import (
     STATUS_LABELS_ZH,
+    BackdatedReport,
     BadReport,
     Status,
+    check_claimed_date,
     check_report,
     parse_status,
 )
@@ -103,6 +106,8 @@ def check_row(raw: RawRow, ctx: RowContext, tasks: dict[str, Task]) -> Checked:
                                     today=ctx.today, period_start=period_start)
         except BadReport as exc:
             error("reported_on", _bad_report(exc, reported_on, ctx.today, period_start), reported_on.isoformat())
+        else:
+            _backdate(reported_on, ctx, error)
     if out.errors or task is None or period_key is None or status is None or reported_on is None:
         return out
     out.submission = Submission(ctx.plan.id, task.id, ctx.unit, period_key, status.value, reported_on,
@@ -172,6 +177,19 @@ def _bad_period(exc: DomainError, plan: Plan, task: Task, key: str) -> Msg:
         return msg("row.period_malformed", detail=detail, every=msg(f"every.{task.every.value}"),
                    example=period_of(task.every, plan.plan.start).key)
     return msg("row.period_outside", detail=detail, key=key, plan=plan.id, start=plan.plan.start, end=plan.plan.end)
+
+
+def _backdate(reported_on: dt.date, ctx: RowContext, error: Any) -> None:
+    """A unit's file may date a row at most `plan.backdate_wd` working days before the day it
+    is received; older paper reports are the coordinator's to record."""
+    calendar = WorkCalendar(ctx.plan.plan.calendar)
+    try:
+        check_claimed_date(calendar, reported_on=reported_on, received_on=ctx.today,
+                           backdate_wd=ctx.plan.plan.backdate_wd)
+    except BackdatedReport as exc:
+        earliest = calendar.shift(ctx.today, -ctx.plan.plan.backdate_wd)
+        error("reported_on", msg("row.backdated", detail=str(exc), reported_on=reported_on, today=ctx.today,
+                                 days=ctx.plan.plan.backdate_wd, earliest=earliest), reported_on.isoformat())
 
 
 def _bad_report(exc: BadReport, reported_on: dt.date, today: dt.date, period_start: dt.date) -> Msg:

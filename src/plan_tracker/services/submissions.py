@@ -11,14 +11,21 @@ from typing import Any
 from sqlalchemy import Connection, Date, Engine, bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
-from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import DomainError
 from plan_tracker.domain.obligations import obligation_period
-from plan_tracker.domain.reports import BadReport, check_report, parse_status
+from plan_tracker.domain.reports import (
+    BackdatedReport,
+    BadReport,
+    check_claimed_date,
+    check_report,
+    parse_status,
+)
 from plan_tracker.services.context import plan_context
 from plan_tracker.store.audit import record_event
 from plan_tracker.store.evaluation_sql import OBLIGATIONS_AS_OF
 from plan_tracker.store.models import Obligation, StatusReport, utcnow
+
+__all__ = ["BackdatedReport", "check_claimed_date"]
 
 
 class NotYourObligation(DomainError):
@@ -78,21 +85,6 @@ def find_obligation(conn: Connection, plan_id: str, task_id: str, unit_id: str, 
         raise NotYourObligation(f"unit {unit_id!r} does not lead task {task_id!r} for period {period!r}"
                                 + (f" on {day}" if day is not None else ""))
     return int(row), found.start
-
-
-class BackdatedReport(BadReport):
-    """A unit's report claims a date further back than the plan allows (`backdate_wd`)."""
-
-
-def check_claimed_date(calendar: WorkCalendar, *, reported_on: dt.date, received_on: dt.date, backdate_wd: int) -> None:
-    """A unit may date a report at most `backdate_wd` working days before the day it sends
-    it; older paper reports are the coordinator's to record (`submit --on`)."""
-    earliest = calendar.shift(received_on, -backdate_wd) if backdate_wd else received_on
-    if reported_on < earliest:
-        raise BackdatedReport(
-            f"report date {reported_on} is more than {backdate_wd} working days before the day it is sent "
-            f"({received_on}; the earliest date allowed is {earliest}); ask the coordinator to record an "
-            "older report")
 
 
 REPORTS = StatusReport.__table__  # type: ignore[attr-defined]

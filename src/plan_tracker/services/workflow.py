@@ -17,7 +17,7 @@ Every change writes an audit `Event` in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from plan_tracker.domain.errors import DomainError
 from plan_tracker.domain.reports import BadReport, Status, parse_status
+from plan_tracker.domain.terms import change_from
 from plan_tracker.services.access import (
     OBLIGATIONS,
     Conflict,
@@ -58,6 +59,7 @@ from plan_tracker.services.tokens import Principal
 from plan_tracker.store import calendar_table
 from plan_tracker.store.audit import record_event
 from plan_tracker.store.models import PlanRow, utcnow
+from plan_tracker.store.terms import load_timeline, rewrite_timelines, settle_at_least
 
 MAX_TEXT = 2000
 
@@ -179,6 +181,22 @@ def _covered(conn: Connection, plan_id: str, day: dt.date) -> None:
     calendar_table.ordinal_on(conn, str(key), day)  # raises DateNotCovered
 
 
+def _move_due(conn: Connection, plan_id: str, ext: Any, today: dt.date | None) -> None:
+    """An approved extension moves the due date from the decision day on (延期); the plan's
+    date stays `original_due` for scoring, and the record of earlier days is unchanged."""
+    if today is None:  # the caller is the edge
+        from plan_tracker.clock import today_in
+
+        today = today_in(plan_context(conn, plan_id).timezone)
+    timeline = load_timeline(conn, int(ext.obligation_id))
+    terms = timeline[-1].terms
+    if terms.due != ext.old_due or not terms.active:
+        raise Conflict("the obligation's due date changed since the request (the plan was re-applied); "
+                       "the unit should ask again")
+    rewrite_timelines(conn, plan_id, {int(ext.obligation_id): change_from(timeline, today, replace(terms, due=ext.new_due))})
+    settle_at_least(conn, plan_id, today)
+
+
 def _ext_payload(row: ObligationRow, ext_id: int, new_due: dt.date, reason: str | None) -> dict[str, Any]:
     return {"extension_id": ext_id, "obligation_id": row.id, "task": row.task_id, "unit": row.unit_id,
             "period": row.period, "old_due": row.due.isoformat(), "new_due": new_due.isoformat(),
@@ -186,8 +204,9 @@ def _ext_payload(row: ObligationRow, ext_id: int, new_due: dt.date, reason: str 
 
 
 def decide_extension(engine: Engine, principal: Principal, extension_id: int, *, approve: bool,
-                     reason: str | None, source: str) -> ExtensionView:
-    """The coordinator approves (the due date moves) or rejects (with a reason) a pending request."""
+                     reason: str | None, source: str, today: dt.date | None = None) -> ExtensionView:
+    """The coordinator approves (the due date moves from `today` on: earlier days keep the
+    old date in the record) or rejects (with a reason) a pending request."""
     with engine.begin() as conn:
         require_coordinator(principal, action="extension.decide")
         e = EXTENSIONS
@@ -204,11 +223,7 @@ def decide_extension(engine: Engine, principal: Principal, extension_id: int, *,
             raise Conflict(f"extension request {extension_id} was decided meanwhile")
         o = OBLIGATIONS
         if approve:
-            moved = conn.execute(update(o).where(o.c.id == ext.obligation_id, o.c.due == ext.old_due, o.c.active)
-                                 .values(due=ext.new_due)).rowcount
-            if moved != 1:
-                raise Conflict("the obligation's due date changed since the request (the plan was re-applied); "
-                               "the unit should ask again")
+            _move_due(conn, principal.plan_id, ext, today)
         ob = conn.execute(select(o.c.task_id, o.c.unit_id, o.c.period).where(o.c.id == ext.obligation_id)).one()
         _event(conn, principal.plan_id, "extension.approved" if approve else "extension.rejected", principal, source,
                {"extension_id": extension_id, "obligation_id": ext.obligation_id, "task": ob.task_id,

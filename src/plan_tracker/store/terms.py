@@ -50,6 +50,16 @@ def load_timelines(conn: Connection, plan_id: str) -> dict[int, list[Segment]]:
     return timelines
 
 
+def load_timeline(conn: Connection, obligation_id: int) -> list[Segment]:
+    """One obligation's timeline (for a change to a single obligation, e.g. an extension)."""
+    history = [Segment(_d(r.valid_from) if r.valid_from is not None else None, _d(r.valid_until), _terms(r))
+               for r in conn.execute(select(TERM).where(TERM.c.obligation_id == obligation_id)
+                                     .order_by(TERM.c.valid_until))]
+    columns = [OBLIGATION.c.terms_from, *[OBLIGATION.c[c] for c in _TERM_COLUMNS]]
+    row = conn.execute(select(*columns).where(OBLIGATION.c.id == obligation_id)).one()
+    return [*history, Segment(_d(row.terms_from) if row.terms_from is not None else None, None, _terms(row))]
+
+
 def _row_values(final: Segment) -> dict[str, Any]:
     t = final.terms
     return {"task_id": t.task_id, "unit_id": t.unit_id, "period": t.period, "period_start": t.period_start,
@@ -113,3 +123,10 @@ def settle(conn: Connection, plan_id: str) -> dt.date | None:
     value = _d(latest) if latest is not None else None
     conn.execute(update(PLAN).where(PLAN.c.id == plan_id).values(terms_settled_from=value))
     return value
+
+
+def settle_at_least(conn: Connection, plan_id: str, day: dt.date) -> None:
+    """A change from `day` on (one obligation's): an earlier as-of date reads the history."""
+    current = conn.execute(select(PLAN.c.terms_settled_from).where(PLAN.c.id == plan_id)).scalar()
+    if current is None or _d(current) < day:
+        conn.execute(update(PLAN).where(PLAN.c.id == plan_id).values(terms_settled_from=day))

@@ -331,5 +331,5 @@ def decide_extension(request: Request, principal: ApiPrincipal, plan_id: PlanId,
     require_plan(principal, plan_id, write=True, action="extension.decide")
     require_coordinator(principal, action="extension.decide")
     view = workflow.decide_extension(_engine(request), principal, extension_id, approve=body.decision == "approve",
-                                     reason=body.reason, source=SOURCE)
+                                     reason=body.reason, source=SOURCE, today=_today(request, principal))
     return view.as_json()

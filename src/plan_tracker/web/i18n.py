@@ -101,6 +101,9 @@ ERRORS_ZH: list[tuple[re.Pattern[str], str]] = [(re.compile(p), zh) for p, zh in
     (r"progress must be between 0 and 100, got (-?\d+)", r"进度须在 0 至 100 之间（填写了 \1）"),
     (r"report date (\S+) is in the future \(today is (\S+)\)", r"填报日期 \1 晚于今天（\2）"),
     (r"report date (\S+) is before the period starts \((\S+)\)", r"填报日期 \1 早于周期开始日（\2）"),
+    (r"report date (\S+) is more than (\d+) working days before the day it is sent \((\S+); "
+     r"the earliest date allowed is (\S+)\)",
+     r"填报日期 \1 早于报送当天（\3）前 \2 个工作日，最早可填 \4；更早的情况请联系牵头协调单位登记"),
     (r"an extension must be requested before the due date \((\S+)\); today is (\S+)",
      r"延期须在完成时限（\1）之前申请，今天是 \2"),
     (r"the new due date (\S+) must be later than the current due date (\S+)",

@@ -321,7 +321,8 @@ def post_decision(request: Request, principal: PagePrincipal, extension_id: Id, 
             raise workflow.BadRequest("decision must be approve or reject")
         require_coordinator(principal, action="extension.decide")
         workflow.decide_extension(request.app.state.engine, principal, extension_id, approve=decision == "approve",
-                                  reason=_clean(form.get("reason")), source=SOURCE)
+                                  reason=_clean(form.get("reason")), source=SOURCE,
+                                  today=_today(request, principal))
     except DomainError as exc:
         status, message = _failure(request, exc)
         return _review_page(request, principal, status=status, error=message)
