@@ -131,8 +131,8 @@ _PREVIOUS_NIGHT = AS_OF - dt.timedelta(days=3)  # Friday 2018-06-29
 def _prepare_founding(engine: Engine, plan_file: Path, data_dir: Path) -> str:
     from plan_tracker.demo import demo_reports
     from plan_tracker.domain.calendar import WorkCalendar
+    from plan_tracker.night import run_nightly
     from plan_tracker.planfile import load_plan
-    from plan_tracker.services.nightly import run_nightly
     from plan_tracker.services.plans import apply_plan
     from plan_tracker.services.submissions import record_report
     from plan_tracker.settings import Settings
@@ -182,8 +182,8 @@ def _cli() -> str:
 
 
 def step_nightly_inprocess(engine: Engine, plan_file: Path) -> dict[str, Any]:
-    """The same night's stages called in this (warm) process: `services.nightly.run_nightly`."""
-    from plan_tracker.services.nightly import run_nightly
+    """The same night's stages called in this (warm) process: `plan_tracker.night.run_nightly`."""
+    from plan_tracker.night import run_nightly
     from plan_tracker.settings import Settings
 
     data_dir = Path(tempfile.mkdtemp(prefix="bench-nightly-"))
@@ -235,7 +235,7 @@ def step_nightly_prefect(engine: Engine, plan_file: Path) -> dict[str, Any]:
             seconds = time.perf_counter() - started
         return {"seconds": round(seconds, 3), "server_start_seconds": round(server_seconds, 3),
                 "plan": plan_id, "as_of": FOUNDING_NIGHT.isoformat(),
-                "raised": result[0]["evaluation"]["raised"], "messages": result[0]["delivery"]["messages"]}
+                "raised": result[0]["reminders"]["raised"], "messages": result[0]["delivery"]["messages"]}
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
         shutil.rmtree(prefect_home, ignore_errors=True)

@@ -49,12 +49,39 @@ def demo_reports(plan: Any, calendar: Any, seed: int = 2018) -> list[Any]:
     return reports
 
 
+ADJUSTED_ON = dt.date(2018, 7, 2)  # the leading group's mid-year adjustment (计划调整) is in force from here
+
+# What a coordinator edits in the plan file for the mid-year adjustment: a renamed task (its
+# history kept), a task withdrawn with the reason (撤销), and a moved deadline.
+MID_YEAR_ADJUSTMENT = (
+    ("      - id: decision.info-disclosure\n",
+     "      - id: decision.open-government\n        renamed_from: decision.info-disclosure\n"),
+    ("        support: [legal-office]\n        due: 2018-08-31\n",
+     "        support: [legal-office]\n        due: 2018-08-31\n"
+     "        cancelled: {on: 2018-07-02, reason: 裁量基准已由市政府统一修订发布，本级不再单独修订}\n"),
+    ("        support: [legal-office]\n        due: 2018-07-31\n",
+     "        support: [legal-office]\n        due: 2018-09-28           # 计划调整：延至三季度末\n"),
+)
+
+
+def adjusted_plan(source: Path, out: Path) -> Path:
+    """The founding plan with the mid-year adjustment, written next to the demo's store."""
+    text = source.read_text(encoding="utf-8")
+    for old, new in MID_YEAR_ADJUSTMENT:
+        if text.count(old) != 1:
+            raise SystemExit(f"the demo's mid-year adjustment no longer matches {source}: {old!r}")
+        text = text.replace(old, new)
+    text = text.replace("units_file: ../units/", f"units_file: {(source.parent.parent / 'units').resolve()}/")
+    out.write_text(text, encoding="utf-8")
+    return out
+
+
 def run(folder: Path, first: dt.date, last: dt.date) -> None:
     import os
 
     from plan_tracker.domain.calendar import WorkCalendar
+    from plan_tracker.night import run_nightly
     from plan_tracker.planfile import load_plan
-    from plan_tracker.services.nightly import run_nightly
     from plan_tracker.services.plans import apply_plan
     from plan_tracker.services.status import status_rows
     from plan_tracker.services.submissions import record_report
@@ -81,9 +108,16 @@ def run(folder: Path, first: dt.date, last: dt.date) -> None:
     nights = [d for d in nights if calendar.is_working_day(d)]
     shanghai = dt.timezone(dt.timedelta(hours=8))
     totals = {"raised": 0, "messages": 0}
+    adjusted = None
     with Progress(console=console, transient=True) as progress:
         bar = progress.add_task("nightly runs", total=len(nights))
         for day in nights:
+            if adjusted is None and day >= ADJUSTED_ON:
+                progress.stop()
+                adjusted = apply_plan(engine, adjusted_plan(PLAN, folder / "jingzhou-2018-adjusted.yaml"),
+                                      effective=ADJUSTED_ON, actor="demo", source="demo")
+                _print_adjustment(adjusted)
+                progress.start()
             morning = dt.datetime.combine(day, dt.time(9, 0), tzinfo=shanghai)
             summary = run_nightly(engine, plan.id, day, now=morning, settings=settings)
             totals["raised"] += summary.evaluation.raised
@@ -103,6 +137,19 @@ def run(folder: Path, first: dt.date, last: dt.date) -> None:
         console.print(f"report files: [bold]{reports_dir}[/]")
     console.print(f"store: [bold]{url}[/]")
     console.print(f"try: PLAN_TRACKER_DATABASE_URL={url} .venv/bin/plan-tracker status --plan {plan.id} --as-of 2018-06-30")
+
+
+def _print_adjustment(result: Any) -> None:
+    console.print(f"mid-year adjustment: version {result.version} in force from {result.effective}")
+    for old, new in result.renamed_tasks.items():
+        kept = result.history_kept.get(f"task {old} → {new}", {})
+        console.print(f"  task {old} → {new} (history kept: {kept.get('reports', 0)} reports, "
+                      f"{kept.get('reminders', 0)} reminders)", markup=False)
+    for task, count in result.dates_moved.items():
+        console.print(f"  task {task}: due dates of {count} obligations moved (计划调整)", markup=False)
+    console.print(f"  obligations no longer tracked from {result.effective}: {result.obligations_removed}")
+    for warning in result.warnings:
+        console.print(f"  ! {warning}", markup=False)
 
 
 def main() -> None:

@@ -88,7 +88,7 @@ class _Tree:
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                key = self.scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+                key = self.key(key_node)
                 if not isinstance(key, str | int) or isinstance(key, bool):
                     self.problem(_pos(key_node), "mapping keys must be plain names")
                     continue
@@ -105,6 +105,15 @@ class _Tree:
         if value is None and len(self.problems) > before:
             self.rejected.add(path)
         return value
+
+    def key(self, node: yaml.Node) -> Any:
+        """A mapping key. Keys are names: a plain `on:` (as in `cancelled: {on: DATE}`) or
+        `yes:` is the word, not YAML 1.1's boolean."""
+        if not isinstance(node, yaml.ScalarNode):
+            return None
+        if node.tag == "tag:yaml.org,2002:bool" and node.style is None:
+            return node.value
+        return self.scalar(node)
 
     def scalar(self, node: yaml.Node) -> Any:
         try:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from plan_tracker.services import nightly
+from plan_tracker import night as nightly
 
 from .conftest import AS_OF, PLAN_ID, events, fill, reports
 
@@ -23,7 +23,7 @@ def test_the_collect_stage_ingests_every_file_waiting_in_the_plans_inbox(
     (folder / "马山镇.csv").write_text(CSV, encoding="utf-8")
     (folder / "broken.xlsx").write_bytes(b"not a workbook")
     (folder / "upload.xlsx.part").write_bytes(b"still being copied")  # left for the next run
-    known = nightly.collect(applied, PLAN_ID, AS_OF, inbox=inbox)
+    known = nightly.collect_inbox(applied, PLAN_ID, AS_OF, inbox=inbox)
     assert known == 2
     assert sorted((t, u, s, p) for t, u, _, s, p, _, _ in reports(applied)) == [
         ("cap.training", "town-a", "in_progress", 50), ("cap.training", "town-b", "in_progress", 20)]
@@ -40,11 +40,11 @@ def test_running_collect_again_or_dropping_a_file_again_changes_nothing(
     folder.mkdir(parents=True)
     (tmp_path / "b.csv").write_text(CSV, encoding="utf-8")
     shutil.copy(tmp_path / "b.csv", folder / "b.csv")
-    assert nightly.collect(applied, PLAN_ID, AS_OF, inbox=inbox) == 1
+    assert nightly.collect_inbox(applied, PLAN_ID, AS_OF, inbox=inbox) == 1
     logged = len(events(applied))
-    assert nightly.collect(applied, PLAN_ID, AS_OF, inbox=inbox) == 1
+    assert nightly.collect_inbox(applied, PLAN_ID, AS_OF, inbox=inbox) == 1
     shutil.copy(tmp_path / "b.csv", folder / "b-again.csv")  # the unit sends the same file twice
-    assert nightly.collect(applied, PLAN_ID, AS_OF, inbox=inbox) == 1
+    assert nightly.collect_inbox(applied, PLAN_ID, AS_OF, inbox=inbox) == 1
     assert len(events(applied)) == logged
     assert len(reports(applied)) == 1
     assert not (folder / "b-again.csv").exists()
@@ -54,12 +54,12 @@ def test_collect_reads_the_inbox_folder_from_settings(applied: Engine, cli_env: 
     folder = Path(cli_env["PLAN_TRACKER_DATA_DIR"]) / "inbox" / PLAN_ID
     folder.mkdir(parents=True)
     (folder / "b.csv").write_text(CSV, encoding="utf-8")
-    assert nightly.collect(applied, PLAN_ID, AS_OF) == 1
+    assert nightly.collect_inbox(applied, PLAN_ID, AS_OF) == 1
     assert (folder / "processed").is_dir()
 
 
 def test_collect_without_an_inbox_folder_creates_nothing(applied: Engine, inbox: Path) -> None:
-    assert nightly.collect(applied, PLAN_ID, AS_OF, inbox=inbox) == 0
+    assert nightly.collect_inbox(applied, PLAN_ID, AS_OF, inbox=inbox) == 0
     assert not inbox.exists()
 
 
@@ -72,7 +72,7 @@ def test_every_unit_of_the_founding_plan_answers_its_template_and_all_is_collect
     day = dt.date(2018, 2, 1)  # early in the year: every unit has a few open obligations
     files = filled_templates(engine, "jingzhou-2018", as_of=day, today=day, out_dir=inbox / "jingzhou-2018")
     assert len(files) > 15
-    known = nightly.collect(engine, "jingzhou-2018", day, inbox=inbox)
+    known = nightly.collect_inbox(engine, "jingzhou-2018", day, inbox=inbox)
     ingested = events(engine, "inbox.ingested")
     assert len(ingested) == len(files)
     assert {e["payload"]["outcome"] for e in ingested} == {"accepted"}

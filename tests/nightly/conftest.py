@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from plan_tracker.services.nightly import run_nightly
+from plan_tracker.night import run_nightly
 from plan_tracker.services.plans import apply_plan
 from plan_tracker.settings import Settings
 from plan_tracker.store.db import make_engine, migrate

@@ -109,7 +109,7 @@ def test_messages_never_go_out_empty_and_every_raised_reminder_has_a_recipient(a
 
 
 def test_a_unit_without_a_contact_address_is_recorded_not_dropped(engine, tmp_path: Path, settings):
-    from plan_tracker.services.nightly import run_nightly
+    from plan_tracker.night import run_nightly
     from plan_tracker.services.plans import apply_plan
 
     from .conftest import PLAN_YAML, at

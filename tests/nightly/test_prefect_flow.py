@@ -41,7 +41,7 @@ def test_flow_runs_every_stage_and_a_second_run_changes_nothing(flow_env):
     from plan_tracker.flows.nightly import nightly_follow_up
 
     first = nightly_follow_up(plan_id="national-day", as_of=dt.date(2018, 10, 9))
-    assert first[0]["evaluation"]["lights"] == {"red": 3}
+    assert first[0]["lights"] == {"red": 3}
     assert first[0]["delivery"]["delivered"] > 0
     before = reminders(flow_env)
     second = nightly_follow_up(plan_id="national-day", as_of=dt.date(2018, 10, 9))

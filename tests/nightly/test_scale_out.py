@@ -20,7 +20,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from plan_tracker.services.nightly import run_nightly, shards_evaluated
+from plan_tracker.night import run_nightly
+from plan_tracker.services.nightly import shards_evaluated
 from plan_tracker.settings import Settings
 from plan_tracker.store.outbox_models import NightlyRun
 
@@ -115,7 +116,7 @@ def test_one_night_split_across_two_workers_equals_the_whole_night(
         runs = NightlyRun.__table__  # type: ignore[attr-defined]
         with split.connect() as conn:
             run = conn.execute(select(runs).where(runs.c.plan_id == PLAN, runs.c.as_of == NIGHT)).one()
-        assert run.ok and run.summary["evaluation"]["shards"] == shards
+        assert run.ok and run.summary["shards"] == shards
 
         settings = Settings(data_dir=tmp_path / "one-process")
         run_nightly(whole, PLAN, NIGHT, now=dt.datetime.now(dt.UTC), settings=settings)

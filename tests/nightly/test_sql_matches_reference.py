@@ -52,11 +52,12 @@ reports_st = st.lists(
 nights_st = st.lists(st.dates(dt.date(2017, 12, 20), dt.date(2019, 2, 28)), min_size=1, max_size=5, unique=True).map(sorted)
 
 
-def build_plan(tasks: list[dict], ladder: list[tuple[int, int | None]]) -> Plan:
+def build_plan(tasks: list[dict], ladder: list[tuple[int, int | None]], escalation_from: dt.date | None = None) -> Plan:
     pid = f"prop-{next(_ids)}"
+    started = {"escalation_from": str(escalation_from)} if escalation_from else {}
     return Plan.model_validate({
         "version": 1,
-        "plan": {"id": pid, "title": "属性测试", "coordinator": "u1", "start": str(START), "end": str(END)},
+        "plan": {"id": pid, "title": "属性测试", "coordinator": "u1", "start": str(START), "end": str(END), **started},
         "units": [
             {"id": "u1", "name": "甲", "contact": {"name": "甲联络员", "email": "u1@example.org"}},
             {"id": "u2", "name": "乙", "contact": {"name": "乙联络员", "email": "u2@example.org"}},
@@ -80,8 +81,9 @@ def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
 
 
 def check_equivalence(engine: Engine, tasks: list[dict], ladder: list[tuple[int, int | None]],
-                      reports: list[tuple[int, int, str]], nights: list[dt.date]) -> None:
-    plan = build_plan(tasks, ladder)
+                      reports: list[tuple[int, int, str]], nights: list[dt.date],
+                      escalation_from: dt.date | None = None) -> None:
+    plan = build_plan(tasks, ladder, escalation_from)
     apply_loaded(engine, plan)
     calendar = WorkCalendar(plan.plan.calendar)
     planned = list(expand(plan, calendar))
@@ -106,7 +108,8 @@ def check_equivalence(engine: Engine, tasks: list[dict], ladder: list[tuple[int,
                            warn_days=ob.warn_days, done_on=done_on)
             assert sql_lights[key] == (ref.light.value, ref.overdue_wd), (key, night)
             for firing in firings_on(calendar, plan.ladder(), as_of=night, period_start=ob.period_start,
-                                     due=ob.due, done_on=done_on, already=already[key]):
+                                     due=ob.due, done_on=done_on, already=already[key],
+                                     escalation_from=escalation_from):
                 already[key].add((firing.level, firing.seq))
                 state = "pending" if firing.outcome is Outcome.fire else "skipped"
                 expected_reminders.add((*key, firing.level, firing.seq, firing.scheduled_on, night, state))
@@ -122,12 +125,16 @@ def check_equivalence(engine: Engine, tasks: list[dict], ladder: list[tuple[int,
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(tasks=st.lists(task_st, min_size=1, max_size=3), ladder=ladder_st, reports=reports_st, nights=nights_st)
-def test_sql_evaluation_equals_reference_rules(sqlite_engine: Engine, tasks, ladder, reports, nights) -> None:
-    check_equivalence(sqlite_engine, tasks, ladder, reports, nights)
+@given(tasks=st.lists(task_st, min_size=1, max_size=3), ladder=ladder_st, reports=reports_st, nights=nights_st,
+       escalation_from=st.one_of(st.none(), dates_2018))
+def test_sql_evaluation_equals_reference_rules(sqlite_engine: Engine, tasks, ladder, reports, nights,
+                                               escalation_from) -> None:
+    check_equivalence(sqlite_engine, tasks, ladder, reports, nights, escalation_from)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(tasks=st.lists(task_st, min_size=1, max_size=2), ladder=ladder_st, reports=reports_st, nights=nights_st)
-def test_sql_evaluation_equals_reference_rules_on_postgresql(pg_engine: Engine, tasks, ladder, reports, nights) -> None:
-    check_equivalence(pg_engine, tasks, ladder, reports, nights)
+@given(tasks=st.lists(task_st, min_size=1, max_size=2), ladder=ladder_st, reports=reports_st, nights=nights_st,
+       escalation_from=st.one_of(st.none(), dates_2018))
+def test_sql_evaluation_equals_reference_rules_on_postgresql(pg_engine: Engine, tasks, ladder, reports, nights,
+                                                             escalation_from) -> None:
+    check_equivalence(pg_engine, tasks, ladder, reports, nights, escalation_from)

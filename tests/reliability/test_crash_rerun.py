@@ -35,9 +35,9 @@ import pytest
 from sqlalchemy import Engine, select
 
 from plan_tracker.channels.email_format import key_digest
+from plan_tracker.night import run_nightly
 from plan_tracker.reports.schedule import week_key, weekly_message_key
 from plan_tracker.services.messages import message_key
-from plan_tracker.services.nightly import run_nightly
 from plan_tracker.services.submissions import Submission, submit
 from plan_tracker.settings import Settings
 from plan_tracker.store.db import make_engine

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, delete, insert, text
 from typer.testing import CliRunner
 
 from plan_tracker.cli import app
-from plan_tracker.services.nightly import run_nightly
+from plan_tracker.night import run_nightly
 from plan_tracker.settings import Settings
 from plan_tracker.store.models import CalendarDay
 from plan_tracker.store.outbox_models import ChannelState

@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from plan_tracker.cli import app
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.escalation import occurrences_due
+from plan_tracker.night import run_nightly
 from plan_tracker.services.missed_nights import nights_to_run
-from plan_tracker.services.nightly import run_nightly
 from plan_tracker.services.plans import stored_plan
 from plan_tracker.settings import Settings
 from plan_tracker.store.db import make_engine

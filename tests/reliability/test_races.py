@@ -21,9 +21,10 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select, text
 
+from plan_tracker.night import run_nightly
 from plan_tracker.services.delivery import deliver
 from plan_tracker.services.messages import message_key
-from plan_tracker.services.nightly import evaluate, run_nightly
+from plan_tracker.services.nightly import evaluate
 from plan_tracker.services.submissions import Submission, submit
 from plan_tracker.settings import Settings
 from plan_tracker.store.db import make_engine

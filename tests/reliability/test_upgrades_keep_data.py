@@ -18,9 +18,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, Integer, MetaData, insert, inspect, select, text
 
+from plan_tracker.night import run_nightly
 from plan_tracker.reports.build import build_report
 from plan_tracker.reports.json_data import report_data
-from plan_tracker.services.nightly import run_nightly
 from plan_tracker.services.plans import apply_plan
 from plan_tracker.services.status import status_rows
 from plan_tracker.services.submissions import Submission, submit

@@ -33,7 +33,7 @@ from sqlalchemy import Engine, create_engine, text, update
 from sqlalchemy.engine import make_url
 
 from plan_tracker.domain.calendar import WorkCalendar
-from plan_tracker.services.nightly import run_nightly
+from plan_tracker.night import run_nightly
 from plan_tracker.services.plans import apply_plan
 from plan_tracker.services.submissions import Submission, record_report
 from plan_tracker.settings import Settings

@@ -116,7 +116,7 @@ def test_a_failed_weekly_send_is_recorded_and_retried_on_the_next_run(county, sm
 
 
 def test_a_night_reruns_without_a_second_weekly_report(county, tmp_path: Path, monkeypatch):
-    from plan_tracker.services.nightly import run_nightly
+    from plan_tracker.night import run_nightly
     from plan_tracker.settings import get_settings
 
     monkeypatch.setenv("PLAN_TRACKER_DATA_DIR", str(tmp_path / "var"))

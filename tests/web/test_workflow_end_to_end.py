@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, select
 from tests.web.conftest import DUE, PLAN_ID, events, obligation_id
 
-from plan_tracker.services.nightly import run_nightly
+from plan_tracker.night import run_nightly
 from plan_tracker.services.plans import apply_plan
 from plan_tracker.services.status import status_rows
 from plan_tracker.settings import Settings

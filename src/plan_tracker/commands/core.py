@@ -164,6 +164,7 @@ def nightly(
     nights missed since the last successful run in order (README "Scheduling"). `--shards N`
     spreads the evaluation over the work pool's workers (README "Production topology").
     """
+    from plan_tracker.night import run_nightly
     from plan_tracker.services import nightly as stages
     from plan_tracker.settings import get_settings
 
@@ -194,9 +195,9 @@ def nightly(
             if not nights:
                 out.print(f"nightly {pid}: nothing to catch up (the night of {day} already ran)")
             for night in nights:
-                _print_nightly(stages.run_nightly(engine, pid, night, now=clock, settings=get_settings()).as_dict())
+                _print_nightly(run_nightly(engine, pid, night, now=clock, settings=get_settings()).as_dict())
             continue
-        summary = stages.run_nightly(engine, pid, day, now=clock, settings=get_settings())
+        summary = run_nightly(engine, pid, day, now=clock, settings=get_settings())
         _print_nightly(summary.as_dict())
 
 

@@ -60,8 +60,12 @@ def firings_on(
     due: dt.date,
     done_on: dt.date | None,
     already: set[tuple[str, int]],
+    escalation_from: dt.date | None = None,
 ) -> list[Firing]:
-    """What to record for one obligation on `as_of`, given the (level, seq) pairs already recorded."""
+    """What to record for one obligation on `as_of`, given the (level, seq) pairs already recorded.
+
+    `escalation_from` (a plan first applied after its start): a step that fell due before it
+    is recorded skipped, never sent — no 通报 for an item nobody was ever reminded of."""
     if (done_on is not None and done_on <= as_of) or as_of < period_start:
         return []
     order = {step.level: index for index, step in enumerate(sorted(ladder, key=lambda s: s.after))}
@@ -74,7 +78,9 @@ def firings_on(
     if not candidates:
         return []
     # The highest level wins; among one step's occurrences, the latest repeat.
-    winner = max(candidates)
+    winner: tuple[int, int, dt.date, str] | None = max(candidates)
+    if escalation_from is not None and winner is not None and winner[2] < escalation_from:
+        winner = None  # every step due tonight fell due before escalation began: all are skipped
     return [
         Firing(level, seq, scheduled, Outcome.fire if candidate == winner else Outcome.skip)
         for candidate in sorted(candidates)

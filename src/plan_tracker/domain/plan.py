@@ -128,6 +128,9 @@ class PlanHeader(Strict):
     delivery_window: tuple[dt.time, dt.time] = Field(
         default=(dt.time(8, 30), dt.time(18, 0)), description="工作日发送时段 Delivery window on working days [from, to], HH:MM")
     portal_url: str | None = Field(default=None, description="填报门户网址（写入消息） Portal URL quoted in messages")
+    escalation_from: dt.date | None = Field(
+        default=None, description="首次录入晚于计划开始时：此日前到期的催办步骤只记为跳过，不发送 "
+                                  "For a plan first applied after its start: steps due before this date are recorded skipped, never sent")
     backdate_wd: Annotated[int, Field(ge=0, le=60)] = Field(
         default=3, description="单位填报日期最多可早于报送当天的工作日数 Working days a unit's report may be dated before the day it is sent")
 

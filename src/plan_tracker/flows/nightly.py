@@ -1,8 +1,7 @@
-"""The nightly follow-up flow: collect → evaluate (lights + reminders) → deliver → snapshot
-→ report (the day's report files; on the first working day of a week, the weekly report).
-
-Each Prefect task is a whole stage for one plan (never one task per obligation). Stages
-doing I/O retry; all stages are idempotent, so a retry or a re-run changes nothing twice.
+"""The nightly follow-up flow: the stages of `plan_tracker.night` (collect → evaluate →
+deliver → snapshot → report), each a Prefect task for one plan (never one task per
+obligation), with the same summary as the CLI's night. Stages doing I/O retry; all stages
+are idempotent, so a retry or a re-run changes nothing twice.
 The as-of date is the run's *scheduled* date in each plan's time zone, not the wall clock.
 
 Scale-out: with `shards > 1` the evaluation of each plan is split by unit shard into
@@ -20,35 +19,34 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from plan_tracker import night as night_stages
 from plan_tracker.clock import now_utc
 from plan_tracker.services import nightly as stages
 from plan_tracker.settings import get_settings
 from plan_tracker.store.db import engine_for
-from plan_tracker.store.locks import nightly_lock
 
 
 def _engine() -> Any:
     return engine_for(get_settings().resolved_database_url())
 
 
-@task(name="collect", retries=2, retry_delay_seconds=[10, 60], cache_policy=NO_CACHE)
-def collect(plan_id: str, as_of: dt.date) -> int:
-    return stages.collect(_engine(), plan_id, as_of)
+def _night(plan_id: str, as_of: dt.date) -> night_stages.Night:
+    return night_stages.Night(_engine(), plan_id, as_of, now_utc(), get_settings())
 
 
-@task(name="evaluate", retries=1, retry_delay_seconds=30, cache_policy=NO_CACHE)
-def evaluate(plan_id: str, as_of: dt.date) -> dict[str, Any]:
-    result = stages.evaluate(_engine(), plan_id, as_of, now=now_utc(), batch=get_settings().evaluation_batch)
-    return _evaluation(result)
+def _stage_task(stage: night_stages.Stage) -> Any:
+    """A Prefect task for one stage of the night (the stage list is `plan_tracker.night`'s)."""
+    def run(plan_id: str, as_of: dt.date) -> Any:
+        return stage.run(_night(plan_id, as_of))
+
+    delays: list[float] = [float(d) for d in stage.retry_delays]
+    return task(name=stage.name, retries=stage.retries, retry_delay_seconds=delays, cache_policy=NO_CACHE)(run)
 
 
-def _evaluation(result: stages.EvaluationSummary) -> dict[str, Any]:
-    """The night's evaluation figures, as the flow's summary records them."""
-    return {"lights": result.lights, "raised": result.raised, "skipped": result.skipped,
-            "undeliverable": result.undeliverable}
+STAGE_TASKS = {stage.name: _stage_task(stage) for stage in night_stages.STAGES}
 
 
-def evaluate_in_shards(plan_id: str, as_of: dt.date, shards: int) -> dict[str, Any]:
+def evaluate_in_shards(plan_id: str, as_of: dt.date, shards: int) -> stages.EvaluationSummary:
     """Start one `evaluate-shard` run per shard on the work pool (concurrently, from the
     flow) and wait for all of them; a shard that does not complete fails the night, and a
     rerun repeats it harmlessly (every shard is idempotent)."""
@@ -60,8 +58,9 @@ def evaluate_in_shards(plan_id: str, as_of: dt.date, shards: int) -> dict[str, A
     if failed:
         raise RuntimeError(f"plan {plan_id}, night {as_of}: shards {failed} of {shards} did not complete")
     engine = _engine()
-    return {**_evaluation(stages.evaluation_summary(engine, plan_id, as_of)),
-            "shards": stages.shards_evaluated(engine, plan_id, as_of)}
+    summary = stages.evaluation_summary(engine, plan_id, as_of)
+    summary.shards = stages.shards_evaluated(engine, plan_id, as_of)
+    return summary
 
 
 @task(name="run-shard", cache_policy=NO_CACHE)
@@ -87,26 +86,6 @@ def evaluate_shard(plan_id: str, as_of: dt.date, shard: int, shards: int) -> dic
                                  worker=worker, batch=get_settings().evaluation_batch)
 
 
-@task(name="deliver", retries=3, retry_delay_seconds=[30, 120, 600], cache_policy=NO_CACHE)
-def deliver(plan_id: str, as_of: dt.date) -> dict[str, Any]:
-    from plan_tracker.services.delivery import deliver as deliver_reminders
-
-    result = deliver_reminders(_engine(), plan_id, now=now_utc(), as_of=as_of, settings=get_settings())
-    return {"messages": result.messages_sent, "delivered": result.deliveries_sent,
-            "failed": result.failed, "dead": result.dead, "waiting": result.waiting}
-
-
-@task(name="snapshot", retries=1, retry_delay_seconds=30, cache_policy=NO_CACHE)
-def snapshot(plan_id: str, as_of: dt.date) -> int:
-    return stages.snapshot(_engine(), plan_id, as_of)
-
-
-@task(name="report", retries=2, retry_delay_seconds=[30, 300], cache_policy=NO_CACHE)
-def report(plan_id: str, as_of: dt.date) -> dict[str, Any]:
-    result = stages.report(_engine(), plan_id, as_of, now=now_utc(), settings=get_settings())
-    return dict(result.as_dict())
-
-
 def scheduled_as_of(timezone: str) -> dt.date:
     """The flow run's scheduled date in the plan's time zone (a 02:00 Shanghai run is that
     day's run even though it is the previous evening in UTC); wall clock only outside a run."""
@@ -128,20 +107,17 @@ def nightly_follow_up(plan_id: str | None = None, as_of: dt.date | None = None,
         raise ValueError("shards must be at least 1")
     engine = _engine()
     logger = get_run_logger()
+
+    def as_task(stage: night_stages.Stage, night: night_stages.Night) -> Any:
+        if stage.name == "evaluate" and shards > 1:
+            return evaluate_in_shards(night.plan_id, night.as_of, shards)
+        return STAGE_TASKS[stage.name](night.plan_id, night.as_of)
+
     results = []
     for pid in [plan_id] if plan_id else stages.plan_ids(engine):
         day = as_of or scheduled_as_of(stages.plan_timezone(engine, pid))
-        with nightly_lock(engine, pid):  # a duplicated schedule waits, then changes nothing
-            run_id = stages.start_run(engine, pid, day, now_utc())
-            summary = {
-                "plan": pid, "as_of": day.isoformat(),
-                "reports_known": collect(pid, day),
-                "evaluation": evaluate(pid, day) if shards == 1 else evaluate_in_shards(pid, day, shards),
-                "delivery": deliver(pid, day),
-                "figures": snapshot(pid, day),
-                "report": report(pid, day),
-            }
-            stages.finish_run(engine, run_id, now_utc(), summary)
+        # a duplicated schedule waits for the plan's lock, then changes nothing
+        summary = night_stages.run_night(_night(pid, day), runner=as_task).as_dict()
         logger.info("nightly %s as of %s: %s", pid, day, summary)
         results.append(summary)
     return results

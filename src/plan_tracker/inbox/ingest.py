@@ -165,7 +165,7 @@ def ingest_file(engine: Engine, plan_id: str, path: Path | str, *, today: dt.dat
     name = _last_component(str(path))
     receipt = FileReceipt(file=repr(name)[1:-1], plan=plan_id)
     with engine.connect() as conn:
-        plan = stored_plan(conn, plan_id)  # raises UnknownPlan: a usage error, not a file's fault
+        plan = stored_plan(conn, plan_id, today)  # the version in force the day it arrives; raises UnknownPlan: a usage error, not a file's fault
         version = plan_version(conn, plan_id)
     # The plan is known before a byte of the file is read: everything about it is worded in
     # the plan's locale, hostile files included.

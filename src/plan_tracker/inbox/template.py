@@ -97,7 +97,7 @@ def write_templates(engine: Engine, plan_id: str, *, as_of: dt.date, today: dt.d
                     unit: str | None = None, period: str | None = None) -> list[TemplateFile]:
     """Write `<plan>-<unit>-<as_of>.xlsx` into `out_dir` for each unit with open obligations."""
     with engine.connect() as conn:
-        plan = stored_plan(conn, plan_id)
+        plan = stored_plan(conn, plan_id, as_of)  # the version in force on the as-of date
         version = plan_version(conn, plan_id)
     if unit is not None and unit not in {u.id for u in plan.units}:
         raise TemplateError(word("template.unknown_unit", plan.plan.locale, plan=plan_id, unit=unit))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import Connection, Date, Engine, bindparam, select, text
@@ -34,11 +35,12 @@ from plan_tracker.reports.model import (
     Summary,
     TrendPoint,
     UnitFigures,
+    Withdrawal,
 )
-from plan_tracker.services.context import PlanContext, plan_context
+from plan_tracker.services.context import PlanContext, plan_context, versions_until
 from plan_tracker.services.messages import level_wording
 from plan_tracker.services.status import id_bounds
-from plan_tracker.store.models import TaskRow, UnitRow
+from plan_tracker.store.models import ObligationTerm, TaskRow, UnitRow
 
 OVERDUE_LIMIT = 200
 NOTICE_LIMIT = 1000
@@ -128,7 +130,32 @@ def _assemble(conn: Connection, ctx: PlanContext, as_of: dt.date, params: dict[s
         overdue=overdue, overdue_total=overdue_total, overdue_offset=overdue_offset,
         notice=_notice(conn, params, names, plan, levels, notice_limit),
         trend=_trend(conn, plan, as_of),
+        withdrawn=withdrawals(conn, ctx, as_of), version=ctx.version.number,
     )
+
+
+def withdrawals(conn: Connection, ctx: PlanContext, as_of: dt.date) -> list[Withdrawal]:
+    """Tasks and units no longer tracked on `as_of`: cancelled (撤销) by then with the reason,
+    or left out of a version in force by then (renames are not withdrawals)."""
+    found: dict[tuple[str, str], Withdrawal] = {}
+    history = versions_until(conn, ctx, as_of)
+    for (_, before), (version, after) in pairwise(history):
+        kept_tasks = {t.id for _, t in after.tasks()} | {t.renamed_from for _, t in after.tasks() if t.renamed_from}
+        kept_units = {u.id for u in after.units} | {u.renamed_from for u in after.units if u.renamed_from}
+        for _, task in before.tasks():
+            if task.id not in kept_tasks:
+                found[("task", task.id)] = Withdrawal("task", task.id, task.title, version.effective_from, None, version.number)
+        for unit in before.units:
+            if unit.id not in kept_units:
+                found[("unit", unit.id)] = Withdrawal("unit", unit.id, unit.name, version.effective_from, None, version.number)
+    number = ctx.version.number
+    for _, task in ctx.plan.tasks():
+        if task.cancelled is not None and task.cancelled.on <= as_of:
+            found[("task", task.id)] = Withdrawal("task", task.id, task.title, task.cancelled.on, task.cancelled.reason, number)
+    for unit in ctx.plan.units:
+        if unit.cancelled is not None and unit.cancelled.on <= as_of:
+            found[("unit", unit.id)] = Withdrawal("unit", unit.id, unit.name, unit.cancelled.on, unit.cancelled.reason, number)
+    return sorted(found.values(), key=lambda w: (w.on, w.kind, w.id))
 
 
 def _names(conn: Connection, plan: Plan) -> dict[str, dict[str, Any]]:
@@ -268,6 +295,7 @@ def _overdue(conn: Connection, params: dict[str, Any], names: dict[str, dict[str
                           {"as_of": params["as_of"], **{f"id{i}": v for i, v in enumerate(ids)}}):
         history[int(h.obligation_id)].append(
             ReminderEntry(h.level, level_wording(plan, h.level), _date(h.fired_on), h.state, int(h.seq)))
+    first_plan_due = _first_plan_due(conn, ids)
     return [
         OverdueItem(
             task_id=r.task_id, task_title=names["tasks"].get(r.task_id, (r.task_id,))[0],
@@ -275,9 +303,21 @@ def _overdue(conn: Connection, params: dict[str, Any], names: dict[str, dict[str
             due=_date(r.due), original_due=_date(r.original_due), overdue_wd=int(r.overdue_wd),
             status=r.status, progress=r.progress, last_report_on=_opt_date(r.last_on),
             reminders=history.get(int(r.id), []),
+            plan_due_was=(first_plan_due[int(r.id)]
+                          if first_plan_due.get(int(r.id), _date(r.original_due)) != _date(r.original_due) else None),
         )
         for r in rows
     ]
+
+
+def _first_plan_due(conn: Connection, ids: list[int]) -> dict[int, dt.date]:
+    """The plan's date of each obligation in its earliest terms (before any plan adjustment)."""
+    t = ObligationTerm.__table__  # type: ignore[attr-defined]
+    first: dict[int, dt.date] = {}
+    for row in conn.execute(select(t.c.obligation_id, t.c.original_due).where(t.c.obligation_id.in_(ids))
+                            .order_by(t.c.obligation_id, t.c.valid_until)):
+        first.setdefault(int(row.obligation_id), _date(row.original_due))
+    return first
 
 
 def _notice(conn: Connection, params: dict[str, Any], names: dict[str, dict[str, Any]], plan: Plan,

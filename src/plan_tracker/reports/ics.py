@@ -74,7 +74,7 @@ def unit_deadlines(engine: Engine, plan_id: str, unit_id: str, as_of: dt.date) -
     o, t = Obligation.__table__, TaskRow.__table__  # type: ignore[attr-defined]
     r, u = StatusReport.__table__, UnitRow.__table__  # type: ignore[attr-defined]
     with engine.connect() as conn:
-        plan = stored_plan(conn, plan_id)
+        plan = stored_plan(conn, plan_id, as_of)
         name = conn.execute(select(u.c.name).where(u.c.plan_id == plan_id, u.c.id == unit_id)).scalar_one_or_none()
         if name is None:
             raise UnknownUnit(plan_id, unit_id)

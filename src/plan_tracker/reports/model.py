@@ -161,6 +161,22 @@ class OverdueItem:
     progress: int | None
     last_report_on: dt.date | None
     reminders: list[ReminderEntry] = field(default_factory=list)
+    # The plan's date before a later version moved it (计划调整); None when the plan never did.
+    # `due` differs from `original_due` when an extension (延期) moved it.
+    plan_due_was: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """A task or unit no longer tracked on the report's date: withdrawn (撤销) with a reason,
+    or left out of a plan version. Its obligations stay in the record before `on`."""
+
+    kind: str  # task | unit
+    id: str
+    title: str
+    on: dt.date
+    reason: str | None  # None: left out of version `version` without a stated reason
+    version: int
 
 
 @dataclass(frozen=True)
@@ -219,6 +235,8 @@ class Report:
     overdue_offset: int
     notice: Notice
     trend: list[TrendPoint]
+    withdrawn: list[Withdrawal] = field(default_factory=list)
+    version: int = 1  # the plan version in force on the as-of date
 
     def level(self, name: str) -> Level | None:
         return next((lv for lv in self.levels if lv.level == name), None)

@@ -115,7 +115,7 @@ def run_report_stage(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.da
     daily = build_report(engine, plan_id, as_of)
     result.files = write_daily_files(daily, settings.folder("reports"))
     with engine.connect() as conn:
-        plan = stored_plan(conn, plan_id)
+        plan = stored_plan(conn, plan_id, as_of)
         runs = NightlyRun.__table__  # type: ignore[attr-defined]
         found = conn.execute(select(func.min(runs.c.as_of)).where(runs.c.plan_id == plan_id)).scalar_one()
     first_night = None if found is None else found if isinstance(found, dt.date) else dt.date.fromisoformat(str(found))
@@ -168,7 +168,7 @@ def send_weekly_report(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.
     if not pending:
         return result
     with engine.connect() as conn:
-        plan = stored_plan(conn, plan_id)
+        plan = stored_plan(conn, plan_id, as_of)
         # "Change since the previous report": the last snapshot a week or more before.
         since = snapshot_on_or_before(conn, plan_id, as_of - dt.timedelta(days=7))
     report = build_report(engine, plan_id, as_of, since=since)

@@ -112,6 +112,18 @@ def plan_context(conn: Connection, plan_id: str, as_of: dt.date | None = None) -
                        _as_date(settled) if settled is not None else None)
 
 
+def versions_until(conn: Connection, ctx: PlanContext, day: dt.date) -> list[tuple[VersionInfo, Plan]]:
+    """Every version that was in force on some day up to `day`, oldest first, with its plan."""
+    chosen: list[VersionInfo] = []
+    for v in ctx.versions:
+        if v.effective_from <= day or not chosen:
+            if chosen and chosen[-1].effective_from == v.effective_from:
+                chosen[-1] = v  # a later version on the same day replaced it before it was ever read
+            else:
+                chosen.append(v)
+    return [(v, _parsed(conn, ctx.id, v)[0]) for v in chosen]
+
+
 def in_force(versions: tuple[VersionInfo, ...], day: dt.date | None) -> VersionInfo:
     """The version in force on `day`: the latest whose effective date is on or before it (the
     first version is in force from the plan's start, and before it); None: the latest."""

@@ -119,7 +119,7 @@ def deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, s
     factory = factory or (lambda kind, options: build_channel(kind, **options))
     summary = DeliverySummary()
     with engine.connect() as conn:
-        plan = stored_plan(conn, plan_id)
+        plan = stored_plan(conn, plan_id, as_of)  # the version in force on the delivery day
         keys = [r[0] for r in conn.execute(select(D.c.recipient_key).where(_claimable(plan_id, now)).distinct().order_by(D.c.recipient_key))]
         recipients = {r.key: r for r in conn.execute(select(Recipient.__table__).where(Recipient.__table__.c.plan_id == plan_id))}  # type: ignore[attr-defined]
         coordinator = _coordinator_name(plan)

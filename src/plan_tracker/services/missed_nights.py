@@ -73,12 +73,3 @@ def nights_to_run(engine: Engine, plan_id: str, target: dt.date, *, since: dt.da
             f"plan {plan_id!r}: {len(nights)} nights to catch up ({since} to {target}), more than {limit}; "
             f"name the first night with --since, or run only the latest date with --as-of")
     return nights
-
-
-def catch_up(engine: Engine, plan_id: str, target: dt.date, *, now: dt.datetime, settings: Any,
-             since: dt.date | None = None, factory: Any = None) -> list[Any]:
-    """Run every missed night in order; returns each night's `NightlySummary`."""
-    from plan_tracker.services.nightly import run_nightly
-
-    return [run_nightly(engine, plan_id, night, now=now, settings=settings, factory=factory)
-            for night in nights_to_run(engine, plan_id, target, since=since)]

@@ -1,6 +1,6 @@
-"""The nightly follow-up, as coarse set-based stages the Prefect flow (or the CLI) chains:
-collect → evaluate (lights + reminders, one transaction per batch) → deliver → snapshot →
-report (the day's report files; the weekly report to managers).
+"""The night's own services: evaluation (lights + reminders, one transaction per batch), the
+snapshot of the day's figures, and the record of runs. `plan_tracker.night` chains them with
+collection, delivery and reports into the one list of stages the CLI and the flow run.
 
 Each stage works on a plan in bounded batches of obligation ids, never one Python object
 per obligation, and is safe to re-run: a second run for the same as-of date changes nothing.
@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Date, Engine, bindparam, func, insert, select, text, update
@@ -22,12 +21,14 @@ from plan_tracker.services.context import plan_context
 from plan_tracker.services.status import id_bounds
 from plan_tracker.store import evaluation_sql as q
 from plan_tracker.store.audit import EVENTS, record_event
-from plan_tracker.store.locks import begin_write, nightly_lock
+from plan_tracker.store.locks import begin_write
 from plan_tracker.store.models import PlanRow, UnitRow
 from plan_tracker.store.outbox_models import NightlyRun, Reminder
 
 BATCH = 50_000
-_TYPED = (bindparam("as_of", type_=Date()), bindparam("now", type_=UTCDateTime()))
+_TYPED = (bindparam("as_of", type_=Date()), bindparam("now", type_=UTCDateTime()),
+          bindparam("escalation_from", type_=Date()))
+NO_ESCALATION_START = dt.date(1900, 1, 1)  # a plan without `escalation_from`: every step may fire
 
 
 def sql(statement: str) -> Any:
@@ -44,6 +45,7 @@ class EvaluationSummary:
     skipped: int = 0
     undeliverable: int = 0
     flips: int = 0
+    shards: list[dict[str, Any]] = field(default_factory=list)  # a night split by unit shard: who ran which
 
 
 def plan_ids(engine: Engine) -> list[str]:
@@ -111,7 +113,7 @@ def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.da
         pairs = [(step.level, role.value) for step in plan.ladder() for role in step.notify]
         step_roles, role_params = q.step_roles_sql(pairs)
         ladder, ladder_params = q.ladder_sql([(s.level, s.after, s.repeat_every) for s in plan.ladder()])
-        night.update(ladder_params)
+        night.update(ladder_params, escalation_from=plan.plan.escalation_from or NO_ESCALATION_START)
         sharded, postgresql = not shard.whole, conn.dialect.name == "postgresql"
         # the batch's statements, built once for every batch of the night
         fill = sql(q.fill_batch_sql(conn.dialect.name, sharded=sharded, history=ctx.reads_history(as_of)))
@@ -227,16 +229,6 @@ def snapshot(engine: Engine, plan_id: str, as_of: dt.date) -> int:
         return conn.execute(sql(q.SNAPSHOT), {"plan": plan_id, "as_of": as_of}).rowcount or 0
 
 
-def report(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, settings: Any,
-           factory: Any = None) -> Any:
-    """The report stage: the day's report files in `<reports>/<plan>/<as-of>.{html,xlsx,json}`
-    and, on the first working day of an ISO week, the weekly report to the plan's managers
-    (`plan_tracker.reports.schedule`). Runs after the snapshot, whose figures it charts."""
-    from plan_tracker.reports.schedule import run_report_stage
-
-    return run_report_stage(engine, plan_id, as_of, now=now, settings=settings, factory=factory)
-
-
 def start_run(engine: Engine, plan_id: str, as_of: dt.date, now: dt.datetime) -> int:
     table = NightlyRun.__table__  # type: ignore[attr-defined]
     with engine.begin() as conn:
@@ -262,67 +254,18 @@ class NightlySummary:
     report: Any = None  # reports.schedule.ReportStageResult
 
     def as_dict(self) -> dict[str, Any]:
-        d = self.delivery
-        return {
+        """The one shape of a night's summary: printed by the CLI, returned by the Prefect
+        flow, stored with the run (`nightly_run.summary`)."""
+        d, e = self.delivery, self.evaluation
+        found = {
             "plan": self.plan_id, "as_of": self.as_of.isoformat(), "reports_known": self.reports_known,
-            "lights": self.evaluation.lights, "light_changes": self.evaluation.flips,
-            "reminders": {"raised": self.evaluation.raised, "skipped": self.evaluation.skipped,
-                          "undeliverable": self.evaluation.undeliverable},
+            "lights": e.lights, "light_changes": e.flips,
+            "reminders": {"raised": e.raised, "skipped": e.skipped, "undeliverable": e.undeliverable},
             "delivery": {"messages": d.messages_sent, "delivered": d.deliveries_sent, "failed": d.failed,
                          "dead": d.dead, "waiting_for_window": d.waiting} if d else None,
+            "figures": self.figures,
             "report": self.report.as_dict() if self.report else None,
         }
-
-
-def collect(engine: Engine, plan_id: str, as_of: dt.date, *, inbox: Path | None = None) -> int:
-    """The collect stage: ingest the files waiting in `<inbox>/<plan_id>/` as reports dated
-    up to `as_of` (undated rows count as reported on `as_of`), then count the status reports
-    known to the store on `as_of`.
-
-    `inbox` defaults to `Settings.folder("inbox")`; each file ends in `processed/` or
-    `rejected/` with its receipt (layout: `plan_tracker.inbox.folders`, docs/INBOX.md).
-    Re-running the stage changes nothing: ingested files have left the folder, and a file
-    dropped again is recognised by its hash.
-    """
-    from plan_tracker.inbox.ingest import ingest_inbox
-    from plan_tracker.store.models import Obligation, StatusReport
-
-    if inbox is None:
-        from plan_tracker.settings import get_settings
-
-        inbox = get_settings().folder("inbox")
-    ingest_inbox(engine, plan_id, today=as_of, inbox=inbox)
-    r, o = StatusReport.__table__, Obligation.__table__  # type: ignore[attr-defined]
-    with engine.connect() as conn:
-        return int(conn.execute(
-            select(func.count()).select_from(r.join(o, o.c.id == r.c.obligation_id))
-            .where(o.c.plan_id == plan_id, r.c.reported_on <= as_of)
-        ).scalar_one())
-
-
-def run_nightly(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, settings: Any,
-                factory: Any = None) -> NightlySummary:
-    """All stages in-process, in order (what the CLI runs without a Prefect server).
-
-    Runs of one plan never overlap: a second run for the same plan waits for the first
-    (`store.locks.nightly_lock`), then finds the night done and changes nothing.
-    `faults.point` calls are the crash tests' kill points (no-ops otherwise).
-    """
-    from plan_tracker.services.delivery import deliver
-
-    batch = int(getattr(settings, "evaluation_batch", None) or BATCH)
-    with nightly_lock(engine, plan_id):
-        run_id = start_run(engine, plan_id, as_of, now)
-        faults.point("nightly.started")
-        summary = NightlySummary(plan_id, as_of)
-        summary.reports_known = collect(engine, plan_id, as_of, inbox=settings.folder("inbox"))
-        faults.point("nightly.collected")
-        summary.evaluation = evaluate(engine, plan_id, as_of, now=now, batch=batch)
-        faults.point("nightly.evaluated")
-        summary.delivery = deliver(engine, plan_id, now=now, as_of=as_of, settings=settings, factory=factory)
-        faults.point("nightly.delivered")
-        summary.figures = snapshot(engine, plan_id, as_of)
-        summary.report = report(engine, plan_id, as_of, now=now, settings=settings, factory=factory)
-        faults.point("nightly.reported")
-        finish_run(engine, run_id, now, summary.as_dict())
-    return summary
+        if e.shards:
+            found["shards"] = e.shards
+        return found

@@ -217,7 +217,7 @@ fresh AS (
 INSERT INTO reminder (plan_id, obligation_id, level, position, seq, scheduled_on, fired_on,
                       overdue_wd, state, created_at)
 SELECT :plan, f.obligation_id, f.level, f.position, f.seq, cd.day, :as_of, f.overdue_wd,
-       CASE WHEN f.rk = 1 THEN 'pending' ELSE 'skipped' END, :now
+       CASE WHEN f.rk = 1 AND cd.day >= :escalation_from THEN 'pending' ELSE 'skipped' END, :now
 FROM fresh f
 JOIN calendar_day cd ON cd.calendar_key = :cal AND cd.wd_ordinal = f.sched_ord AND cd.is_working
 WHERE 1 = 1

@@ -75,7 +75,7 @@ def test_path_traversal_over_http_reaches_no_file(path: str, client: TestClient,
 
 def test_formula_text_typed_by_units_never_becomes_a_formula(applied: Engine, api: Callable[..., Any],
                                                              tmp_path: Path, figures: Figures) -> None:
-    from plan_tracker.services.nightly import run_nightly
+    from plan_tracker.night import run_nightly
     from plan_tracker.settings import Settings
 
     for i, formula in enumerate(FORMULAS):

@@ -1,0 +1,145 @@
+"""The night: one list of stages, run in-process by the CLI or as Prefect tasks by the flow.
+
+collect → evaluate (lights + reminders) → deliver → snapshot → report. Each stage is a
+coarse, set-based step for one plan and safe to re-run. This module sits above services,
+the inbox and reports (it is the one place that chains them), so both the CLI's night
+(`run_nightly`) and the Prefect flow (`flows.nightly`) run exactly these stages, in this
+order, with one summary shape.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from plan_tracker import faults
+from plan_tracker.services import nightly as services
+from plan_tracker.services.nightly import NightlySummary
+from plan_tracker.store.locks import nightly_lock
+
+
+@dataclass(frozen=True)
+class Night:
+    """What every stage of one plan's night reads: resolved once, at the edge."""
+
+    engine: Engine
+    plan_id: str
+    as_of: dt.date
+    now: dt.datetime
+    settings: Any
+    factory: Any = None  # channel factory (tests: recording channels)
+
+
+def collect(night: Night) -> int:
+    return collect_inbox(night.engine, night.plan_id, night.as_of, inbox=night.settings.folder("inbox"))
+
+
+def collect_inbox(engine: Engine, plan_id: str, as_of: dt.date, *, inbox: Path | None = None) -> int:
+    """Ingest the files waiting in `<inbox>/<plan_id>/` as reports received on the night
+    (undated rows count as reported then), then count the status reports the store had
+    received by the night. `inbox` defaults to `Settings.folder("inbox")`. Re-running
+    changes nothing: ingested files have left the folder, and a file dropped again is
+    recognised by its hash (docs/INBOX.md)."""
+    from plan_tracker.inbox.ingest import ingest_inbox
+    from plan_tracker.store.models import Obligation, StatusReport
+
+    if inbox is None:
+        from plan_tracker.settings import get_settings
+
+        inbox = get_settings().folder("inbox")
+    ingest_inbox(engine, plan_id, today=as_of, inbox=inbox)
+    r, o = StatusReport.__table__, Obligation.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        return int(conn.execute(
+            select(func.count()).select_from(r.join(o, o.c.id == r.c.obligation_id))
+            .where(o.c.plan_id == plan_id, r.c.received_on <= as_of)
+        ).scalar_one())
+
+
+def evaluate(night: Night) -> services.EvaluationSummary:
+    batch = int(getattr(night.settings, "evaluation_batch", None) or services.BATCH)
+    return services.evaluate(night.engine, night.plan_id, night.as_of, now=night.now, batch=batch)
+
+
+def deliver(night: Night) -> Any:
+    from plan_tracker.services.delivery import deliver as deliver_reminders
+
+    return deliver_reminders(night.engine, night.plan_id, now=night.now, as_of=night.as_of,
+                             settings=night.settings, factory=night.factory)
+
+
+def snapshot(night: Night) -> int:
+    return services.snapshot(night.engine, night.plan_id, night.as_of)
+
+
+def report(night: Night) -> Any:
+    """The day's report files and, on the first working day of a week, the weekly report
+    (`plan_tracker.reports.schedule`); after the snapshot, whose figures it charts."""
+    from plan_tracker.reports.schedule import run_report_stage
+
+    return run_report_stage(night.engine, night.plan_id, night.as_of, now=night.now,
+                            settings=night.settings, factory=night.factory)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable[[Night], Any]
+    summary_field: str  # the NightlySummary field its result fills
+    retries: int  # as a Prefect task (stages doing I/O retry; every stage is idempotent)
+    retry_delays: list[int] = field(default_factory=list)
+    kill_point: str | None = None  # the crash tests' kill point after the stage
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("collect", collect, "reports_known", 2, [10, 60], "nightly.collected"),
+    Stage("evaluate", evaluate, "evaluation", 1, [30], "nightly.evaluated"),
+    Stage("deliver", deliver, "delivery", 3, [30, 120, 600], "nightly.delivered"),
+    Stage("snapshot", snapshot, "figures", 1, [30]),
+    Stage("report", report, "report", 2, [30, 300], "nightly.reported"),
+)
+
+StageRunner = Callable[[Stage, Night], Any]
+
+
+def in_process(stage: Stage, night: Night) -> Any:
+    return stage.run(night)
+
+
+def run_night(night: Night, runner: StageRunner = in_process) -> NightlySummary:
+    """The stages in order for one plan's night, under the plan's lock, recorded as a run.
+
+    Runs of one plan never overlap: a second run for the same plan waits for the first
+    (`store.locks.nightly_lock`), then finds the night done and changes nothing. `runner`
+    runs a stage: in-process (the CLI) or as a Prefect task (the flow).
+    """
+    with nightly_lock(night.engine, night.plan_id):
+        run_id = services.start_run(night.engine, night.plan_id, night.as_of, night.now)
+        faults.point("nightly.started")
+        summary = NightlySummary(night.plan_id, night.as_of)
+        for stage in STAGES:
+            setattr(summary, stage.summary_field, runner(stage, night))
+            if stage.kill_point:
+                faults.point(stage.kill_point)
+        services.finish_run(night.engine, run_id, night.now, summary.as_dict())
+    return summary
+
+
+def run_nightly(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, settings: Any,
+                factory: Any = None) -> NightlySummary:
+    """All stages in-process, in order (what the CLI runs without a Prefect server)."""
+    return run_night(Night(engine, plan_id, as_of, now, settings, factory))
+
+
+def catch_up(engine: Engine, plan_id: str, target: dt.date, *, now: dt.datetime, settings: Any,
+             since: dt.date | None = None, factory: Any = None) -> list[NightlySummary]:
+    """Run every missed night in order (`services.missed_nights.nights_to_run`)."""
+    from plan_tracker.services.missed_nights import nights_to_run
+
+    return [run_nightly(engine, plan_id, night, now=now, settings=settings, factory=factory)
+            for night in nights_to_run(engine, plan_id, target, since=since)]
