@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy import Engine, func, select
 
 from plan_tracker import faults
 from plan_tracker.services import nightly as services
+from plan_tracker.services.context import PlanContext, plan_context
 from plan_tracker.services.nightly import NightlySummary
 from plan_tracker.store.locks import nightly_lock
 
@@ -33,6 +35,12 @@ class Night:
     now: dt.datetime
     settings: Any
     factory: Any = None  # channel factory (tests: recording channels)
+
+    @cached_property
+    def context(self) -> PlanContext:
+        """The plan version in force on the night, resolved once for every stage."""
+        with self.engine.connect() as conn:
+            return plan_context(conn, self.plan_id, self.as_of)
 
 
 def collect(night: Night) -> int:
@@ -63,14 +71,15 @@ def collect_inbox(engine: Engine, plan_id: str, as_of: dt.date, *, inbox: Path |
 
 def evaluate(night: Night) -> services.EvaluationSummary:
     batch = int(getattr(night.settings, "evaluation_batch", None) or services.BATCH)
-    return services.evaluate(night.engine, night.plan_id, night.as_of, now=night.now, batch=batch)
+    return services.evaluate(night.engine, night.plan_id, night.as_of, now=night.now, batch=batch,
+                             context=night.context)
 
 
 def deliver(night: Night) -> Any:
     from plan_tracker.services.delivery import deliver as deliver_reminders
 
     return deliver_reminders(night.engine, night.plan_id, now=night.now, as_of=night.as_of,
-                             settings=night.settings, factory=night.factory)
+                             settings=night.settings, factory=night.factory, context=night.context)
 
 
 def snapshot(night: Night) -> int:
@@ -83,7 +92,7 @@ def report(night: Night) -> Any:
     from plan_tracker.reports.schedule import run_report_stage
 
     return run_report_stage(night.engine, night.plan_id, night.as_of, now=night.now,
-                            settings=night.settings, factory=night.factory)
+                            settings=night.settings, factory=night.factory, context=night.context)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from plan_tracker.reports.files import render
 from plan_tracker.reports.labels import labels, long_date
 from plan_tracker.reports.markdown import render_markdown
 from plan_tracker.reports.model import Report
+from plan_tracker.services.context import PlanContext
 from plan_tracker.services.plans import stored_plan
 from plan_tracker.store.audit import record_event
 from plan_tracker.store.models import Event
@@ -109,18 +110,19 @@ def weekly_due(calendar: WorkCalendar, as_of: dt.date, first_night: dt.date | No
 
 
 def run_report_stage(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, settings: Any,
-                     factory: Any = None) -> ReportStageResult:
+                     factory: Any = None, context: PlanContext | None = None) -> ReportStageResult:
     """The nightly `report` stage: write the day's files, then the weekly report if due."""
     result = ReportStageResult()
-    daily = build_report(engine, plan_id, as_of)
+    daily = build_report(engine, context or plan_id, as_of)
     result.files = write_daily_files(daily, settings.folder("reports"))
     with engine.connect() as conn:
-        plan = stored_plan(conn, plan_id, as_of)
+        plan = context.plan if context is not None else stored_plan(conn, plan_id, as_of)
         runs = NightlyRun.__table__  # type: ignore[attr-defined]
         found = conn.execute(select(func.min(runs.c.as_of)).where(runs.c.plan_id == plan_id)).scalar_one()
     first_night = None if found is None else found if isinstance(found, dt.date) else dt.date.fromisoformat(str(found))
     if weekly_due(WorkCalendar(plan.plan.calendar), as_of, first_night):
-        result.weekly = send_weekly_report(engine, plan_id, as_of, now=now, settings=settings, factory=factory)
+        result.weekly = send_weekly_report(engine, plan_id, as_of, now=now, settings=settings, factory=factory,
+                                           context=context)
     return result
 
 
@@ -154,7 +156,7 @@ def weekly_message_key(plan_id: str, week: str, recipient_key: str) -> str:
 
 
 def send_weekly_report(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, settings: Any,
-                       factory: Any = None) -> WeeklyResult:
+                       factory: Any = None, context: PlanContext | None = None) -> WeeklyResult:
     """Send the week's report to every manager not yet sent it this ISO week."""
     from plan_tracker.services.delivery import in_window, resolve_route
 
@@ -168,10 +170,10 @@ def send_weekly_report(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.
     if not pending:
         return result
     with engine.connect() as conn:
-        plan = stored_plan(conn, plan_id, as_of)
+        plan = context.plan if context is not None else stored_plan(conn, plan_id, as_of)
         # "Change since the previous report": the last snapshot a week or more before.
         since = snapshot_on_or_before(conn, plan_id, as_of - dt.timedelta(days=7))
-    report = build_report(engine, plan_id, as_of, since=since)
+    report = build_report(engine, context or plan_id, as_of, since=since)
     words = labels(report.locale)
     subject = words["weekly_subject"].format(title=report.plan_title, day=long_date(as_of, report.locale))
     text = render_markdown(report)

@@ -23,6 +23,7 @@ from plan_tracker.channels import Channel, DeliveryError, Message, build_channel
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import CalendarNotCovered
 from plan_tracker.domain.plan import Plan
+from plan_tracker.services.context import PlanContext
 from plan_tracker.services.messages import Item, message_key, render
 from plan_tracker.services.plans import stored_plan
 from plan_tracker.settings import Settings
@@ -113,13 +114,14 @@ def _claimable(plan_id: str, now: dt.datetime) -> Any:
 
 def deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, settings: Settings,
             factory: ChannelFactory | None = None, templates: Path | None = None,
-            after_send: Callable[[int], None] | None = None) -> DeliverySummary:
+            after_send: Callable[[int], None] | None = None, context: PlanContext | None = None) -> DeliverySummary:
     """Send every claimable delivery of a plan, grouped per recipient. `after_send` is a test
     hook called after each send and before it is recorded (to simulate crashes)."""
     factory = factory or (lambda kind, options: build_channel(kind, **options))
     summary = DeliverySummary()
     with engine.connect() as conn:
-        plan = stored_plan(conn, plan_id, as_of)  # the version in force on the delivery day
+        # the version in force on the delivery day (the night's context when it has one)
+        plan = context.plan if context is not None else stored_plan(conn, plan_id, as_of)
         keys = [r[0] for r in conn.execute(select(D.c.recipient_key).where(_claimable(plan_id, now)).distinct().order_by(D.c.recipient_key))]
         recipients = {r.key: r for r in conn.execute(select(Recipient.__table__).where(Recipient.__table__.c.plan_id == plan_id))}  # type: ignore[attr-defined]
         coordinator = _coordinator_name(plan)

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Date, Engine, bindparam, func, insert, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from plan_tracker import faults
-from plan_tracker.services.context import plan_context
+from plan_tracker.services.context import PlanContext, plan_context
 from plan_tracker.services.status import id_bounds
 from plan_tracker.store import evaluation_sql as q
 from plan_tracker.store.audit import EVENTS, record_event
@@ -86,23 +86,23 @@ WHOLE_PLAN = Shard()
 
 
 def evaluate(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, batch: int = BATCH,
-             shard: Shard = WHOLE_PLAN) -> EvaluationSummary:
+             shard: Shard = WHOLE_PLAN, context: PlanContext | None = None) -> EvaluationSummary:
     """Save every obligation's light on `as_of` and raise the reminders it fires.
 
     Lights, flips, reminders and their deliveries of one batch commit together, so a crash
     leaves either the whole batch evaluated or none of it.
     """
-    evaluate_batches(engine, plan_id, as_of, now=now, batch=batch, shard=shard)
+    evaluate_batches(engine, plan_id, as_of, now=now, batch=batch, shard=shard, context=context)
     return evaluation_summary(engine, plan_id, as_of)
 
 
 def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, batch: int = BATCH,
-                     shard: Shard = WHOLE_PLAN) -> int:
+                     shard: Shard = WHOLE_PLAN, context: PlanContext | None = None) -> int:
     """The evaluation's writes, batch by batch, for the whole plan or one unit shard (shards
     of one night may run at once on several workers: they touch disjoint obligations).
     Returns the number of units evaluated."""
     with engine.connect() as conn:
-        ctx = plan_context(conn, plan_id, as_of)  # the version in force on the night
+        ctx = context or plan_context(conn, plan_id, as_of)  # the version in force on the night
         plan = ctx.plan
         low, high = id_bounds(conn, plan_id)
         night = {**ctx.eval_params(conn, as_of), "now": now}  # the same for every batch
