@@ -81,6 +81,9 @@ def _print_apply(result: Any) -> None:
     for task, count in sorted(result.dates_moved.items()):
         out.print(f"  task {task}: due dates of {count} obligations move (plan adjustment, 计划调整) from "
                   f"{result.effective}; earlier dates keep the old ones", markup=False)
+    for what, info in sorted(result.cancelled.items()):
+        out.print(f"  {what} cancelled (撤销) from {info['on']}: {info['obligations']} obligations no longer tracked "
+                  f"({info['reason']})", style="red", markup=False)
     for warning in result.warnings:
         out.print(f"  ! {warning}", style="bold red", markup=False)
     out.print(f"  obligations: +{result.obligations_added} ~{result.obligations_changed} "

@@ -69,6 +69,7 @@ class ApplyResult:
     history_kept: dict[str, dict[str, int]] = field(default_factory=dict)
     dates_moved: dict[str, int] = field(default_factory=dict)  # task -> obligations whose plan date moved
     warnings: list[str] = field(default_factory=list)
+    cancelled: dict[str, dict[str, Any]] = field(default_factory=dict)  # "task X" -> on, reason, obligations
 
     @property
     def changed(self) -> bool:
@@ -86,7 +87,8 @@ class ApplyResult:
                             "removed": self.obligations_removed, "total": self.obligations_total},
             "effective": self.effective.isoformat() if self.effective else None,
             "renamed": {"tasks": self.renamed_tasks, "units": self.renamed_units},
-            "history_kept": self.history_kept, "dates_moved": self.dates_moved, "warnings": self.warnings,
+            "history_kept": self.history_kept, "dates_moved": self.dates_moved, "cancelled": self.cancelled,
+            "warnings": self.warnings,
         }
 
 
@@ -206,6 +208,8 @@ def _diff_obligations(conn: Connection, plan: Plan, planned: list[PlannedObligat
             changed[oid] = new
             if last.original_due != o.due and last.active:
                 moved_dates[o.task] = moved_dates.get(o.task, 0) + 1
+            if last.active and not new[-1].terms.active:
+                _count_cancelled(result, o, task_cancel, unit_cancel, effective)
     stopped: list[int] = []
     for key, oid in current.items():
         old = timelines[oid]
@@ -229,6 +233,15 @@ def _diff_obligations(conn: Connection, plan: Plan, planned: list[PlannedObligat
     if write:
         insert_obligations(conn, plan.id, added)
         rewrite_timelines(conn, plan.id, changed)
+
+
+def _count_cancelled(result: ApplyResult, o: PlannedObligation, task_cancel: dict[str, Any],
+                     unit_cancel: dict[str, Any], effective: dt.date | None) -> None:
+    """Tally an obligation a cancellation (撤销) stops tracking, under its task or unit."""
+    what, cause = (f"task {o.task}", task_cancel[o.task]) if o.task in task_cancel else (f"unit {o.unit}", unit_cancel[o.unit])
+    on = max(cause.on, effective) if effective is not None else cause.on
+    entry = result.cancelled.setdefault(what, {"on": on.isoformat(), "reason": cause.reason, "obligations": 0})
+    entry["obligations"] += 1
 
 
 def _stop_warnings(conn: Connection, timelines: dict[int, list[Segment]], stopped: list[int], effective: dt.date) -> list[str]:
