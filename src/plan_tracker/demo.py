@@ -147,7 +147,9 @@ def _print_adjustment(result: Any) -> None:
                       f"{kept.get('reminders', 0)} reminders)", markup=False)
     for task, count in result.dates_moved.items():
         console.print(f"  task {task}: due dates of {count} obligations moved (计划调整)", markup=False)
-    console.print(f"  obligations no longer tracked from {result.effective}: {result.obligations_removed}")
+    for what, info in result.cancelled.items():
+        console.print(f"  {what} cancelled (撤销) from {info['on']}: {info['obligations']} obligations, "
+                      f"reason: {info['reason']}", markup=False)
     for warning in result.warnings:
         console.print(f"  ! {warning}", markup=False)
 

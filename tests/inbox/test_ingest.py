@@ -275,7 +275,7 @@ def test_a_template_from_an_older_plan_version_is_accepted_where_its_obligations
     start = PLAN_YAML.index("      - id: cap.self-check")
     v2 = tmp_path / "plan-v2.yaml"
     v2.write_text(PLAN_YAML[:start], encoding="utf-8")
-    assert apply_plan(applied, v2).version == 2
+    assert apply_plan(applied, v2, effective=TODAY).version == 2  # in force on the day the file arrives
     receipt = ingest_file(applied, PLAN_ID, filled, today=TODAY, inbox=inbox)
     assert (receipt.outcome, receipt.accepted, receipt.rejected) == ("partial", 1, 1)
     assert receipt.errors[0].expected_in("zh") == (

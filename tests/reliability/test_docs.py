@@ -17,7 +17,9 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 def code_points() -> set[str]:
     found = set()
     for path in (ROOT / "src" / "plan_tracker").rglob("*.py"):
-        found |= set(re.findall(r'faults\.point\("([a-z.]+)"\)', path.read_text(encoding="utf-8")))
+        text = path.read_text(encoding="utf-8")
+        found |= set(re.findall(r'faults\.point\("([a-z.]+)"\)', text))
+        found |= set(re.findall(r'Stage\("[a-z]+", .*"(nightly\.[a-z]+)"\)', text))  # the night's stage kill points
     return found
 
 
