@@ -70,6 +70,6 @@ def report_rows(obligations: list[tuple[int, dt.date, dt.date]], seed: int = 7) 
         else:
             continue
         rows.append({"obligation_id": oid, "status": status, "progress": 100 if status == "done" else 50,
-                     "reported_on": day, "received_at": now, "source": "bench", "actor": "bench",
+                     "reported_on": day, "received_on": day, "received_at": now, "source": "bench", "actor": "bench",
                      "indicator_values": {}})
     return rows

@@ -70,6 +70,7 @@ def test_renaming_a_task_keeps_every_light_score_and_reminder(engine: Engine, ye
     before_rows = status_rows(engine, "change-2019", later)
     before_report = report_data(build_report(engine, "change-2019", later))
     before_reminders = reminder_rows(engine, "change-2019")
+    as_of_june = reminder_rows(engine, "change-2019", D(2019, 6, 3))
     renamed = PLAN.replace("      - {id: s.survey,", "      - {id: s.special-survey, renamed_from: s.survey,")
     result = apply_plan(engine, write(year, renamed), effective=D(2019, 6, 4))
     assert result.renamed_tasks == {"s.survey": "s.special-survey"}
@@ -87,6 +88,7 @@ def test_renaming_a_task_keeps_every_light_score_and_reminder(engine: Engine, ye
     after_reminders = reminder_rows(engine, "change-2019")
     assert len(after_reminders) == len(before_reminders)
     assert {r.task for r in after_reminders} == {r.task.replace("s.survey", "s.special-survey") for r in before_reminders}
+    assert reminder_rows(engine, "change-2019", D(2019, 6, 3)) == as_of_june  # as the record named them then
     # and the days before the change still name it as it was named then
     assert {r.task for r in status_rows(engine, "change-2019", D(2019, 5, 6))} >= {"s.survey"}
 

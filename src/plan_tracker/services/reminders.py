@@ -6,9 +6,10 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Connection, Date, Engine, and_, bindparam, select, text
 
-from plan_tracker.services.plans import stored_plan
+from plan_tracker.services.context import plan_context
+from plan_tracker.store.evaluation_sql import OBLIGATIONS_AS_OF
 from plan_tracker.store.models import Obligation
 from plan_tracker.store.outbox_models import Delivery, Recipient, Reminder
 
@@ -30,27 +31,42 @@ class ReminderRow:
 
 
 def reminder_rows(engine: Engine, plan_id: str, as_of: dt.date | None = None) -> list[ReminderRow]:
-    """Reminders raised on or before `as_of` (all when None), oldest first."""
+    """Reminders raised on or before `as_of` (all when None), oldest first, each under the
+    task and unit ids its obligation had on `as_of` (a later rename does not rename the past)."""
     r, o = Reminder.__table__, Obligation.__table__  # type: ignore[attr-defined]
     d, rc = Delivery.__table__, Recipient.__table__  # type: ignore[attr-defined]
     with engine.connect() as conn:
-        stored_plan(conn, plan_id)
+        ctx = plan_context(conn, plan_id, as_of)
         query = (
-            select(r.c.id, o.c.task_id, o.c.unit_id, o.c.period, r.c.level, r.c.fired_on, r.c.state, r.c.seq, r.c.position)
+            select(r.c.id, r.c.obligation_id, o.c.task_id, o.c.unit_id, o.c.period, r.c.level, r.c.fired_on, r.c.state,
+                   r.c.seq, r.c.position)
             .join(o, o.c.id == r.c.obligation_id).where(r.c.plan_id == plan_id)
             .order_by(r.c.fired_on, o.c.task_id, o.c.unit_id, o.c.period, r.c.position, r.c.seq)
         )
         if as_of is not None:
             query = query.where(r.c.fired_on <= as_of)
         rows = conn.execute(query).all()
+        names = _names_on(conn, plan_id, as_of) if as_of is not None and ctx.reads_history(as_of) else {}
         recipients: dict[int, list[str]] = {}
         for reminder_id, address in conn.execute(
             select(d.c.reminder_id, rc.c.address).join(rc, and_(rc.c.plan_id == d.c.plan_id, rc.c.key == d.c.recipient_key))
             .where(d.c.plan_id == plan_id).order_by(d.c.reminder_id, rc.c.address)
         ):
             recipients.setdefault(reminder_id, []).append(address)
-    return [
-        ReminderRow(row.task_id, row.unit_id, row.period, row.level, recipients.get(row.id, []),
-                    row.fired_on, row.state)
-        for row in rows
-    ]
+    found = []
+    for row in rows:
+        task, unit = names.get(row.obligation_id, (row.task_id, row.unit_id))
+        found.append((ReminderRow(task, unit, row.period, row.level, recipients.get(row.id, []), row.fired_on,
+                                  row.state), row.position, row.seq))
+    if names:
+        found.sort(key=lambda f: (f[0].fired_on, f[0].task, f[0].unit, f[0].period, f[1], f[2]))
+    return [f[0] for f in found]
+
+
+_NAMES_ON = " ".join(("SELECT o.id, o.task_id, o.unit_id FROM", OBLIGATIONS_AS_OF, "o"))
+
+
+def _names_on(conn: Connection, plan_id: str, day: dt.date) -> dict[int, tuple[str, str]]:
+    """Each obligation's task and unit ids as they were on `day`."""
+    statement = text(_NAMES_ON).bindparams(bindparam("as_of", type_=Date()))
+    return {int(i): (t, u) for i, t, u in conn.execute(statement, {"plan": plan_id, "as_of": day})}
