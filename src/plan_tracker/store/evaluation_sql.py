@@ -73,22 +73,26 @@ _SHARD_REPORTS = f"""
 # (a later plan version, cancellation or extension changed some terms): each obligation's
 # row where its current terms already held on :as_of, else the superseded terms in force
 # then (`obligation_term`). At most one of the two holds for an obligation on a date.
-OBLIGATIONS_AS_OF = """(
+_AS_OF = """(
     SELECT c.id, c.plan_id, c.task_id, c.unit_id, c.period, c.period_start, c.period_end, c.due,
            c.original_due, c.warn_days, c.active, c.light, c.overdue_wd
     FROM obligation c
-    WHERE c.plan_id = :plan AND (c.terms_from IS NULL OR c.terms_from <= :as_of)
+    WHERE c.plan_id = :plan AND (c.terms_from IS NULL OR c.terms_from <= :as_of){current_range}
     UNION ALL
     SELECT h.obligation_id, h.plan_id, h.task_id, h.unit_id, h.period, h.period_start, h.period_end, h.due,
            h.original_due, h.warn_days, h.active, c.light, c.overdue_wd
     FROM obligation_term h JOIN obligation c ON c.id = h.obligation_id
-    WHERE h.plan_id = :plan AND (h.valid_from IS NULL OR h.valid_from <= :as_of) AND :as_of < h.valid_until
+    WHERE h.plan_id = :plan AND (h.valid_from IS NULL OR h.valid_from <= :as_of) AND :as_of < h.valid_until{term_range}
 )"""
+OBLIGATIONS_AS_OF = _AS_OF.format(current_range="", term_range="")
+# A batch's share (ids :lo..:hi), filtered inside both branches so a batch reads only its rows.
+_BATCH_AS_OF = _AS_OF.format(current_range=" AND c.id BETWEEN :lo AND :hi",
+                             term_range=" AND h.obligation_id BETWEEN :lo AND :hi")
 
 
 def obligations_source(history: bool) -> str:
-    """`obligation` itself, or its terms as of :as_of when they changed after that date."""
-    return OBLIGATIONS_AS_OF if history else "obligation"
+    """`obligation` itself, or a batch's terms as of :as_of when they changed after that date."""
+    return _BATCH_AS_OF if history else "obligation"
 
 
 def evaluated_cte(*, full: bool, windowed: bool = False, sharded: bool = False, history: bool = False) -> str:
