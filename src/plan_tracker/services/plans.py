@@ -35,7 +35,13 @@ from plan_tracker.store.models import (
     utcnow,
 )
 from plan_tracker.store.outbox_models import Recipient, RoleRecipient
-from plan_tracker.store.terms import insert_obligations, load_timelines, rewrite_timelines, settle
+from plan_tracker.store.terms import (
+    insert_obligations,
+    insert_rows,
+    load_timelines,
+    rewrite_timelines,
+    settle,
+)
 
 OBLIGATION = Obligation.__table__  # type: ignore[attr-defined]
 BATCH = 5_000
@@ -186,6 +192,7 @@ def _diff_obligations(conn: Connection, plan: Plan, planned: list[PlannedObligat
         current[key] = oid
     task_cancel, unit_cancel = _cancellations(plan)
     added: list[list[Segment]] = []
+    added_rows: list[dict[str, Any]] = []
     changed: dict[int, list[Segment]] = {}
     wanted = {_obligation_key(o): o for o in planned}
     moved_dates: dict[str, int] = {}
@@ -194,6 +201,12 @@ def _diff_obligations(conn: Connection, plan: Plan, planned: list[PlannedObligat
         until = min(stops) if stops else None
         found = current.get(key)
         if found is None:
+            if until is None:  # the common case (a whole new plan): one row, no history
+                added_rows.append({"plan_id": plan.id, "task_id": o.task, "unit_id": o.unit, "period": o.period,
+                                   "period_start": o.period_start, "period_end": o.period_end, "due": o.due,
+                                   "original_due": o.due, "warn_days": o.warn_days, "active": True,
+                                   "overdue_wd": 0, "terms_from": effective})
+                continue
             terms = Terms(o.task, o.unit, o.period, o.period_start, o.period_end, o.due, o.due, o.warn_days)
             added.append(change_from([], effective, terms, until))
             continue
@@ -223,7 +236,7 @@ def _diff_obligations(conn: Connection, plan: Plan, planned: list[PlannedObligat
             changed[oid] = new
             if last.active:
                 stopped.append(oid)
-    result.obligations_added = len(added)
+    result.obligations_added = len(added) + len(added_rows)
     result.obligations_removed = len(stopped)
     result.obligations_changed = len(changed) - len(stopped)
     result.obligations_total = sum(1 for o in wanted)
@@ -231,6 +244,7 @@ def _diff_obligations(conn: Connection, plan: Plan, planned: list[PlannedObligat
     if stopped and effective is not None:
         result.warnings += _stop_warnings(conn, timelines, stopped, effective)
     if write:
+        insert_rows(conn, added_rows)
         insert_obligations(conn, plan.id, added)
         rewrite_timelines(conn, plan.id, changed)
 

@@ -78,6 +78,12 @@ def _history_rows(plan_id: str, oid: int, timeline: list[Segment]) -> list[dict[
     return rows
 
 
+def insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """New obligations whose only terms are their row (no history), in batches."""
+    for start in range(0, len(rows), BATCH):
+        conn.execute(insert(OBLIGATION), rows[start:start + BATCH])
+
+
 def insert_obligations(conn: Connection, plan_id: str, timelines: Iterable[list[Segment]]) -> None:
     """New obligations, each with its timeline (the last segment is the row)."""
     batch: list[list[Segment]] = []
