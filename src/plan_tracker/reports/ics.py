@@ -89,7 +89,7 @@ def unit_deadlines(engine: Engine, plan_id: str, unit_id: str, as_of: dt.date) -
         for rep in conn.execute(
             select(r.c.obligation_id, r.c.reported_on, r.c.id, r.c.status, r.c.progress)
             .join(o, o.c.id == r.c.obligation_id)
-            .where(o.c.plan_id == plan_id, o.c.unit_id == unit_id, r.c.reported_on <= as_of)
+            .where(o.c.plan_id == plan_id, o.c.unit_id == unit_id, r.c.reported_on <= as_of, r.c.received_on <= as_of)
         ):
             reports[rep.obligation_id].append((rep.reported_on, rep.id, rep.status, rep.progress))
     calendar = WorkCalendar(plan.plan.calendar)
