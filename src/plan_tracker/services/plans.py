@@ -192,7 +192,7 @@ def _diff_obligations(conn: Connection, plan: Plan, planned: list[PlannedObligat
         current[key] = oid
     task_cancel, unit_cancel = _cancellations(plan)
     added: list[list[Segment]] = []
-    added_rows: list[dict[str, Any]] = []
+    added_rows: list[PlannedObligation] = []
     changed: dict[int, list[Segment]] = {}
     wanted = {_obligation_key(o): o for o in planned}
     moved_dates: dict[str, int] = {}
@@ -202,10 +202,7 @@ def _diff_obligations(conn: Connection, plan: Plan, planned: list[PlannedObligat
         found = current.get(key)
         if found is None:
             if until is None:  # the common case (a whole new plan): one row, no history
-                added_rows.append({"plan_id": plan.id, "task_id": o.task, "unit_id": o.unit, "period": o.period,
-                                   "period_start": o.period_start, "period_end": o.period_end, "due": o.due,
-                                   "original_due": o.due, "warn_days": o.warn_days, "active": True,
-                                   "overdue_wd": 0, "terms_from": effective})
+                added_rows.append(o)
                 continue
             terms = Terms(o.task, o.unit, o.period, o.period_start, o.period_end, o.due, o.due, o.warn_days)
             added.append(change_from([], effective, terms, until))
@@ -244,9 +241,16 @@ def _diff_obligations(conn: Connection, plan: Plan, planned: list[PlannedObligat
     if stopped and effective is not None:
         result.warnings += _stop_warnings(conn, timelines, stopped, effective)
     if write:
-        insert_rows(conn, added_rows)
+        for start in range(0, len(added_rows), BATCH):  # rows built a batch at a time (1M dicts at once: +450 MiB)
+            insert_rows(conn, [_new_row(plan.id, o, effective) for o in added_rows[start:start + BATCH]])
         insert_obligations(conn, plan.id, added)
         rewrite_timelines(conn, plan.id, changed)
+
+
+def _new_row(plan_id: str, o: PlannedObligation, effective: dt.date | None) -> dict[str, Any]:
+    return {"plan_id": plan_id, "task_id": o.task, "unit_id": o.unit, "period": o.period,
+            "period_start": o.period_start, "period_end": o.period_end, "due": o.due, "original_due": o.due,
+            "warn_days": o.warn_days, "active": True, "overdue_wd": 0, "terms_from": effective}
 
 
 def _count_cancelled(result: ApplyResult, o: PlannedObligation, task_cancel: dict[str, Any],
