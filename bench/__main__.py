@@ -28,7 +28,7 @@ from bench.api_load import meets_target, run_api_load
 from bench.synthetic import write_plan
 
 PG_ADMIN = os.environ.get("PLAN_TRACKER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-STEPS = ["apply", "reapply", "reports", "evaluate", "limit", "deliver", "report", "shards"]
+STEPS = ["apply", "reapply", "reports", "evaluate", "limit", "deliver", "report", "shards", "history"]
 SHARDS = 2  # the "shards" step: the next nights, whole and split over this many processes
 # The founding plan's night, once per backend: CLI process, the same stages in-process, and
 # the Prefect-tracked flow run (each on a fresh store, see bench.steps).

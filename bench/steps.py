@@ -241,6 +241,28 @@ def step_nightly_prefect(engine: Engine, plan_file: Path) -> dict[str, Any]:
         shutil.rmtree(prefect_home, ignore_errors=True)
 
 
+def step_history(engine: Engine, plan_file: Path) -> dict[str, Any]:
+    """A plan adjustment from the day after the night (every obligation of one recurring task
+    gets a later deadline, a version in force from AS_OF + 1), then that earlier night re-run:
+    its evaluation now reads the obligations' terms as of then (the term history), not the rows
+    as they stand. "seconds" is the re-run night; the version's apply is timed beside it."""
+    import re
+
+    from plan_tracker.services.nightly import evaluate
+    from plan_tracker.services.plans import apply_plan
+
+    edited = plan_file.with_name(f"{plan_file.stem}-adjusted.yaml")
+    edited.write_text(re.sub(r"due_after: 3", "due_after: 4", plan_file.read_text(encoding="utf-8"), count=1),
+                      encoding="utf-8")
+    started = time.perf_counter()
+    changed = apply_plan(engine, edited, effective=AS_OF + dt.timedelta(days=1), actor="bench", source="bench")
+    applied = time.perf_counter() - started
+    started = time.perf_counter()
+    summary = evaluate(engine, plan_file.stem, AS_OF, now=NOW)
+    return {"seconds": round(time.perf_counter() - started, 3), "apply_version_seconds": round(applied, 3),
+            "obligations_changed": changed.obligations_changed, "lights": summary.lights}
+
+
 STEPS = {name.removeprefix("step_"): fn for name, fn in globals().items() if name.startswith("step_")}
 
 
