@@ -190,7 +190,7 @@ def run_api_load(*, clients: int, seconds: float, size: int, db_url: str | None,
     CPU per submission on each side, the machine's load average before the run)."""
     folder = Path(tempfile.mkdtemp(prefix="bench-api-"))
     url = db_url or f"sqlite:///{folder / 'api.sqlite3'}"
-    secret = "bench-secret"
+    secret = "bench-secret-5e0b7a2c9f4d18e3a6c02b9f7d4e1a58"
     plan, tokens = prepare(url, folder, size, clients, secret)
     port = free_port()
     env = {**os.environ, "PLAN_TRACKER_DATABASE_URL": url, "PLAN_TRACKER_TOKEN_SECRET": secret,

@@ -41,8 +41,10 @@ class Settings(BaseSettings):
         default="evaluate-shard/evaluate-shard",
         description="the Prefect deployment ('flow/deployment') that runs one unit shard of a split night",
     )
-    token_secret: SecretStr = Field(
-        default=SecretStr("change-me-in-production"), description="HMAC key for API tokens"
+    token_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC key for tokens and forms (at least 32 characters); unset: generated into "
+                    "data_dir/token-secret on first use (see plan_tracker.token_secret)",
     )
     auth_max_failures: int = Field(
         default=10, ge=1, description="failed authentications per client within the window before 429"
@@ -51,11 +53,23 @@ class Settings(BaseSettings):
         default=60, ge=1, description="rate-limit window for failed authentications, in seconds"
     )
     session_max_age_s: int = Field(
-        default=12 * 3600, ge=60, description="lifetime of a portal session cookie, in seconds"
+        default=12 * 3600, ge=60, description="lifetime of a portal session, in seconds"
     )
-    cookie_secure: bool = Field(
-        default=False, description="mark the portal session cookie Secure (set it when served over HTTPS)"
+    insecure_http: bool = Field(
+        default=False,
+        description="plain-HTTP development only: cookies without Secure, no HSTS (never in production)",
     )
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="largest request body the API reads (413 above it)"
+    )
+
+    def secure_cookies(self) -> bool:
+        """The portal's cookies are Secure unless the plain-HTTP development switch is on."""
+        return not self.insecure_http
+
+    def sends_hsts(self) -> bool:
+        """HSTS is sent when the portal's address is https (and not in plain-HTTP development)."""
+        return not self.insecure_http and (self.portal_url or "").lower().startswith("https://")
 
     def resolved_database_url(self) -> str:
         if self.database_url:

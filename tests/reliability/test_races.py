@@ -235,7 +235,7 @@ def test_reports_arriving_during_a_nightly_run_are_all_kept_whole(backend: str, 
     store = fresh(store_factory, backend, tmp_path)
     engine = make_engine(store.clone())
     night = dt.date(2018, 10, 15)
-    secret = "race-secret"
+    secret = "race-secret-9c2e7f14b0a6d3e85f1c47a9b2d06e3f"
     settings = Settings(data_dir=tmp_path / "var", evaluation_batch=4, token_secret=SecretStr(secret),
                         auth_max_failures=10_000)
     per_thread = 40 if LONG else 12

@@ -8,6 +8,7 @@ clock through it).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from plan_tracker.store.models import Obligation
 from plan_tracker.web.app import create_app
 
 PLAN_ID = "portal-2018"
-SECRET = "test-token-secret"
+SECRET = "test-secret-4f1c9a0e7b2d58c6a3e91f0d2b7c4a85"  # long and varied enough to be accepted
 PLAN_YAML = """\
 version: 1
 plan:
@@ -89,8 +90,10 @@ def plan_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
+    # insecure_http: the test client speaks plain http to http://testserver and would not send
+    # Secure cookies back (tests/web/test_security_findings.py checks the production defaults)
     return Settings(data_dir=tmp_path / "var", database_url=None, token_secret=SecretStr(SECRET),
-                    auth_max_failures=1000, auth_failure_window_s=60)
+                    auth_max_failures=1000, auth_failure_window_s=60, insecure_http=True)
 
 
 @pytest.fixture
@@ -130,6 +133,24 @@ def tokens(applied: Engine) -> dict[str, str]:
     }
     revoke_token(applied, found["revoked"].split("_")[1], now=NOW)
     return found
+
+
+CSRF_FIELD = re.compile(r'name="csrf" value="([0-9a-f]+)"')
+
+
+def csrf(html: str) -> str:
+    """The CSRF token of a page's forms."""
+    found = CSRF_FIELD.search(html)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+def login(client: Any, token: str, *, status: int = 303) -> Any:
+    """Log in through the form, as a browser does: read the form (its CSRF token), post it."""
+    form = client.get("/login")
+    response = client.post("/login", data={"token": token, "csrf": csrf(form.text)}, follow_redirects=False)
+    assert response.status_code == status, response.text
+    return response
 
 
 def auth(token: str | None) -> dict[str, str]:

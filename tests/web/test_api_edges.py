@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
-from tests.web.conftest import PLAN_ID, SECRET, auth, events, obligation_id
+from tests.web.conftest import PLAN_ID, SECRET, auth, events, login, obligation_id
 from typer.testing import CliRunner
 
 from plan_tracker.services.tokens import authenticate, create_token
@@ -89,8 +89,8 @@ def test_tokens_are_stored_as_prefix_and_hmac_and_never_logged(applied: Engine, 
     token = tokens["own"]
     for headers in (auth(token), auth(token + "x"), auth(tokens["revoked"])):
         client.get("/api/v1/me", headers=headers)
-    client.post("/login", data={"token": token})
-    client.post("/login", data={"token": token[:-1] + "A"})
+    login(client, token)
+    login(client, token[:-1] + "A", status=401)
     dump = _dump(applied)
     t = ApiToken.__table__
     with applied.connect() as conn:
@@ -108,7 +108,7 @@ def test_a_revoked_token_and_its_sessions_stop_working(applied: Engine, tokens: 
 
     token = tokens["own"]
     assert client.get("/api/v1/me", headers=auth(token)).status_code == 200
-    client.post("/login", data={"token": token})
+    login(client, token)
     assert client.get("/portal", follow_redirects=False).status_code == 200
     revoke_token(applied, token.split("_")[1], now=dt.datetime(2018, 9, 2, tzinfo=dt.UTC))
     assert_error_shape(client.get("/api/v1/me", headers=auth(token)), 401, "invalid_token")
@@ -171,7 +171,7 @@ def test_failed_authentication_is_rate_limited_per_client(applied: Engine, setti
         blocked = client.get("/api/v1/me", headers=auth(tokens["own"]))  # even a good token now
         assert_error_shape(blocked, 429, "rate_limited")
         assert int(blocked.headers["Retry-After"]) >= 1
-        assert client.post("/login", data={"token": tokens["own"]}).status_code == 429
+        login(client, tokens["own"], status=429)
         # another client is not affected
         with TestClient(limited, client=("10.0.0.9", 5000)) as other:
             assert other.get("/api/v1/me", headers=auth(tokens["own"])).status_code == 200
@@ -191,7 +191,7 @@ def test_serve_starts_the_portal_and_api(cli_env: dict[str, str], tmp_path: Any)
     from tests.conftest import free_port
 
     port = free_port()
-    env = {**os.environ, **cli_env, "PLAN_TRACKER_TOKEN_SECRET": "serve-test-secret"}
+    env = {**os.environ, **cli_env, "PLAN_TRACKER_TOKEN_SECRET": SECRET}
     cli = [sys.executable, "-c", "from plan_tracker.cli import main; main()"]
     proc = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

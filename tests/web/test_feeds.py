@@ -6,12 +6,7 @@ import base64
 
 from icalendar import Calendar
 
-from .conftest import auth
-
-
-def login(client, token: str) -> None:
-    response = client.post("/login", data={"token": token}, follow_redirects=False)
-    assert response.status_code == 303, response.text
+from .conftest import auth, login
 
 
 def test_the_coordinator_reads_the_report_page(client, tokens):

@@ -8,20 +8,14 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from tests.web.conftest import events, obligation_id
+from tests.web.conftest import csrf, events, obligation_id
+from tests.web.conftest import login as form_login
 
 
 def login(client: TestClient, token: str) -> None:
-    response = client.post("/login", data={"token": token}, follow_redirects=False)
-    assert response.status_code == 303, response.text
-    cookie = response.headers["set-cookie"]
-    assert "pt_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
-
-
-def csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
-    assert found, "no CSRF field on the page"
-    return found.group(1)
+    response = form_login(client, token)
+    cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("pt_session="))
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
 
 
 def test_pages_are_chinese_phone_friendly_and_have_a_favicon(client: TestClient, tokens: dict[str, str]) -> None:
@@ -41,7 +35,7 @@ def test_pages_are_chinese_phone_friendly_and_have_a_favicon(client: TestClient,
 def test_a_unit_logs_in_sees_its_obligations_and_reports_through_the_form(
         applied: Engine, client: TestClient, tokens: dict[str, str]) -> None:
     assert client.get("/portal", follow_redirects=False).headers["location"] == "/login"
-    assert client.post("/login", data={"token": "pt_nonsense"}).status_code == 401
+    form_login(client, "pt_nonsense", status=401)
     login(client, tokens["own"])
     home = client.get("/portal")
     assert "报送自查报告" in home.text and "2018-10-08" in home.text and "乙镇" not in home.text

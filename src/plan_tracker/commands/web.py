@@ -22,18 +22,33 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="port to listen on")] = 8000,
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log",
                                              help="log every request (method, path, status) to stdout")] = True,
+    forwarded_allow_ips: Annotated[str | None, typer.Option(
+        "--forwarded-allow-ips", envvar="PLAN_TRACKER_FORWARDED_ALLOW_IPS",
+        help="comma-separated addresses (or networks) of reverse proxies whose X-Forwarded-For / "
+             "X-Forwarded-Proto are trusted; default: none (the client is the connecting address)")] = None,
 ) -> None:
     """Serve the unit portal (/portal) and the API (/api/v1; schema at /api/v1/openapi.json)."""
     import uvicorn
 
     from plan_tracker.settings import get_settings
+    from plan_tracker.token_secret import resolve_secret
 
     settings = get_settings()
-    if settings.token_secret.get_secret_value() == "change-me-in-production":
-        err.print("warning: PLAN_TRACKER_TOKEN_SECRET is the default; set it before real use", style="yellow")
+    resolve_secret(settings)  # WeakSecret (exit 2, with the fix) before anything listens
+    if (settings.portal_url or "").lower().startswith("http://") and not settings.insecure_http:
+        raise BadInput(f"PLAN_TRACKER_PORTAL_URL is plain http ({settings.portal_url}): serve the portal over "
+                       "https (behind a reverse proxy, see docs/PORTAL.md), or set PLAN_TRACKER_INSECURE_HTTP=true "
+                       "for development on one machine")
+    if settings.insecure_http:
+        err.print("warning: PLAN_TRACKER_INSECURE_HTTP is on: cookies are not Secure (development only)",
+                  style="yellow")
+    trusted = [ip.strip() for ip in (forwarded_allow_ips or "").split(",") if ip.strip()]
     _engine()  # migrate before the first request
-    uvicorn.run("plan_tracker.web.app:create_server_app", factory=True, host=host, port=port, proxy_headers=True,
-                access_log=access_log)
+    # uvicorn would trust X-Forwarded-* from 127.0.0.1 by default: a client on the machine (or
+    # any client, behind a proxy that passes the header on) could then pick its own address
+    # and so dodge the rate limit or lock out someone else's. Only listed proxies are trusted.
+    uvicorn.run("plan_tracker.web.app:create_server_app", factory=True, host=host, port=port,
+                proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None, access_log=access_log)
 
 
 @tokens_app.command("create")
@@ -48,10 +63,11 @@ def tokens_create(
     from plan_tracker.clock import now_utc
     from plan_tracker.services.tokens import create_token
     from plan_tracker.settings import get_settings
+    from plan_tracker.token_secret import resolve_secret
 
     if coordinator == (unit is not None):
         raise BadInput("give exactly one of --unit U or --coordinator")
-    created = create_token(_engine(), secret_key=get_settings().token_secret.get_secret_value(), plan_id=plan,
+    created = create_token(_engine(), secret_key=resolve_secret(get_settings()), plan_id=plan,
                            unit_id=unit, coordinator=coordinator, label=label, now=now_utc())
     err.print(f"token for {created.info.holder} of plan {plan} (prefix {created.info.prefix}); "
               "it is shown only now — keep it safe", markup=False, highlight=False)

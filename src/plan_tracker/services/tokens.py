@@ -16,15 +16,16 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, insert, or_, select, update
 
 from plan_tracker.domain.errors import DomainError
 from plan_tracker.services.plans import stored_plan
 from plan_tracker.store.audit import record_event
 from plan_tracker.store.models import PlanRow, UnitRow
-from plan_tracker.store.portal_models import ApiToken
+from plan_tracker.store.portal_models import ApiToken, PortalSession
 
 TOKENS = ApiToken.__table__  # type: ignore[attr-defined]
+SESSIONS = PortalSession.__table__  # type: ignore[attr-defined]
 TOKEN_RE = re.compile(r"^pt_([0-9a-f]{10})_[A-Za-z0-9_-]{43}$")
 # last_used_at is refreshed at most this often, so reading with a token is not a write per request.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
@@ -146,14 +147,35 @@ def revoke_token(engine: Engine, prefix: str, *, now: dt.datetime, actor: str = 
         if row.revoked_at is None:
             conn.execute(update(TOKENS).where(TOKENS.c.id == row.id).values(revoked_at=now))
             _event(conn, row.plan_id, "token.revoked", actor, {"prefix": prefix}, now)
+        # its portal sessions end with it (lookups also check the token, belt and braces)
+        conn.execute(update(SESSIONS).where(SESSIONS.c.token_id == row.id, SESSIONS.c.ended_at.is_(None))
+                     .values(ended_at=now))
         row = conn.execute(select(TOKENS).where(TOKENS.c.id == row.id)).one()
     return _info(row)
 
 
 PLANS = PlanRow.__table__  # type: ignore[attr-defined]
-# built once: every API request runs it
-_BY_PREFIX = (select(TOKENS, PLANS.c.timezone).join(PLANS, PLANS.c.id == TOKENS.c.plan_id)
-              .where(TOKENS.c.prefix == bindparam("prefix")))
+UNITS = UnitRow.__table__  # type: ignore[attr-defined]
+# A token row with its plan's time zone and whether its unit is still in the plan (a
+# coordinator token has no unit: NULL). Built once: every API request runs it.
+PRINCIPAL_ROW = (
+    select(TOKENS, PLANS.c.timezone, UNITS.c.active.label("unit_active"))
+    .join(PLANS, PLANS.c.id == TOKENS.c.plan_id)
+    .outerjoin(UNITS, and_(UNITS.c.plan_id == TOKENS.c.plan_id, UNITS.c.id == TOKENS.c.unit_id))
+)
+_BY_PREFIX = PRINCIPAL_ROW.where(TOKENS.c.prefix == bindparam("prefix"))
+
+
+def principal_of(row: Any) -> Principal | None:
+    """The principal of a token row read through PRINCIPAL_ROW, or None if the token is
+    revoked or its unit has left the plan."""
+    if row.revoked_at is not None or not unit_in_plan(row):
+        return None
+    return Principal(int(row.id), row.prefix, row.plan_id, row.unit_id, bool(row.coordinator), row.timezone)
+
+
+def unit_in_plan(row: Any) -> bool:
+    return bool(row.coordinator) or bool(row.unit_active)
 
 
 def authenticate(engine: Engine, token: str, *, secret_key: str, now: dt.datetime) -> Principal:
@@ -170,6 +192,8 @@ def authenticate(engine: Engine, token: str, *, secret_key: str, now: dt.datetim
         raise AuthenticationFailed("unknown token", prefix)
     if row.revoked_at is not None:
         raise AuthenticationFailed("revoked token", prefix)
+    if not unit_in_plan(row):
+        raise AuthenticationFailed("unit no longer in the plan", prefix)
     if row.last_used_at is None or _aware(row.last_used_at) < now - LAST_USED_RESOLUTION:
         with engine.begin() as conn:
             conn.execute(update(TOKENS).where(
@@ -177,19 +201,6 @@ def authenticate(engine: Engine, token: str, *, secret_key: str, now: dt.datetim
                 or_(TOKENS.c.last_used_at.is_(None), TOKENS.c.last_used_at < now - LAST_USED_RESOLUTION),
             ).values(last_used_at=now))
     return Principal(int(row.id), prefix, row.plan_id, row.unit_id, bool(row.coordinator), row.timezone)
-
-
-def principal_by_id(engine: Engine, token_id: int) -> Principal | None:
-    """The principal of a still-valid token (the portal's session cookie names the token id)."""
-    plans = PlanRow.__table__  # type: ignore[attr-defined]
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(TOKENS, plans.c.timezone).join(plans, plans.c.id == TOKENS.c.plan_id)
-            .where(TOKENS.c.id == token_id)
-        ).first()
-    if row is None or row.revoked_at is not None:
-        return None
-    return Principal(int(row.id), row.prefix, row.plan_id, row.unit_id, bool(row.coordinator), row.timezone)
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

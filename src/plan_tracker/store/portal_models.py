@@ -88,3 +88,39 @@ class SupportInput(SQLModel, table=True):
     evidence: str | None = None
     submitted_on: dt.date
     received_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class PortalSession(SQLModel, table=True):
+    """A signed-in portal session. The cookie holds a random id (256 bits); only its SHA-256
+    is kept, so a copy of the database opens no session. Ended at logout (`ended_at`), when
+    its token is revoked (the token row is read with it) and at `expires_at`."""
+
+    __tablename__ = "portal_session"
+    __table_args__ = (Index("ix_portal_session_token", "token_id"),
+                      Index("ix_portal_session_expires", "expires_at"))
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(max_length=64, unique=True)
+    token_id: int = Field(foreign_key="api_token.id")
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    ended_at: dt.datetime | None = None
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """The first answer to an API POST sent with an `Idempotency-Key` header, kept 24 h.
+
+    `scope` is a digest of the caller's credentials (one caller's keys never meet
+    another's), `fingerprint` of the method, path and body; `status` is NULL while the
+    first request is still running."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_scope_key"),
+                      Index("ix_idempotency_created", "created_at"))
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=64)
+    key: str = Field(max_length=255)
+    fingerprint: str = Field(max_length=64)
+    created_at: dt.datetime
+    status: int | None = None
+    body: bytes | None = None
+    content_type: str | None = Field(default=None, max_length=100)

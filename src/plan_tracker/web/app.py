@@ -30,12 +30,15 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None, *
     from plan_tracker.clock import today_in
     from plan_tracker.settings import get_settings
     from plan_tracker.store.db import engine_for, make_engine
+    from plan_tracker.token_secret import resolve_secret
     from plan_tracker.web import api, feeds, pages
     from plan_tracker.web.database import RequestDatabase
     from plan_tracker.web.errors import install_error_handlers
+    from plan_tracker.web.guards import BodyLimit, SameOrigin
     from plan_tracker.web.ratelimit import FailureLimiter
 
     settings = settings or get_settings()
+    secret = resolve_secret(settings)  # WeakSecret: no app is built on a secret anyone can guess
     if engine is None:
         url = settings.resolved_database_url()
         engine = engine_for(url)  # migrated
@@ -64,6 +67,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None, *
     app.state.engine = engine
     app.state.database = database
     app.state.settings = settings
+    app.state.secret = secret
     app.state.today = today or today_in
     app.state.limiter = FailureLimiter(settings.auth_max_failures, settings.auth_failure_window_s)
     app.state.jinja = Environment(loader=PackageLoader("plan_tracker.web", "templates"),
@@ -76,7 +80,10 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None, *
     async def _login_required(request: Request, exc: pages.LoginRequired) -> Response:
         return RedirectResponse("/login", status_code=303)
 
-    app.add_middleware(SecurityHeaders)
+    # outermost last: security headers on every answer, then the body cap, then the origin check
+    app.add_middleware(SameOrigin, portal_url=settings.portal_url)
+    app.add_middleware(BodyLimit, api_max_bytes=settings.max_body_bytes, page_max_bytes=pages.MAX_FORM_BYTES)
+    app.add_middleware(SecurityHeaders, hsts=settings.sends_hsts())
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(feeds.router)
@@ -99,14 +106,18 @@ PAGE_CSP = ("default-src 'self'; script-src 'none'; style-src 'unsafe-inline'; i
             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
+HSTS = "max-age=31536000"  # one year; sent only when the portal's address is https
+
+
 class SecurityHeaders:
     """Security headers on every answer (the pages get a few more), unless a route set its own.
 
     A plain ASGI middleware: `@app.middleware("http")` (BaseHTTPMiddleware) costs a task and
     a stream per request, which the API's load measurably paid."""
 
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp, *, hsts: bool = False):
         self.app = app
+        self.hsts = hsts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,6 +130,8 @@ class SecurityHeaders:
                 headers = MutableHeaders(scope=message)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", "same-origin")
+                if self.hsts:
+                    headers.setdefault("Strict-Transport-Security", HSTS)
                 if page:
                     headers.setdefault("X-Frame-Options", "DENY")
                     headers.setdefault("Content-Security-Policy", PAGE_CSP)

@@ -1,17 +1,18 @@
 """Authentication at the edge: bearer tokens for the API, an HttpOnly session cookie for the
-pages, CSRF tokens for the pages' forms, and rate limiting of failed attempts.
+pages, CSRF tokens for the pages' forms (the login form included), and rate limiting of
+failed attempts.
 
-The session cookie names the token row and when it was issued, signed with an HMAC keyed by
-`settings.token_secret`; every request re-reads the token row, so revoking a token ends its
-sessions at once. Tokens are accepted in the Authorization header or the login form's body,
-never in a URL, so they cannot reach an access log.
+The session cookie holds a random id stored server-side (`services.sessions`); every request
+re-reads the session with its token row, so logout, revoking a token or its unit leaving the
+plan ends the session at once. Tokens are accepted in the Authorization header or the login
+form's body, never in a URL, so they cannot reach an access log.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import time
+import secrets
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -19,16 +20,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from plan_tracker.clock import now_utc
+from plan_tracker.services import sessions
 from plan_tracker.services.access import audit_failed_authentication
-from plan_tracker.services.tokens import (
-    AuthenticationFailed,
-    Principal,
-    authenticate,
-    principal_by_id,
-)
+from plan_tracker.services.tokens import AuthenticationFailed, Principal, authenticate
 from plan_tracker.web.errors import ApiError
 
 SESSION_COOKIE = "pt_session"
+LOGIN_COOKIE = "pt_login"  # ties the login form's CSRF token to this browser
 
 bearer = HTTPBearer(auto_error=False, scheme_name="token",
                     description="A unit or coordinator token from `plan-tracker tokens create`")
@@ -39,7 +37,8 @@ def client_of(request: Request) -> str:
 
 
 def _secret(request: Request) -> str:
-    return request.app.state.settings.token_secret.get_secret_value()
+    secret: str = request.app.state.secret
+    return secret
 
 
 def check_rate_limit(request: Request) -> None:
@@ -99,24 +98,12 @@ def _sign(secret: str, purpose: str, value: str) -> str:
     return hmac.new(secret.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
-def session_value(request: Request, principal: Principal) -> str:
-    body = f"{principal.token_id}.{int(time.time())}"
-    return f"{body}.{_sign(_secret(request), 'session', body)}"
-
-
 def session_principal(request: Request) -> Principal | None:
-    """The principal of a valid, unexpired session cookie whose token is not revoked."""
+    """The principal of the request's live session (see `services.sessions`), if any."""
     value = request.cookies.get(SESSION_COOKIE)
-    if not value or value.count(".") != 2:
+    if not value:
         return None
-    token_id, issued, signature = value.split(".")
-    if not hmac.compare_digest(_sign(_secret(request), "session", f"{token_id}.{issued}"), signature):
-        return None
-    if not (token_id.isdigit() and issued.isdigit()):
-        return None
-    if time.time() - int(issued) > request.app.state.settings.session_max_age_s:
-        return None
-    principal = principal_by_id(request.app.state.engine, int(token_id))
+    principal = sessions.session_principal(request.app.state.engine, value, now=now_utc())
     if principal is not None:
         request.state.principal = principal
     return principal
@@ -126,9 +113,22 @@ async def session_principal_async(request: Request) -> Principal | None:
     return await run_in_threadpool(session_principal, request)
 
 
-def csrf_token(request: Request) -> str:
-    return _sign(_secret(request), "csrf", request.cookies.get(SESSION_COOKIE, ""))[:32]
+def new_login_seed() -> str:
+    """The value of the pre-session cookie the login form's CSRF token is tied to."""
+    return secrets.token_urlsafe(16)
+
+
+def csrf_token(request: Request, login_seed: str | None = None) -> str:
+    """The CSRF token of the request's forms: tied to the session, or — before there is one —
+    to the login form's own cookie (`login_seed` when it is being set by this answer), so a
+    third-party page cannot log a victim in under the attacker's token."""
+    session = request.cookies.get(SESSION_COOKIE)
+    if session:
+        return _sign(_secret(request), "csrf", session)[:32]
+    seed = login_seed or request.cookies.get(LOGIN_COOKIE)
+    return _sign(_secret(request), "login", seed)[:32] if seed else ""
 
 
 def csrf_ok(request: Request, presented: str | None) -> bool:
-    return bool(presented) and hmac.compare_digest(csrf_token(request), presented or "")
+    expected = csrf_token(request)
+    return bool(expected) and bool(presented) and hmac.compare_digest(expected, presented or "")

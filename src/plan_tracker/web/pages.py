@@ -15,8 +15,9 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from plan_tracker.clock import now_utc
 from plan_tracker.domain.errors import DomainError
-from plan_tracker.services import portal, workflow
+from plan_tracker.services import portal, sessions, workflow
 from plan_tracker.services.access import (
     Conflict,
     readable_obligation,
@@ -25,12 +26,13 @@ from plan_tracker.services.access import (
 )
 from plan_tracker.services.tokens import Principal
 from plan_tracker.web.auth import (
+    LOGIN_COOKIE,
     SESSION_COOKIE,
     check_rate_limit,
     csrf_ok,
     csrf_token,
+    new_login_seed,
     session_principal_async,
-    session_value,
     verify_token,
 )
 from plan_tracker.web.errors import ApiError
@@ -57,13 +59,13 @@ PagePrincipal = Annotated[Principal, Depends(page_principal)]
 
 
 async def form_data(request: Request) -> dict[str, str]:
-    """The posted form (urlencoded), first value of each field; checks the CSRF token when a
-    session exists."""
+    """The posted form (urlencoded), first value of each field, once its CSRF token matches
+    the session (or, for the login form, the login form's cookie)."""
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         raise ApiError(413, "too_large", "the form is too large")
     fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True).items()}
-    if request.url.path != "/login" and not csrf_ok(request, fields.get("csrf")):
+    if not csrf_ok(request, fields.get("csrf")):
         raise ApiError(403, "forbidden", "the form has expired; reload the page and try again")
     return fields
 
@@ -72,7 +74,8 @@ Form = Annotated[dict[str, str], Depends(form_data)]
 
 
 # -- rendering ----------------------------------------------------------------------------
-def render(request: Request, name: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+def render(request: Request, name: str, *, status: int = 200, login_seed: str | None = None,
+           **context: Any) -> HTMLResponse:
     lang = choose_lang(request)
     t = Translator(lang)
     principal: Principal | None = getattr(request.state, "principal", None)
@@ -88,11 +91,12 @@ def render(request: Request, name: str, *, status: int = 200, **context: Any) ->
     msg = request.query_params.get("msg")
     flash = t(f"msg_{msg}") if msg and f"msg_{msg}" in _known_messages() else None
     html = request.app.state.jinja.get_template(name).render(
-        t=t, lang=lang, principal=principal, principal_label=label, csrf=csrf_token(request), flash=flash,
+        t=t, lang=lang, principal=principal, principal_label=label, csrf=csrf_token(request, login_seed), flash=flash,
         **context)
     response = HTMLResponse(html, status_code=status)
     if request.query_params.get("lang") in LANGS:
-        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax", httponly=True)
+        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax", httponly=True,
+                            secure=request.app.state.settings.secure_cookies())
     return response
 
 
@@ -128,33 +132,57 @@ def root() -> RedirectResponse:
     return _redirect("/portal")
 
 
+LOGIN_FORM_MAX_AGE_S = 3600  # a login form left open longer must be reloaded
+
+
+def _login_page(request: Request, *, status: int = 200, error: str | None = None) -> Response:
+    """The login form, with a CSRF token tied to this browser's login cookie (set here if it
+    has none yet): a page elsewhere cannot post a login form in the victim's browser."""
+    seed = request.cookies.get(LOGIN_COOKIE) or new_login_seed()
+    response = render(request, "login.html", status=status, error=error, login_seed=seed)
+    if seed != request.cookies.get(LOGIN_COOKIE):
+        response.set_cookie(LOGIN_COOKIE, seed, max_age=LOGIN_FORM_MAX_AGE_S, httponly=True, samesite="lax",
+                            secure=request.app.state.settings.secure_cookies(), path="/login")
+    return response
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request) -> Response:
-    return render(request, "login.html")
+    return _login_page(request)
 
 
 @router.post("/login")
 async def login(request: Request, form: Form) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
     t = Translator(choose_lang(request))
     try:
         check_rate_limit(request)
     except ApiError:
-        return render(request, "login.html", status=429, error=t("too_many"))
-    from starlette.concurrency import run_in_threadpool
-
+        return _login_page(request, status=429, error=t("too_many"))
     try:
         principal = await run_in_threadpool(verify_token, request, form.get("token", "").strip(), source=SOURCE)
     except ApiError:
-        return render(request, "login.html", status=401, error=t("login_failed"))
-    response = _redirect("/portal")
+        return _login_page(request, status=401, error=t("login_failed"))
     settings = request.app.state.settings
-    response.set_cookie(SESSION_COOKIE, session_value(request, principal), max_age=settings.session_max_age_s,
-                        httponly=True, samesite="lax", secure=settings.cookie_secure, path="/")
+    session_id = await run_in_threadpool(sessions.start_session, request.app.state.engine, principal,
+                                         now=now_utc(), max_age_s=settings.session_max_age_s)
+    response = _redirect("/portal")
+    response.set_cookie(SESSION_COOKIE, session_id, max_age=settings.session_max_age_s,
+                        httponly=True, samesite="lax", secure=settings.secure_cookies(), path="/")
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
 
 
 @router.post("/logout")
 async def logout(request: Request, form: Form) -> Response:
+    """Ends the session on the server, not only in this browser: a copy of the cookie stops
+    working too."""
+    from starlette.concurrency import run_in_threadpool
+
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        await run_in_threadpool(sessions.end_session, request.app.state.engine, session_id, now=now_utc())
     response = _redirect("/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

