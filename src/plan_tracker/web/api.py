@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from plan_tracker.services import portal, workflow
 from plan_tracker.services.access import (
@@ -22,6 +22,7 @@ from plan_tracker.services.access import (
 from plan_tracker.services.tokens import Principal
 from plan_tracker.web.auth import ApiPrincipal, ApiToken, verify_token
 from plan_tracker.web.errors import ErrorBody
+from plan_tracker.web.fields import TEXT_PATTERN, Count, IsoDate, NonBlankText, Number, Text
 
 SOURCE = "api"
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -40,18 +41,17 @@ router = APIRouter(prefix="/api/v1", responses=ERRORS)
 Id = Annotated[int, Path(ge=1, le=2_147_483_647)]
 PlanId = Annotated[str, Path(max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
 UnitFilter = Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$", description="only this unit's (coordinator; a unit may name itself)")]
-AsOf = Annotated[dt.date | None, Query(description="YYYY-MM-DD; default today in the plan's time zone")]
+AsOf = Annotated[IsoDate | None, Query(description="YYYY-MM-DD; default today in the plan's time zone")]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_no_nul)]  # PostgreSQL text cannot hold NUL
+IndicatorValues = Annotated[
+    dict[Annotated[Text, Field(max_length=128)], Number],
+    WithJsonSchema({"type": "object", "maxProperties": 50,
+                    "propertyNames": {"type": "string", "maxLength": 128, "pattern": TEXT_PATTERN},
+                    "additionalProperties": {"type": "number"}}),
+]
 
 
 class Input(BaseModel):
@@ -60,32 +60,49 @@ class Input(BaseModel):
 
 class ReportIn(Input):
     status: Literal["not_started", "in_progress", "done", "blocked"]
-    progress: int | None = Field(default=None, ge=0, le=100)
-    reported_on: dt.date | None = Field(default=None, description="default today; never in the future")
+    progress: Count | None = Field(default=None, ge=0, le=100)
+    reported_on: IsoDate | None = Field(default=None, description="default today; never in the future")
     note: Text | None = Field(default=None, max_length=2000)
     evidence: Text | None = Field(default=None, max_length=2000, description="a link to supporting material")
-    indicator_values: dict[str, Annotated[float, Field(allow_inf_nan=False)]] | None = Field(
+    indicator_values: IndicatorValues | None = Field(
         default=None, max_length=50, description="indicator id -> value")
 
 
 class ExtensionIn(Input):
-    new_due: dt.date = Field(description="the date asked for; rolled forward to a working day")
-    reason: Text = Field(min_length=1, max_length=2000)
+    new_due: IsoDate = Field(description="the date asked for; rolled forward to a working day")
+    reason: NonBlankText = Field(min_length=1, max_length=2000)
 
 
 class SupportIn(Input):
-    note: Text = Field(min_length=1, max_length=2000)
+    note: NonBlankText = Field(min_length=1, max_length=2000)
     evidence: Text | None = Field(default=None, max_length=2000)
 
 
-class ReviewIn(Input):
-    decision: Literal["accept", "send_back"] = Field(description="accept = 审结; send_back = 退办 (reason required)")
+class AcceptIn(Input):
+    decision: Literal["accept"] = Field(description="accept = 审结")
     reason: Text | None = Field(default=None, max_length=2000)
 
 
-class DecisionIn(Input):
-    decision: Literal["approve", "reject"]
-    reason: Text | None = Field(default=None, max_length=2000, description="required to reject")
+class SendBackIn(Input):
+    decision: Literal["send_back"] = Field(description="send_back = 退办 (reason required)")
+    reason: NonBlankText = Field(min_length=1, max_length=2000)
+
+
+# The schema says which decision needs a reason, so a client (or schemathesis) knows before asking.
+ReviewIn = Annotated[AcceptIn | SendBackIn, Field(discriminator="decision")]
+
+
+class ApproveIn(Input):
+    decision: Literal["approve"]
+    reason: Text | None = Field(default=None, max_length=2000)
+
+
+class RejectIn(Input):
+    decision: Literal["reject"]
+    reason: NonBlankText = Field(min_length=1, max_length=2000, description="required to reject")
+
+
+DecisionIn = Annotated[ApproveIn | RejectIn, Field(discriminator="decision")]
 
 
 class MeOut(BaseModel):

@@ -73,6 +73,14 @@ async def _render(request: Request, status: int, code: str, message: str, detail
     return await run_in_threadpool(error_page, request, status, code, message, headers)
 
 
+def _encodable(value: Any) -> Any:
+    """`value` with unpaired surrogates escaped: an unknown key like "\ud800" is echoed in an
+    error's `loc`, and no JSON encoder can write it as UTF-8."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
@@ -88,8 +96,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-        details: list[dict[str, Any]] = [{"loc": list(e.get("loc", ())), "message": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-                   for e in exc.errors()]
+        details: list[dict[str, Any]] = [{"loc": [_encodable(p) for p in e.get("loc", ())],
+                                          "message": _encodable(str(e.get("msg", ""))),
+                                          "type": str(e.get("type", ""))}
+                                         for e in exc.errors()]
         first: dict[str, Any] = details[0] if details else {"loc": [], "message": "invalid request"}
         where = ".".join(str(p) for p in first["loc"])
         return await _render(request, 422, "validation_error", f"{where}: {first['message']}" if where else first["message"], details)

@@ -21,6 +21,7 @@ from plan_tracker.services.access import Refused, require_coordinator
 from plan_tracker.services.tokens import Principal
 from plan_tracker.web.auth import check_rate_limit, verify_token
 from plan_tracker.web.errors import ApiError
+from plan_tracker.web.fields import IsoDate
 from plan_tracker.web.pages import PagePrincipal
 
 router = APIRouter(include_in_schema=False)
@@ -34,7 +35,7 @@ def _today(request: Request, principal: Principal) -> dt.date:
 
 @router.get("/portal/report", response_class=HTMLResponse)
 def report_page(request: Request, principal: PagePrincipal,
-                as_of: Annotated[dt.date | None, Query()] = None) -> HTMLResponse:
+                as_of: Annotated[IsoDate | None, Query()] = None) -> HTMLResponse:
     from plan_tracker.reports import build_report, render_html
 
     require_coordinator(principal, action="report.read", write=False)
@@ -61,12 +62,16 @@ def _feed_token(request: Request) -> str:
 @router.get("/units/{unit_id}/deadlines.ics")
 def deadlines_feed(request: Request, unit_id: UnitId) -> Response:
     from plan_tracker.reports import ics_for_unit
+    from plan_tracker.reports.ics import UnknownUnit
 
     check_rate_limit(request)
     principal = verify_token(request, _feed_token(request), source="api")
     if not principal.coordinator and principal.unit_id != unit_id:
         raise Refused(f"no unit {unit_id!r} visible to this token", write=False, action="deadlines.read",
                       target={"unit": unit_id})
-    body = ics_for_unit(request.app.state.engine, principal.plan_id, unit_id, _today(request, principal))
+    try:
+        body = ics_for_unit(request.app.state.engine, principal.plan_id, unit_id, _today(request, principal))
+    except UnknownUnit:  # only the coordinator gets here: a unit may name only itself
+        raise ApiError(404, "not_found", f"plan {principal.plan_id!r} has no unit {unit_id!r}") from None
     return Response(body, media_type="text/calendar; charset=utf-8",
                     headers={"Content-Disposition": f'inline; filename="{unit_id}-deadlines.ics"'})
