@@ -149,6 +149,16 @@ def audit_failed_authentication(engine: Engine, *, reason: str, prefix: str | No
            {"reason": reason, "token_prefix": prefix, "client": client})
 
 
+def audit_repeated(engine: Engine, repeated: list[Any]) -> None:
+    """Counts of refusals not written one by one (see `web.refusals`): one event per client,
+    kind and minute."""
+    if repeated:
+        with engine.begin() as conn:
+            for r in repeated:
+                record_event(conn, plan_id=None, kind="auth.refused.repeated", actor="anonymous", source="web",
+                             payload=r.payload)
+
+
 def _event(engine: Engine, plan_id: str | None, kind: str, actor: str, source: str, payload: dict[str, Any]) -> None:
     with engine.begin() as conn:
         record_event(conn, plan_id=plan_id, kind=kind, actor=actor, source=source, payload=payload)

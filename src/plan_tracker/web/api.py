@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
@@ -23,6 +23,7 @@ from plan_tracker.services.tokens import Principal
 from plan_tracker.web.auth import ApiPrincipal, ApiToken, verify_token
 from plan_tracker.web.errors import ErrorBody
 from plan_tracker.web.fields import TEXT_PATTERN, Count, IsoDate, NonBlankText, Number, Text
+from plan_tracker.web.idempotency import idempotency_header
 
 SOURCE = "api"
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -37,6 +38,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 router = APIRouter(prefix="/api/v1", responses=ERRORS)
+IDEMPOTENT = [Depends(idempotency_header)]  # every POST: see web/idempotency.py
 
 Id = Annotated[int, Path(ge=1, le=2_147_483_647)]
 PlanId = Annotated[str, Path(max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
@@ -255,7 +257,8 @@ def get_obligation(request: Request, principal: ApiPrincipal, plan_id: PlanId, o
 
 
 @router.post("/plans/{plan_id}/obligations/{obligation_id}/reports", status_code=201,
-             response_model=ReportReceiptOut, summary="Submit a status report on one's own obligation")
+             response_model=ReportReceiptOut, summary="Submit a status report on one's own obligation",
+             dependencies=IDEMPOTENT)
 async def submit_report(request: Request, token: ApiToken, plan_id: PlanId, obligation_id: Id,
                         body: ReportIn) -> Response:
     """The busiest route, so it makes one trip to the database (see `web.database`): the token
@@ -278,7 +281,7 @@ def _submit(request: Request, token: str, plan_id: str, obligation_id: int,
 
 
 @router.post("/plans/{plan_id}/obligations/{obligation_id}/extensions", status_code=201,
-             response_model=ExtensionOut, summary="Ask for a later due date (before the current one)")
+             response_model=ExtensionOut, summary="Ask for a later due date (before the current one)", dependencies=IDEMPOTENT)
 def request_extension(request: Request, principal: ApiPrincipal, plan_id: PlanId, obligation_id: Id,
                       body: ExtensionIn) -> dict[str, Any]:
     require_plan(principal, plan_id, write=True, action="extension.request")
@@ -288,7 +291,8 @@ def request_extension(request: Request, principal: ApiPrincipal, plan_id: PlanId
 
 
 @router.post("/plans/{plan_id}/obligations/{obligation_id}/support-inputs", status_code=201,
-             response_model=SupportReceiptOut, summary="A supporting unit's input on a lead unit's obligation")
+             response_model=SupportReceiptOut, summary="A supporting unit's input on a lead unit's obligation",
+             dependencies=IDEMPOTENT)
 def add_support_input(request: Request, principal: ApiPrincipal, plan_id: PlanId, obligation_id: Id,
                       body: SupportIn) -> dict[str, Any]:
     require_plan(principal, plan_id, write=True, action="support.add")
@@ -320,7 +324,8 @@ def list_reports(request: Request, principal: ApiPrincipal, plan_id: PlanId, awa
 
 
 @router.post("/plans/{plan_id}/reports/{report_id}/review", response_model=ReviewOut,
-             summary="The coordinator accepts (审结) or sends back (退办) a done report")
+             summary="The coordinator accepts (审结) or sends back (退办) a done report",
+             dependencies=IDEMPOTENT)
 def review_report(request: Request, principal: ApiPrincipal, plan_id: PlanId, report_id: Id,
                   body: ReviewIn) -> dict[str, Any]:
     require_plan(principal, plan_id, write=True, action="report.review")
@@ -342,7 +347,8 @@ def list_extensions(request: Request, principal: ApiPrincipal, plan_id: PlanId,
 
 
 @router.post("/plans/{plan_id}/extensions/{extension_id}/decision", response_model=ExtensionOut,
-             summary="The coordinator approves (the due date moves) or rejects an extension request")
+             summary="The coordinator approves (the due date moves) or rejects an extension request",
+             dependencies=IDEMPOTENT)
 def decide_extension(request: Request, principal: ApiPrincipal, plan_id: PlanId, extension_id: Id,
                      body: DecisionIn) -> dict[str, Any]:
     require_plan(principal, plan_id, write=True, action="extension.decide")

@@ -35,7 +35,9 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None, *
     from plan_tracker.web.database import RequestDatabase
     from plan_tracker.web.errors import install_error_handlers
     from plan_tracker.web.guards import BodyLimit, SameOrigin
+    from plan_tracker.web.idempotency import IdempotentPosts
     from plan_tracker.web.ratelimit import FailureLimiter
+    from plan_tracker.web.refusals import RefusalLog
 
     settings = settings or get_settings()
     secret = resolve_secret(settings)  # WeakSecret: no app is built on a secret anyone can guess
@@ -52,6 +54,9 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None, *
             gc.collect()
             gc.freeze()
         yield
+        from plan_tracker.services.access import audit_repeated
+
+        audit_repeated(engine, started.state.refusals.flush())  # counts of the last minute
         database.close()
 
     app = FastAPI(
@@ -70,6 +75,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None, *
     app.state.secret = secret
     app.state.today = today or today_in
     app.state.limiter = FailureLimiter(settings.auth_max_failures, settings.auth_failure_window_s)
+    app.state.refusals = RefusalLog()
     app.state.jinja = Environment(loader=PackageLoader("plan_tracker.web", "templates"),
                                   autoescape=select_autoescape(["html"]))
     # Evidence is free text from units: only http(s) links become links (no javascript: URLs).
@@ -80,7 +86,9 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None, *
     async def _login_required(request: Request, exc: pages.LoginRequired) -> Response:
         return RedirectResponse("/login", status_code=303)
 
-    # outermost last: security headers on every answer, then the body cap, then the origin check
+    # outermost last: security headers on every answer, then the body cap, then the origin
+    # check, then idempotency keys (which buffer the body the cap has bounded)
+    app.add_middleware(IdempotentPosts)
     app.add_middleware(SameOrigin, portal_url=settings.portal_url)
     app.add_middleware(BodyLimit, api_max_bytes=settings.max_body_bytes, page_max_bytes=pages.MAX_FORM_BYTES)
     app.add_middleware(SecurityHeaders, hsts=settings.sends_hsts())

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from plan_tracker.clock import now_utc
 from plan_tracker.services import sessions
-from plan_tracker.services.access import audit_failed_authentication
+from plan_tracker.services.access import audit_failed_authentication, audit_repeated
 from plan_tracker.services.tokens import AuthenticationFailed, Principal, authenticate
 from plan_tracker.web.errors import ApiError
 
@@ -54,8 +54,11 @@ def verify_token(request: Request, token: str, *, source: str) -> Principal:
         principal = authenticate(request.app.state.engine, token, secret_key=_secret(request), now=now_utc())
     except AuthenticationFailed as exc:
         request.app.state.limiter.record_failure(client_of(request))
-        audit_failed_authentication(request.app.state.engine, reason=exc.reason, prefix=exc.prefix,
-                                    source=source, client=client_of(request))
+        in_full, repeated = request.app.state.refusals.admit(client_of(request), "auth.failed")
+        if in_full:
+            audit_failed_authentication(request.app.state.engine, reason=exc.reason, prefix=exc.prefix,
+                                        source=source, client=client_of(request))
+        audit_repeated(request.app.state.engine, repeated)
         raise ApiError(401, "invalid_token", "the token is invalid or has been revoked",
                        headers={"WWW-Authenticate": "Bearer"}) from None
     request.state.principal = principal

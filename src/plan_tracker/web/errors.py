@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from plan_tracker.domain.errors import DomainError
-from plan_tracker.services.access import Conflict, NotFound, Refused, audit_refusal
+from plan_tracker.services.access import Conflict, NotFound, Refused, audit_refusal, audit_repeated
 from plan_tracker.services.plans import UnknownPlan
 
 log = logging.getLogger(__name__)
@@ -108,8 +108,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _refused(request: Request, exc: Refused) -> Response:
         principal = getattr(request.state, "principal", None)
         client = request.client.host if request.client else None
-        await run_in_threadpool(audit_refusal, request.app.state.engine, principal=principal, refused=exc,
-                                source="api" if is_api(request) else "web", client=client)
+        in_full, repeated = request.app.state.refusals.admit(
+            client or "unknown", "auth.refused", principal.prefix if principal else None)
+        if in_full:
+            await run_in_threadpool(audit_refusal, request.app.state.engine, principal=principal, refused=exc,
+                                    source="api" if is_api(request) else "web", client=client)
+        if repeated:
+            await run_in_threadpool(audit_repeated, request.app.state.engine, repeated)
         if exc.write:
             return await _render(request, 403, "forbidden", str(exc))
         return await _render(request, 404, "not_found", str(exc))
