@@ -59,6 +59,10 @@ class Settings(BaseSettings):
         default=False,
         description="plain-HTTP development only: cookies without Secure, no HSTS (never in production)",
     )
+    forwarded_allow_ips: str | None = Field(
+        default=None,
+        description="comma-separated reverse proxies whose X-Forwarded-* headers `serve` trusts; default none",
+    )
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="largest request body the API reads (413 above it)"
     )

@@ -69,6 +69,13 @@ def test_the_openapi_schema_is_published(client: TestClient) -> None:
     assert "/api/v1/plans/{plan_id}/extensions/{extension_id}/decision" in schema["paths"]
     assert all(not p.startswith("/portal") for p in schema["paths"])
     assert "ErrorBody" in schema["components"]["schemas"]
+    # constraints are JSON Schema keywords (pydantic writes `ge`/`le` for some annotation orders:
+    # a schema-driven client would then send -3840 as a valid progress)
+    text = json.dumps(schema)
+    for pydantic_word in ('"ge"', '"le"', '"gt"', '"lt"', '"min_length"', '"max_length"', '"allow_inf_nan"'):
+        assert pydantic_word not in text, pydantic_word
+    progress = schema["components"]["schemas"]["ReportIn"]["properties"]["progress"]["anyOf"][0]
+    assert (progress["minimum"], progress["maximum"]) == (0, 100)
 
 
 # -- tokens -------------------------------------------------------------------------------------

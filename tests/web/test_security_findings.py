@@ -393,7 +393,7 @@ def test_7_numbers_as_strings_date_times_as_dates_and_as_of_0_are_refused(server
     today = dt.date.today().isoformat()
     with server.client("127.0.0.71") as client:
         for body in ({"status": "in_progress", "progress": "50"}, {"status": "in_progress", "progress": True},
-                     {"status": "in_progress", "progress": 50.0},
+                     {"status": "in_progress", "progress": 50.5}, {"status": "in_progress", "progress": "5e1"},
                      {"status": "in_progress", "reported_on": f"{today}T00:00:00"},
                      {"status": "in_progress", "reported_on": 0},
                      {"status": "done", "indicator_values": {"x": "5"}}):

@@ -23,9 +23,10 @@ def serve(
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log",
                                              help="log every request (method, path, status) to stdout")] = True,
     forwarded_allow_ips: Annotated[str | None, typer.Option(
-        "--forwarded-allow-ips", envvar="PLAN_TRACKER_FORWARDED_ALLOW_IPS",
+        "--forwarded-allow-ips",
         help="comma-separated addresses (or networks) of reverse proxies whose X-Forwarded-For / "
-             "X-Forwarded-Proto are trusted; default: none (the client is the connecting address)")] = None,
+             "X-Forwarded-Proto are trusted (default: PLAN_TRACKER_FORWARDED_ALLOW_IPS, else none: "
+             "the client is the connecting address)")] = None,
 ) -> None:
     """Serve the unit portal (/portal) and the API (/api/v1; schema at /api/v1/openapi.json)."""
     import uvicorn
@@ -42,7 +43,8 @@ def serve(
     if settings.insecure_http:
         err.print("warning: PLAN_TRACKER_INSECURE_HTTP is on: cookies are not Secure (development only)",
                   style="yellow")
-    trusted = [ip.strip() for ip in (forwarded_allow_ips or "").split(",") if ip.strip()]
+    listed = forwarded_allow_ips if forwarded_allow_ips is not None else settings.forwarded_allow_ips
+    trusted = [ip.strip() for ip in (listed or "").split(",") if ip.strip()]
     _engine()  # migrate before the first request
     # uvicorn would trust X-Forwarded-* from 127.0.0.1 by default: a client on the machine (or
     # any client, behind a proxy that passes the header on) could then pick its own address

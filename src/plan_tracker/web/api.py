@@ -22,7 +22,7 @@ from plan_tracker.services.access import (
 from plan_tracker.services.tokens import Principal
 from plan_tracker.web.auth import ApiPrincipal, ApiToken, verify_token
 from plan_tracker.web.errors import ErrorBody
-from plan_tracker.web.fields import TEXT_PATTERN, Count, IsoDate, NonBlankText, Number, Text
+from plan_tracker.web.fields import TEXT_PATTERN, IsoDate, NonBlankText, Number, Percent, Text
 from plan_tracker.web.idempotency import idempotency_header
 
 SOURCE = "api"
@@ -62,7 +62,7 @@ class Input(BaseModel):
 
 class ReportIn(Input):
     status: Literal["not_started", "in_progress", "done", "blocked"]
-    progress: Count | None = Field(default=None, ge=0, le=100)
+    progress: Percent | None = None
     reported_on: IsoDate | None = Field(default=None, description="default today; never in the future")
     note: Text | None = Field(default=None, max_length=2000)
     evidence: Text | None = Field(default=None, max_length=2000, description="a link to supporting material")
