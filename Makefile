@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= var/demo
 
-.PHONY: demo test lint typecheck unit bench bench-full bench-plot reliability clean install system-deps
+.PHONY: demo test lint typecheck unit bench bench-full bench-plot reliability schemathesis clean install system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ bench-plot: $(STAMP)
 # The long form of tests/reliability (every kill point, more examples); figures to var/reliability.
 reliability: $(STAMP)
 	PLAN_TRACKER_LONG_TESTS=1 PLAN_TRACKER_FIGURES_DIR=var/reliability $(BIN)/pytest tests/reliability -q -s $(PYTEST_ARGS)
+
+# The long form of the schemathesis runs against a real `serve` (every check, both roles,
+# 500 examples per operation); figures to var/reliability (RELIABILITY.md, Security).
+schemathesis: $(STAMP)
+	PLAN_TRACKER_LONG_TESTS=1 PLAN_TRACKER_FIGURES_DIR=var/reliability $(BIN)/pytest tests/reliability/portal/test_schemathesis_all_checks.py -q -s $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
