@@ -7,7 +7,7 @@ and token revocation. `idempotency_key` keeps the first answer to an API POST se
 `Idempotency-Key` header for 24 hours.
 
 Revision ID: 0007
-Revises: 0005 (re-chained after the plan-versions revision 0006 at merge time)
+Revises: 0006
 Create Date: 2026-12-03 07:00:00
 """
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
