@@ -97,7 +97,7 @@ def test_tokens_are_stored_as_prefix_and_hmac_and_never_logged(applied: Engine, 
     for headers in (auth(token), auth(token + "x"), auth(tokens["revoked"])):
         client.get("/api/v1/me", headers=headers)
     login(client, token)
-    login(client, token[:-1] + "A", status=401)
+    login(client, token[:-1] + ("A" if token[-1] != "A" else "B"), status=401)  # a real near miss
     dump = _dump(applied)
     t = ApiToken.__table__
     with applied.connect() as conn:
