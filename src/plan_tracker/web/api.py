@@ -30,9 +30,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in ((400, "a body that cannot be parsed"),
                          (401, "no token, or an invalid or revoked one"),
-                         (403, "not allowed to change this object"),
+                         (403, "not allowed to change this object, or a request from another site (Origin)"),
                          (404, "no such object (or not yours to read)"),
-                         (409, "the object's state does not allow this"),
+                         (409, "the object's state does not allow this; or an Idempotency-Key used for "
+                               "another request, or still running"),
+                         (413, "a body larger than the cap (PLAN_TRACKER_MAX_BODY_BYTES, 1 MB)"),
                          (422, "invalid input"),
                          (429, "too many failed authentication attempts"))
 }
