@@ -57,6 +57,15 @@ def _token(engine: Engine) -> str:
                         now=dt.datetime(2018, 9, 1, tzinfo=dt.UTC)).token
 
 
+def test_bodies_over_the_cap_are_refused_in_the_shape_of_their_path(client: TestClient, tokens: dict[str, str]) -> None:
+    form = client.post("/login", content=b"token=" + b"x" * 70_000,
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert form.status_code == 413 and form.headers["content-type"].startswith("text/html")
+    api = client.post(f"{P}/obligations/1/reports", content=b"{" + b" " * (1024 * 1024 + 1),
+                      headers={**auth(tokens["own"]), "Content-Type": "application/json"})
+    assert assert_error_shape(api, 413, "too_large")["details"] == {"max_bytes": 1024 * 1024}
+
+
 def test_pages_answer_errors_in_html_not_json(client: TestClient) -> None:
     response = client.get("/no/such/page")
     assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")

@@ -121,6 +121,14 @@ def test_1_serve_refuses_a_placeholder_or_short_secret_with_the_fix(tmp_path: Pa
         assert words in message and "secrets.token_urlsafe" in message and "Traceback" not in message
 
 
+def test_4_serve_refuses_a_plain_http_portal_address_without_the_development_switch(tmp_path: Path) -> None:
+    """Cookies are Secure by default: a portal announced on http:// would never get them back."""
+    env = cli_env(tmp_path, PLAN_TRACKER_TOKEN_SECRET=SECRET, PLAN_TRACKER_PORTAL_URL="http://portal.example.test")
+    done = subprocess.run([*CLI, "serve", "--port", str(free_port())], env=env, cwd=tmp_path, capture_output=True,
+                          timeout=60)
+    assert done.returncode == 2 and "PLAN_TRACKER_INSECURE_HTTP" in done.stderr.decode(), done
+
+
 def test_1_without_a_secret_one_is_generated_private_and_reused(tmp_path: Path) -> None:
     """Before: no secret meant the published placeholder."""
     from plan_tracker.settings import Settings
