@@ -152,7 +152,8 @@ class EscalationMachine(RuleBasedStateMachine):
         try:
             asked = workflow.request_extension(self.engine, self.principal(unit), ob, new_due=current + dt.timedelta(days=days),
                                                reason="等待上级文件", today=self.day, source="test")
-            workflow.decide_extension(self.engine, self.principal(None), asked.id, approve=True, reason=None, source="test")
+            workflow.decide_extension(self.engine, self.principal(None), asked.id, approve=True, reason=None,
+                                      source="test", today=self.day)
         except DomainError:
             return  # too late (on or after the due date), already done, or not later
         with self.engine.connect() as conn:

@@ -181,13 +181,9 @@ def _covered(conn: Connection, plan_id: str, day: dt.date) -> None:
     calendar_table.ordinal_on(conn, str(key), day)  # raises DateNotCovered
 
 
-def _move_due(conn: Connection, plan_id: str, ext: Any, today: dt.date | None) -> None:
+def _move_due(conn: Connection, plan_id: str, ext: Any, today: dt.date) -> None:
     """An approved extension moves the due date from the decision day on (延期); the plan's
     date stays `original_due` for scoring, and the record of earlier days is unchanged."""
-    if today is None:  # the caller is the edge
-        from plan_tracker.clock import today_in
-
-        today = today_in(plan_context(conn, plan_id).timezone)
     timeline = load_timeline(conn, int(ext.obligation_id))
     terms = timeline[-1].terms
     if terms.due != ext.old_due or not terms.active:
@@ -204,7 +200,7 @@ def _ext_payload(row: ObligationRow, ext_id: int, new_due: dt.date, reason: str 
 
 
 def decide_extension(engine: Engine, principal: Principal, extension_id: int, *, approve: bool,
-                     reason: str | None, source: str, today: dt.date | None = None) -> ExtensionView:
+                     reason: str | None, source: str, today: dt.date) -> ExtensionView:
     """The coordinator approves (the due date moves from `today` on: earlier days keep the
     old date in the record) or rejects (with a reason) a pending request."""
     with engine.begin() as conn:
