@@ -75,14 +75,16 @@ def database(backend: str, folder: Path) -> tuple[str, Any]:
 
 def founding_night(backend: str) -> list[dict[str, Any]]:
     """The founding plan's night on one backend: each variant on a fresh database."""
-    from plan_tracker.demo import PLAN
+    from plan_tracker.resources import example_plan_path
+
+    plan_file = example_plan_path("jingzhou-2018")
 
     rows = []
     for step in FOUNDING_STEPS:
         folder = Path(tempfile.mkdtemp(prefix="bench-founding-"))
         url, drop = database(backend, folder)
         try:
-            row = run_step(step, url, PLAN)
+            row = run_step(step, url, plan_file)
         finally:
             drop()
             shutil.rmtree(folder, ignore_errors=True)

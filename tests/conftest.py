@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from plan_tracker.store.db import make_engine, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
-FOUNDING_PLAN = ROOT / "config" / "plans" / "jingzhou-2018.yaml"
+FOUNDING_PLAN = ROOT / "src" / "plan_tracker" / "examples" / "plans" / "jingzhou-2018.yaml"
 
 
 @pytest.fixture(scope="session")

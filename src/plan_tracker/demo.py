@@ -1,7 +1,7 @@
 """`make demo`: the founding plan, end to end, on the embedded SQLite store.
 
-Applies config/plans/jingzhou-2018.yaml, records a deterministic set of demo status reports
-(most on time, some late, some never), runs the nightly follow-up for every working day of
+Applies the founding plan shipped in the package (plan_tracker/examples/plans/
+jingzhou-2018.yaml), records a deterministic set of demo status reports (most on time, some late, some never), runs the nightly follow-up for every working day of
 2018 as if at 09:00 local time, and prints where the outputs are.
 """
 
@@ -18,8 +18,6 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress
 
-ROOT = Path(__file__).resolve().parents[2]
-PLAN = ROOT / "config" / "plans" / "jingzhou-2018.yaml"
 console = Console()
 
 
@@ -82,6 +80,7 @@ def run(folder: Path, first: dt.date, last: dt.date) -> None:
     from plan_tracker.domain.calendar import WorkCalendar
     from plan_tracker.night import run_nightly
     from plan_tracker.planfile import load_plan
+    from plan_tracker.resources import example_plan_path
     from plan_tracker.services.plans import apply_plan
     from plan_tracker.services.status import status_rows
     from plan_tracker.services.submissions import record_report
@@ -95,9 +94,10 @@ def run(folder: Path, first: dt.date, last: dt.date) -> None:
     settings = Settings(data_dir=folder, database_url=url)
     engine = engine_for(url)
     started = time.monotonic()
-    result = apply_plan(engine, PLAN, actor="demo", source="demo")
+    plan_file = example_plan_path("jingzhou-2018")
+    result = apply_plan(engine, plan_file, actor="demo", source="demo")
     console.print(f"applied [bold]{result.plan_id}[/] version {result.version}: {result.obligations_total} obligations")
-    plan = load_plan(PLAN)
+    plan = load_plan(plan_file)
     calendar = WorkCalendar(plan.plan.calendar)
     reports = demo_reports(plan, calendar)
     with engine.begin() as conn:
@@ -114,7 +114,7 @@ def run(folder: Path, first: dt.date, last: dt.date) -> None:
         for day in nights:
             if adjusted is None and day >= ADJUSTED_ON:
                 progress.stop()
-                adjusted = apply_plan(engine, adjusted_plan(PLAN, folder / "jingzhou-2018-adjusted.yaml"),
+                adjusted = apply_plan(engine, adjusted_plan(plan_file, folder / "jingzhou-2018-adjusted.yaml"),
                                       effective=ADJUSTED_ON, actor="demo", source="demo")
                 _print_adjustment(adjusted)
                 progress.start()

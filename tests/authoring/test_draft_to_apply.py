@@ -26,7 +26,7 @@ from plan_tracker.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = Path(__file__).parent / "data" / "jingzhou-2017-report.txt"
-UNITS_FILE = ROOT / "config" / "units" / "jingzhou.yaml"
+UNITS_FILE = ROOT / "src" / "plan_tracker" / "examples" / "units" / "jingzhou.yaml"
 
 BLANK = re.compile(r'^(?P<indent>\s*)(?P<key>[a-z_]+): "TODO[^"]*"$')
 LEADS = ["gov-office", "legal-office", "justice-bureau", "supervision-commission", "development-reform"]

@@ -34,7 +34,7 @@ from plan_tracker.domain.preview import Preview, PreviewRow, Reason, UnknownUnit
 from plan_tracker.planfile import load_plan
 
 ROOT = Path(__file__).resolve().parents[2]
-FOUNDING_PLAN = ROOT / "config" / "plans" / "jingzhou-2018.yaml"
+FOUNDING_PLAN = ROOT / "src" / "plan_tracker" / "examples" / "plans" / "jingzhou-2018.yaml"
 D = dt.date.fromisoformat
 STAMP = dt.datetime(2018, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 NATIONAL_DAY_REASON = "2018-10-01 为国庆节假期，顺延至下一个工作日 2018-10-08"
@@ -434,7 +434,7 @@ def test_preview_of_a_broken_plan_exits_2_with_located_problems(tmp_path: Path) 
     broken = tmp_path / "broken.yaml"
     broken.write_text(
         FOUNDING_PLAN.read_text(encoding="utf-8")
-        .replace("units_file: ../units/jingzhou.yaml", f"units_file: {ROOT / 'config/units/jingzhou.yaml'}")
+        .replace("units_file: ../units/jingzhou.yaml", f"units_file: {ROOT / 'src/plan_tracker/examples/units/jingzhou.yaml'}")
         .replace("every: quarter\n        due_after: 0", "every: fortnight\n        due_after: 0"),
         encoding="utf-8",
     )

@@ -30,8 +30,8 @@ from plan_tracker.cli import app
 from plan_tracker.domain.plan import Plan
 
 ROOT = Path(__file__).resolve().parents[2]
-FOUNDING_PLAN = ROOT / "config" / "plans" / "jingzhou-2018.yaml"
-FOUNDING_UNITS = ROOT / "config" / "units" / "jingzhou.yaml"
+FOUNDING_PLAN = ROOT / "src" / "plan_tracker" / "examples" / "plans" / "jingzhou-2018.yaml"
+FOUNDING_UNITS = ROOT / "src" / "plan_tracker" / "examples" / "units" / "jingzhou.yaml"
 SCHEMA_LINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)$")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 LATIN = re.compile(r"[A-Za-z]{3,}")

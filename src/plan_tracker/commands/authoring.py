@@ -8,7 +8,7 @@ from typing import Annotated, TextIO
 
 import typer
 
-from plan_tracker.commands.common import BadInput, _format, handles_errors, out, plan_app
+from plan_tracker.commands.common import BadInput, _format, app, handles_errors, out, plan_app
 
 
 @plan_app.command("draft")
@@ -32,6 +32,22 @@ def plan_draft(
     output.write_text(text, encoding="utf-8")
     blanks = text.count(': "TODO')  # values only: the header comment also quotes "TODO"
     out.print(f"wrote {output}: fill the {blanks} TODO blank(s), then run `plan-tracker plan validate {output}`")
+
+
+@app.command("example")
+@handles_errors
+def example(
+    name: Annotated[str, typer.Argument(help="the example to write: jingzhou-2018 (the founding plan)")],
+    output: Annotated[Path, typer.Option("--out", help="folder to write plans/, units/ and schema/ into")],
+    force: Annotated[bool, typer.Option("--force", help="overwrite existing files")] = False,
+) -> None:
+    """Write a plan shipped with the package (its plan, units file and schemas) to a folder."""
+    from plan_tracker.resources import write_example
+
+    written = write_example(name, output, force=force)
+    for path in written:
+        out.print(f"wrote {path}", markup=False, highlight=False)
+    out.print(f"next: plan-tracker plan apply {written[0]}", markup=False, highlight=False)
 
 
 @plan_app.command("schema")

@@ -1,4 +1,4 @@
-"""The Jinja2 environments of the report templates (config/templates/reports).
+"""The Jinja2 environments of the report templates (package data: plan_tracker/templates/reports).
 
 HTML templates autoescape everything (unit names and notes are user text); the Markdown
 template escapes through its own `md` filter instead.
@@ -10,15 +10,14 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, StrictUndefined
 
 from plan_tracker.reports import labels as words
 from plan_tracker.reports.model import ReminderEntry
+from plan_tracker.resources import template_loader
 
-TEMPLATES = Path(__file__).resolve().parents[3] / "config" / "templates"
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 
 
@@ -29,10 +28,10 @@ def md(value: Any) -> str:
 
 
 @cache
-def environment(kind: str, folder: str = str(TEMPLATES)) -> Environment:
+def environment(kind: str) -> Environment:
     # Autoescape is on for HTML; the Markdown template escapes user text with `md`.
     env = Environment(
-        loader=FileSystemLoader(folder), undefined=StrictUndefined,
+        loader=template_loader(), undefined=StrictUndefined,
         autoescape=kind == "html", trim_blocks=False, keep_trailing_newline=True,  # noqa: S701
     )
     env.filters["md"] = md

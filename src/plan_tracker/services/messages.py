@@ -1,4 +1,4 @@
-"""Rendering reminder messages from the Jinja2 templates in `config/templates`."""
+"""Rendering reminder messages from the Jinja2 templates shipped in `plan_tracker/templates`."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import BaseLoader, Environment, FileSystemLoader, StrictUndefined
 
 from plan_tracker.domain.plan import Plan
+from plan_tracker.resources import template_loader
 
-DEFAULT_TEMPLATES = Path(__file__).resolve().parents[3] / "config" / "templates"
 LEVEL_LABELS_EN = {"remind": "Reminder", "urge": "Urging", "supervise": "Supervision",
                    "accountability": "Accountability notice"}
 PERIOD_WORDS_ZH = {"once": "一次性任务"}
@@ -35,9 +35,11 @@ class Item:
 
 
 @cache
-def _environment(folder: str) -> Environment:
+def _environment(folder: str | None) -> Environment:
+    """The shipped templates (package data), or a folder of the caller's own."""
+    loader: BaseLoader = template_loader() if folder is None else FileSystemLoader(folder)
     # Plain-text templates: autoescape off on purpose; HTML renderings escape separately.
-    return Environment(loader=FileSystemLoader(folder), undefined=StrictUndefined,  # noqa: S701
+    return Environment(loader=loader, undefined=StrictUndefined,  # noqa: S701
                        keep_trailing_newline=True, trim_blocks=False)
 
 
@@ -57,7 +59,7 @@ def render(plan: Plan, *, recipient_name: str, items: list[Item], as_of: dt.date
     """(subject, text) of one grouped message; never called with no items."""
     if not items:
         raise ValueError("a message needs at least one item")
-    env = _environment(str(templates or DEFAULT_TEMPLATES))
+    env = _environment(None if templates is None else str(templates))
     locale = plan.plan.locale
     top = max(items, key=lambda i: i.position)
     context: dict[str, Any] = {
