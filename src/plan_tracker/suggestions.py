@@ -29,6 +29,13 @@ def known_list(known: Iterable[str]) -> str:
     return f"known: {shown}{more}"
 
 
+def hint(word: str, known: Iterable[str]) -> str:
+    """"did you mean 'x'? known: a, b" — a second line under a message that names `word`."""
+    ids = list(known)
+    matches = close_matches(word, ids, n=1)
+    return (f"did you mean {matches[0]!r}? " if matches else "") + known_list(ids)
+
+
 def unknown(what: str, word: str, known: Iterable[str]) -> str:
     """"no plan 'qingxi2019'; known: qingxi-2019 (did you mean 'qingxi-2019'?)"."""
     ids = list(known)

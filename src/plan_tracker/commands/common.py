@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -28,7 +29,26 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class BadInput(Exception):
-    """Raised by CLI parsing helpers for user mistakes (exit 2)."""
+    """Raised by CLI parsing helpers for user mistakes (exit 2); `hint` is printed below."""
+
+    def __init__(self, message: str, *, hint: str = ""):
+        self.hint = hint
+        super().__init__(message)
+
+
+# The project's own "no such thing" errors are LookupErrors (the web maps them to 404); a
+# bare KeyError or IndexError from a bug must not pass for bad input. Looked up in
+# sys.modules: an error class whose module was never imported cannot have been raised.
+_NOT_FOUND = (("plan_tracker.services.tokens", "UnknownToken"), ("plan_tracker.services.access", "NotFound"),
+              ("plan_tracker.reports.ics", "UnknownUnit"))
+
+
+def _own_not_found(exc: LookupError) -> bool:
+    for module, name in _NOT_FOUND:
+        loaded = sys.modules.get(module)
+        if loaded is not None and isinstance(exc, getattr(loaded, name)):
+            return True
+    return False
 
 
 def handles_errors(func: F) -> F:
@@ -40,32 +60,69 @@ def handles_errors(func: F) -> F:
         from plan_tracker.planfile import PlanFileError
 
         try:
-            return func(*args, **kwargs)
+            try:
+                return func(*args, **kwargs)
+            except LookupError as exc:
+                if _own_not_found(exc):
+                    raise BadInput(str(exc), hint=getattr(exc, "hint", "")) from None
+                raise
         except PlanFileError as exc:
             for problem in exc.problems:
                 err.print(str(problem), markup=False, highlight=False)
             err.print(f"{len(exc.problems)} problem(s) found", style="red")
             raise typer.Exit(2) from None
-        except (DomainError, BadInput, LookupError) as exc:  # LookupError: UnknownPlan
+        except (DomainError, BadInput) as exc:  # the project's own input errors only
             err.print(f"error: {exc}", markup=False, highlight=False)
+            hint = getattr(exc, "hint", "")
+            if hint:
+                err.print(f"  {hint}", markup=False, highlight=False)
             raise typer.Exit(2) from None
         except typer.Exit:
             raise
-        except Exception as exc:
+        except Exception as exc:  # a bug or the environment: exit 1, the traceback to the log
             if os.environ.get("PLAN_TRACKER_DEBUG"):
                 raise
-            err.print(f"internal error: {type(exc).__name__}: {exc}", markup=False, highlight=False)
-            err.print("set PLAN_TRACKER_DEBUG=1 for details", style="dim")
+            log = _log_traceback(exc)
+            first_line = (str(exc).splitlines() or [""])[0]
+            err.print(f"internal error: {type(exc).__name__}: {first_line}"
+                      + (f" (traceback in {log})" if log else ""), markup=False, highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
 
 
-def _engine() -> Any:
-    from plan_tracker.settings import get_settings
-    from plan_tracker.store.db import engine_for
+def _log_traceback(exc: BaseException) -> Path | None:
+    """Append the traceback of an internal error to `plan-tracker.log` in the data folder
+    (the system's temporary folder when there is none yet); None if nothing can be written."""
+    import tempfile
+    import traceback
 
-    return engine_for(get_settings().resolved_database_url())
+    from plan_tracker.clock import now_utc
+    from plan_tracker.settings import get_settings
+
+    try:
+        folder = get_settings().data_dir
+    except Exception:  # broken settings are the error being reported; still log it somewhere
+        folder = Path(tempfile.gettempdir())
+    if not folder.is_dir():
+        folder = Path(tempfile.gettempdir())
+    log = folder / "plan-tracker.log"
+    text = "".join(traceback.format_exception(exc))
+    try:
+        with log.open("a", encoding="utf-8") as handle:
+            handle.write(f"--- {now_utc().isoformat()} plan-tracker {' '.join(sys.argv[1:])}\n{text}")
+    except OSError:
+        return None
+    return log
+
+
+def _engine(*, create: bool = False) -> Any:
+    """The store's engine; only `plan apply` and `init` pass `create` (a mistyped path
+    must not quietly start an empty store)."""
+    from plan_tracker.settings import get_settings
+    from plan_tracker.store.db import open_store
+
+    return open_store(get_settings().resolved_database_url(), create=create)
 
 
 def _date(value: str | None, what: str) -> dt.date | None:

@@ -53,8 +53,20 @@ def plan_apply(
     """Apply a plan to the store as a new version, showing what changes (tasks, units, obligations)."""
     from plan_tracker.services.plans import apply_plan
 
-    result = apply_plan(_engine(), file, dry_run=dry_run, effective=_date(effective, "--effective"))
+    engine = _engine(create=True) if not dry_run else _dry_run_engine()
+    result = apply_plan(engine, file, dry_run=dry_run, effective=_date(effective, "--effective"))
     _print_apply(result)
+
+
+def _dry_run_engine() -> Any:
+    """The store, or an empty in-memory one when there is none yet: a dry run shows what
+    applying would create and leaves no file behind."""
+    from plan_tracker.store.db import StoreMissing, engine_for
+
+    try:
+        return _engine()
+    except StoreMissing:
+        return engine_for("sqlite://")
 
 
 def _print_apply(result: Any) -> None:

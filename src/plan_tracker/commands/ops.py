@@ -23,6 +23,8 @@ from plan_tracker.commands.common import (
 
 channels_app = typer.Typer(no_args_is_help=True, help="Notification channels: list, re-enable a disabled one.")
 app.add_typer(channels_app, name="channels")
+plans_app = typer.Typer(no_args_is_help=True, help="The plans in the store.")
+app.add_typer(plans_app, name="plans")
 
 LEVEL_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 
@@ -38,11 +40,13 @@ def doctor(
     nightly run for more than a day), with a sentence saying what to do."""
     from plan_tracker.services.doctor import diagnose, failed
     from plan_tracker.settings import get_settings
-    from plan_tracker.store.db import make_engine
+    from plan_tracker.store.db import make_engine, require_store
 
     _format(fmt, ("table", "json"))
+    url = get_settings().resolved_database_url()
+    require_store(url)  # a missing store is not "ok": say where it was looked for
     # A plain engine, not the CLI's migrating one: the doctor reports a schema behind head.
-    engine = make_engine(get_settings().resolved_database_url())
+    engine = make_engine(url)
     try:
         checks = diagnose(engine, now=_now(now), plan_id=plan)
     finally:
@@ -82,6 +86,41 @@ def deliver(
         result = deliver_reminders(engine, pid, now=clock, as_of=day, settings=get_settings())
         out.print(f"deliver {pid}: delivered {result.deliveries_sent} in {result.messages_sent} message(s), "
                   f"failed {result.failed}, dead {result.dead}, waiting for the delivery window {result.waiting}")
+
+
+@app.command("init")
+@handles_errors
+def init() -> None:
+    """Create the store named by PLAN_TRACKER_DATABASE_URL (or the data folder's SQLite file)
+    and bring its schema up to date. `plan apply` does this too; no other command creates one."""
+    from plan_tracker.settings import get_settings
+
+    url = get_settings().resolved_database_url()
+    _engine(create=True)
+    out.print(f"store ready: {url}", markup=False, highlight=False)
+
+
+@plans_app.command("list")
+@handles_errors
+def plans_list(fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table") -> None:
+    """Each plan in the store: version, dates, obligations, last successful night."""
+    from plan_tracker.services.plan_list import list_plans
+
+    _format(fmt, ("table", "json"))
+    plans = list_plans(_engine())
+    if fmt == "json":
+        sys.stdout.write(json.dumps([p.as_json() for p in plans], ensure_ascii=False, indent=1) + "\n")
+        return
+    if not plans:
+        out.print("no plans in the store; apply one with `plan-tracker plan apply FILE`", markup=False)
+        return
+    table = Table(title="plans")
+    for col in ("plan", "title", "version", "start", "end", "obligations", "last night"):
+        table.add_column(col)
+    for p in plans:
+        table.add_row(p.id, p.title, str(p.version), p.start.isoformat(), p.end.isoformat(), str(p.obligations),
+                      p.last_night.isoformat() if p.last_night else "never")
+    out.print(table)
 
 
 @channels_app.command("list")

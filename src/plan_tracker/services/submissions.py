@@ -24,12 +24,18 @@ from plan_tracker.services.context import plan_context
 from plan_tracker.store.audit import record_event
 from plan_tracker.store.evaluation_sql import OBLIGATIONS_AS_OF
 from plan_tracker.store.models import Obligation, StatusReport, utcnow
+from plan_tracker.suggestions import hint as suggest
 
 __all__ = ["BackdatedReport", "check_claimed_date"]
 
 
 class NotYourObligation(DomainError):
-    """The unit does not lead this task for this period (or the task is unknown)."""
+    """The unit does not lead this task for this period (or the task is unknown). `hint`
+    (known ids, a near miss) is for the coordinator's CLI only, never a unit's client."""
+
+    def __init__(self, message: str, *, hint: str = ""):
+        self.hint = hint
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -68,9 +74,11 @@ def find_obligation(conn: Connection, plan_id: str, task_id: str, unit_id: str, 
     plan = ctx.plan
     task = next((t for _, t in plan.tasks() if t.id == task_id), None)
     if task is None:
-        raise NotYourObligation(f"plan {plan_id!r} has no task {task_id!r}")
+        raise NotYourObligation(f"plan {plan_id!r} has no task {task_id!r}",
+                                hint=suggest(task_id, [t.id for _, t in plan.tasks()]))
     if unit_id not in {u.id for u in plan.units}:
-        raise NotYourObligation(f"plan {plan_id!r} has no unit {unit_id!r}")
+        raise NotYourObligation(f"plan {plan_id!r} has no unit {unit_id!r}",
+                                hint=suggest(unit_id, [u.id for u in plan.units]))
     found = obligation_period(plan, task, period)
     if day is None:
         t = Obligation.__table__  # type: ignore[attr-defined]

@@ -6,9 +6,66 @@ from functools import cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from plan_tracker.domain.errors import DomainError
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+EXPECTED_URLS = "expected e.g. sqlite:////srv/plan-tracker/store.sqlite3 or postgresql+psycopg://user@host/db"
+INIT_HINT = "create it with `plan-tracker plan apply FILE` (or `plan-tracker init`)"
+
+
+class StoreUnavailable(DomainError):
+    """The store's URL is malformed, or it names a store that does not exist (bad input)."""
+
+
+class StoreMissing(StoreUnavailable):
+    """The URL names a SQLite file that does not exist."""
+
+
+def parse_store_url(url: str) -> URL:
+    """The parsed URL, its dialect loadable; a malformed URL is bad input, said plainly."""
+    shown = _shown(url)
+    try:
+        parsed = make_url(url)
+        parsed.get_dialect()
+    except NoSuchModuleError:  # a subclass of ArgumentError: first
+        raise StoreUnavailable(f"the database URL {shown} names an unknown database or driver "
+                               f"({parsed.drivername!r}); {EXPECTED_URLS}") from None
+    except ArgumentError as exc:
+        raise StoreUnavailable(f"the database URL {shown} is not a SQLAlchemy URL ({exc}); {EXPECTED_URLS}") from None
+    return parsed
+
+
+def _shown(url: str) -> str:
+    """The URL for a message, password hidden."""
+    try:
+        return repr(make_url(url).render_as_string(hide_password=True))
+    except ArgumentError:
+        return repr(url)
+
+
+def require_store(url: str) -> None:
+    """Raise StoreUnavailable unless `url` is well formed and, for a SQLite file, the file
+    exists. Nothing is created: only `plan apply` and `init` create a store."""
+    parsed = parse_store_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return
+    if not Path(parsed.database).is_file():
+        raise StoreMissing(
+            f"no store at {_shown(url)}: {parsed.database} does not exist; {INIT_HINT}, "
+            "or set PLAN_TRACKER_DATABASE_URL (or PLAN_TRACKER_DATA_DIR) to the store you meant")
+
+
+def open_store(url: str, *, create: bool = False) -> Engine:
+    """The CLI's migrated engine for `url`. Without `create`, a missing SQLite store is an
+    error naming the URL and the fix, and no file or folder is made."""
+    if create:
+        parse_store_url(url)
+    else:
+        require_store(url)
+    return engine_for(url)
 
 
 def make_engine(url: str, *, serial: bool = False) -> Engine:

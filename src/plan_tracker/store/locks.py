@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -94,20 +95,46 @@ def _pg_lock(engine: Engine, name: str, wait: float) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _file_lock(path: Path, name: str, wait: float) -> Iterator[None]:
+    """flock on `path`, which is removed on release (no stray `.lock` files beside the store).
+
+    Removing a lock file is safe only with a check: a waiter may have opened the file just
+    before the holder unlinked it, and would then lock an orphan while a third run creates a
+    new file. So the holder unlinks before it unlocks, and whoever gets the lock checks
+    that its file is still the one at `path`, retrying with a fresh open otherwise.
+    """
     started = time.monotonic()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:  # flock: per open file, so threads exclude each other too
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                _deadline_passed(started, wait, name)
-                time.sleep(_POLL)
+    while True:
+        handle = path.open("a")  # flock: per open file, so threads exclude each other too
         try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    _deadline_passed(started, wait, name)
+                    time.sleep(_POLL)
+            if _same_file(handle.fileno(), path):
+                break
+        except BaseException:
+            handle.close()
+            raise
+        handle.close()  # we locked a file already removed by the previous holder: retry
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        handle.close()
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        on_disk = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (mine.st_dev, mine.st_ino) == (on_disk.st_dev, on_disk.st_ino)
 
 
 @contextlib.contextmanager
