@@ -274,7 +274,7 @@ def test_bad_submissions_exit_2_with_a_clear_message(
          "--format must be one of table, json, got 'xml'"),
         # The calendar table covers the plan's neighbourhood only; beyond it the answer would
         # be a guess, so it is refused.
-        (["--plan", "cli-2018", "--as-of", "2030-01-01"], "outside the working-day calendar"),
+        (["--plan", "cli-2018", "--as-of", "2030-01-01"], "after the last day of this plan's working-day calendar"),
     ],
     ids=["unknown-plan", "impossible-as-of", "word-as-of", "unknown-format", "as-of-beyond-calendar"],
 )

@@ -32,9 +32,15 @@ def test_nightly_on_an_unknown_plan_or_a_bad_date_exits_2(cli_env, plan_file):
     assert unknown.exit_code == 2 and "no plan 'nope'" in unknown.output
     bad = runner.invoke(app, ["nightly", "--plan", "national-day", "--as-of", "2018-13-01"])
     assert bad.exit_code == 2 and "not a date" in bad.output
-    outside = runner.invoke(app, ["nightly", "--plan", "national-day", "--as-of", "2031-01-05"])
-    assert outside.exit_code == 2 and "outside the working-day calendar" in outside.output
-    assert "Traceback" not in unknown.output + bad.output + outside.output
+    assert "Traceback" not in unknown.output + bad.output
+
+
+def test_nightly_long_after_the_plan_says_follow_up_ended_and_changes_nothing(cli_env, plan_file):
+    runner.invoke(app, ["plan", "apply", str(plan_file)])
+    late = runner.invoke(app, ["nightly", "--plan", "national-day", "--as-of", "2031-01-05"])
+    assert late.exit_code == 0 and "follow-up ended on" in late.output and "nothing to do" in late.output
+    listed = runner.invoke(app, ["plans", "list", "--format", "json"])
+    assert '"last_night": null' in listed.output
 
 
 def test_shards_without_a_prefect_server_exit_2_with_what_to_do(cli_env, plan_file, monkeypatch):

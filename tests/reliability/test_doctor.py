@@ -139,9 +139,16 @@ def test_the_calendar_must_cover_today_and_the_next_30_days(store: Engine, tmp_p
     assert code == 1 and "does not cover today (2018-12-14)" in checks["calendar"]["message"]
 
 
-def test_a_plan_whose_calendar_and_dates_are_over_expects_no_run(store: Engine) -> None:
+def test_a_plan_whose_follow_up_has_ended_expects_no_run(store: Engine) -> None:
     code, checks = doctor(at(dt.date(2026, 3, 2), 10))
-    assert code == 0 and "plan over" in checks["nightly"]["message"]
+    assert code == 0 and "follow-up ended on 2019-03-05" in checks["nightly"]["message"]
+    assert "calendar" not in checks  # nothing will be evaluated: the calendar's end does not matter
+
+
+def test_a_plan_still_followed_up_after_its_end_expects_its_nights(store: Engine) -> None:
+    # The plan ended 2018-12-31, but its last items fall due in January: nights still matter.
+    code, checks = doctor(at(dt.date(2019, 2, 1), 10))
+    assert code == 1 and checks["nightly"]["level"] == "fail"
 
 
 def test_a_schema_behind_the_code_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -137,7 +137,10 @@ def _date(value: str | None, what: str) -> dt.date | None:
 def _as_of(engine: Any, plan_id: str, value: str | None, *, now: dt.datetime | None = None) -> dt.date:
     """The as-of date: given, or today in the plan's own time zone (read once, here; or
     from `now` when the caller already read the clock)."""
+    from plan_tracker.services.calendar_cover import extend_calendar
+
     given = _date(value, "--as-of")
+    extend_calendar(engine, plan_id)  # also raises UnknownPlan before anything is written
     if given is not None:
         return given
     from plan_tracker.clock import today_in

@@ -202,25 +202,67 @@ def nightly(
             out.print_json(data=result)
         return
     for pid in plans:
-        day = given or _as_of(engine, pid, None, now=clock)
+        day = _as_of(engine, pid, as_of, now=clock)
         if catch_up:
-            from plan_tracker.services.missed_nights import nights_to_run
-
-            nights = nights_to_run(engine, pid, day, since=first)
-            if not nights:
-                out.print(f"nightly {pid}: nothing to catch up (the night of {day} already ran)")
-            for night in nights:
-                _print_nightly(run_nightly(engine, pid, night, now=clock, settings=get_settings()).as_dict())
+            _catch_up(engine, pid, day, since=first, now=clock)
+            continue
+        if _follow_up_over(engine, pid, day):
             continue
         summary = run_nightly(engine, pid, day, now=clock, settings=get_settings())
         _print_nightly(summary.as_dict())
+
+
+def _catch_up(engine: Any, plan_id: str, day: Any, *, since: Any, now: Any) -> None:
+    """Every missed night through `day`, oldest first, with a progress bar when there are
+    several; the closing line counts only what this catch-up raised."""
+    from rich.progress import Progress
+
+    from plan_tracker.night import run_nightly
+    from plan_tracker.services.missed_nights import plan_catch_up
+    from plan_tracker.settings import get_settings
+
+    plan = plan_catch_up(engine, plan_id, day, since=since)
+    if plan.follow_up_ended:
+        out.print(f"nightly {plan_id}: follow-up ended on {plan.follow_up_ended}; catching up through that night "
+                  "only", markup=False, highlight=False)
+    if not plan.nights:
+        out.print(f"nightly {plan_id}: nothing to catch up (the night of {plan.follow_up_ended or day} already ran)",
+                  markup=False, highlight=False)
+        return
+    totals = {"raised": 0, "already": 0}
+    with Progress(console=out, transient=True, disable=len(plan.nights) < 2) as progress:
+        bar = progress.add_task(f"catching up {plan_id}", total=len(plan.nights))
+
+        for night in plan.nights:
+            summary = run_nightly(engine, plan_id, night, now=now, settings=get_settings())
+            totals["raised"] += summary.evaluation.raised
+            totals["already"] += summary.evaluation.already_raised
+            _print_nightly(summary.as_dict())
+            progress.advance(bar)
+    out.print(f"caught up {len(plan.nights)} night(s) of {plan_id} ({plan.nights[0]} to {plan.nights[-1]}): "
+              f"reminders raised now {totals['raised']}, already raised by earlier runs {totals['already']}",
+              markup=False, highlight=False)
+
+
+def _follow_up_over(engine: Any, plan_id: str, day: Any) -> bool:
+    """After the plan's last day of follow-up a night changes nothing: say so."""
+    from plan_tracker.services.follow_up import follow_up_over
+
+    last = follow_up_over(engine, plan_id, day)
+    if last is None:
+        return False
+    out.print(f"nightly {plan_id} as of {day}: follow-up ended on {last} (plan.follow_up_until; default 60 days "
+              "after the last due date); nothing to do", markup=False, highlight=False)
+    return True
 
 
 def _print_nightly(data: dict[str, Any]) -> None:
     lights = ", ".join(f"{k} {v}" for k, v in sorted(data["lights"].items()))
     rem, dl = data["reminders"], data["delivery"]
     out.print(f"nightly {data['plan']} as of {data['as_of']}: {lights}")
-    out.print(f"  reminders raised {rem['raised']} (skipped {rem['skipped']}, undeliverable {rem['undeliverable']}); "
+    already = f", already raised by an earlier run {rem['already_raised']}" if rem.get("already_raised") else ""
+    out.print(f"  reminders raised {rem['raised']} (skipped {rem['skipped']}, undeliverable {rem['undeliverable']}"
+              f"{already}); "
               f"delivered {dl['delivered']} in {dl['messages']} message(s), failed {dl['failed']}, "
               f"dead {dl['dead']}, waiting for the delivery window {dl['waiting_for_window']}")
 

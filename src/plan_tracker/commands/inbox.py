@@ -17,8 +17,10 @@ if TYPE_CHECKING:
 def _plan_today(engine: Engine, plan: str) -> dt.date:
     """Today in the plan's time zone: the one place these commands read the clock."""
     from plan_tracker.clock import today_in
+    from plan_tracker.services.calendar_cover import extend_calendar
     from plan_tracker.services.plans import stored_plan
 
+    extend_calendar(engine, plan)
     with engine.connect() as conn:
         return today_in(stored_plan(conn, plan).plan.timezone)
 

@@ -133,6 +133,9 @@ class PlanHeader(Strict):
                                   "For a plan first applied after its start: steps due before this date are recorded skipped, never sent")
     backdate_wd: Annotated[int, Field(ge=0, le=60)] = Field(
         default=3, description="单位填报日期最多可早于报送当天的工作日数 Working days a unit's report may be dated before the day it is sent")
+    follow_up_until: dt.date | None = Field(
+        default=None, description="跟踪截止日期：此后不再夜间跟踪（默认最后到期日后60天） Last day of follow-up: no "
+                                  "nightly runs after it (default: 60 days after the last due date)")
 
     @field_validator("calendar", mode="before")
     @classmethod
@@ -148,6 +151,14 @@ class PlanHeader(Strict):
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from exc
+        return value
+
+    @field_validator("follow_up_until")
+    @classmethod
+    def _after_end(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        end = info.data.get("end")
+        if value is not None and end is not None and value < end:
+            raise ValueError(f"follow_up_until {value} is before the plan ends ({end})")
         return value
 
     @field_validator("end")

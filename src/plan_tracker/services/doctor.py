@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, select, text
 
+from plan_tracker.services.follow_up import follow_up_end
 from plan_tracker.store.models import CalendarDay, PlanRow
 from plan_tracker.store.outbox_models import ChannelState, Delivery, NightlyRun, Reminder
 
@@ -114,12 +115,12 @@ def _migrations(conn: Connection) -> Check:
 def _plan_checks(conn: Connection, plan_id: str, now: dt.datetime) -> list[Check]:
     plan = conn.execute(select(PLANS.c.timezone, PLANS.c.calendar_key, PLANS.c.end).where(PLANS.c.id == plan_id)).one()
     today = now.astimezone(zoneinfo.ZoneInfo(plan.timezone)).date()
-    covered_to = conn.execute(select(func.max(DAYS.c.day)).where(DAYS.c.calendar_key == plan.calendar_key)).scalar_one()
-    covered_to = None if covered_to is None else _date(covered_to)
     checks: list[Check] = []
-    if covered_to is not None and today > covered_to and today > _date(plan.end):
-        return [Check("nightly", Level.ok, f"plan over: it ended {plan.end} and its calendar {covered_to}; "
-                                           "no nightly run is expected", plan_id)]
+    last_day = follow_up_end(conn, plan_id)
+    if today > last_day:  # undelivered messages still matter; missing nights do not
+        return [Check("nightly", Level.ok, f"follow-up ended on {last_day} (plan.follow_up_until; default 60 days "
+                                           "after the last due date): no nightly run is expected", plan_id),
+                *_outbox(conn, plan_id, now)]
     checks.append(_dead_man(conn, plan_id, today, now))
     checks.append(_calendar(conn, plan_id, plan.calendar_key, today))
     checks += _outbox(conn, plan_id, now)

@@ -9,7 +9,8 @@ night it fell due, daily figures without gaps, each week's report — and it mat
 Prefect worker does with the late runs it finds on restart (it runs them in order).
 
 A night whose run was killed has no successful run, so it counts as missed and is run again
-(every stage is idempotent). Running only the latest date instead is allowed (plain
+(every stage is idempotent). A plan that never completed a run catches up from its start.
+Running only the latest date instead is allowed (plain
 `nightly`): then the DESIGN's missed-night rule applies — the highest due step fires, the
 lower ones are recorded `skipped` — and nothing is lost either.
 """
@@ -59,17 +60,43 @@ def nights_to_run(engine: Engine, plan_id: str, target: dt.date, *, since: dt.da
     """The nights `--catch-up` runs, oldest first, ending with `target`.
 
     From `since` if given, else from the day after the last successful run; a plan that
-    never completed a run starts at `target` (there is no history to catch up). Empty when
-    `target` itself already ran successfully and nothing before it is missing.
+    never completed a run starts at its first night, the plan's start. Empty when `target`
+    itself already ran successfully and nothing before it is missing. More than `limit`
+    nights is refused unless `since` is given: naming the first night is the confirmation.
     """
+    explicit = since is not None
     if since is None:
         last = last_successful_run(engine, plan_id)
-        if last is None:
-            return [target]
-        since = last.as_of + dt.timedelta(days=1)
+        since = first_night(engine, plan_id) if last is None else last.as_of + dt.timedelta(days=1)
     nights = [since + dt.timedelta(days=n) for n in range((target - since).days + 1)]
-    if len(nights) > limit:
+    if len(nights) > limit and not explicit:
         raise TooManyNights(
             f"plan {plan_id!r}: {len(nights)} nights to catch up ({since} to {target}), more than {limit}; "
-            f"name the first night with --since, or run only the latest date with --as-of")
+            f"to run them all name the first night (--since {since}), or run only the latest date with --as-of")
     return nights
+
+
+def first_night(engine: Engine, plan_id: str) -> dt.date:
+    """A plan's first night: the day it starts (nothing is due, nothing fires before it)."""
+    from plan_tracker.services.plans import stored_plan
+
+    with engine.connect() as conn:
+        return stored_plan(conn, plan_id).plan.start
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """What `--catch-up` is about to do for one plan."""
+
+    nights: list[dt.date]
+    follow_up_ended: dt.date | None  # the plan's last day of follow-up, if the target is past it
+
+
+def plan_catch_up(engine: Engine, plan_id: str, target: dt.date, *, since: dt.date | None = None) -> CatchUp:
+    """The nights to run through `target`, stopping at the plan's last day of follow-up
+    (a night after it changes nothing)."""
+    from plan_tracker.services.follow_up import follow_up_over
+
+    ended = follow_up_over(engine, plan_id, target)
+    return CatchUp(nights_to_run(engine, plan_id, ended or target, since=since), ended)
+

@@ -46,6 +46,7 @@ class EvaluationSummary:
     undeliverable: int = 0
     flips: int = 0
     shards: list[dict[str, Any]] = field(default_factory=list)  # a night split by unit shard: who ran which
+    already_raised: int = 0  # raised for this night by an earlier run (a re-run raises nothing again)
 
 
 def plan_ids(engine: Engine) -> list[str]:
@@ -92,8 +93,10 @@ def evaluate(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, 
     Lights, flips, reminders and their deliveries of one batch commit together, so a crash
     leaves either the whole batch evaluated or none of it.
     """
+    with engine.connect() as conn:
+        earlier = _reminder_counts(conn, plan_id, as_of)
     evaluate_batches(engine, plan_id, as_of, now=now, batch=batch, shard=shard, context=context)
-    return evaluation_summary(engine, plan_id, as_of)
+    return evaluation_summary(engine, plan_id, as_of, earlier=earlier)
 
 
 def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, batch: int = BATCH,
@@ -175,13 +178,19 @@ def shards_evaluated(engine: Engine, plan_id: str, as_of: dt.date) -> list[dict[
     return [latest[k] for k in sorted(latest)]
 
 
-def evaluation_summary(engine: Engine, plan_id: str, as_of: dt.date) -> EvaluationSummary:
-    """The night's figures for the whole plan (after all its shards have run)."""
+def evaluation_summary(engine: Engine, plan_id: str, as_of: dt.date, *,
+                       earlier: dict[str, int] | None = None) -> EvaluationSummary:
+    """The night's figures for the whole plan (after all its shards have run). With
+    `earlier` (the night's reminder counts by state before this evaluation) the reminder
+    figures are what this run raised; the rest is `already_raised`."""
     summary = EvaluationSummary()
+    before = earlier or {}
+    summary.already_raised = sum(n for state, n in before.items() if state != "skipped")
     with engine.connect() as conn:
         summary.lights = _light_counts(conn, plan_id)
         summary.flips = _flip_count(conn, plan_id, as_of)
-        for state, count in _reminder_counts(conn, plan_id, as_of).items():
+        for state, total in _reminder_counts(conn, plan_id, as_of).items():
+            count = total - before.get(state, 0)  # evaluation adds rows, never moves their state
             if state == "skipped":
                 summary.skipped = count
             elif state == "dead":
@@ -260,7 +269,8 @@ class NightlySummary:
         found = {
             "plan": self.plan_id, "as_of": self.as_of.isoformat(), "reports_known": self.reports_known,
             "lights": e.lights, "light_changes": e.flips,
-            "reminders": {"raised": e.raised, "skipped": e.skipped, "undeliverable": e.undeliverable},
+            "reminders": {"raised": e.raised, "skipped": e.skipped, "undeliverable": e.undeliverable,
+                          "already_raised": e.already_raised},
             "delivery": {"messages": d.messages_sent, "delivered": d.deliveries_sent, "failed": d.failed,
                          "dead": d.dead, "waiting_for_window": d.waiting} if d else None,
             "figures": self.figures,

@@ -21,12 +21,26 @@ from plan_tracker.store.models import CalendarDay
 TABLE = CalendarDay.__table__  # type: ignore[attr-defined]
 
 
+YEARS_AFTER = 10  # the table runs this far past the plan at most, as far as the source publishes
+
+
 class DateNotCovered(DomainError):
-    def __init__(self, day: dt.date, key: str):
-        super().__init__(
-            f"{day} is outside the working-day calendar of this plan ({key}); "
-            "the official schedule for that year may not be published yet"
-        )
+    def __init__(self, day: dt.date, key: str, first: dt.date | None = None, last: dt.date | None = None):
+        self.day, self.first, self.last = day, first, last
+        if last is not None and day > last:
+            message = (
+                f"{day} is after the last day of this plan's working-day calendar ({key}), {last}: the official "
+                f"schedule for {last.year + 1} is not known to it yet. When it is published (each November), "
+                "upgrade chinesecalendar (pip install -U chinesecalendar) and run the command again (the store's "
+                f"calendar grows by itself), or add the year to the plan's calendar (calendar.years: "
+                f"[{last.year + 1}], holidays, workdays) and re-apply it; or ask with --as-of {last} or earlier")
+        elif first is not None and day < first:
+            message = (f"{day} is before the first day of this plan's working-day calendar ({key}), {first}; "
+                       f"ask with --as-of {first} or later")
+        else:
+            message = (f"{day} is outside the working-day calendar of this plan ({key}); "
+                       "the official schedule for that year may not be published yet")
+        super().__init__(message)
 
 
 def calendar_key(spec: CalendarSpec) -> str:
@@ -39,12 +53,29 @@ def calendar_key(spec: CalendarSpec) -> str:
 
 def table_range(calendar: WorkCalendar, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
     """From a quarter before the plan (reminders fire before early due dates) to the end of
-    the year after the plan (late periods fall due then), as far as the calendar covers."""
+    the last year after the plan that the calendar covers (its source's published years and
+    the plan's own), at most YEARS_AFTER years on: late items are followed up, and a status
+    asked for today, long after the plan ended, still counts working days."""
     first = start - dt.timedelta(days=92)
     if not calendar.covers(first.year):
         first = dt.date(start.year, 1, 1)
-    last_year = end.year + 1 if calendar.covers(end.year + 1) else end.year
+    last_year = end.year
+    while last_year < end.year + YEARS_AFTER and calendar.covers(last_year + 1):
+        last_year += 1
     return first, dt.date(last_year, 12, 31)
+
+
+def covered(conn: Connection, key: str) -> tuple[dt.date, dt.date] | None:
+    """The first and last day the table holds for `key` (None: no rows)."""
+    have = conn.execute(
+        select(func.min(TABLE.c.day), func.max(TABLE.c.day)).where(TABLE.c.calendar_key == key)).one()
+    if have[0] is None:
+        return None
+    return _as_date(have[0]), _as_date(have[1])
+
+
+def _as_date(value: object) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
 def ensure_calendar(conn: Connection, calendar: WorkCalendar, key: str, first: dt.date, last: dt.date) -> None:
@@ -70,5 +101,6 @@ def ordinal_on(conn: Connection, key: str, day: dt.date) -> int:
         select(TABLE.c.wd_ordinal).where(TABLE.c.calendar_key == key, TABLE.c.day == day)
     ).scalar_one_or_none()
     if value is None:
-        raise DateNotCovered(day, key)
+        span = covered(conn, key)
+        raise DateNotCovered(day, key, *(span or (None, None)))
     return int(value)
