@@ -258,13 +258,32 @@ def load_plan(path: Path, *, display: str | None = None) -> Plan:
         issues = [i for i in _issues_from_validation(exc)
                   if not any(len(r) > len(i.path) and r[:len(i.path)] == i.path for r in rejected)]
         more = _route(issues, tree, trees)
-        raise PlanFileError(problems + [p for p in more if (p.file, p.line, p.column) not in seen]) from None
+        problems += [p for p in more if (p.file, p.line, p.column) not in seen]
+        problems += _whole_document_issues(data, exc, tree, trees, {(p.file, p.line, p.column) for p in problems})
+        raise PlanFileError(problems) from None
     problems += _route(cross_check(plan), tree, trees)
     if not problems:
         problems += _route(schedule_issues(plan, WorkCalendar(plan.plan.calendar)), tree, trees)
     if problems:
         raise PlanFileError(problems)
     return plan
+
+
+def _whole_document_issues(data: dict[str, Any], exc: ValidationError, tree: _Tree,
+                           trees: dict[tuple[Any, ...], _Tree], seen: set[tuple[str, int, int]]) -> list[Problem]:
+    """References, duplicates and calendar coverage of what remains once the values the
+    models rejected are taken out (`partial_plan`): every problem in one pass."""
+    from plan_tracker.partial_plan import salvage
+
+    plan, ghosts, pruned = salvage(data, exc)
+    if plan is None:
+        return []
+    # A reference to an item dropped for a bad value is not "unknown": the item is there.
+    found = [i for i in cross_check(plan) if not any(f"{g!r}" in i.message for g in ghosts)]
+    if not found:
+        found = schedule_issues(plan, WorkCalendar(plan.plan.calendar))
+    issues = [PlanIssue(pruned.original(i.path), i.message, i.at_key) for i in found]
+    return [p for p in _route(issues, tree, trees) if (p.file, p.line, p.column) not in seen]
 
 
 def _issues_from_validation(exc: ValidationError) -> list[PlanIssue]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from jinja2 import BaseLoader, PackageLoader
 
 from plan_tracker.domain.errors import DomainError
-from plan_tracker.suggestions import unknown
+from plan_tracker.domain.suggestions import unknown
 
 PACKAGE = "plan_tracker"
 # name → the files it is made of, relative to `examples/` (the plan names its units file

@@ -103,7 +103,7 @@ def test_the_base_plan_is_valid() -> None:
         (lambda d: d.update(sections=[]), "at least 1 item"),
         (lambda d: d["escalation"][0].update(notify=["mayor"]), "Input should be 'contact'"),
         (lambda d: d["units"][0].update(contact={"name": "Zhang", "email": "not-an-address"}),
-         "should match pattern"),
+         "'not-an-address' is not a valid e-mail address"),
     ],
 )
 def test_field_rules_reject_bad_values(edit: Edit, fragment: str) -> None:

@@ -12,9 +12,18 @@ import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from plan_tracker.domain.errors import PlanIssue
+from plan_tracker.domain.suggestions import did_you_mean
 
 ID_RE = r"^[a-z0-9][a-z0-9-]*$"
 TASK_ID_RE = r"^[a-z0-9][a-z0-9.-]*$"
@@ -23,6 +32,23 @@ BLANK_PREFIX = "TODO"
 Id = Annotated[str, Field(pattern=ID_RE, max_length=64)]
 TaskId = Annotated[str, Field(pattern=TASK_ID_RE, max_length=128)]
 Text = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+def _checked_email(value: str) -> str:
+    """An address email-validator accepts (syntax only: no DNS at validation). The value is
+    kept as written, so applying a plan again changes nothing."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"{value!r} is not a valid e-mail address: {exc}") from None
+    return value
+
+
+# The pattern is for editors (the JSON schema); the validator is the rule.
+Email = Annotated[str, Field(max_length=254, json_schema_extra={"format": "email", "pattern": r"^[^@\s]+@[^@\s]+$"}),
+                  AfterValidator(_checked_email)]
 
 
 class Strict(BaseModel):
@@ -53,8 +79,7 @@ class Person(Strict):
     """联系人或负责人 A contact or head of a unit. Channel fields name where messages go."""
 
     name: Text = Field(description="姓名 Name")
-    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$", max_length=254,
-                              description="电子邮箱 Email address for reminders")
+    email: Email | None = Field(default=None, description="电子邮箱 Email address for reminders")
     phone: str | None = Field(default=None, max_length=40, description="电话 Phone number")
     dingtalk: Id | None = Field(default=None, description="钉钉机器人名称（在设置中配置） name of a DingTalk robot in settings")
     wecom: Id | None = Field(default=None, description="企业微信机器人名称（在设置中配置） name of a WeCom robot in settings")
@@ -93,7 +118,7 @@ class LeadingGroup(Strict):
     """领导小组：接收最高一级“通报” The leading group: receives the top escalation level."""
 
     name: Text = Field(description="领导小组名称 Name of the leading group")
-    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$", description="领导小组邮箱 Email of the leading group")
+    email: Email | None = Field(default=None, description="领导小组邮箱 Email of the leading group")
     recipients: list[Person] = Field(default_factory=list, description="其他接收人 Further recipients")
 
 
@@ -403,7 +428,8 @@ def _references(plan: Plan) -> list[PlanIssue]:
     issues: list[PlanIssue] = []
     if plan.plan.coordinator not in unit_ids:
         issues.append(
-            PlanIssue(("plan", "coordinator"), f"unknown unit {plan.plan.coordinator!r}")
+            PlanIssue(("plan", "coordinator"),
+                      f"unknown unit {plan.plan.coordinator!r}{did_you_mean(plan.plan.coordinator, unit_ids)}")
         )
     for si, s in enumerate(plan.sections):
         for ti, t in enumerate(s.tasks):
@@ -413,17 +439,17 @@ def _references(plan: Plan) -> list[PlanIssue]:
                 if ref.startswith("group:"):
                     name = ref.removeprefix("group:")
                     if name not in groups:
-                        issues.append(PlanIssue(path, f"unknown group {name!r}"))
+                        issues.append(PlanIssue(path, f"unknown group {name!r}{did_you_mean(name, groups)}"))
                     elif not [u for u in plan.units if name in u.groups]:
                         issues.append(PlanIssue(path, f"group {name!r} has no units"))
                 elif ref not in unit_ids:
-                    issues.append(PlanIssue(path, f"unknown unit {ref!r}"))
+                    issues.append(PlanIssue(path, f"unknown unit {ref!r}{did_you_mean(ref, unit_ids)}"))
             for ui, ref in enumerate(t.support):
                 if ref not in unit_ids:
-                    issues.append(PlanIssue((*base, "support", ui), f"unknown unit {ref!r}"))
+                    issues.append(PlanIssue((*base, "support", ui), f"unknown unit {ref!r}{did_you_mean(ref, unit_ids)}"))
             for di, ref in enumerate(t.depends_on):
                 if ref not in task_ids:
-                    issues.append(PlanIssue((*base, "depends_on", di), f"unknown task {ref!r}"))
+                    issues.append(PlanIssue((*base, "depends_on", di), f"unknown task {ref!r}{did_you_mean(ref, task_ids)}"))
                 elif ref == t.id:
                     issues.append(PlanIssue((*base, "depends_on", di), "a task cannot depend on itself"))
     return issues

@@ -20,11 +20,11 @@ from plan_tracker.domain.reports import (
     check_report,
     parse_status,
 )
+from plan_tracker.domain.suggestions import hint as suggest
 from plan_tracker.services.context import plan_context
 from plan_tracker.store.audit import record_event
 from plan_tracker.store.evaluation_sql import OBLIGATIONS_AS_OF
 from plan_tracker.store.models import Obligation, StatusReport, utcnow
-from plan_tracker.suggestions import hint as suggest
 
 __all__ = ["BackdatedReport", "check_claimed_date"]
 

@@ -1,4 +1,6 @@
-"""Near-miss suggestions for mistyped ids ("did you mean"), one wording for every surface."""
+"""Near-miss suggestions for mistyped ids ("did you mean"), one wording for every surface.
+
+Pure (difflib only): the plan checks use it as much as the command line does."""
 
 from __future__ import annotations
 
