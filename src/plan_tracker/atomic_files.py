@@ -11,12 +11,17 @@ import os
 import tempfile
 from pathlib import Path
 
+PRIVATE = 0o600  # messages to named people (the file outbox): readable by the service only
+SHARED = 0o644   # documents meant to be read and served (reports, notices, .ics feeds)
 
-def write_atomically(path: Path, data: bytes) -> Path:
-    """Write `data` to `path` atomically and durably; creates the folder if needed."""
+
+def write_atomically(path: Path, data: bytes, *, mode: int = PRIVATE) -> Path:
+    """Write `data` to `path` atomically and durably with permissions `mode` (mkstemp alone
+    would leave every file 0600); creates the folder if needed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -216,3 +216,54 @@ def test_report_commands_refuse_bad_input_with_exit_2(cli, args, message):
     result = cli(*args)
     assert result.exit_code == 2
     assert message in result.output
+
+
+# -- wording and small things (issue 16) --------------------------------------------------------
+def test_the_notice_heading_does_not_repeat_the_word_notice(report):
+    # The top step's wording is 通报 itself: "通报（通报）" says it twice.
+    assert report.notice.level is not None and report.notice.level.wording == "通报"
+    assert "通报（通报）" not in render_html(report) and "通报（通报）" not in render_markdown(report)
+    renamed = dataclasses.replace(report, notice=dataclasses.replace(
+        report.notice, level=dataclasses.replace(report.notice.level, wording="问责通报")))
+    assert "通报（问责通报）" in render_html(renamed)
+
+
+def test_the_notice_task_column_of_the_report_is_left_aligned(report):
+    html = render_html(report)
+    notice = html[html.index('<section id="notice">'):]
+    title = report.notice.units[0].items[0].task_title
+    assert f'<td class="text">{title}</td>' in notice
+    assert "td.text { text-align: left; }" in html or "td.history, td.text { text-align: left; }" in html
+
+
+def test_report_and_deadline_files_are_readable_by_others(cli, tmp_path: Path):
+    import stat
+
+    for args, name in ((["report", "--format", "html"], "r.html"), (["notice"], "n.html"),
+                       (["deadlines", "--unit", "town-a"], "d.ics")):
+        out = tmp_path / name
+        result = cli(*args, "--plan", PLAN_ID, "--as-of", "2018-04-20", "--out", str(out))
+        assert result.exit_code == 0, result.output
+        assert stat.S_IMODE(out.stat().st_mode) == 0o644, name
+
+
+def test_an_ics_alarm_falls_on_the_working_day_warn_days_before(scenario):
+    from plan_tracker.domain.calendar import WorkCalendar
+    from plan_tracker.domain.plan import CalendarSpec
+    from plan_tracker.reports.ics import alarm_trigger
+
+    # Due Monday 2019-02-11, the first working day after the Spring Festival (02-04..02-10):
+    # three working days before is Friday 2019-02-01 (02-02 and 02-03 were adjusted working days),
+    # never 2019-02-08, in the holiday, as a fixed -P2DT15H would have it.
+    calendar = WorkCalendar(CalendarSpec())
+    alarm_day = calendar.shift(dt.date(2019, 2, 11), -3)
+    assert alarm_day == dt.date(2019, 2, 1) and calendar.is_working_day(alarm_day)
+    assert alarm_trigger(dt.date(2019, 2, 11), alarm_day) == "-P9DT15H"
+    assert alarm_trigger(dt.date(2018, 4, 27), dt.date(2018, 4, 24)) == "-P2DT15H"
+    assert alarm_trigger(dt.date(2018, 4, 27), dt.date(2018, 4, 27)) == "PT9H"
+    feed = icalendar.Calendar.from_ical(ics_for_unit(scenario.engine, PLAN_ID, "town-b", AS_OF))
+    for event in feed.walk("VEVENT"):
+        start = event.decoded("DTSTART")
+        for alarm in event.walk("VALARM"):
+            fires = dt.datetime.combine(start, dt.time()) + alarm.decoded("TRIGGER")
+            assert fires.hour == 9 and calendar.is_working_day(fires.date()), (start, fires)

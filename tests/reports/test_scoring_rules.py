@@ -126,7 +126,7 @@ def test_an_english_feed_is_worded_in_english_and_parses():
     feed = render_ics(plan_id="p", plan_title="Plan, 2018", unit_id="u", unit_name="Town A", locale="en",
                       as_of=dt.date(2018, 4, 20), deadlines=[
                           Deadline("t.one", "Draft; the rules", "Area", "once", dt.date(2018, 4, 27),
-                                   dt.date(2018, 4, 13), "green", "in_progress", 60)])
+                                   dt.date(2018, 4, 13), "green", "in_progress", 60, dt.date(2018, 4, 24))])
     (event,) = icalendar.Calendar.from_ical(feed).walk("VEVENT")
     assert str(event["SUMMARY"]) == "[due] Draft; the rules (one-off)"
     assert "Original due: 2018-04-13" in str(event["DESCRIPTION"])

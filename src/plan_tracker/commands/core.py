@@ -111,6 +111,7 @@ def status(
     fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
 ) -> None:
     """Every obligation's light on a date."""
+    from plan_tracker.reports.labels import labels
     from plan_tracker.services.status import status_rows
 
     _format(fmt, ("table", "json"))
@@ -120,14 +121,25 @@ def status(
     if fmt == "json":
         sys.stdout.write(json.dumps([r.as_json() for r in rows], ensure_ascii=False, indent=1) + "\n")
         return
+    # People read the table: headers, lights and statuses in the plan's language (the JSON
+    # rows keep the codes other tools rely on). Ids and period keys stay as typed in `submit`.
+    words = labels(_plan_locale(engine, plan))
     table = Table(title=f"{plan} — {day}")
-    for col in ("task", "unit", "period", "due", "light", "status", "progress", "overdue_wd"):
-        table.add_column(col)
+    for key in ("task", "unit", "period", "due", "light_word", "status_word", "progress_word", "overdue_wd"):
+        table.add_column(words[key])
     for r in rows:
         table.add_row(r.task, r.unit, r.period, r.due.isoformat(),
-                      f"[{LIGHT_STYLE.get(r.light, '')}]{r.light}[/]", r.status or "-",
+                      f"[{LIGHT_STYLE.get(r.light, '')}]{words['lights'].get(r.light, r.light)}[/]",
+                      words["status"].get(r.status, r.status) if r.status else "-",
                       "-" if r.progress is None else str(r.progress), str(r.overdue_wd))
     out.print(table)
+
+
+def _plan_locale(engine: Any, plan_id: str) -> str:
+    from plan_tracker.services.plans import stored_plan
+
+    with engine.connect() as conn:
+        return stored_plan(conn, plan_id).plan.locale
 
 
 @app.command("submit")
@@ -145,6 +157,8 @@ def submit(
 ) -> None:
     """Record a unit's status report on one obligation."""
     from plan_tracker.clock import today_in
+    from plan_tracker.domain.reports import parse_status
+    from plan_tracker.reports.labels import labels
     from plan_tracker.services.plans import stored_plan
     from plan_tracker.services.submissions import Submission
     from plan_tracker.services.submissions import submit as submit_report
@@ -159,7 +173,10 @@ def submit(
         today=today,  # a report may be backdated with --on, never dated in the future
         actor="coordinator", source="cli",  # a paper report: the coordinator vouches for its date
     )
-    out.print(f"recorded report #{receipt.report_id}: {task} / {unit} / {period} = {status_} on {reported_on}")
+    recorded = parse_status(status_).value  # what the store holds (a Chinese label becomes its code)
+    shown = labels(_plan_locale(engine, plan))["status"].get(recorded, recorded)
+    out.print(f"recorded report #{receipt.report_id}: {task} / {unit} / {period} = {shown} ({recorded}) "
+              f"on {reported_on}", markup=False, highlight=False)
 
 
 @app.command("nightly")

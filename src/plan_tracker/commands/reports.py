@@ -24,7 +24,7 @@ OUT_HELP = "file to write; '-' writes text formats to standard output"
 
 
 def _emit(data: bytes, out: Path, *, binary: bool) -> None:
-    from plan_tracker.atomic_files import write_atomically
+    from plan_tracker.atomic_files import SHARED, write_atomically
 
     if str(out) == "-":
         if binary:
@@ -32,7 +32,7 @@ def _emit(data: bytes, out: Path, *, binary: bool) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
-    write_atomically(out, data)
+    write_atomically(out, data, mode=SHARED)
     err.print(f"wrote {out} ({len(data):,} bytes)", markup=False, highlight=False)
 
 

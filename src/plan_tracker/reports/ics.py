@@ -2,7 +2,8 @@
 
 One all-day VEVENT per obligation the unit leads, on its (effective) due date, with a stable
 UID so calendar applications update events in place when a deadline is extended or an item
-is done. Open items carry a display alarm at 09:00 three days before. Text is escaped
+is done. Open items carry a display alarm at 09:00 on the working day `warn_days` working days
+before the deadline (when the light turns yellow; never inside a holiday). Text is escaped
 (§3.3.11) and lines are folded at 75 octets without splitting a UTF-8 character (§3.1).
 
 The feed is bounded by one unit's obligations, so it is computed with the reference rules of
@@ -26,7 +27,17 @@ from plan_tracker.services.plans import stored_plan
 from plan_tracker.store.models import Obligation, StatusReport, TaskRow, UnitRow
 
 PRODID = "-//plan-tracker//deadlines 1.0//ZH"
-_ALARM = "-P2DT15H"  # all-day events start at 00:00: this is 09:00 three days before
+ALARM_HOUR = 9
+
+
+def alarm_trigger(due: dt.date, alarm_on: dt.date) -> str:
+    """The VALARM trigger for 09:00 on `alarm_on`, relative to the all-day event's start
+    (00:00 on `due`): e.g. three calendar days before is -P2DT15H."""
+    days = (due - alarm_on).days
+    if days <= 0:
+        return f"PT{ALARM_HOUR}H"
+    rest = 24 - ALARM_HOUR
+    return f"-P{days - 1}DT{rest}H" if days > 1 else f"-PT{rest}H"
 
 
 class UnknownUnit(LookupError):
@@ -45,6 +56,7 @@ class Deadline:
     light: str
     status: str | None
     progress: int | None
+    alarm_on: dt.date  # the working day `warn_days` wd before `due`
 
 
 def escape_text(value: str) -> str:
@@ -102,8 +114,17 @@ def unit_deadlines(engine: Engine, plan_id: str, unit_id: str, as_of: dt.date) -
         except CalendarNotCovered:
             light = Light.done.value if done_on and done_on <= row.due else "pending"
         deadlines.append(Deadline(row.task_id, row.title, row.section_title, row.period, row.due,
-                                  row.original_due, light, status, progress))
+                                  row.original_due, light, status, progress,
+                                  _alarm_day(calendar, row.due, row.warn_days)))
     return plan.plan.title, str(name), plan.plan.locale, deadlines
+
+
+def _alarm_day(calendar: WorkCalendar, due: dt.date, warn_days: int) -> dt.date:
+    """`-warn_days wd` from the due date: the first yellow day, a working day."""
+    try:
+        return calendar.shift(due, -warn_days)
+    except CalendarNotCovered:  # a year without a schedule: three calendar days, as before
+        return due - dt.timedelta(days=3)
 
 
 def render_ics(*, plan_id: str, plan_title: str, unit_id: str, unit_name: str, locale: str,
@@ -146,7 +167,7 @@ def render_ics(*, plan_id: str, plan_title: str, unit_id: str, unit_name: str, l
         ]
         if not done:
             lines += ["BEGIN:VALARM", "ACTION:DISPLAY", f"DESCRIPTION:{escape_text(summary)}",
-                      f"TRIGGER:{_ALARM}", "END:VALARM"]
+                      f"TRIGGER:{alarm_trigger(d.due, d.alarm_on)}", "END:VALARM"]
         lines.append("END:VEVENT")
     lines.append("END:VCALENDAR")
     return "".join(fold(line) + "\r\n" for line in lines)

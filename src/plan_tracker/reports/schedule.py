@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, func, select
 
-from plan_tracker.atomic_files import write_atomically
+from plan_tracker.atomic_files import SHARED, write_atomically
 from plan_tracker.channels import DeliveryError, Message, build_channel
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import CalendarNotCovered
@@ -73,7 +73,7 @@ def daily_paths(folder: Path, plan_id: str, as_of: dt.date) -> dict[str, Path]:
 
 
 def write_daily_files(report: Report, folder: Path) -> list[Path]:
-    return [write_atomically(path, render(report, fmt))
+    return [write_atomically(path, render(report, fmt), mode=SHARED)
             for fmt, path in daily_paths(folder, report.plan_id, report.as_of).items()]
 
 
