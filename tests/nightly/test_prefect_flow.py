@@ -94,3 +94,12 @@ def test_office_hours_delivery_flow_runs_for_every_plan(flow_env):
     result = deliver_waiting()
     assert [r["plan"] for r in result] == ["national-day"]
     assert result[0]["dead"] == 0
+
+
+def test_the_flow_changes_nothing_after_the_plans_follow_up_ended(flow_env):
+    from plan_tracker.flows.nightly import nightly_follow_up
+
+    before = reminders(flow_env)
+    (result,) = nightly_follow_up(plan_id="national-day", as_of=dt.date(2026, 12, 3))
+    assert result["follow_up_ended"] and "evaluation" not in result
+    assert reminders(flow_env) == before

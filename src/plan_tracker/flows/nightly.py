@@ -103,6 +103,9 @@ def nightly_follow_up(plan_id: str | None = None, as_of: dt.date | None = None,
                       shards: int = 1) -> list[dict[str, Any]]:
     """Run the night for one plan, or for every plan in the store, each in its own zone;
     `shards > 1` spreads each plan's evaluation over the work pool's workers."""
+    from plan_tracker.services.calendar_cover import extend_calendar
+    from plan_tracker.services.follow_up import follow_up_over
+
     if shards < 1:
         raise ValueError("shards must be at least 1")
     engine = _engine()
@@ -113,9 +116,15 @@ def nightly_follow_up(plan_id: str | None = None, as_of: dt.date | None = None,
             return evaluate_in_shards(night.plan_id, night.as_of, shards)
         return STAGE_TASKS[stage.name](night.plan_id, night.as_of)
 
-    results = []
+    results: list[dict[str, Any]] = []
     for pid in [plan_id] if plan_id else stages.plan_ids(engine):
         day = as_of or scheduled_as_of(stages.plan_timezone(engine, pid))
+        extend_calendar(engine, pid)  # a store built before its calendar source's latest year
+        ended = follow_up_over(engine, pid, day)
+        if ended is not None:  # after the plan's last day of follow-up a night changes nothing
+            logger.info("nightly %s as of %s: follow-up ended on %s; nothing to do", pid, day, ended)
+            results.append({"plan": pid, "as_of": day.isoformat(), "follow_up_ended": ended.isoformat()})
+            continue
         # a duplicated schedule waits for the plan's lock, then changes nothing
         summary = night_stages.run_night(_night(pid, day), runner=as_task).as_dict()
         logger.info("nightly %s as of %s: %s", pid, day, summary)
