@@ -168,3 +168,13 @@ def test_an_internal_error_exits_1_with_one_line_and_the_traceback_in_the_log(
     log = fresh / "data" / "plan-tracker.log"
     assert str(log) in lines[0]
     assert "Traceback" in log.read_text(encoding="utf-8") and "broken" in log.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("command", [["templates", "--out", "t"], ["deadlines", "--out", "-"]])
+def test_an_unknown_unit_in_templates_and_deadlines_suggests_the_near_miss(
+    fresh: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.chdir(fresh)
+    assert runner.invoke(app, ["plan", "apply", str(plan_file(fresh))]).exit_code == 0
+    bad_input(runner.invoke(app, [*command, "--plan", "stores-2018", "--unit", "twn-a", "--as-of", "2018-03-05"]),
+              "twn-a", "did you mean 'town-a'?", "known: office, town-a")

@@ -35,6 +35,7 @@ from sqlalchemy import Connection, Engine, select
 
 from plan_tracker.domain.errors import DomainError
 from plan_tracker.domain.plan import Plan, Unit
+from plan_tracker.domain.suggestions import hint
 from plan_tracker.inbox.columns import (
     COLUMNS,
     IDENTITY_LABELS,
@@ -61,7 +62,12 @@ UNLOCKED = Protection(locked=False)
 
 
 class TemplateError(DomainError):
-    """A template cannot be made as asked (unknown unit, nothing open)."""
+    """A template cannot be made as asked (unknown unit, nothing open); `hint` lists the
+    known units for the coordinator's CLI."""
+
+    def __init__(self, message: str, *, hint: str = ""):
+        self.hint = hint
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,8 @@ def write_templates(engine: Engine, plan_id: str, *, as_of: dt.date, today: dt.d
         plan = stored_plan(conn, plan_id, as_of)  # the version in force on the as-of date
         version = plan_version(conn, plan_id)
     if unit is not None and unit not in {u.id for u in plan.units}:
-        raise TemplateError(word("template.unknown_unit", plan.plan.locale, plan=plan_id, unit=unit))
+        raise TemplateError(word("template.unknown_unit", plan.plan.locale, plan=plan_id, unit=unit),
+                            hint=hint(unit, [u.id for u in plan.units]))
     rows = open_obligations(engine, plan_id, as_of, unit=unit, period=period)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []

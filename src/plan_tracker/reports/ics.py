@@ -22,6 +22,7 @@ from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import CalendarNotCovered
 from plan_tracker.domain.lights import Light, light_on
 from plan_tracker.domain.reports import state_as_of
+from plan_tracker.domain.suggestions import hint
 from plan_tracker.reports.labels import labels, period_text
 from plan_tracker.services.plans import stored_plan
 from plan_tracker.store.models import Obligation, StatusReport, TaskRow, UnitRow
@@ -41,7 +42,10 @@ def alarm_trigger(due: dt.date, alarm_on: dt.date) -> str:
 
 
 class UnknownUnit(LookupError):
-    def __init__(self, plan_id: str, unit_id: str):
+    """`hint` (known ids, a near miss) is for the coordinator's CLI, never a web client."""
+
+    def __init__(self, plan_id: str, unit_id: str, hint: str = ""):
+        self.hint = hint
         super().__init__(f"plan {plan_id!r} has no unit {unit_id!r}")
 
 
@@ -89,7 +93,7 @@ def unit_deadlines(engine: Engine, plan_id: str, unit_id: str, as_of: dt.date) -
         plan = stored_plan(conn, plan_id, as_of)
         name = conn.execute(select(u.c.name).where(u.c.plan_id == plan_id, u.c.id == unit_id)).scalar_one_or_none()
         if name is None:
-            raise UnknownUnit(plan_id, unit_id)
+            raise UnknownUnit(plan_id, unit_id, hint(unit_id, [x.id for x in plan.units]))
         rows = conn.execute(
             select(o.c.id, o.c.task_id, o.c.period, o.c.period_start, o.c.due, o.c.original_due,
                    o.c.warn_days, t.c.title, t.c.section_title)
