@@ -143,3 +143,31 @@ def test_a_store_whose_calendar_stops_early_is_extended_by_the_first_command(
     with store.connect() as conn:
         last = conn.execute(text("SELECT MAX(day) FROM calendar_day")).scalar_one()
     assert str(last) == "2026-12-31"
+
+
+def test_two_commands_extending_the_calendar_at_once_extend_it_once(store: Engine) -> None:
+    import threading
+
+    from plan_tracker.services.calendar_cover import extend_calendar
+
+    with store.begin() as conn:
+        conn.execute(text("DELETE FROM calendar_day WHERE day > :d"), {"d": dt.date(2019, 12, 31)})
+    results: list[object] = []
+    start = threading.Barrier(4)
+
+    def extend() -> None:
+        start.wait()
+        try:
+            results.append(extend_calendar(store, "late-2018"))
+        except Exception as exc:  # recorded: a failure must fail the test, not vanish in a thread
+            results.append(exc)
+
+    threads = [threading.Thread(target=extend) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(map(repr, results)) == ["False", "False", "False", "True"]
+    with store.connect() as conn:
+        days = conn.execute(text("SELECT COUNT(*), COUNT(DISTINCT day), MAX(day) FROM calendar_day")).one()
+    assert days[0] == days[1] and str(days[2]) == "2026-12-31"

@@ -9,12 +9,14 @@ already in the table do not change (the table grows at its end only).
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+import datetime as dt
+
+from sqlalchemy import Engine, text
 
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.services.plans import stored_plan
 from plan_tracker.store import calendar_table
-from plan_tracker.store.locks import begin_write
+from plan_tracker.store.locks import begin_write, lock_key
 
 
 def extend_calendar(engine: Engine, plan_id: str) -> bool:
@@ -26,9 +28,17 @@ def extend_calendar(engine: Engine, plan_id: str) -> bool:
         have = calendar_table.covered(conn, key)
     calendar = WorkCalendar(header.calendar)
     first, last = calendar_table.table_range(calendar, header.start, header.end)
-    if have is not None and have[0] <= first and have[1] >= last:
+    if _holds(have, first, last):
         return False
     with engine.begin() as conn:
-        begin_write(conn)
+        begin_write(conn)  # SQLite: one writer at a time
+        if conn.dialect.name == "postgresql":  # two commands at once extend it once
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(f"plan-tracker:calendar:{key}")})
+        if _holds(calendar_table.covered(conn, key), first, last):
+            return False
         calendar_table.ensure_calendar(conn, calendar, key, first, last)
     return True
+
+
+def _holds(have: tuple[dt.date, dt.date] | None, first: dt.date, last: dt.date) -> bool:
+    return have is not None and have[0] <= first and have[1] >= last
