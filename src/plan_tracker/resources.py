@@ -68,6 +68,8 @@ def write_example(name: str, folder: Path, *, force: bool = False) -> list[Path]
     beside it, so an editor completes keys in the written-out files too.
     """
     wanted = _files(name)
+    if folder.exists() and not folder.is_dir():
+        raise ExampleExists(f"--out {folder} exists and is not a folder")
     targets = [folder / relative for relative in wanted] + [folder / "schema" / s for s in SCHEMAS]
     existing = [t for t in targets if t.exists()]
     if existing and not force:

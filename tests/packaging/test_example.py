@@ -37,3 +37,10 @@ def test_an_example_never_overwrites_without_force(tmp_path: Path) -> None:
     assert plan.read_text(encoding="utf-8") == "edited"
     assert runner.invoke(app, ["example", "jingzhou-2018", "--out", str(tmp_path), "--force"]).exit_code == 0
     assert plan.read_text(encoding="utf-8") != "edited"
+
+
+def test_an_out_path_that_is_a_file_is_bad_input(tmp_path: Path) -> None:
+    target = tmp_path / "plans"
+    target.write_text("not a folder", encoding="utf-8")
+    result = runner.invoke(app, ["example", "jingzhou-2018", "--out", str(target)])
+    assert result.exit_code == 2 and "is not a folder" in result.stderr
