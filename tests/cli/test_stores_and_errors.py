@@ -144,7 +144,9 @@ def test_plans_list_shows_version_dates_obligations_and_last_night(fresh: Path) 
     assert runner.invoke(app, ["plan", "apply", str(plan_file(fresh))]).exit_code == 0
     listed = json.loads(runner.invoke(app, ["plans", "list", "--format", "json"]).stdout)
     assert listed == [{"id": "stores-2018", "title": "存储测试计划", "version": 1, "start": "2018-01-01",
-                       "end": "2018-12-31", "obligations": 5, "last_night": None}]
+                       "end": "2018-12-31", "obligations": 5, "last_night": None,
+                       # the last due date is the Q4 training's, 2019-01-08: 60 days on
+                       "follow_up_until": "2019-03-09"}]
     runner.invoke(app, ["nightly", "--plan", "stores-2018", "--as-of", "2018-03-05", "--now", "2018-03-05T09:00+08:00"])
     listed = json.loads(runner.invoke(app, ["plans", "list", "--format", "json"]).stdout)
     assert listed[0]["last_night"] == "2018-03-05"

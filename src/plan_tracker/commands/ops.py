@@ -103,7 +103,8 @@ def init() -> None:
 @plans_app.command("list")
 @handles_errors
 def plans_list(fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table") -> None:
-    """Each plan in the store: version, dates, obligations, last successful night."""
+    """Each plan in the store: version, dates, obligations, last successful night, and the
+    last day of its follow-up."""
     from plan_tracker.services.plan_list import list_plans
 
     _format(fmt, ("table", "json"))
@@ -115,11 +116,11 @@ def plans_list(fmt: Annotated[str, typer.Option("--format", help="table | json")
         out.print("no plans in the store; apply one with `plan-tracker plan apply FILE`", markup=False)
         return
     table = Table(title="plans")
-    for col in ("plan", "title", "version", "start", "end", "obligations", "last night"):
+    for col in ("plan", "title", "version", "start", "end", "obligations", "last night", "follow-up until"):
         table.add_column(col)
     for p in plans:
         table.add_row(p.id, p.title, str(p.version), p.start.isoformat(), p.end.isoformat(), str(p.obligations),
-                      p.last_night.isoformat() if p.last_night else "never")
+                      p.last_night.isoformat() if p.last_night else "never", p.follow_up_until.isoformat())
     out.print(table)
 
 

@@ -26,11 +26,13 @@ class PlanSummary:
     end: dt.date
     obligations: int
     last_night: dt.date | None  # the latest as-of date of a successful nightly run
+    follow_up_until: dt.date  # no nightly run after it (plan.follow_up_until or its default)
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "version": self.version, "start": self.start.isoformat(),
                 "end": self.end.isoformat(), "obligations": self.obligations,
-                "last_night": self.last_night.isoformat() if self.last_night else None}
+                "last_night": self.last_night.isoformat() if self.last_night else None,
+                "follow_up_until": self.follow_up_until.isoformat()}
 
 
 def _date(value: Any) -> dt.date:
@@ -38,7 +40,9 @@ def _date(value: Any) -> dt.date:
 
 
 def list_plans(engine: Engine) -> list[PlanSummary]:
-    """Every plan in the store, by id (three queries, whatever the number of plans)."""
+    """Every plan in the store, by id (three queries, and one per plan for its follow-up)."""
+    from plan_tracker.services.follow_up import follow_up_end
+
     with engine.connect() as conn:
         counts: dict[str, int] = dict(conn.execute(
             select(_OBLIGATIONS.c.plan_id, func.count()).where(_OBLIGATIONS.c.active)
@@ -49,5 +53,6 @@ def list_plans(engine: Engine) -> list[PlanSummary]:
         rows = conn.execute(
             select(_PLANS.c.id, _PLANS.c.title, _PLANS.c.version, _PLANS.c.start, _PLANS.c.end)
             .order_by(_PLANS.c.id)).all()
+        ends = {r.id: follow_up_end(conn, r.id) for r in rows}
     return [PlanSummary(r.id, r.title, int(r.version), _date(r.start), _date(r.end), int(counts.get(r.id, 0)),
-                        _date(nights[r.id]) if nights.get(r.id) is not None else None) for r in rows]
+                        _date(nights[r.id]) if nights.get(r.id) is not None else None, ends[r.id]) for r in rows]
