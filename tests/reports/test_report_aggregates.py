@@ -144,15 +144,17 @@ def test_the_county_report_on_other_days_equals_its_rows(scenario, as_of):
 def test_the_founding_plans_aggregates_equal_its_rows_through_the_year(engine):
     """The demo's reports (on time, late, in progress, sent back to in progress after done,
     silent) on the founding plan, with some nights run so reminders and saved lights exist."""
-    from plan_tracker.demo import PLAN, demo_reports
+    from plan_tracker.demo import demo_reports
     from plan_tracker.domain.calendar import WorkCalendar
     from plan_tracker.planfile import load_plan
+    from plan_tracker.resources import example_plan_path
     from plan_tracker.services.nightly import evaluate
     from plan_tracker.services.plans import apply_plan
     from plan_tracker.services.submissions import record_report
 
-    apply_plan(engine, PLAN)
-    plan = load_plan(PLAN)
+    founding = example_plan_path("jingzhou-2018")
+    apply_plan(engine, founding)
+    plan = load_plan(founding)
     with engine.begin() as conn:
         for s in demo_reports(plan, WorkCalendar(plan.plan.calendar)):
             record_report(conn, s, today=dt.date(2019, 3, 31), actor=s.unit, source="demo")

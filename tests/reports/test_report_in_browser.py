@@ -45,11 +45,12 @@ async ([b64, rgb]) => {
 
 @pytest.fixture(scope="module")
 def founding_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from plan_tracker.demo import PLAN, demo_reports
+    from plan_tracker.demo import demo_reports
     from plan_tracker.domain.calendar import WorkCalendar
     from plan_tracker.planfile import load_plan
     from plan_tracker.reports import build_report, render_html
     from plan_tracker.reports.schedule import first_working_day_of_week
+    from plan_tracker.resources import example_plan_path
     from plan_tracker.services.nightly import evaluate, snapshot
     from plan_tracker.services.plans import apply_plan
     from plan_tracker.services.submissions import record_report
@@ -58,8 +59,9 @@ def founding_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("founding")
     engine = make_engine(f"sqlite:///{folder / 'store.sqlite3'}")
     migrate(engine)
-    apply_plan(engine, PLAN)
-    plan = load_plan(PLAN)
+    founding = example_plan_path("jingzhou-2018")
+    apply_plan(engine, founding)
+    plan = load_plan(founding)
     calendar = WorkCalendar(plan.plan.calendar)
     with engine.begin() as conn:
         for s in demo_reports(plan, calendar):
