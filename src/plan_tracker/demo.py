@@ -1,8 +1,9 @@
 """`make demo`: the founding plan, end to end, on the embedded SQLite store.
 
 Applies the founding plan shipped in the package (plan_tracker/examples/plans/
-jingzhou-2018.yaml), records a deterministic set of demo status reports (most on time, some late, some never), runs the nightly follow-up for every working day of
-2018 as if at 09:00 local time, and prints where the outputs are.
+jingzhou-2018.yaml), records a deterministic set of demo status reports (most on time,
+some late, some never), runs the nightly follow-up for every working day of 2018 as if at
+09:00 local time, and prints where the outputs are.
 """
 
 from __future__ import annotations
