@@ -5,7 +5,8 @@ cycles, calendar coverage) would otherwise wait for the next run. Here the rejec
 are taken out — an optional value is dropped, an item (unit, task, step…) whose required
 value is bad is dropped whole — and what is left is validated again and checked. Issues
 come back in the coordinates of the original document, so their FILE:LINE:COL is right,
-and references to a dropped item's id are not reported (the item is there, just broken).
+and references to a dropped item's id (or a dropped unit's groups) are not reported: the
+item is there, just broken.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ def salvage(data: dict[str, Any], error: ValidationError) -> tuple[Plan | None, 
                 found = _lookup(data, target)
                 if isinstance(found, dict) and isinstance(found.get("id"), str):
                     ghosts.add(found["id"])
+                if isinstance(found, dict) and isinstance(found.get("groups"), list):  # a unit's groups
+                    ghosts.update(g for g in found["groups"] if isinstance(g, str))
             elif len(path) > 1 or err["type"] == "extra_forbidden":
                 pruned.dropped_keys.add(path)
             else:

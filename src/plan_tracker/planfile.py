@@ -9,6 +9,7 @@ to plain data while recording where each value came from, then validated.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -279,11 +280,20 @@ def _whole_document_issues(data: dict[str, Any], exc: ValidationError, tree: _Tr
     if plan is None:
         return []
     # A reference to an item dropped for a bad value is not "unknown": the item is there.
-    found = [i for i in cross_check(plan) if not any(f"{g!r}" in i.message for g in ghosts)]
+    found = [i for i in cross_check(plan) if _referenced(i.message) not in ghosts]
     if not found:
         found = schedule_issues(plan, WorkCalendar(plan.plan.calendar))
     issues = [PlanIssue(pruned.original(i.path), i.message, i.at_key) for i in found]
     return [p for p in _route(issues, tree, trees) if (p.file, p.line, p.column) not in seen]
+
+
+_REFERENCE = re.compile(r"^(?:unknown (?:unit|group|task)|group) '([^']*)'")
+
+
+def _referenced(message: str) -> str | None:
+    """The id a reference problem is about ("unknown unit 'x' …", "group 'x' has no units")."""
+    match = _REFERENCE.match(message)
+    return match.group(1) if match else None
 
 
 def _issues_from_validation(exc: ValidationError) -> list[PlanIssue]:

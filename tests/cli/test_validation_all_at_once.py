@@ -108,3 +108,12 @@ def test_malformed_addresses_are_rejected_naming_the_field(address: str) -> None
         Person(name="张伟", email=address)
     error = caught.value.errors()[0]
     assert error["loc"][0] == "email" and "is not a valid e-mail address" in error["msg"]
+
+
+def test_a_unit_dropped_for_a_bad_value_leaves_its_group_known(tmp_path: Path) -> None:
+    # town-a is the only unit in `towns`; its contact's address is bad. The task led by
+    # group:towns must not also read "group 'towns' has no units".
+    text = BAD.replace("warn_days: 99", "warn_days: 3").replace("name: 甲镇, ", "")
+    code, lines = validate(tmp_path, text)
+    assert code == 2
+    assert not any("group 'towns'" in line for line in lines), lines

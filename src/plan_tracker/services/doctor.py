@@ -113,7 +113,7 @@ def _migrations(conn: Connection) -> Check:
 
 
 def _plan_checks(conn: Connection, plan_id: str, now: dt.datetime) -> list[Check]:
-    plan = conn.execute(select(PLANS.c.timezone, PLANS.c.calendar_key, PLANS.c.end).where(PLANS.c.id == plan_id)).one()
+    plan = conn.execute(select(PLANS.c.timezone, PLANS.c.calendar_key).where(PLANS.c.id == plan_id)).one()
     today = now.astimezone(zoneinfo.ZoneInfo(plan.timezone)).date()
     checks: list[Check] = []
     last_day = follow_up_end(conn, plan_id)
