@@ -156,7 +156,7 @@ def test_a_units_deadlines_feed_parses_as_icalendar(scenario):
         dt.date(2018, 3, 30), dt.date(2018, 4, 9), dt.date(2018, 7, 6), dt.date(2018, 10, 12), dt.date(2019, 1, 8)]
     assert len({str(e["UID"]) for e in events}) == 5
     assert str(events[0]["SUMMARY"]) == "【截止】制定年度学法计划（一次性任务）"
-    assert "逾期" in str(events[0]["DESCRIPTION"])  # its light on the as-of date
+    assert "红灯" in str(events[0]["DESCRIPTION"])  # its light on the as-of date (the catalogue's word)
     assert all(e.walk("VALARM") for e in events)  # nothing is done: every event has an alarm
 
 

@@ -24,6 +24,7 @@ from pydantic import (
 
 from plan_tracker.domain.errors import PlanIssue
 from plan_tracker.domain.suggestions import did_you_mean
+from plan_tracker.domain.vocabulary import LEVEL_WORDS
 
 ID_RE = r"^[a-z0-9][a-z0-9-]*$"
 TASK_ID_RE = r"^[a-z0-9][a-z0-9.-]*$"
@@ -198,7 +199,7 @@ class PlanHeader(Strict):
         return end
 
 
-LEVEL_LABELS_ZH = {"remind": "提醒", "urge": "催办", "supervise": "督办", "accountability": "通报"}
+LEVEL_LABELS_ZH = LEVEL_WORDS["zh"]
 
 
 class Step(Strict):

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import DomainError
+from plan_tracker.domain.vocabulary import STATUS_WORDS
 
 
 class Status(StrEnum):
@@ -16,12 +17,8 @@ class Status(StrEnum):
     blocked = "blocked"
 
 
-STATUS_LABELS_ZH = {
-    Status.not_started: "未开始",
-    Status.in_progress: "推进中",
-    Status.done: "已完成",
-    Status.blocked: "受阻",
-}
+# The Chinese words units may write instead of the keys (from the one wording catalogue).
+STATUS_LABELS_ZH = {Status(key): word for key, word in STATUS_WORDS["zh"].items()}
 
 
 class BadReport(DomainError):

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plan_tracker.domain.reports import STATUS_LABELS_ZH
+from plan_tracker.domain.vocabulary import lights
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,7 @@ REQUIRED = ("task", "period", "status")
 FILL_IN_KEYS = tuple(c.key for c in COLUMNS if c.fill_in)
 
 STATUS_CHOICES = tuple(STATUS_LABELS_ZH.values())
-LIGHT_LABELS_ZH = {"pending": "待开始", "green": "绿灯", "yellow": "黄灯", "red": "红灯",
-                   "done": "已完成", "done_late": "逾期完成"}
+LIGHT_LABELS_ZH = lights("zh")
 LIGHT_COLOURS = {"green": "C6EFCE", "yellow": "FFEB9C", "red": "FFC7CE", "pending": "EDEDED"}
 
 # The identity row (and the hidden `_meta` sheet) name the plan, unit and plan version.

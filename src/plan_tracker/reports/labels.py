@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from plan_tracker.domain.vocabulary import lights, reminder_states, statuses
+
 LIGHT_COLOURS = {
     "red": "#d9363e", "yellow": "#f0a020", "green": "#3aa757",
     "pending": "#b4bcc8", "done": "#2f7ed8", "done_late": "#8e5ea2",
@@ -16,13 +18,11 @@ CJK_FONTS = ('"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsof
              '"WenQuanYi Micro Hei", sans-serif')
 
 _ZH: dict[str, Any] = {
-    "lights": {"red": "逾期", "yellow": "临期", "green": "正常", "pending": "未开始",
-               "done": "按期完成", "done_late": "逾期完成"},
+    "lights": lights("zh"),
     "trend": {"better": "向好", "worse": "变差", "steady": "持平", "unknown": "—"},
     "direction": {"at_least": "不低于", "at_most": "不高于"},
-    "status": {"not_started": "未开始", "in_progress": "推进中", "done": "已完成", "blocked": "受阻"},
-    "states": {"pending": "待发送", "sent": "已发送", "failed": "发送失败", "dead": "无法送达",
-               "skipped": "已跳过"},
+    "status": statuses("zh"),
+    "states": reminder_states("zh"),
     "report_title": "督查督办情况报告",
     "as_of": "截至",
     "issued_by": "编制单位",
@@ -101,13 +101,11 @@ _ZH: dict[str, Any] = {
 }
 
 _EN: dict[str, Any] = {
-    "lights": {"red": "Overdue", "yellow": "Due soon", "green": "On track", "pending": "Not started",
-               "done": "Done on time", "done_late": "Done late"},
+    "lights": lights("en"),
     "trend": {"better": "better", "worse": "worse", "steady": "steady", "unknown": "—"},
     "direction": {"at_least": "at least", "at_most": "at most"},
-    "status": {"not_started": "not started", "in_progress": "in progress", "done": "done", "blocked": "blocked"},
-    "states": {"pending": "pending", "sent": "sent", "failed": "failed", "dead": "undeliverable",
-               "skipped": "skipped"},
+    "status": statuses("en"),
+    "states": reminder_states("en"),
     "report_title": "Follow-up status report",
     "as_of": "As of",
     "issued_by": "Issued by",

@@ -12,10 +12,9 @@ from typing import Any
 from jinja2 import BaseLoader, Environment, FileSystemLoader, StrictUndefined
 
 from plan_tracker.domain.plan import Plan
+from plan_tracker.domain.vocabulary import level_word, status_word
 from plan_tracker.resources import template_loader
 
-LEVEL_LABELS_EN = {"remind": "Reminder", "urge": "Urging", "supervise": "Supervision",
-                   "accountability": "Accountability notice"}
 PERIOD_WORDS_ZH = {"once": "一次性任务"}
 
 
@@ -45,9 +44,10 @@ def _environment(folder: str | None) -> Environment:
 
 def level_wording(plan: Plan, level: str) -> str:
     step = next((s for s in plan.escalation if s.level == level), None)
-    if plan.plan.locale == "en":
-        return (step.label if step and step.label else None) or LEVEL_LABELS_EN.get(level, level)
-    return step.wording if step else level
+    """The step's own `label` when the plan gives one, else the catalogue's word."""
+    if step is not None and step.label:
+        return step.label
+    return level_word(level, plan.plan.locale)
 
 
 def period_label(period: str) -> str:
@@ -66,6 +66,7 @@ def render(plan: Plan, *, recipient_name: str, items: list[Item], as_of: dt.date
         "recipient_name": recipient_name, "plan_title": plan.plan.title,
         "top_wording": level_wording(plan, top.level), "as_of": as_of.isoformat(),
         "coordinator_name": coordinator_name, "portal_url": portal_url,
+        "done_word": status_word("done", locale),
         "overdue_count": sum(1 for i in items if i.overdue_wd > 0),
         "items": [{**vars(i), "wording": level_wording(plan, i.level), "period_label": period_label(i.period)}
                   for i in items],

@@ -7,6 +7,8 @@ import re
 
 from starlette.requests import Request
 
+from plan_tracker.domain.vocabulary import light_word, status_word
+
 LANGS = ("zh", "en")
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -70,22 +72,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "msg_report_sent_back": {"zh": "已退办", "en": "Report sent back"},
     "as_of": {"zh": "统计日期", "en": "As of"},
     "coordinator": {"zh": "督查办（协调单位）", "en": "Coordinator"},
-}
-
-LIGHTS = {
-    "pending": {"zh": "未开始", "en": "not yet open"},
-    "green": {"zh": "绿灯", "en": "green"},
-    "yellow": {"zh": "黄灯", "en": "yellow"},
-    "red": {"zh": "红灯", "en": "red"},
-    "done": {"zh": "已完成", "en": "done"},
-    "done_late": {"zh": "逾期完成", "en": "done late"},
-}
-
-STATUSES = {
-    "not_started": {"zh": "未开始", "en": "not started"},
-    "in_progress": {"zh": "推进中", "en": "in progress"},
-    "done": {"zh": "已完成", "en": "done"},
-    "blocked": {"zh": "受阻", "en": "blocked"},
 }
 
 EXT_STATES = {
@@ -158,11 +144,12 @@ class Translator:
     def __call__(self, key: str) -> str:
         return MESSAGES.get(key, {}).get(self.lang, key)
 
+    # Lights and statuses read the one wording catalogue (as reports and messages do).
     def light(self, value: str | None) -> str:
-        return LIGHTS.get(value or "", {}).get(self.lang, value or "")
+        return light_word(value, self.lang)
 
     def status(self, value: str | None) -> str:
-        return STATUSES.get(value or "", {}).get(self.lang, value or "-")
+        return status_word(value, self.lang)
 
     def error(self, message: str) -> str:
         if self.lang == "zh":
