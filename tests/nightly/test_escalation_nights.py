@@ -95,7 +95,7 @@ def test_one_message_per_recipient_lists_all_its_items(applied, night, settings)
         if "town-a@example.org" in str(msg["To"]):
             to_contact.append(msg)
     assert len(to_contact) == 1
-    body = to_contact[0].get_content()
+    body = to_contact[0].get_body(preferencelist=("plain",)).get_content()
     assert "报送自查报告" in body and "报送半年总结" in body and "催办" in str(to_contact[0]["Subject"])
     assert "已逾期 1 个工作日" in body
 
@@ -103,7 +103,7 @@ def test_one_message_per_recipient_lists_all_its_items(applied, night, settings)
 def test_messages_never_go_out_empty_and_every_raised_reminder_has_a_recipient(applied, night, settings):
     night("2018-10-16")
     for path in settings.folder("outbox").iterdir():
-        body = message_from_bytes(path.read_bytes(), policy=policy.default).get_content()
+        body = message_from_bytes(path.read_bytes(), policy=policy.default).get_body(preferencelist=("plain",)).get_content()
         assert "1.【" in body
     assert all(state == "sent" for _, state in deliveries(applied))
 

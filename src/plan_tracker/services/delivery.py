@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.sql import text
 
 from plan_tracker import faults
@@ -24,12 +24,12 @@ from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import CalendarNotCovered
 from plan_tracker.domain.plan import Plan
 from plan_tracker.services.context import PlanContext
-from plan_tracker.services.messages import Item, message_key, render
+from plan_tracker.services.message_model import claimed_message
+from plan_tracker.services.messages import message_key, render_model
 from plan_tracker.services.plans import stored_plan
 from plan_tracker.settings import Settings
 from plan_tracker.store import evaluation_sql as q
-from plan_tracker.store.models import Obligation, TaskRow, UnitRow
-from plan_tracker.store.outbox_models import ChannelState, Delivery, Recipient, Reminder
+from plan_tracker.store.outbox_models import ChannelState, Delivery, Recipient
 
 LEASE = dt.timedelta(minutes=10)
 BACKOFF_BASE = dt.timedelta(minutes=5)
@@ -159,16 +159,15 @@ def _deliver_one(engine: Engine, plan: Plan, recipient: Any, route: Route, *, no
     with engine.connect() as conn:
         disabled = conn.execute(select(ChannelState.__table__.c.reason).where(  # type: ignore[attr-defined]
             ChannelState.__table__.c.name == route.name, ChannelState.__table__.c.disabled)).scalar_one_or_none()  # type: ignore[attr-defined]
-        ids, items = _claimed_items(conn, plan, token, as_of)
+        ids, model = claimed_message(conn, plan, recipient, token, as_of, coordinator=coordinator,
+                                     portal_url=plan.plan.portal_url or settings.portal_url)
     if disabled is not None:
         _record_failure(engine, token, now, f"channel {route.name} disabled: {disabled}", permanent=False,
                         max_attempts=settings.delivery_max_attempts, summary=summary, retry_in=dt.timedelta(days=1))
         return
-    subject, body = render(plan, recipient_name=recipient.name, items=items, as_of=as_of,
-                           coordinator_name=coordinator, portal_url=plan.plan.portal_url or settings.portal_url,
-                           templates=templates)
-    message = Message(recipient_name=recipient.name, address=recipient.address, subject=subject,
-                      text=body, message_key=message_key(plan.id, recipient.key, ids))
+    rendered = render_model(plan, model, templates)
+    message = Message(recipient_name=recipient.name, address=recipient.address, subject=rendered.subject,
+                      text=rendered.text, html=rendered.html, message_key=message_key(plan.id, recipient.key, ids))
     try:
         receipt = route.channel.send(message)
     except DeliveryError as exc:
@@ -186,33 +185,6 @@ def _deliver_one(engine: Engine, plan: Plan, recipient: Any, route: Route, *, no
                      .values(state="sent", sent_at=now, receipt=receipt.detail[:500], last_error=None))
     summary.messages_sent += 1
     summary.deliveries_sent += len(ids)
-
-
-def _claimed_items(conn: Connection, plan: Plan, token: str, as_of: dt.date) -> tuple[list[int], list[Item]]:
-    r, o = Reminder.__table__, Obligation.__table__  # type: ignore[attr-defined]
-    t, u = TaskRow.__table__, UnitRow.__table__  # type: ignore[attr-defined]
-    rows = conn.execute(
-        select(D.c.id, r.c.level, r.c.position, r.c.overdue_wd, o.c.task_id, o.c.period, o.c.due,
-               t.c.title, u.c.name.label("unit_name"))
-        .join(r, r.c.id == D.c.reminder_id).join(o, o.c.id == r.c.obligation_id)
-        .join(t, and_(t.c.plan_id == o.c.plan_id, t.c.id == o.c.task_id))
-        .join(u, and_(u.c.plan_id == o.c.plan_id, u.c.id == o.c.unit_id))
-        .where(D.c.claim == token).order_by(r.c.position.desc(), o.c.due, o.c.task_id, o.c.unit_id)
-    ).all()
-    calendar = WorkCalendar(plan.plan.calendar)
-    items = [
-        Item(row.task_id, row.title, row.unit_name, row.period, row.due, row.level, row.position,
-             row.overdue_wd, None if row.overdue_wd else _days_left(calendar, as_of, row.due))
-        for row in rows
-    ]
-    return [row.id for row in rows], items
-
-
-def _days_left(calendar: WorkCalendar, as_of: dt.date, due: dt.date) -> int | None:
-    try:
-        return calendar.working_days_between(as_of, due)
-    except CalendarNotCovered:
-        return None
 
 
 def _record_failure(engine: Engine, token: str, now: dt.datetime, error: str, *, permanent: bool,

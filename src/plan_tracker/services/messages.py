@@ -1,26 +1,57 @@
-"""Rendering reminder messages from the Jinja2 templates shipped in `plan_tracker/templates`."""
+"""Reminder messages written for their reader, rendered from one model as plain text and
+HTML (Jinja2 templates shipped in `plan_tracker/templates`, one per locale).
+
+A recipient gets one message per delivery run. Its items are sorted into sections by the
+role the recipient holds for each item (a person may be one unit's contact and the plan's
+coordinator at once), each section written for that reader:
+
+- `contact` (联络员): what to do and by when, how to report (the portal page of each item;
+  the spreadsheet template from the coordinating office);
+- `head` (负责人): the unit's overdue items and who is handling them;
+- `coordinator` (督查办): the escalated items, and the decisions waiting — blocked items,
+  extension requests, done reports to review (the portal's review page);
+- `leading_group` (领导小组): a 通报 digest — units, item counts, the longest overdue, and
+  the change since the previous digest.
+
+Every listed item carries the unit's own words: its latest status, progress, report date
+and note (trimmed here; escaped by the HTML template). No message carries a command line.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import BaseLoader, Environment, FileSystemLoader, StrictUndefined
+from jinja2 import BaseLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from plan_tracker.domain.plan import Plan
-from plan_tracker.domain.vocabulary import level_word, status_word
+from plan_tracker.domain.vocabulary import level_word, light_word, status_word
 from plan_tracker.resources import template_loader
 
-PERIOD_WORDS_ZH = {"once": "一次性任务"}
+PERIOD_WORDS = {"zh": {"once": "一次性任务"}, "en": {"once": "one-off"}}
+# Sections in the order a message shows them: what the reader must do comes first.
+AUDIENCES = ("contact", "head", "coordinator", "leading_group")
+NOTE_LIMIT = 120  # characters of a unit's note quoted in a message
+
+
+@dataclass(frozen=True)
+class UnitWords:
+    """What the unit last reported on an item (as of the message's date)."""
+
+    status: str
+    progress: int | None
+    reported_on: dt.date
+    note: str | None
 
 
 @dataclass(frozen=True)
 class Item:
-    """One reminder line in a message."""
+    """One listed item of a message."""
 
     task_id: str
     task_title: str
@@ -31,49 +62,167 @@ class Item:
     position: int
     overdue_wd: int
     days_left: int | None
+    obligation_id: int | None = None
+    unit_id: str = ""
+    handler: str | None = None  # the unit's contact: who is handling the item
+    latest: UnitWords | None = None
 
 
-@cache
-def _environment(folder: str | None) -> Environment:
-    """The shipped templates (package data), or a folder of the caller's own."""
-    loader: BaseLoader = template_loader() if folder is None else FileSystemLoader(folder)
-    # Plain-text templates: autoescape off on purpose; HTML renderings escape separately.
-    return Environment(loader=loader, undefined=StrictUndefined,  # noqa: S701
-                       keep_trailing_newline=True, trim_blocks=False)
+@dataclass(frozen=True)
+class Decision:
+    """Something waiting for the coordinator: a blocked item, an extension request, a done
+    report to review."""
+
+    kind: str  # blocked | extension | review
+    task_title: str
+    unit_name: str
+    period: str
+    detail: str | None  # the unit's reason or note (trimmed)
+    new_due: dt.date | None = None
+    since: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class DigestUnit:
+    unit_name: str
+    items: int
+    longest_overdue_wd: int
+
+
+@dataclass(frozen=True)
+class Digest:
+    """The leading group's 通报 digest over its listed items."""
+
+    units: list[DigestUnit]
+    total: int
+    longest: Item | None
+    new: int  # items listed for the first time
+    previous_total: int | None  # items of the previous digest to this recipient (None: first)
+
+
+@dataclass(frozen=True)
+class Section:
+    audience: str
+    items: list[Any]  # Items (in the model) or their template views (when rendering)
+
+
+@dataclass
+class MessageModel:
+    locale: str
+    recipient_name: str
+    plan_title: str
+    as_of: dt.date
+    coordinator_name: str
+    portal_url: str | None
+    sections: list[Section]
+    decisions: list[Decision] = field(default_factory=list)
+    digest: Digest | None = None
+
+    @property
+    def items(self) -> list[Item]:
+        return [i for s in self.sections for i in s.items]
+
+
+def clean_note(text: str | None, limit: int = NOTE_LIMIT) -> str | None:
+    """A unit's free text fit to quote: control characters and runs of white space become
+    one space, and a long note is cut with an ellipsis. Escaping is the renderer's job."""
+    if not text:
+        return None
+    flat = re.sub(r"[\x00-\x1f\x7f\s]+", " ", text).strip()
+    if not flat:
+        return None
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
 def level_wording(plan: Plan, level: str) -> str:
-    step = next((s for s in plan.escalation if s.level == level), None)
     """The step's own `label` when the plan gives one, else the catalogue's word."""
+    step = next((s for s in plan.escalation if s.level == level), None)
     if step is not None and step.label:
         return step.label
     return level_word(level, plan.plan.locale)
 
 
-def period_label(period: str) -> str:
-    return PERIOD_WORDS_ZH.get(period, period)
+def period_label(period: str, locale: str = "zh") -> str:
+    return PERIOD_WORDS.get(locale, PERIOD_WORDS["zh"]).get(period, period)
 
 
-def render(plan: Plan, *, recipient_name: str, items: list[Item], as_of: dt.date,
-           coordinator_name: str, portal_url: str | None, templates: Path | None = None) -> tuple[str, str]:
-    """(subject, text) of one grouped message; never called with no items."""
-    if not items:
+def build_digest(items: list[Item], *, previous_total: int | None, new: int) -> Digest:
+    per_unit: dict[str, list[Item]] = {}
+    for item in items:
+        per_unit.setdefault(item.unit_name, []).append(item)
+    units = sorted((DigestUnit(name, len(found), max(i.overdue_wd for i in found)) for name, found in per_unit.items()),
+                   key=lambda u: (-u.items, -u.longest_overdue_wd, u.unit_name))
+    longest = max(items, key=lambda i: (i.overdue_wd, -i.due.toordinal()), default=None)
+    return Digest(units, len(items), longest, new, previous_total)
+
+
+@cache
+def _environment(folder: str | None) -> Environment:
+    """The shipped templates (package data), or a folder of the caller's own.
+    `.txt.j2` templates are plain text (no escaping); `.html.j2` ones autoescape every value."""
+    loader: BaseLoader = template_loader() if folder is None else FileSystemLoader(folder)
+    env = Environment(loader=loader, undefined=StrictUndefined,
+                      autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+                      keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    return env
+
+
+def portal_link(portal_url: str | None, obligation_id: int | None) -> str | None:
+    if not portal_url:
+        return None
+    base = portal_url.rstrip("/")
+    return f"{base}/portal/obligations/{obligation_id}" if obligation_id is not None else f"{base}/portal"
+
+
+def _context(plan: Plan, model: MessageModel) -> dict[str, Any]:
+    locale = model.locale
+
+    def item_view(item: Item) -> dict[str, Any]:
+        latest = item.latest
+        return {**vars(item), "wording": level_wording(plan, item.level),
+                "period_label": period_label(item.period, locale),
+                "link": portal_link(model.portal_url, item.obligation_id),
+                "latest": None if latest is None else {
+                    "status": status_word(latest.status, locale), "blocked": latest.status == "blocked",
+                    "progress": latest.progress, "reported_on": latest.reported_on.isoformat(),
+                    "note": clean_note(latest.note)}}
+
+    top = max(model.items, key=lambda i: i.position)
+    return {
+        "recipient_name": model.recipient_name, "plan_title": model.plan_title,
+        "top_wording": level_wording(plan, top.level), "as_of": model.as_of.isoformat(),
+        "coordinator_name": model.coordinator_name, "portal_url": model.portal_url,
+        "review_link": f"{model.portal_url.rstrip('/')}/portal/review" if model.portal_url else None,
+        "portal_home": portal_link(model.portal_url, None),
+        "overdue_count": sum(1 for i in model.items if i.overdue_wd > 0),
+        "item_count": len(model.items),
+        # Sections as objects, not dicts: `s.items` in a template must not find `dict.items`.
+        "sections": [Section(s.audience, [item_view(i) for i in s.items]) for s in model.sections],
+        "decisions": [{**vars(d), "period_label": period_label(d.period, locale)} for d in model.decisions],
+        "digest": model.digest, "red_word": light_word("red", locale),
+        "done_word": status_word("done", locale), "blocked_word": status_word("blocked", locale),
+        "items": [item_view(i) for i in model.items],
+    }
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def render_model(plan: Plan, model: MessageModel, templates: Path | None = None) -> Rendered:
+    """Subject, plain text and HTML of one message, all from the same model."""
+    if not model.items:
         raise ValueError("a message needs at least one item")
     env = _environment(None if templates is None else str(templates))
-    locale = plan.plan.locale
-    top = max(items, key=lambda i: i.position)
-    context: dict[str, Any] = {
-        "recipient_name": recipient_name, "plan_title": plan.plan.title,
-        "top_wording": level_wording(plan, top.level), "as_of": as_of.isoformat(),
-        "coordinator_name": coordinator_name, "portal_url": portal_url,
-        "done_word": status_word("done", locale),
-        "overdue_count": sum(1 for i in items if i.overdue_wd > 0),
-        "items": [{**vars(i), "wording": level_wording(plan, i.level), "period_label": period_label(i.period)}
-                  for i in items],
-    }
+    locale = model.locale if model.locale in ("zh", "en") else "zh"
+    context = _context(plan, model)
     subject = env.get_template(f"reminder_subject.{locale}.txt.j2").render(context).strip()
-    body = env.get_template(f"reminder.{locale}.txt.j2").render(context)
-    return subject, body
+    text = env.get_template(f"reminder.{locale}.txt.j2").render(context)
+    html = env.get_template(f"reminder.{locale}.html.j2").render({**context, "subject": subject})
+    return Rendered(subject, text, html)
 
 
 def message_key(plan_id: str, recipient_key: str, delivery_ids: list[int]) -> str:

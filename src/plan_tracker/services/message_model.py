@@ -1,0 +1,161 @@
+"""Reading what a recipient's message says, from the store: the claimed deliveries' items,
+the role the recipient holds for each, the unit's latest words on each item, and, for the
+coordinator and the leading group, the decisions waiting and the previous digest."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select
+
+from plan_tracker.domain.calendar import WorkCalendar
+from plan_tracker.domain.errors import CalendarNotCovered
+from plan_tracker.domain.plan import Plan
+from plan_tracker.services.messages import (
+    AUDIENCES,
+    Decision,
+    Item,
+    MessageModel,
+    Section,
+    UnitWords,
+    build_digest,
+    clean_note,
+)
+from plan_tracker.store.models import Obligation, StatusReport, TaskRow, UnitRow
+from plan_tracker.store.outbox_models import Delivery, Reminder, RoleRecipient
+
+D = Delivery.__table__  # type: ignore[attr-defined]
+R = Reminder.__table__  # type: ignore[attr-defined]
+O = Obligation.__table__  # type: ignore[attr-defined]  # noqa: E741
+REPORTS = StatusReport.__table__  # type: ignore[attr-defined]
+DECISIONS_LISTED = 30  # the coordinator's message lists this many decisions of each kind
+
+
+def claimed_message(conn: Connection, plan: Plan, recipient: Any, token: str, as_of: dt.date, *,
+                    coordinator: str, portal_url: str | None) -> tuple[list[int], MessageModel]:
+    """(delivery ids, message model) of the deliveries claimed under `token`."""
+    t, u = TaskRow.__table__, UnitRow.__table__  # type: ignore[attr-defined]
+    rows = conn.execute(
+        select(D.c.id, R.c.level, R.c.position, R.c.overdue_wd, O.c.id.label("obligation_id"), O.c.task_id,
+               O.c.unit_id, O.c.period, O.c.due, t.c.title, u.c.name.label("unit_name"))
+        .join(R, R.c.id == D.c.reminder_id).join(O, O.c.id == R.c.obligation_id)
+        .join(t, and_(t.c.plan_id == O.c.plan_id, t.c.id == O.c.task_id))
+        .join(u, and_(u.c.plan_id == O.c.plan_id, u.c.id == O.c.unit_id))
+        .where(D.c.claim == token).order_by(R.c.position.desc(), O.c.due, O.c.task_id, O.c.unit_id)
+    ).all()
+    calendar = WorkCalendar(plan.plan.calendar)
+    words = latest_words(conn, [row.obligation_id for row in rows], as_of)
+    handlers = {unit.id: unit.contact.name for unit in plan.units if unit.contact is not None}
+    held = held_roles(conn, plan.id, recipient.key)
+    step_roles = {step.level: {role.value for role in step.notify} for step in plan.ladder()}
+    by_audience: dict[str, list[Item]] = {}
+    seen: set[tuple[str, int]] = set()
+    for row in rows:
+        audience = audience_of(row.unit_id, step_roles.get(row.level, set()), held)
+        if (audience, row.obligation_id) in seen:
+            continue  # two steps of one item in one message (a missed night): listed once, highest first
+        seen.add((audience, row.obligation_id))
+        by_audience.setdefault(audience, []).append(Item(
+            row.task_id, row.title, row.unit_name, row.period, row.due, row.level, row.position, row.overdue_wd,
+            None if row.overdue_wd else days_left(calendar, as_of, row.due), obligation_id=row.obligation_id,
+            unit_id=row.unit_id, handler=handlers.get(row.unit_id), latest=words.get(row.obligation_id)))
+    sections = [Section(a, by_audience[a]) for a in AUDIENCES if a in by_audience]
+    model = MessageModel(plan.plan.locale, recipient.name, plan.plan.title, as_of, coordinator, portal_url, sections)
+    if "coordinator" in by_audience:
+        model.decisions = waiting_decisions(conn, plan, as_of)
+    if "leading_group" in by_audience:
+        listed = by_audience["leading_group"]
+        previous = previous_message_obligations(conn, plan.id, recipient.key, token)
+        model.digest = build_digest(
+            listed, previous_total=None if previous is None else len(previous),
+            new=sum(1 for i in listed if previous is None or i.obligation_id not in previous))
+    return [row.id for row in rows], model
+
+
+def audience_of(unit_id: str, step_roles: set[str], held: set[tuple[str, str]]) -> str:
+    """The first audience (in `AUDIENCES` order) the recipient holds for this item's step:
+    a coordinator who is also the unit's contact reads the item as the contact, who acts."""
+    for role in AUDIENCES:
+        if role in step_roles and ((unit_id, role) in held or ("*", role) in held):
+            return role
+    return "contact"  # the ladder changed since the reminder was raised: the plainest voice
+
+
+def held_roles(conn: Connection, plan_id: str, recipient_key: str) -> set[tuple[str, str]]:
+    rr = RoleRecipient.__table__  # type: ignore[attr-defined]
+    return {(row.unit_id, row.role) for row in conn.execute(
+        select(rr.c.unit_id, rr.c.role).where(rr.c.plan_id == plan_id, rr.c.recipient_key == recipient_key))}
+
+
+def latest_words(conn: Connection, obligation_ids: list[int], as_of: dt.date) -> dict[int, UnitWords]:
+    """Each obligation's latest report dated on or before `as_of` (ties by arrival)."""
+    found: dict[int, UnitWords] = {}
+    for start in range(0, len(obligation_ids), 500):
+        chunk = sorted(set(obligation_ids[start:start + 500]))
+        for row in conn.execute(
+            select(REPORTS.c.obligation_id, REPORTS.c.status, REPORTS.c.progress, REPORTS.c.reported_on, REPORTS.c.note)
+            .where(REPORTS.c.obligation_id.in_(chunk), REPORTS.c.reported_on <= as_of)
+            .order_by(REPORTS.c.obligation_id, REPORTS.c.reported_on, REPORTS.c.id)
+        ):
+            found[int(row.obligation_id)] = UnitWords(row.status, row.progress, _date(row.reported_on), row.note)
+    return found
+
+
+def waiting_decisions(conn: Connection, plan: Plan, as_of: dt.date) -> list[Decision]:
+    """Blocked open items (with the unit's reason), extension requests and done reports to
+    review: what only the coordinator can move."""
+    from plan_tracker.services.portal import extension_list, report_list
+
+    titles = {task.id: task.title for _, task in plan.tasks()}
+    units = {unit.id: unit.name for unit in plan.units}
+    found = [Decision("blocked", titles.get(row.task_id, row.task_id), units.get(row.unit_id, row.unit_id),
+                      row.period, clean_note(row.note), since=_date(row.reported_on))
+             for row in blocked_items(conn, plan.id, as_of)]
+    found += [Decision("extension", titles.get(e.task, e.task), units.get(e.unit, e.unit), e.period,
+                       clean_note(e.reason), new_due=e.new_due, since=e.requested_on)
+              for e in extension_list(conn, plan.id, state="pending", limit=DECISIONS_LISTED)]
+    found += [Decision("review", titles.get(r.task, r.task), units.get(r.unit, r.unit), r.period,
+                       clean_note(r.note), since=r.reported_on)
+              for r in report_list(conn, plan.id, awaiting_review=True, limit=DECISIONS_LISTED)]
+    return found
+
+
+def blocked_items(conn: Connection, plan_id: str, as_of: dt.date) -> list[Any]:
+    """Open obligations whose latest report (as of `as_of`) says blocked, oldest first."""
+    newer = REPORTS.alias("newer")
+    later = select(newer.c.id).where(
+        newer.c.obligation_id == REPORTS.c.obligation_id, newer.c.reported_on <= as_of,
+        (newer.c.reported_on > REPORTS.c.reported_on)
+        | ((newer.c.reported_on == REPORTS.c.reported_on) & (newer.c.id > REPORTS.c.id)))
+    return list(conn.execute(
+        select(O.c.id, O.c.task_id, O.c.unit_id, O.c.period, REPORTS.c.note, REPORTS.c.reported_on)
+        .join(REPORTS, REPORTS.c.obligation_id == O.c.id)
+        .where(O.c.plan_id == plan_id, O.c.active, REPORTS.c.status == "blocked", REPORTS.c.reported_on <= as_of,
+               ~later.exists())
+        .order_by(REPORTS.c.reported_on, O.c.id).limit(DECISIONS_LISTED)
+    ))
+
+
+def previous_message_obligations(conn: Connection, plan_id: str, recipient_key: str, token: str) -> set[int] | None:
+    """The obligations of the last message sent to this recipient before this one (None
+    when there was none): the digest's "since the previous digest"."""
+    last = conn.execute(select(func.max(D.c.sent_at)).where(
+        D.c.plan_id == plan_id, D.c.recipient_key == recipient_key, D.c.state == "sent",
+        (D.c.claim != token) | D.c.claim.is_(None))).scalar_one_or_none()
+    if last is None:
+        return None
+    return {int(r[0]) for r in conn.execute(
+        select(R.c.obligation_id).join(D, D.c.reminder_id == R.c.id)
+        .where(D.c.plan_id == plan_id, D.c.recipient_key == recipient_key, D.c.state == "sent", D.c.sent_at == last))}
+
+
+def days_left(calendar: WorkCalendar, as_of: dt.date, due: dt.date) -> int | None:
+    try:
+        return calendar.working_days_between(as_of, due)
+    except CalendarNotCovered:
+        return None
+
+
+def _date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
