@@ -100,12 +100,13 @@ sections:
 """
 
 REPORTS = [
-    # (task, unit, period, status, date, progress, indicator values)
+    # (task, unit, period, status, date, progress, indicator values[, note])
     ("openness.rules", "office", "once", "done", "2018-03-14", None, None),
     ("study.quarterly", "town-a", "2018-Q1", "done", "2018-04-09", None, {"trained": 18}),
     ("openness.catalogue", "office", "once", "in_progress", "2018-04-12", 60, {"complaints": 3}),
     ("study.quarterly", "town-b", "2018-Q1", "in_progress", "2018-04-12", 20, {"trained": 10}),
-    ("study.quarterly", "town-b", "2018-Q1", "in_progress", "2018-04-16", 40, {"trained": "约十人"}),
+    ("study.quarterly", "town-b", "2018-Q1", "in_progress", "2018-04-16", 40, {"trained": "约十人"},
+     "培训场地\n待落实 <b>x</b>"),
     ("study.plan", "town-a", "once", "done", "2018-04-18", None, None),
     ("study.quarterly", "town-a", "2018-Q2", "in_progress", "2018-04-19", 30, {"trained": 12}),
 ]
@@ -134,9 +135,9 @@ def build_scenario(engine: Engine, folder: Path) -> Settings:
         # An approved extension: the catalogue's deadline moves from 04-13 to 04-27.
         conn.execute(update(o).where(o.c.plan_id == PLAN_ID, o.c.task_id == "openness.catalogue")
                      .values(due=dt.date(2018, 4, 27)))
-        for task, unit, period, status, day, progress, values in REPORTS:
+        for task, unit, period, status, day, progress, values, *note in REPORTS:
             record_report(conn, Submission(PLAN_ID, task, unit, period, status, dt.date.fromisoformat(day),
-                                           progress, None, None, values),
+                                           progress, note[0] if note else None, None, values),
                           today=dt.date(2018, 12, 31), actor=unit, source="test")
     settings = Settings(data_dir=folder / "var", database_url=None)
     for day in nights(FIRST_NIGHT, AS_OF):

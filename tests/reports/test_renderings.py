@@ -92,6 +92,19 @@ def test_the_notice_document_is_worded_as_a_chinese_notice(report):
     assert "一、被通报单位及事项" in page and "二、有关要求" in page
 
 
+def test_the_notice_and_the_overdue_list_carry_the_units_own_words(report):
+    ws = openpyxl.load_workbook(io.BytesIO(render_notice_xlsx(report))).active
+    rows = list(ws.iter_rows(values_only=True))
+    header = next(i for i, r in enumerate(rows) if r[0] == "序号")
+    assert rows[header][7] == "单位最近反馈" and rows[header + 1][7] == "尚未报送"  # 乙镇 never reported
+    town_b_q1 = next(o for o in report.overdue if (o.unit_id, o.period) == ("town-b", "2018-Q1"))
+    assert (town_b_q1.status, town_b_q1.progress, town_b_q1.note) == ("in_progress", 40, "培训场地 待落实 <b>x</b>")
+    markdown = render_markdown(report)
+    assert "| 状态 | 最近报送 |" in markdown  # the weekly report's overdue list has a status column
+    assert "推进中 40%：培训场地 待落实" in markdown and "<b>x</b>" not in markdown
+    assert "培训场地 待落实 &lt;b&gt;x&lt;/b&gt;" in render_html(report)
+
+
 def test_a_notice_without_units_says_so(report):
     empty = dataclasses.replace(report, notice=dataclasses.replace(report.notice, units=[], item_total=0))
     page = render_notice_html(empty)

@@ -38,9 +38,10 @@ from plan_tracker.reports.model import (
     Withdrawal,
 )
 from plan_tracker.services.context import PlanContext, plan_context, versions_until
-from plan_tracker.services.messages import level_wording
+from plan_tracker.services.message_model import latest_words
+from plan_tracker.services.messages import UnitWords, clean_note, level_wording
 from plan_tracker.services.status import id_bounds
-from plan_tracker.store.models import ObligationTerm, TaskRow, UnitRow
+from plan_tracker.store.models import Obligation, ObligationTerm, TaskRow, UnitRow
 
 OVERDUE_LIMIT = 200
 NOTICE_LIMIT = 1000
@@ -290,6 +291,7 @@ def _overdue(conn: Connection, params: dict[str, Any], names: dict[str, dict[str
         return []
     history: dict[int, list[ReminderEntry]] = defaultdict(list)
     ids = [int(r.id) for r in rows]
+    words = latest_words(conn, ids, params["as_of"])
     placeholders = ", ".join(f":id{i}" for i in range(len(ids)))
     for h in conn.execute(_sql(q.HISTORY.format(ids=placeholders)),
                           {"as_of": params["as_of"], **{f"id{i}": v for i, v in enumerate(ids)}}):
@@ -302,7 +304,7 @@ def _overdue(conn: Connection, params: dict[str, Any], names: dict[str, dict[str
             unit_id=r.unit_id, unit_name=names["units"].get(r.unit_id, r.unit_id), period=r.period,
             due=_date(r.due), original_due=_date(r.original_due), overdue_wd=int(r.overdue_wd),
             status=r.status, progress=r.progress, last_report_on=_opt_date(r.last_on),
-            reminders=history.get(int(r.id), []),
+            reminders=history.get(int(r.id), []), note=_note(words.get(int(r.id))),
             plan_due_was=(first_plan_due[int(r.id)]
                           if first_plan_due.get(int(r.id), _date(r.original_due)) != _date(r.original_due) else None),
         )
@@ -320,6 +322,10 @@ def _first_plan_due(conn: Connection, ids: list[int]) -> dict[int, dt.date]:
     return first
 
 
+def _note(found: UnitWords | None) -> str | None:
+    return clean_note(found.note) if found else None
+
+
 def _notice(conn: Connection, params: dict[str, Any], names: dict[str, dict[str, Any]], plan: Plan,
             levels: list[Level], limit: int) -> Notice:
     if not levels:
@@ -328,15 +334,33 @@ def _notice(conn: Connection, params: dict[str, Any], names: dict[str, dict[str,
     p = {**params, "top": top.level, "limit": max(limit, 0)}
     counts = {str(r.unit_id): int(r.items) for r in conn.execute(_sql(q.NOTICE_UNITS), p)}
     items: dict[str, list[NoticeItem]] = defaultdict(list)
-    for r in conn.execute(_sql(q.NOTICE_ITEMS), p):
+    found = list(conn.execute(_sql(q.NOTICE_ITEMS), p))
+    ids = _obligation_ids(conn, plan.id, [(r.task_id, r.unit_id, r.period) for r in found])
+    words = latest_words(conn, list(ids.values()), params["as_of"])
+    for r in found:
+        said = words.get(ids.get((r.task_id, r.unit_id, r.period), -1))
         items[r.unit_id].append(NoticeItem(
             r.task_id, names["tasks"].get(r.task_id, (r.task_id,))[0], r.period, _date(r.due),
-            _date(r.original_due), int(r.overdue_wd), _date(r.first_notified), int(r.times)))
+            _date(r.original_due), int(r.overdue_wd), _date(r.first_notified), int(r.times),
+            status=said.status if said else None, progress=said.progress if said else None,
+            reported_on=said.reported_on if said else None, note=_note(said)))
     order = {u.id: i for i, u in enumerate(plan.units)}
     units = [NoticeUnit(uid, names["units"].get(uid, uid), items.get(uid, []))
              for uid in sorted(counts, key=lambda k: (order.get(k, 10**9), k))]
     total = sum(counts.values())
     return Notice(top, units, total, truncated=sum(len(v) for v in items.values()) < total)
+
+
+def _obligation_ids(conn: Connection, plan_id: str, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
+    """Obligation ids of (task, unit, period) keys of a plan (the notice lists items by key)."""
+    o = Obligation.__table__  # type: ignore[attr-defined]
+    wanted, found = set(keys), {}
+    for unit_id in sorted({k[1] for k in wanted}):
+        for row in conn.execute(select(o.c.id, o.c.task_id, o.c.period)
+                                .where(o.c.plan_id == plan_id, o.c.unit_id == unit_id)):
+            if (row.task_id, unit_id, row.period) in wanted:
+                found[(row.task_id, unit_id, row.period)] = int(row.id)
+    return found
 
 
 def _indicators(conn: Connection, plan: Plan, params: dict[str, Any],

@@ -164,6 +164,7 @@ class OverdueItem:
     # The plan's date before a later version moved it (计划调整); None when the plan never did.
     # `due` differs from `original_due` when an extension (延期) moved it.
     plan_due_was: dt.date | None = None
+    note: str | None = None  # the unit's note on its latest report (flattened and cut)
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,11 @@ class NoticeItem:
     overdue_wd: int
     first_notified: dt.date  # when the top level first fired for the item
     times: int  # how often the top level fired (repeats)
+    # the unit's own words: its latest report on the item as of the report's date
+    status: str | None = None
+    progress: int | None = None
+    reported_on: dt.date | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)

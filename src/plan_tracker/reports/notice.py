@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from plan_tracker.domain.vocabulary import status_word
 from plan_tracker.inbox.safety import put
 from plan_tracker.reports.labels import long_date, period_text
-from plan_tracker.reports.model import Report
+from plan_tracker.reports.model import NoticeItem, Report
 from plan_tracker.reports.templating import environment
 from plan_tracker.reports.workbook import new_workbook, title_rows, to_bytes, write_table
 
@@ -33,6 +34,17 @@ class NoticeDocument:
     date: str
 
 
+def unit_words(item: NoticeItem, locale: str) -> str:
+    """The unit's latest report on a notified item, in one cell: status, progress, date, note."""
+    if item.status is None or item.reported_on is None:
+        return "尚未报送" if locale != "en" else "no report"
+    parts = [status_word(item.status, locale) + (f" {item.progress}%" if item.progress is not None else ""),
+             item.reported_on.isoformat()]
+    if item.note:
+        parts.append(item.note)
+    return ("；" if locale != "en" else "; ").join(parts)
+
+
 def notice_document(report: Report, *, rectify_days: int = 5) -> NoticeDocument:
     """The words of the notice, ready for either rendering."""
     n = report.notice
@@ -41,7 +53,7 @@ def notice_document(report: Report, *, rectify_days: int = 5) -> NoticeDocument:
     lower = [lv.wording for lv in report.levels[:-1]]
     rows: list[list[str | int]] = [
         [index, u.unit_name, i.task_title, period_text(i.period, report.locale), i.original_due.isoformat(),
-         i.overdue_wd, i.first_notified.isoformat()]
+         i.overdue_wd, i.first_notified.isoformat(), unit_words(i, report.locale)]
         for index, (u, i) in enumerate(((u, i) for u in n.units for i in u.items), start=1)
     ]
     if report.locale == "en":
@@ -55,7 +67,8 @@ def notice_document(report: Report, *, rectify_days: int = 5) -> NoticeDocument:
                 if units else f"As of {report.as_of.isoformat()}, no overdue item has reached the notice level.",
             ],
             heading_items="I. Units and items notified",
-            columns=["No.", "Unit", "Task", "Period", "Original deadline", "Working days overdue", "First notified"],
+            columns=["No.", "Unit", "Task", "Period", "Original deadline", "Working days overdue", "First notified",
+                     "Unit's latest report"],
             rows=rows,
             truncated=f"{n.item_total - len(rows)} more item(s) not listed.",
             heading_requirements="II. Requirements",
@@ -82,7 +95,7 @@ def notice_document(report: Report, *, rectify_days: int = 5) -> NoticeDocument:
             if units else f"截至{as_of}，各单位承担的工作任务中没有达到通报级别的逾期事项，特此通报。",
         ],
         heading_items="一、被通报单位及事项",
-        columns=["序号", "单位", "任务", "期间", "原定完成时限", "逾期工作日", "首次通报日期"],
+        columns=["序号", "单位", "任务", "期间", "原定完成时限", "逾期工作日", "首次通报日期", "单位最近反馈"],
         rows=rows,
         truncated=f"另有 {n.item_total - len(rows)} 项未列出。",
         heading_requirements="二、有关要求",

@@ -89,13 +89,14 @@ def held_roles(conn: Connection, plan_id: str, recipient_key: str) -> set[tuple[
 
 
 def latest_words(conn: Connection, obligation_ids: list[int], as_of: dt.date) -> dict[int, UnitWords]:
-    """Each obligation's latest report dated on or before `as_of` (ties by arrival)."""
+    """Each obligation's latest report dated and received on or before `as_of` (ties by
+    arrival): what the store knew of the unit's words that day."""
     found: dict[int, UnitWords] = {}
     for start in range(0, len(obligation_ids), 500):
         chunk = sorted(set(obligation_ids[start:start + 500]))
         for row in conn.execute(
             select(REPORTS.c.obligation_id, REPORTS.c.status, REPORTS.c.progress, REPORTS.c.reported_on, REPORTS.c.note)
-            .where(REPORTS.c.obligation_id.in_(chunk), REPORTS.c.reported_on <= as_of)
+            .where(REPORTS.c.obligation_id.in_(chunk), REPORTS.c.reported_on <= as_of, REPORTS.c.received_on <= as_of)
             .order_by(REPORTS.c.obligation_id, REPORTS.c.reported_on, REPORTS.c.id)
         ):
             found[int(row.obligation_id)] = UnitWords(row.status, row.progress, _date(row.reported_on), row.note)
