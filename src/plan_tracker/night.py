@@ -76,7 +76,8 @@ def evaluate(night: Night) -> services.EvaluationSummary:
 
 
 def deliver(night: Night) -> Any:
-    from plan_tracker.services.delivery import deliver as deliver_reminders
+    # reminders, with the week's report riding along to the managers (reports.weekly_mail)
+    from plan_tracker.reports.weekly_mail import deliver_with_weekly as deliver_reminders
 
     return deliver_reminders(night.engine, night.plan_id, now=night.now, as_of=night.as_of,
                              settings=night.settings, factory=night.factory, context=night.context)

@@ -168,7 +168,7 @@ def _mail_to(outbox: Path, address: str) -> list[str]:
     found = []
     for path in sorted(outbox.iterdir()):
         mail = message_from_bytes(path.read_bytes(), policy=policy.default)
-        if address in str(mail["To"]) and "周报" not in str(mail["Subject"]):  # reminders, not the weekly report
+        if address in str(mail["To"]) and not str(mail["Subject"]).startswith("【督查督办周报】"):  # not the report alone
             html = mail.get_body(preferencelist=("html",))
             assert html is not None  # every reminder is multipart: text and HTML
             found.append(mail.get_body(preferencelist=("plain",)).get_content())
@@ -188,5 +188,8 @@ def test_the_night_writes_each_reader_its_own_message_with_the_units_words(appli
     assert "经办人：王五" in head[0] and "受阻，进度 30%（2018-10-09 报送）；情况说明：涉及拆迁补偿纠纷 待协调" in head[0]
     assert "请研究督办" in coordinator[0] and "待督查办决定的事项（1 项）" in coordinator[0]
     assert "【受阻】甲镇“报送自查报告”" in coordinator[0]
+    # Monday 10-15 is the week's report day: the coordinator's one message carries the report too
+    assert "【督查督办周报】" in coordinator[0] and "逾期事项清单" in coordinator[0]
+    assert len(list(outbox.iterdir())) == len({p.name for p in outbox.iterdir()})
     for body in head + coordinator:
         assert "plan-tracker" not in body and "报送方式" not in body

@@ -72,8 +72,8 @@ def deliver(
 ) -> None:
     """Send the reminders waiting for the delivery window (schedule it in office hours,
     e.g. every 30 minutes 08:30–18:00: the nightly run at 02:00 is outside the window)."""
+    from plan_tracker.reports.weekly_mail import deliver_with_weekly as deliver_reminders
     from plan_tracker.services import nightly as stages
-    from plan_tracker.services.delivery import deliver as deliver_reminders
     from plan_tracker.settings import get_settings
 
     engine = _engine()

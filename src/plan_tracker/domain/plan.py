@@ -76,6 +76,17 @@ class Role(StrEnum):
     leading_group = "leading_group"
 
 
+class Cadence(StrEnum):
+    """How often an audience's messages go out; items accumulate in between."""
+
+    daily = "daily"
+    weekly = "weekly"  # one digest on the first working day of each ISO week
+
+
+DEFAULT_CADENCE = {Role.contact: Cadence.daily, Role.head: Cadence.daily, Role.coordinator: Cadence.daily,
+                   Role.leading_group: Cadence.weekly}
+
+
 class Person(Strict):
     """联系人或负责人 A contact or head of a unit. Channel fields name where messages go."""
 
@@ -311,6 +322,11 @@ class Plan(Strict):
     units: list[Unit] = Field(default_factory=list, description="单位（或改用 units_file） Units (or units_file)")
     escalation: list[Step] = Field(default_factory=list, description="催办梯度 Escalation ladder")
     scoring: Scoring = Field(default=Scoring(), description="考核评分规则 Scoring rules")
+    cadence: dict[Role, Cadence] = Field(
+        default_factory=dict,
+        description="各类接收人的发送节奏：daily 每晚一条，weekly 每周第一个工作日汇总一条（默认：领导小组 weekly，其余 daily） "
+                    "How often each audience receives its messages: daily (one a night) or weekly (one digest on the "
+                    "first working day of the week); default weekly for leading_group, daily otherwise")
     sections: list[Section] = Field(min_length=1, description="工作领域及任务 Sections with their tasks")
 
     @property
@@ -322,6 +338,10 @@ class Plan(Strict):
 
     def unit(self, unit_id: str) -> Unit:
         return next(u for u in self.units if u.id == unit_id)
+
+    def cadence_of(self, role: Role | str) -> Cadence:
+        role = Role(role)
+        return self.cadence.get(role, DEFAULT_CADENCE[role])
 
     def ladder(self) -> list[Step]:
         """Steps in firing order (earliest threshold first)."""

@@ -15,12 +15,15 @@ Definitions (docs/REPORTS.md repeats them for coordinators):
   after its *original* due date, `per_done_late_item` for each item finished after its
   original due date (an approved extension moves the light, not the score), and
   `per_level[level]` for each reminder of that level it received (skipped steps are not
-  received). The score never falls below `floor`.
+  received). A level whose readers all take a weekly digest (the leading group's 通报 by
+  default) counts an item once per digest period (`once_per_period`): its repeats inside one
+  digest reached the reader as one listing. The score never falls below `floor`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from plan_tracker.domain.plan import Scoring
@@ -35,6 +38,11 @@ def rate(numerator: int, denominator: int) -> float | None:
 class ScoreCard:
     score: float
     deductions: dict[str, float] = field(default_factory=dict)  # 'overdue', 'done_late', or a level
+
+
+def once_per_period(fired: Iterable[tuple[Hashable, dt.date]], period_of: Callable[[dt.date], str]) -> int:
+    """Count (item, day) firings once per item and period: the times an item was listed."""
+    return len({(item, period_of(day)) for item, day in fired})
 
 
 def score_unit(rules: Scoring, *, overdue_items: int, done_late_items: int,

@@ -138,7 +138,7 @@ def deliver_waiting(plan_id: str | None = None) -> list[dict[str, Any]]:
     the delivery window. Scheduled every 30 minutes in working hours (prefect.yaml); outside
     the window or on a holiday it finds nothing to send and changes nothing."""
     from plan_tracker.clock import today_in
-    from plan_tracker.services.delivery import deliver as deliver_reminders
+    from plan_tracker.reports.weekly_mail import deliver_with_weekly as deliver_reminders
 
     engine = _engine()
     results = []

@@ -14,9 +14,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Date, Engine, bindparam, select, text
 
+from plan_tracker.domain.cadence import digest_period
+from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.indicators import gap, trend
-from plan_tracker.domain.plan import Direction, Plan
-from plan_tracker.domain.scoring import score_unit
+from plan_tracker.domain.plan import Cadence, Direction, Plan
+from plan_tracker.domain.scoring import once_per_period, score_unit
 from plan_tracker.reports import sql as q
 from plan_tracker.reports.model import (
     LIGHTS,
@@ -42,6 +44,7 @@ from plan_tracker.services.message_model import latest_words
 from plan_tracker.services.messages import UnitWords, clean_note, level_wording
 from plan_tracker.services.status import id_bounds
 from plan_tracker.store.models import Obligation, ObligationTerm, TaskRow, UnitRow
+from plan_tracker.store.outbox_models import Reminder
 
 OVERDUE_LIMIT = 200
 NOTICE_LIMIT = 1000
@@ -104,7 +107,7 @@ def _assemble(conn: Connection, ctx: PlanContext, as_of: dt.date, params: dict[s
     for r in task_rows:  # the section as the version in force has it
         r["section_id"] = names["tasks"].get(r["task_id"], ("", 0, r["section_id"]))[2]
     unit_rows = list(conn.execute(_sql(q.BY_UNIT)).mappings())
-    reminders = _reminders_by_unit(conn, params)
+    reminders = _reminders_by_unit(conn, params, plan)
     sections, tasks = _sections_and_tasks(task_rows, names)
     units = _units(plan, unit_rows, reminders, names)
     lights = _counts(task_rows)
@@ -232,10 +235,28 @@ def _sections_and_tasks(rows: list[dict[str, Any]], names: dict[str, dict[str, A
     return sections, tasks
 
 
-def _reminders_by_unit(conn: Connection, params: dict[str, Any]) -> dict[str, dict[str, int]]:
+def _reminders_by_unit(conn: Connection, params: dict[str, Any], plan: Plan) -> dict[str, dict[str, int]]:
+    """Reminders each unit received per level. A level read only by weekly audiences (the
+    leading group's 通报 by default) counts an item once per digest: a repeat that went out
+    in the same digest is one notice to the reader, and one deduction."""
     found: dict[str, dict[str, int]] = defaultdict(dict)
     for row in conn.execute(_sql(q.BY_UNIT_LEVEL), params):
         found[row.unit_id][row.level] = int(row.n)
+    weekly = [s.level for s in plan.ladder()
+              if all(plan.cadence_of(role) is Cadence.weekly for role in s.notify)]
+    if weekly:
+        r, o = Reminder.__table__, Obligation.__table__  # type: ignore[attr-defined]
+        rows = conn.execute(
+            select(o.c.unit_id, r.c.level, r.c.obligation_id, r.c.fired_on).join(o, o.c.id == r.c.obligation_id)
+            .where(r.c.plan_id == plan.id, r.c.level.in_(weekly), r.c.state != "skipped",
+                   r.c.fired_on <= params["as_of"], o.c.active))
+        fired: dict[tuple[str, str], list[tuple[int, dt.date]]] = defaultdict(list)
+        for row in rows:
+            fired[(row.unit_id, row.level)].append((int(row.obligation_id), _date(row.fired_on)))
+        calendar = WorkCalendar(plan.plan.calendar)
+        for (unit_id, level), events in fired.items():
+            if unit_id in found and level in found[unit_id]:
+                found[unit_id][level] = once_per_period(events, lambda day: digest_period(calendar, day))
     return found
 
 

@@ -4,7 +4,9 @@
   rewrites the same files).
 - On the first working day of each ISO week (by the plan's calendar) the week's report goes
   to the managers — the plan's coordinator and leading-group recipients — through the
-  reminder channels: one message per recipient, the Markdown report as its text. A night
+  reminder channels: one message per recipient, text and HTML (headline figures and the
+  overdue list). A manager with reminders or a digest waiting gets the report inside that
+  message instead (`reports.weekly_mail`), so the week's report never makes a second message. A night
   missed on that day, a failed send or a message waiting for the delivery window is caught
   up by a later run of the same week (see `weekly_due`).
 
@@ -18,6 +20,7 @@ windowed channels (SMTP, robots) wait for the plan's delivery window like remind
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
@@ -28,14 +31,15 @@ from sqlalchemy import Engine, and_, func, select
 
 from plan_tracker.atomic_files import SHARED, write_atomically
 from plan_tracker.channels import DeliveryError, Message, build_channel
+from plan_tracker.domain.cadence import first_working_day_of_week
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import CalendarNotCovered
 from plan_tracker.reports.build import build_report, snapshot_on_or_before
 from plan_tracker.reports.files import render
-from plan_tracker.reports.labels import labels, long_date
-from plan_tracker.reports.markdown import render_markdown
 from plan_tracker.reports.model import Report
+from plan_tracker.reports.weekly_mail import weekly_part
 from plan_tracker.services.context import PlanContext
+from plan_tracker.services.messages import MessageModel, render_model
 from plan_tracker.services.plans import stored_plan
 from plan_tracker.store.audit import record_event
 from plan_tracker.store.models import Event
@@ -80,16 +84,6 @@ def write_daily_files(report: Report, folder: Path) -> list[Path]:
 def week_key(day: dt.date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
-
-
-def first_working_day_of_week(calendar: WorkCalendar, day: dt.date) -> dt.date | None:
-    """The first working day of `day`'s ISO week (None for a week without one)."""
-    monday = day - dt.timedelta(days=day.weekday())
-    for offset in range(7):
-        candidate = monday + dt.timedelta(days=offset)
-        if calendar.is_working_day(candidate):
-            return candidate
-    return None
 
 
 def weekly_due(calendar: WorkCalendar, as_of: dt.date, first_night: dt.date | None) -> bool:
@@ -174,9 +168,9 @@ def send_weekly_report(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.
         # "Change since the previous report": the last snapshot a week or more before.
         since = snapshot_on_or_before(conn, plan_id, as_of - dt.timedelta(days=7))
     report = build_report(engine, context or plan_id, as_of, since=since)
-    words = labels(report.locale)
-    subject = words["weekly_subject"].format(title=report.plan_title, day=long_date(as_of, report.locale))
-    text = render_markdown(report)
+    # The same message templates as the reminders: text and HTML from one model, no sections.
+    model = MessageModel(plan.plan.locale, "", plan.plan.title, as_of, report.coordinator_name,
+                         plan.plan.portal_url or settings.portal_url, sections=[], weekly=weekly_part(report))
     window_open = in_window(plan, now)
     routes: dict[str, Any] = {}
     for recipient in pending:
@@ -184,8 +178,10 @@ def send_weekly_report(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.
         if route.windowed and not window_open:
             result.waiting += 1
             continue
-        message = Message(recipient_name=recipient.name, address=recipient.address, subject=subject,
-                          text=text, message_key=weekly_message_key(plan_id, week, recipient.key))
+        rendered = render_model(plan, dataclasses.replace(model, recipient_name=recipient.name))
+        message = Message(recipient_name=recipient.name, address=recipient.address, subject=rendered.subject,
+                          text=rendered.text, html=rendered.html,
+                          message_key=weekly_message_key(plan_id, week, recipient.key))
         try:
             receipt = route.channel.send(message)
         except DeliveryError as exc:

@@ -13,9 +13,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Connection, Engine, and_, or_, select, update
 from sqlalchemy.sql import text
 
 from plan_tracker import faults
@@ -25,7 +25,7 @@ from plan_tracker.domain.errors import CalendarNotCovered
 from plan_tracker.domain.plan import Plan
 from plan_tracker.services.context import PlanContext
 from plan_tracker.services.message_model import claimed_message
-from plan_tracker.services.messages import message_key, render_model
+from plan_tracker.services.messages import WeeklyPart, message_key, render_model
 from plan_tracker.services.plans import stored_plan
 from plan_tracker.settings import Settings
 from plan_tracker.store import evaluation_sql as q
@@ -57,6 +57,16 @@ class Route:
 
 
 ChannelFactory = Callable[[str, dict[str, Any]], Channel]
+
+
+class WeeklySource(Protocol):
+    """The week's report for the managers still owed it (`reports.weekly_mail.WeeklyMail`):
+    delivery carries it in their message instead of sending a second one."""
+
+    def part_for(self, recipient_key: str) -> WeeklyPart | None: ...
+
+    def record_sent(self, conn: Connection, recipient_key: str, now: dt.datetime, channel: str,
+                    receipt: str) -> None: ...
 
 
 def resolve_route(recipient: Any, settings: Settings, factory: ChannelFactory,
@@ -114,9 +124,11 @@ def _claimable(plan_id: str, now: dt.datetime) -> Any:
 
 def deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, settings: Settings,
             factory: ChannelFactory | None = None, templates: Path | None = None,
-            after_send: Callable[[int], None] | None = None, context: PlanContext | None = None) -> DeliverySummary:
+            after_send: Callable[[int], None] | None = None, context: PlanContext | None = None,
+            weekly: WeeklySource | None = None) -> DeliverySummary:
     """Send every claimable delivery of a plan, grouped per recipient. `after_send` is a test
-    hook called after each send and before it is recorded (to simulate crashes)."""
+    hook called after each send and before it is recorded (to simulate crashes); `weekly`
+    lets a manager's message carry the week's report."""
     factory = factory or (lambda kind, options: build_channel(kind, **options))
     summary = DeliverySummary()
     with engine.connect() as conn:
@@ -133,7 +145,8 @@ def deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, s
             summary.waiting += 1
             continue
         _deliver_one(engine, plan, recipients[key], route, now=now, as_of=as_of, settings=settings,
-                     summary=summary, coordinator=coordinator, templates=templates, after_send=after_send)
+                     summary=summary, coordinator=coordinator, templates=templates, after_send=after_send,
+                     weekly=weekly)
     with engine.begin() as conn:
         conn.execute(text(q.ROLL_UP_REMINDERS), {"plan": plan_id})
     return summary
@@ -146,7 +159,8 @@ def _coordinator_name(plan: Plan) -> str:
 
 def _deliver_one(engine: Engine, plan: Plan, recipient: Any, route: Route, *, now: dt.datetime,
                  as_of: dt.date, settings: Settings, summary: DeliverySummary, coordinator: str,
-                 templates: Path | None, after_send: Callable[[int], None] | None) -> None:
+                 templates: Path | None, after_send: Callable[[int], None] | None,
+                 weekly: WeeklySource | None = None) -> None:
     token = uuid.uuid4().hex
     with engine.begin() as conn:
         claimed = conn.execute(
@@ -165,6 +179,7 @@ def _deliver_one(engine: Engine, plan: Plan, recipient: Any, route: Route, *, no
         _record_failure(engine, token, now, f"channel {route.name} disabled: {disabled}", permanent=False,
                         max_attempts=settings.delivery_max_attempts, summary=summary, retry_in=dt.timedelta(days=1))
         return
+    model.weekly = weekly.part_for(recipient.key) if weekly is not None else None
     rendered = render_model(plan, model, templates)
     message = Message(recipient_name=recipient.name, address=recipient.address, subject=rendered.subject,
                       text=rendered.text, html=rendered.html, message_key=message_key(plan.id, recipient.key, ids))
@@ -183,6 +198,8 @@ def _deliver_one(engine: Engine, plan: Plan, recipient: Any, route: Route, *, no
     with engine.begin() as conn:
         conn.execute(update(D).where(D.c.claim == token, D.c.state == "sending")
                      .values(state="sent", sent_at=now, receipt=receipt.detail[:500], last_error=None))
+        if model.weekly is not None and weekly is not None:  # the week's report went with it
+            weekly.record_sent(conn, recipient.key, now, route.name, receipt.detail)
     summary.messages_sent += 1
     summary.deliveries_sent += len(ids)
 

@@ -170,7 +170,9 @@ def _outbox(conn: Connection, plan_id: str, now: dt.datetime) -> list[Check]:
     checks = []
     waiting = conn.execute(
         select(func.count(), func.min(R.c.created_at)).select_from(D.join(R, R.c.id == D.c.reminder_id))
-        .where(D.c.plan_id == plan_id, D.c.state.in_(("pending", "failed")), R.c.created_at < now - BACKLOG_AFTER)
+        .where(D.c.plan_id == plan_id, D.c.state.in_(("pending", "failed")), R.c.created_at < now - BACKLOG_AFTER,
+               # a weekly digest's deliveries wait for their day on purpose (`services.digests`)
+               ~and_(D.c.state == "pending", D.c.next_attempt_at.is_not(None), D.c.next_attempt_at > now))
     ).one()
     if waiting[0]:
         checks.append(Check("outbox", Level.fail,

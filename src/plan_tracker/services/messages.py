@@ -66,6 +66,7 @@ class Item:
     unit_id: str = ""
     handler: str | None = None  # the unit's contact: who is handling the item
     latest: UnitWords | None = None
+    wording: str | None = None  # instead of the level's word (the weekly overdue list: the light)
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,18 @@ class Digest:
 
 
 @dataclass(frozen=True)
+class WeeklyPart:
+    """The weekly report carried in a manager's message: headline figures and the overdue
+    list (with the units' words), built by `reports.weekly_mail` from the week's report."""
+
+    title: str
+    figures: list[tuple[str, str]]
+    overdue_heading: str
+    overdue: list[Item]
+    more: str | None  # "N more not listed"
+
+
+@dataclass(frozen=True)
 class Section:
     audience: str
     items: list[Any]  # Items (in the model) or their template views (when rendering)
@@ -117,6 +130,7 @@ class MessageModel:
     sections: list[Section]
     decisions: list[Decision] = field(default_factory=list)
     digest: Digest | None = None
+    weekly: WeeklyPart | None = None
 
     @property
     def items(self) -> list[Item]:
@@ -179,7 +193,7 @@ def _context(plan: Plan, model: MessageModel) -> dict[str, Any]:
 
     def item_view(item: Item) -> dict[str, Any]:
         latest = item.latest
-        return {**vars(item), "wording": level_wording(plan, item.level),
+        return {**vars(item), "wording": item.wording or level_wording(plan, item.level),
                 "period_label": period_label(item.period, locale),
                 "link": portal_link(model.portal_url, item.obligation_id),
                 "latest": None if latest is None else {
@@ -187,10 +201,12 @@ def _context(plan: Plan, model: MessageModel) -> dict[str, Any]:
                     "progress": latest.progress, "reported_on": latest.reported_on.isoformat(),
                     "note": clean_note(latest.note)}}
 
-    top = max(model.items, key=lambda i: i.position)
+    top = max(model.items, key=lambda i: i.position, default=None)
+    weekly = model.weekly
     return {
         "recipient_name": model.recipient_name, "plan_title": model.plan_title,
-        "top_wording": level_wording(plan, top.level), "as_of": model.as_of.isoformat(),
+        "top_wording": level_wording(plan, top.level) if top else None, "as_of": model.as_of.isoformat(),
+        "weekly": None if weekly is None else {**vars(weekly), "overdue": [item_view(i) for i in weekly.overdue]},
         "coordinator_name": model.coordinator_name, "portal_url": model.portal_url,
         "review_link": f"{model.portal_url.rstrip('/')}/portal/review" if model.portal_url else None,
         "portal_home": portal_link(model.portal_url, None),
@@ -214,8 +230,8 @@ class Rendered:
 
 def render_model(plan: Plan, model: MessageModel, templates: Path | None = None) -> Rendered:
     """Subject, plain text and HTML of one message, all from the same model."""
-    if not model.items:
-        raise ValueError("a message needs at least one item")
+    if not model.items and model.weekly is None:
+        raise ValueError("a message needs at least one item (or the weekly report)")
     env = _environment(None if templates is None else str(templates))
     locale = model.locale if model.locale in ("zh", "en") else "zh"
     context = _context(plan, model)

@@ -18,6 +18,7 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 
 from plan_tracker import faults
 from plan_tracker.services.context import PlanContext, plan_context
+from plan_tracker.services.digests import digest_holds
 from plan_tracker.services.status import id_bounds
 from plan_tracker.store import evaluation_sql as q
 from plan_tracker.store.audit import EVENTS, record_event
@@ -112,6 +113,7 @@ def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.da
         unit_table = UnitRow.__table__  # type: ignore[attr-defined]
         every_unit = conn.execute(select(unit_table.c.id).where(unit_table.c.plan_id == plan_id)).scalars()
         units = [u for u in every_unit if shard.holds(u)]
+        holds = digest_holds(conn, plan, as_of)
         conn.rollback()
         pairs = [(step.level, role.value) for step in plan.ladder() for role in step.notify]
         step_roles, role_params = q.step_roles_sql(pairs)
@@ -123,6 +125,8 @@ def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.da
         flips, save, raise_ = sql(q.RECORD_FLIPS), sql(q.SAVE_LIGHTS), sql(q.RAISE_REMINDERS.format(ladder=ladder))
         add_deliveries = sql(q.ADD_DELIVERIES.format(step_roles=step_roles, in_shard=q.IN_SHARD if sharded else ""))
         no_recipient = sql(q.NO_RECIPIENT.format(in_shard=q.NO_RECIPIENT_IN_SHARD if sharded else ""))
+        hold = sql(q.HOLD_FOR_DIGEST).bindparams(bindparam("keys", expanding=True),
+                                                 bindparam("digest_at", type_=UTCDateTime()))
         if sharded:  # the shard's units, in a temporary table the batches read
             with conn.begin():
                 conn.execute(text(q.CREATE_SHARD_UNITS))
@@ -145,6 +149,8 @@ def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.da
                 conn.execute(raise_, params)
                 if pairs:
                     conn.execute(add_deliveries, {**night, **params, **role_params})
+                for h in holds:  # weekly audiences: the message waits for the digest day
+                    conn.execute(hold, {**params, "level": h.level, "keys": h.keys, "digest_at": h.until})
                 conn.execute(no_recipient, {**params, "note": "no recipient address for this step's roles"})
             faults.point("evaluate.batch")
     return len(units)

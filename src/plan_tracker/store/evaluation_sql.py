@@ -296,3 +296,13 @@ UPDATE reminder SET state = CASE
 WHERE plan_id = :plan AND state IN ('pending', 'failed')
   AND EXISTS (SELECT 1 FROM delivery d WHERE d.reminder_id = reminder.id)
 """
+
+# Cadence: deliveries raised tonight for a recipient whose every role in the step is a
+# weekly audience wait for the digest day (`next_attempt_at`, UTC). The reminder keeps its
+# own `fired_on`; only the message carrying it waits. (`services.digests.digest_holds`)
+HOLD_FOR_DIGEST = """
+UPDATE delivery SET next_attempt_at = :digest_at
+WHERE plan_id = :plan AND state = 'pending' AND next_attempt_at IS NULL AND recipient_key IN :keys
+  AND reminder_id IN (SELECT r.id FROM reminder r WHERE r.plan_id = :plan AND r.fired_on = :as_of
+                      AND r.level = :level AND r.obligation_id BETWEEN :lo AND :hi)
+"""
