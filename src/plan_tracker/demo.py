@@ -75,6 +75,49 @@ def adjusted_plan(source: Path, out: Path) -> Path:
     return out
 
 
+class MessageTally:
+    """Wraps each channel the nights build and counts its messages per recipient and night,
+    so the demo can print the cadence it achieved (max messages per recipient per day/week)."""
+
+    def __init__(self) -> None:
+        from collections import Counter
+
+        self.night: dt.date | None = None
+        self.per_day: Counter[tuple[str, dt.date]] = Counter()
+
+    def factory(self, kind: str, options: dict[str, Any]) -> Any:
+        from plan_tracker.channels import build_channel
+
+        inner, tally = build_channel(kind, **options), self
+
+        class Counted:
+            name = inner.name
+
+            def send(self, message: Any) -> Any:
+                receipt = inner.send(message)
+                assert tally.night is not None
+                tally.per_day[(message.address, tally.night)] += 1
+                return receipt
+
+        return Counted()
+
+    def lines(self, leading_group: set[str]) -> list[str]:
+        from collections import Counter
+
+        per_week: Counter[tuple[str, tuple[int, int]]] = Counter()
+        for (address, day), n in self.per_day.items():
+            per_week[(address, day.isocalendar()[:2])] += n
+        out = []
+        for title, wanted in (("every recipient", None), ("leading group", leading_group)):
+            days = [n for (a, _), n in self.per_day.items() if wanted is None or a in wanted]
+            weeks = [n for (a, _), n in per_week.items() if wanted is None or a in wanted]
+            if days:
+                out.append(f"messages per recipient, {title}: max {max(days)}/day, max {max(weeks)}/week "
+                           f"({sum(days)} messages to {len({a for (a, _) in self.per_day if wanted is None or a in wanted})} "
+                           "recipients, weekly reports included)")
+        return out
+
+
 def run(folder: Path, first: dt.date, last: dt.date) -> None:
     import os
 
@@ -110,6 +153,7 @@ def run(folder: Path, first: dt.date, last: dt.date) -> None:
     shanghai = dt.timezone(dt.timedelta(hours=8))
     totals = {"raised": 0, "messages": 0}
     adjusted = None
+    tally = MessageTally()
     with Progress(console=console, transient=True) as progress:
         bar = progress.add_task("nightly runs", total=len(nights))
         for day in nights:
@@ -120,7 +164,8 @@ def run(folder: Path, first: dt.date, last: dt.date) -> None:
                 _print_adjustment(adjusted)
                 progress.start()
             morning = dt.datetime.combine(day, dt.time(9, 0), tzinfo=shanghai)
-            summary = run_nightly(engine, plan.id, day, now=morning, settings=settings)
+            tally.night = day
+            summary = run_nightly(engine, plan.id, day, now=morning, settings=settings, factory=tally.factory)
             totals["raised"] += summary.evaluation.raised
             totals["messages"] += summary.delivery.messages_sent
             progress.advance(bar)
@@ -133,6 +178,10 @@ def run(folder: Path, first: dt.date, last: dt.date) -> None:
     console.print(f"lights on 2018-06-30: {dict(sorted(lights.items()))}")
     console.print(f"reminder messages delivered: {totals['messages']} → [bold]{outbox}[/] "
                   f"({len(list(outbox.glob('*.eml')))} .eml files, weekly reports to managers included)")
+    group = plan.leading_group
+    leading = {a for a in ([group.email] if group and group.email else []) + [p.email or "" for p in (group.recipients if group else [])] if a}
+    for line in tally.lines(leading):
+        console.print(line)
     reports_dir = settings.folder("reports")
     if reports_dir.exists():
         console.print(f"report files: [bold]{reports_dir}[/]")

@@ -1,5 +1,6 @@
 """The SQL fast path (lights + escalation over the calendar table) equals the pure-Python
-reference rules of the domain, on random plans, reports and sequences of nights."""
+reference rules of the domain, on random plans, reports (blocked ones pause escalation),
+coordinator resumes and sequences of nights."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 
 from plan_tracker.domain.calendar import WorkCalendar
-from plan_tracker.domain.escalation import Outcome, firings_on
+from plan_tracker.domain.escalation import Outcome, escalation_paused, firings_on
 from plan_tracker.domain.lights import light_on
 from plan_tracker.domain.obligations import expand
 from plan_tracker.domain.plan import Plan
@@ -25,6 +26,7 @@ from plan_tracker.services.submissions import Submission, record_report
 from plan_tracker.store.db import make_engine, migrate
 from plan_tracker.store.models import Obligation
 from plan_tracker.store.outbox_models import Reminder
+from plan_tracker.store.portal_models import EscalationResume
 
 NOW = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 START, END = dt.date(2018, 1, 1), dt.date(2018, 12, 31)
@@ -49,6 +51,8 @@ reports_st = st.lists(
               st.sampled_from(["done", "done", "in_progress", "not_started", "blocked"])),
     max_size=12,
 )
+# Coordinator resumes of blocked items: (obligation pick, days after its period starts).
+resumes_st = st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 200)), max_size=4)
 nights_st = st.lists(st.dates(dt.date(2017, 12, 20), dt.date(2019, 2, 28)), min_size=1, max_size=5, unique=True).map(sorted)
 
 
@@ -82,13 +86,14 @@ def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
 
 def check_equivalence(engine: Engine, tasks: list[dict], ladder: list[tuple[int, int | None]],
                       reports: list[tuple[int, int, str]], nights: list[dt.date],
-                      escalation_from: dt.date | None = None) -> None:
+                      escalation_from: dt.date | None = None, resumes: list[tuple[int, int]] = ()) -> None:
     plan = build_plan(tasks, ladder, escalation_from)
     apply_loaded(engine, plan)
     calendar = WorkCalendar(plan.plan.calendar)
     planned = list(expand(plan, calendar))
     by_key = {(o.task, o.unit, o.period): o for o in planned}
     history: dict[tuple[str, str, str], list[tuple[dt.date, int, str, int | None]]] = {k: [] for k in by_key}
+    resumed: dict[tuple[str, str, str], list[dt.date]] = {k: [] for k in by_key}
     with engine.begin() as conn:
         for arrival, (pick, offset, status) in enumerate(reports):
             ob = planned[pick % len(planned)]
@@ -96,6 +101,15 @@ def check_equivalence(engine: Engine, tasks: list[dict], ladder: list[tuple[int,
             record_report(conn, Submission(plan.id, ob.task, ob.unit, ob.period, status, day),
                           today=dt.date(2030, 1, 1), actor=ob.unit, source="test")
             history[(ob.task, ob.unit, ob.period)].append((day, arrival, status, None))
+        # the blocked-pause rule: a resume dated on or after a blocked report lifts it
+        ids = {(row.task_id, row.unit_id, row.period): row.id for row in conn.execute(
+            select(Obligation.__table__).where(Obligation.__table__.c.plan_id == plan.id))}
+        for pick, offset in resumes:
+            ob = planned[pick % len(planned)]
+            day = min(ob.period_start + dt.timedelta(days=offset), dt.date(2019, 2, 28))
+            conn.execute(insert(EscalationResume.__table__).values(
+                plan_id=plan.id, obligation_id=ids[(ob.task, ob.unit, ob.period)], resumed_on=day, decided_by="test"))
+            resumed[(ob.task, ob.unit, ob.period)].append(day)
 
     already: dict[tuple[str, str, str], set[tuple[str, int]]] = {k: set() for k in by_key}
     expected_reminders = set()
@@ -109,7 +123,8 @@ def check_equivalence(engine: Engine, tasks: list[dict], ladder: list[tuple[int,
             assert sql_lights[key] == (ref.light.value, ref.overdue_wd), (key, night)
             for firing in firings_on(calendar, plan.ladder(), as_of=night, period_start=ob.period_start,
                                      due=ob.due, done_on=done_on, already=already[key],
-                                     escalation_from=escalation_from):
+                                     escalation_from=escalation_from,
+                                     paused=escalation_paused(history[key], resumed[key], night)):
                 already[key].add((firing.level, firing.seq))
                 state = "pending" if firing.outcome is Outcome.fire else "skipped"
                 expected_reminders.add((*key, firing.level, firing.seq, firing.scheduled_on, night, state))
@@ -126,15 +141,15 @@ def check_equivalence(engine: Engine, tasks: list[dict], ladder: list[tuple[int,
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(tasks=st.lists(task_st, min_size=1, max_size=3), ladder=ladder_st, reports=reports_st, nights=nights_st,
-       escalation_from=st.one_of(st.none(), dates_2018))
+       escalation_from=st.one_of(st.none(), dates_2018), resumes=resumes_st)
 def test_sql_evaluation_equals_reference_rules(sqlite_engine: Engine, tasks, ladder, reports, nights,
-                                               escalation_from) -> None:
-    check_equivalence(sqlite_engine, tasks, ladder, reports, nights, escalation_from)
+                                               escalation_from, resumes) -> None:
+    check_equivalence(sqlite_engine, tasks, ladder, reports, nights, escalation_from, resumes)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(tasks=st.lists(task_st, min_size=1, max_size=2), ladder=ladder_st, reports=reports_st, nights=nights_st,
-       escalation_from=st.one_of(st.none(), dates_2018))
+       escalation_from=st.one_of(st.none(), dates_2018), resumes=resumes_st)
 def test_sql_evaluation_equals_reference_rules_on_postgresql(pg_engine: Engine, tasks, ladder, reports, nights,
-                                                             escalation_from) -> None:
-    check_equivalence(pg_engine, tasks, ladder, reports, nights, escalation_from)
+                                                             escalation_from, resumes) -> None:
+    check_equivalence(pg_engine, tasks, ladder, reports, nights, escalation_from, resumes)

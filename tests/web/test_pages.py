@@ -165,3 +165,29 @@ def test_rule_messages_are_in_chinese_on_chinese_pages(applied: Engine, client: 
     clock.day = dt.date(2018, 10, 8)
     late = client.post(url, data={"csrf": token, "new_due": "2018-10-19", "reason": "晚了"})
     assert "延期须在完成时限（2018-10-08）之前申请，今天是 2018-10-08" in late.text
+
+
+def test_the_coordinator_resumes_a_blocked_item_from_the_queue(applied: Engine, app: Any, tokens: dict[str, str],
+                                                               clock: Any) -> None:
+    import datetime as dt
+
+    unit, coordinator = TestClient(app), TestClient(app)
+    login(unit, tokens["own"])
+    check = obligation_id(applied, "s.self-check", "town-a")
+    page = unit.get(f"/portal/obligations/{check}")
+    unit.post(f"/portal/obligations/{check}/report", data={
+        "csrf": csrf(page.text), "status": "blocked", "note": "涉及拆迁补偿纠纷 <b>x</b>", "reported_on": "2018-09-20"})
+    login(coordinator, tokens["coordinator"])
+    queue = coordinator.get("/portal/review")
+    assert "受阻事项（催办已暂停）" in queue.text and f'data-blocked="{check}"' in queue.text
+    assert "涉及拆迁补偿纠纷 &lt;b&gt;x&lt;/b&gt;" in queue.text  # the unit's reason, escaped
+    assert unit.post(f"/portal/obligations/{check}/resume", data={"csrf": csrf(page.text)}).status_code == 403
+    clock.day = dt.date(2018, 9, 21)
+    resumed = coordinator.post(f"/portal/obligations/{check}/resume", follow_redirects=False,
+                               data={"csrf": csrf(queue.text), "reason": "已协调"})
+    assert resumed.status_code == 303 and resumed.headers["location"] == "/portal/review?msg=escalation_resumed"
+    after = coordinator.get("/portal/review?msg=escalation_resumed")
+    assert f'data-blocked="{check}"' not in after.text and "已恢复催办" in after.text
+    assert [e["payload"]["resumed_on"] for e in events(applied, "escalation.resumed")] == ["2018-09-21"]
+    again = coordinator.post(f"/portal/obligations/{check}/resume", data={"csrf": csrf(after.text)})
+    assert again.status_code == 409

@@ -179,6 +179,29 @@ def submit(
               f"on {reported_on}", markup=False, highlight=False)
 
 
+@app.command("resume")
+@handles_errors
+def resume(
+    plan: Annotated[str, typer.Option("--plan")],
+    task: Annotated[str, typer.Option("--task")],
+    unit: Annotated[str, typer.Option("--unit")],
+    period: Annotated[str, typer.Option("--period", help="once, 2018, 2018-H1, 2018-Q3, 2018-07, 2018-W05")],
+    reason: Annotated[str | None, typer.Option("--reason", help="why escalation resumes (kept in the audit log)")] = None,
+) -> None:
+    """Resume the escalation of an item its unit reported blocked (the coordinator's decision, 恢复催办)."""
+    from plan_tracker.clock import today_in
+    from plan_tracker.services.blocked import find_obligation, resume_escalation
+    from plan_tracker.services.plans import stored_plan
+
+    engine = _engine()
+    with engine.connect() as conn:
+        today = today_in(stored_plan(conn, plan).plan.timezone)
+        obligation_id = find_obligation(conn, plan, task, unit, period)
+    resume_escalation(engine, plan_id=plan, obligation_id=obligation_id, actor="coordinator", reason=reason,
+                      today=today, source="cli")
+    out.print(f"escalation resumed: {task} / {unit} / {period} from {today}")
+
+
 @app.command("nightly")
 @handles_errors
 def nightly(

@@ -6,6 +6,13 @@ occurrence) fires at most once. A step with `repeat_every: N` has further occurr
 N working days; only the latest due occurrence of a step is a candidate (missed repeats are
 not replayed). When several candidates are due on one night, only the highest fires (the
 highest level; for one step, its latest repeat) and the others are recorded as skipped.
+
+A blocked item (its latest report on D says `blocked`) is paused: only the ladder's first
+step (`remind`) may still fire, until the coordinator resumes escalation on or after the
+date of that blocked report (or extends or cancels the item, which moves or ends it). A
+resume covers the blocked report it answers; a later `blocked` report pauses again. Once
+resumed, the ladder continues where it stands: the highest step due fires, the lower are
+recorded as skipped (as after a missed night).
 """
 
 from __future__ import annotations
@@ -61,17 +68,20 @@ def firings_on(
     done_on: dt.date | None,
     already: set[tuple[str, int]],
     escalation_from: dt.date | None = None,
+    paused: bool = False,
 ) -> list[Firing]:
     """What to record for one obligation on `as_of`, given the (level, seq) pairs already recorded.
 
     `escalation_from` (a plan first applied after its start): a step that fell due before it
-    is recorded skipped, never sent — no 通报 for an item nobody was ever reminded of."""
+    is recorded skipped, never sent — no 通报 for an item nobody was ever reminded of.
+    `paused` (see `escalation_paused`): a blocked item; every step but the first waits."""
     if (done_on is not None and done_on <= as_of) or as_of < period_start:
         return []
     order = {step.level: index for index, step in enumerate(sorted(ladder, key=lambda s: s.after))}
     candidates = [
         (order[step.level], seq, scheduled, step.level)
         for step in ladder
+        if not paused or order[step.level] == 0
         for seq, scheduled in occurrences_due(calendar, due, step, as_of)
         if (step.level, seq) not in already
     ]
@@ -86,3 +96,15 @@ def firings_on(
         for candidate in sorted(candidates)
         for _, seq, scheduled, level in [candidate]
     ]
+
+
+def escalation_paused(reports: list[tuple[dt.date, int, str, int | None]], resumed: list[dt.date],
+                      as_of: dt.date) -> bool:
+    """Whether a blocked report pauses the item's escalation on `as_of`: the latest report
+    dated on or before `as_of` (ties by arrival) says blocked, and no coordinator resume is
+    dated between that report's date and `as_of` (both included)."""
+    visible = sorted(r for r in reports if r[0] <= as_of)
+    if not visible or visible[-1][2] != "blocked":
+        return False
+    since = visible[-1][0]
+    return not any(since <= day <= as_of for day in resumed)

@@ -106,13 +106,14 @@ def latest_words(conn: Connection, obligation_ids: list[int], as_of: dt.date) ->
 def waiting_decisions(conn: Connection, plan: Plan, as_of: dt.date) -> list[Decision]:
     """Blocked open items (with the unit's reason), extension requests and done reports to
     review: what only the coordinator can move."""
+    from plan_tracker.services.blocked import blocked_items
     from plan_tracker.services.portal import extension_list, report_list
 
     titles = {task.id: task.title for _, task in plan.tasks()}
     units = {unit.id: unit.name for unit in plan.units}
-    found = [Decision("blocked", titles.get(row.task_id, row.task_id), units.get(row.unit_id, row.unit_id),
-                      row.period, clean_note(row.note), since=_date(row.reported_on))
-             for row in blocked_items(conn, plan.id, as_of)]
+    found = [Decision("blocked", titles.get(b.task, b.task), units.get(b.unit, b.unit), b.period,
+                      clean_note(b.reason), since=b.since)
+             for b in blocked_items(conn, plan.id, as_of, limit=DECISIONS_LISTED)]
     found += [Decision("extension", titles.get(e.task, e.task), units.get(e.unit, e.unit), e.period,
                        clean_note(e.reason), new_due=e.new_due, since=e.requested_on)
               for e in extension_list(conn, plan.id, state="pending", limit=DECISIONS_LISTED)]
@@ -120,22 +121,6 @@ def waiting_decisions(conn: Connection, plan: Plan, as_of: dt.date) -> list[Deci
                        clean_note(r.note), since=r.reported_on)
               for r in report_list(conn, plan.id, awaiting_review=True, limit=DECISIONS_LISTED)]
     return found
-
-
-def blocked_items(conn: Connection, plan_id: str, as_of: dt.date) -> list[Any]:
-    """Open obligations whose latest report (as of `as_of`) says blocked, oldest first."""
-    newer = REPORTS.alias("newer")
-    later = select(newer.c.id).where(
-        newer.c.obligation_id == REPORTS.c.obligation_id, newer.c.reported_on <= as_of,
-        (newer.c.reported_on > REPORTS.c.reported_on)
-        | ((newer.c.reported_on == REPORTS.c.reported_on) & (newer.c.id > REPORTS.c.id)))
-    return list(conn.execute(
-        select(O.c.id, O.c.task_id, O.c.unit_id, O.c.period, REPORTS.c.note, REPORTS.c.reported_on)
-        .join(REPORTS, REPORTS.c.obligation_id == O.c.id)
-        .where(O.c.plan_id == plan_id, O.c.active, REPORTS.c.status == "blocked", REPORTS.c.reported_on <= as_of,
-               ~later.exists())
-        .order_by(REPORTS.c.reported_on, O.c.id).limit(DECISIONS_LISTED)
-    ))
 
 
 def previous_message_obligations(conn: Connection, plan_id: str, recipient_key: str, token: str) -> set[int] | None:

@@ -193,22 +193,36 @@ WHERE obligation.id = e.id AND (obligation.light IS NULL OR obligation.light <> 
                                 OR obligation.overdue_wd <> e.overdue_wd)
 """
 
+# A blocked item's escalation is paused beyond the first step (`domain.escalation.escalation_paused`):
+# its latest report on :as_of says blocked and no coordinator resume is dated from that
+# report's date to :as_of. Looked up only for candidate rows past the first step.
+_PAUSED = """(COALESCE((SELECT r.status FROM status_report r
+                  WHERE r.obligation_id = e.id AND r.reported_on <= :as_of AND r.received_on <= :as_of
+                  ORDER BY r.reported_on DESC, r.id DESC LIMIT 1), '') = 'blocked'
+       AND NOT EXISTS (SELECT 1 FROM escalation_resume x
+                       WHERE x.obligation_id = e.id AND x.resumed_on <= :as_of
+                         AND x.resumed_on >= (SELECT MAX(r.reported_on) FROM status_report r
+                                              WHERE r.obligation_id = e.id AND r.reported_on <= :as_of
+                                                AND r.received_on <= :as_of)))"""
+
 # Escalation, mirroring `domain.escalation.firings_on`: candidates are each step's first
 # occurrence and the latest due repeat; the highest not yet recorded fires, the rest skip.
-RAISE_REMINDERS = """
+RAISE_REMINDERS = f"""
 WITH candidate AS (
     SELECT e.id AS obligation_id, s.level, s.position, 0 AS seq,
            e.due_ord + s.after AS sched_ord, e.overdue_wd
-    FROM eval_batch e JOIN ({ladder}) s ON 1 = 1
+    FROM eval_batch e JOIN ({{ladder}}) s ON 1 = 1
     WHERE e.light IN ('green', 'yellow', 'red') AND :ord_d >= e.due_ord + s.after
+      AND (s.position = 0 OR NOT {_PAUSED})
     UNION ALL
     SELECT e.id, s.level, s.position,
            (:ord_d - (e.due_ord + s.after)) / s.repeat_every,
            e.due_ord + s.after + ((:ord_d - (e.due_ord + s.after)) / s.repeat_every) * s.repeat_every,
            e.overdue_wd
-    FROM eval_batch e JOIN ({ladder}) s ON 1 = 1
+    FROM eval_batch e JOIN ({{ladder}}) s ON 1 = 1
     WHERE e.light IN ('green', 'yellow', 'red') AND s.repeat_every IS NOT NULL
       AND :ord_d - (e.due_ord + s.after) >= s.repeat_every
+      AND (s.position = 0 OR NOT {_PAUSED})
 ),
 fresh AS (
     SELECT c.obligation_id, c.level, c.position, c.seq, c.sched_ord, c.overdue_wd,

@@ -124,3 +124,18 @@ class IdempotencyKey(SQLModel, table=True):
     status: int | None = None
     body: bytes | None = None
     content_type: str | None = Field(default=None, max_length=100)
+
+
+class EscalationResume(SQLModel, table=True):
+    """The coordinator's decision to resume the escalation of an item its unit reported
+    blocked (恢复催办): the blocked reports dated on or before `resumed_on` pause it no more."""
+
+    __tablename__ = "escalation_resume"
+    __table_args__ = (Index("ix_resume_obligation", "obligation_id", "resumed_on"),)
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: str = Field(foreign_key="plan.id", max_length=64)
+    obligation_id: int = Field(foreign_key="obligation.id")
+    resumed_on: dt.date  # plan-local date of the decision
+    reason: str | None = None
+    decided_by: str = Field(max_length=64)
+    decided_at: dt.datetime = Field(default_factory=utcnow)

@@ -70,6 +70,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "msg_extension_rejected": {"zh": "已不予批准", "en": "Extension rejected"},
     "msg_report_accepted": {"zh": "已审结", "en": "Report accepted"},
     "msg_report_sent_back": {"zh": "已退办", "en": "Report sent back"},
+    "msg_escalation_resumed": {"zh": "已恢复催办", "en": "Escalation resumed"},
+    "blocked_items": {"zh": "受阻事项（催办已暂停）", "en": "Blocked items (escalation paused)"},
+    "blocked_since": {"zh": "报告受阻日期", "en": "Blocked since"},
+    "resume": {"zh": "恢复催办", "en": "Resume escalation"},
+    "blocked_hint": {"zh": "也可批准延期申请，或通过计划调整撤销该事项。",
+                     "en": "You may also grant an extension, or cancel the item with a plan change."},
     "as_of": {"zh": "统计日期", "en": "As of"},
     "coordinator": {"zh": "督查办（协调单位）", "en": "Coordinator"},
 }

@@ -24,6 +24,7 @@ from plan_tracker.services.access import (
     require_coordinator,
     require_unit,
 )
+from plan_tracker.services.blocked import blocked_items, resume_escalation
 from plan_tracker.services.tokens import Principal
 from plan_tracker.web.auth import (
     LOGIN_COOKIE,
@@ -331,9 +332,10 @@ def _review_page(request: Request, principal: Principal, *, status: int = 200, e
     with request.app.state.engine.connect() as conn:
         extensions = portal.extension_list(conn, principal.plan_id, state="pending")
         reports = portal.report_list(conn, principal.plan_id, awaiting_review=True, limit=500)
+        blocked = blocked_items(conn, principal.plan_id, _today(request, principal))
         ctx = portal.plan_context(conn, principal.plan_id)
     return render(request, "review.html", status=status, error=error, extensions=extensions, reports=reports,
-                  titles={k: v[0] for k, v in ctx.task_titles.items()}, units=ctx.unit_names)
+                  blocked=blocked, titles={k: v[0] for k, v in ctx.task_titles.items()}, units=ctx.unit_names)
 
 
 @router.get("/portal/review", response_class=HTMLResponse)
@@ -355,6 +357,20 @@ def post_decision(request: Request, principal: PagePrincipal, extension_id: Id, 
         status, message = _failure(request, exc)
         return _review_page(request, principal, status=status, error=message)
     return _redirect(f"/portal/review?msg=extension_{'approved' if decision == 'approve' else 'rejected'}")
+
+
+@router.post("/portal/obligations/{obligation_id}/resume")
+def post_resume(request: Request, principal: PagePrincipal, obligation_id: Id, form: Form) -> Response:
+    """The coordinator resumes the escalation of an item reported blocked (恢复催办)."""
+    try:
+        require_coordinator(principal, action="escalation.resume")
+        resume_escalation(request.app.state.engine, plan_id=principal.plan_id, obligation_id=obligation_id,
+                          actor=principal.actor, reason=_clean(form.get("reason")), today=_today(request, principal),
+                          source=SOURCE, payload={"token_prefix": principal.prefix})
+    except DomainError as exc:
+        status, message = _failure(request, exc)
+        return _review_page(request, principal, status=status, error=message)
+    return _redirect("/portal/review?msg=escalation_resumed")
 
 
 @router.post("/portal/reports/{report_id}/review")
