@@ -347,3 +347,27 @@ def test_founding_plan_applies_and_reports_one_row_per_obligation(
     # DESIGN's example: quarterly training led by the 30 enforcement units, 120 a year.
     training = [r for r in rows if r["task"] == "capability.enforcement-training"]
     assert len(training) == 120
+
+
+def test_validate_warns_about_a_ladder_role_nobody_can_receive_and_strict_fails(tmp_path: Path) -> None:
+    path = tmp_path / "gaps.yaml"
+    path.write_text("""\
+version: 1
+plan: {id: gaps, title: 缺少接收人, coordinator: office, start: 2018-01-01, end: 2018-12-31}
+leading_group: {name: 领导小组}
+units:
+  - {id: office, name: 督查办, contact: {name: 张三, email: office@example.org}}
+  - {id: town-a, name: 甲镇, contact: {name: 王五, email: a@example.org}, head: {name: 赵六}}
+escalation:
+  - {after: 1, level: urge, notify: [contact, head]}
+  - {after: 10, level: accountability, notify: [leading_group]}
+sections:
+  - {id: s, title: 测试, tasks: [{id: s.one, title: 报送总结, lead: town-a, due: 2018-06-29}]}
+""", encoding="utf-8")
+    loose = invoke("plan", "validate", str(path))
+    assert loose.exit_code == 0, loose.stderr
+    assert "step 'urge' notifies head, but unit 甲镇 (town-a) has no head with an e-mail or robot" in loose.stderr
+    assert "step 'accountability' notifies leading_group, but the leading group has no e-mail" in loose.stderr
+    assert "town-a) has no contact" not in loose.stderr
+    strict = invoke("plan", "validate", str(path), "--strict")
+    assert_bad_input(strict, "2 warning(s) and --strict")

@@ -178,18 +178,21 @@ def _mail_to(outbox: Path, address: str) -> list[str]:
 def test_the_night_writes_each_reader_its_own_message_with_the_units_words(applied, night, settings) -> None:
     from plan_tracker.services.submissions import Submission, submit
 
-    submit(applied, Submission("national-day", "s.self-check", "town-a", "once", "blocked", dt.date(2018, 10, 9),
-                               30, "涉及拆迁补偿纠纷\n\n待协调"), today=dt.date(2018, 10, 9), actor="town-a")
+    on = dt.date(2018, 10, 9)
+    submit(applied, Submission("national-day", "s.summary", "town-a", "once", "in_progress", on, 30,
+                               "涉及拆迁补偿纠纷\n\n待协调"), today=on, actor="town-a")
+    submit(applied, Submission("national-day", "s.self-check", "town-a", "once", "blocked", on, None,
+                               "等待上级批复"), today=on, actor="town-a")
     night("2018-10-15")  # supervise: the heads and the coordinator; urge and remind skipped
     outbox = settings.folder("outbox")
     head = _mail_to(outbox, "town-a-head@example.org")
     coordinator = _mail_to(outbox, "legal@example.org")
     assert len(head) == 1 and len(coordinator) == 1
-    assert "经办人：王五" in head[0] and "受阻，进度 30%（2018-10-09 报送）；情况说明：涉及拆迁补偿纠纷 待协调" in head[0]
+    assert "经办人：王五" in head[0] and "推进中，进度 30%（2018-10-09 报送）；情况说明：涉及拆迁补偿纠纷 待协调" in head[0]
+    assert "报送自查报告" not in head[0]  # blocked: its escalation is paused, it waits for the coordinator
     assert "请研究督办" in coordinator[0] and "待督查办决定的事项（1 项）" in coordinator[0]
-    assert "【受阻】甲镇“报送自查报告”" in coordinator[0]
+    assert "【受阻】甲镇“报送自查报告”（一次性任务），2018-10-09 报送；等待上级批复" in coordinator[0]
     # Monday 10-15 is the week's report day: the coordinator's one message carries the report too
     assert "【督查督办周报】" in coordinator[0] and "逾期事项清单" in coordinator[0]
-    assert len(list(outbox.iterdir())) == len({p.name for p in outbox.iterdir()})
     for body in head + coordinator:
         assert "plan-tracker" not in body and "报送方式" not in body

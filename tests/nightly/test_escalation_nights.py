@@ -105,7 +105,9 @@ def test_messages_never_go_out_empty_and_every_raised_reminder_has_a_recipient(a
     for path in settings.folder("outbox").iterdir():
         body = message_from_bytes(path.read_bytes(), policy=policy.default).get_body(preferencelist=("plain",)).get_content()
         assert "1.【" in body
-    assert all(state == "sent" for _, state in deliveries(applied))
+    # every addressable delivery went out; town-b has no head: that one is recorded dead, not skipped
+    assert {(key, state) for key, state in deliveries(applied) if state != "sent"} == {
+        ("unreachable:head:town-b", "dead")}
 
 
 def test_a_unit_without_a_contact_address_is_recorded_not_dropped(engine, tmp_path: Path, settings):
@@ -120,3 +122,24 @@ def test_a_unit_without_a_contact_address_is_recorded_not_dropped(engine, tmp_pa
     run_nightly(engine, "national-day", dt.date(2018, 9, 28), now=at(dt.date(2018, 9, 28)), settings=settings)
     states = {(t, u, st) for t, u, lv, _, _, st in reminders(engine) if lv == "remind"}
     assert ("s.self-check", "town-b", "dead") in states
+
+
+def test_a_role_nobody_holds_is_recorded_dead_with_the_reason_and_doctor_lists_it(applied, night):
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from plan_tracker.services.doctor import diagnose
+    from plan_tracker.store.outbox_models import Delivery
+
+    night("2018-10-09")  # urge: contact and head; town-b has a contact but no head
+    d = Delivery.__table__
+    with applied.connect() as conn:
+        dead = conn.execute(select(d.c.recipient_key, d.c.last_error).where(d.c.state == "dead")).all()
+    assert {tuple(row) for row in dead} == {
+        ("unreachable:head:town-b", "nobody to receive it: no address for head of unit town-b")}
+    assert ("s.self-check", "town-b", "urge", 0, "2018-10-09", "dead") in {
+        (t, u, lv, seq, f, st) for t, u, lv, seq, f, st in reminders(applied)}
+    checks = diagnose(applied, now=dt.datetime(2018, 10, 9, 3, tzinfo=dt.UTC), plan_id="national-day")
+    found = [c.message for c in checks if c.name == "recipients"]
+    assert found and "by role: head of town-b: 1" in found[0]

@@ -20,6 +20,7 @@ from plan_tracker.commands.common import (
     _format,
     _now,
     app,
+    err,
     handles_errors,
     out,
     plan_app,
@@ -29,14 +30,21 @@ from plan_tracker.commands.common import (
 # -- plan ---------------------------------------------------------------------------------
 @plan_app.command("validate")
 @handles_errors
-def plan_validate(file: Path) -> None:
+def plan_validate(file: Path, strict: Annotated[bool, typer.Option(
+        "--strict", help="fail (exit 2) on warnings too, e.g. a ladder role nobody can receive")] = False) -> None:
     """Check a plan file; print every problem as FILE:LINE:COL: message."""
     from plan_tracker.domain.calendar import WorkCalendar
     from plan_tracker.domain.obligations import expand
     from plan_tracker.planfile import load_plan
+    from plan_tracker.services.recipients import unreachable_roles
 
     plan = load_plan(file)
     count = sum(1 for _ in expand(plan, WorkCalendar(plan.plan.calendar)))
+    warnings = [f"{file}: warning: {gap.sentence(plan)}" for gap in unreachable_roles(plan)]
+    for line in warnings:
+        err.print(line, highlight=False, markup=False)
+    if warnings and strict:
+        raise BadInput(f"{len(warnings)} warning(s) and --strict: nobody can receive some reminders")
     out.print(f"{file}: ok — plan {plan.id}, {len(plan.units)} units, "
               f"{len(plan.tasks())} tasks, {count} obligations")
 

@@ -29,6 +29,7 @@ from plan_tracker.store.outbox_models import ChannelState, Delivery, NightlyRun,
 STALE_AFTER_DAYS = 1  # the nightly must have run for yesterday or today
 UNFINISHED_AFTER = dt.timedelta(hours=1)
 BACKLOG_AFTER = dt.timedelta(days=1)
+UNREACHABLE_PREFIX = "unreachable:"  # dead deliveries for a role nobody holds (evaluation_sql.UNREACHABLE)
 CALENDAR_AHEAD_DAYS = 30
 
 RUNS = NightlyRun.__table__  # type: ignore[attr-defined]
@@ -196,6 +197,16 @@ def _outbox(conn: Connection, plan_id: str, now: dt.datetime) -> list[Check]:
         checks.append(Check("outbox", Level.warn,
                             f"{dead[0]} dead deliveries (e.g. {dead[1]!r}) and {undeliverable} reminders nobody can "
                             "receive: fix the addresses in the plan; `plan-tracker reminders` lists them", plan_id))
+    unreachable = conn.execute(
+        select(D.c.recipient_key, func.count()).where(D.c.plan_id == plan_id, D.c.state == "dead",
+                                                      D.c.recipient_key.like(f"{UNREACHABLE_PREFIX}%"))
+        .group_by(D.c.recipient_key).order_by(D.c.recipient_key)).all()
+    if unreachable:  # by role and unit: what to add to the plan
+        listed = "; ".join(f"{key.removeprefix(UNREACHABLE_PREFIX).replace(':', ' of ', 1)}: {n}"
+                           for key, n in unreachable)
+        checks.append(Check("recipients", Level.warn,
+                            f"reminders nobody could receive, by role: {listed}; give them an e-mail or robot "
+                            "in the plan and re-apply it (`plan validate` warns before)", plan_id))
     if not checks:
         pending = conn.execute(select(func.count()).where(
             D.c.plan_id == plan_id, D.c.state.in_(("pending", "failed", "sending")))).scalar_one()

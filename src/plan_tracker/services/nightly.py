@@ -124,6 +124,7 @@ def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.da
         fill = sql(q.fill_batch_sql(conn.dialect.name, sharded=sharded, history=ctx.reads_history(as_of)))
         flips, save, raise_ = sql(q.RECORD_FLIPS), sql(q.SAVE_LIGHTS), sql(q.RAISE_REMINDERS.format(ladder=ladder))
         add_deliveries = sql(q.ADD_DELIVERIES.format(step_roles=step_roles, in_shard=q.IN_SHARD if sharded else ""))
+        unreachable = sql(q.UNREACHABLE.format(step_roles=step_roles, in_shard=q.IN_SHARD if sharded else ""))
         no_recipient = sql(q.NO_RECIPIENT.format(in_shard=q.NO_RECIPIENT_IN_SHARD if sharded else ""))
         hold = sql(q.HOLD_FOR_DIGEST).bindparams(bindparam("keys", expanding=True),
                                                  bindparam("digest_at", type_=UTCDateTime()))
@@ -149,6 +150,7 @@ def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.da
                 conn.execute(raise_, params)
                 if pairs:
                     conn.execute(add_deliveries, {**night, **params, **role_params})
+                    conn.execute(unreachable, {**night, **params, **role_params})
                 for h in holds:  # weekly audiences: the message waits for the digest day
                     conn.execute(hold, {**params, "level": h.level, "keys": h.keys, "digest_at": h.until})
                 conn.execute(no_recipient, {**params, "note": "no recipient address for this step's roles"})

@@ -50,3 +50,38 @@ def plan_recipients(plan: Plan) -> tuple[list[RecipientSpec], list[tuple[str, st
         for person in group.recipients:
             add(PLAN_WIDE, "leading_group", person)
     return list(recipients.values()), sorted(roles)
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """A ladder step's role that resolves to nobody with an address for a unit ('*': plan-wide)."""
+
+    level: str
+    role: str
+    unit_id: str
+
+    def sentence(self, plan: Plan) -> str:
+        if self.unit_id == PLAN_WIDE:
+            who = {"coordinator": "the coordinating unit has no contact or head",
+                   "leading_group": "the leading group has no e-mail or recipients"}.get(self.role, self.role)
+            return f"step {self.level!r} notifies {self.role}, but {who} with an address: its reminders will be recorded dead"
+        unit = plan.unit(self.unit_id)
+        return (f"step {self.level!r} notifies {self.role}, but unit {unit.name} ({unit.id}) has no {self.role} with an "
+                f"e-mail or robot: those reminders will be recorded dead for {self.role}")
+
+
+def unreachable_roles(plan: Plan) -> list[Unreachable]:
+    """Every (step, role, unit) of the ladder that no address reaches, for the units that
+    lead a task (they are the ones reminded). The night records such reminders `dead` with
+    the reason (`evaluation_sql.UNREACHABLE`); `plan validate` warns about them first."""
+    _, roles = plan_recipients(plan)
+    held = {(unit_id, role) for unit_id, role, _ in roles}
+    leading = sorted({u for _, task in plan.tasks() for u in plan.expand_lead(task)}, key=lambda u: u)
+    found: list[Unreachable] = []
+    for step in plan.ladder():
+        for role in step.notify:
+            if role.value in ("contact", "head"):
+                found += [Unreachable(step.level, role.value, u) for u in leading if (u, role.value) not in held]
+            elif (PLAN_WIDE, role.value) not in held:
+                found.append(Unreachable(step.level, role.value, PLAN_WIDE))
+    return found

@@ -282,12 +282,29 @@ def step_roles_sql(pairs: list[tuple[str, str]]) -> tuple[str, dict[str, str]]:
     return " UNION ALL ".join(selects), params
 
 
+# A role of the step that resolves to nobody for the item's unit (a head with only a phone
+# number) is recorded as a dead delivery with the reason, never skipped in silence; its key
+# `unreachable:ROLE:UNIT` names no recipient, so nothing ever tries to send it.
+UNREACHABLE = """
+INSERT INTO delivery (plan_id, reminder_id, recipient_key, state, attempts, last_error)
+SELECT DISTINCT r.plan_id, r.id, 'unreachable:' || sr.role || ':' || o.unit_id, 'dead', 0,
+       'nobody to receive it: no address for ' || sr.role || ' of unit ' || o.unit_id
+FROM reminder r
+JOIN obligation o ON o.id = r.obligation_id
+JOIN ({step_roles}) sr ON sr.level = r.level
+WHERE r.plan_id = :plan AND r.state = 'pending' AND r.fired_on = :as_of
+  AND r.obligation_id BETWEEN :lo AND :hi{in_shard}
+  AND NOT EXISTS (SELECT 1 FROM role_recipient rr WHERE rr.plan_id = r.plan_id AND rr.role = sr.role
+                  AND rr.unit_id IN (o.unit_id, '*'))
+ON CONFLICT (reminder_id, recipient_key) DO NOTHING
+"""
+
 # A raised reminder nobody can receive is recorded as dead, never silently dropped.
 NO_RECIPIENT = """
 UPDATE reminder SET state = 'dead', note = :note
 WHERE plan_id = :plan AND state = 'pending' AND fired_on = :as_of
   AND obligation_id BETWEEN :lo AND :hi{in_shard}
-  AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.reminder_id = reminder.id)
+  AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.reminder_id = reminder.id AND d.state <> 'dead')
 """
 NO_RECIPIENT_IN_SHARD = f"""
   AND EXISTS (SELECT 1 FROM obligation o WHERE o.id = reminder.obligation_id{IN_SHARD})"""
