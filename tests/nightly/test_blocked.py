@@ -44,6 +44,15 @@ def test_a_blocked_item_stops_escalating_until_the_coordinator_resumes_it(applie
     with applied.connect() as conn:
         assert [(b.unit, b.reason) for b in blocked_items(conn, PLAN, dt.date(2018, 10, 19))] == [
             ("town-a", "涉及拆迁补偿纠纷")]
+    # the report lists it apart, with the reason (HTML and the weekly Markdown alike)
+    from plan_tracker.reports import build_report, render_html
+    from plan_tracker.reports.markdown import render_markdown
+
+    report_ = build_report(applied, PLAN, dt.date(2018, 10, 19))
+    assert [(b.unit_id, b.since, b.reason) for b in report_.blocked] == [
+        ("town-a", dt.date(2018, 10, 8), "涉及拆迁补偿纠纷")]
+    assert "受阻事项（催办暂停，待督查办决定）" in render_html(report_)
+    assert "| 报送自查报告 | 甲镇 | 一次性任务 | 2018-10-08 | 涉及拆迁补偿纠纷 |" in render_markdown(report_)
     # town-b, never blocked, escalated meanwhile
     assert [lv for lv, *_ in fired(applied, unit="town-b")] == ["remind", "urge", "supervise"]
     resume(applied, "2018-10-22")
@@ -59,6 +68,7 @@ def test_a_blocked_item_stops_escalating_until_the_coordinator_resumes_it(applie
     ]
     with applied.connect() as conn:
         assert blocked_items(conn, PLAN, dt.date(2018, 10, 30)) == []
+    assert build_report(applied, PLAN, dt.date(2018, 10, 30)).blocked == []
 
 
 def test_a_blocked_report_does_not_hold_the_first_step(applied, night):

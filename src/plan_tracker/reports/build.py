@@ -22,6 +22,7 @@ from plan_tracker.domain.scoring import once_per_period, score_unit
 from plan_tracker.reports import sql as q
 from plan_tracker.reports.model import (
     LIGHTS,
+    BlockedEntry,
     GroupFigures,
     IndicatorFigures,
     IndicatorPoint,
@@ -39,6 +40,7 @@ from plan_tracker.reports.model import (
     UnitFigures,
     Withdrawal,
 )
+from plan_tracker.services.blocked import blocked_items
 from plan_tracker.services.context import PlanContext, plan_context, versions_until
 from plan_tracker.services.message_model import latest_words
 from plan_tracker.services.messages import UnitWords, clean_note, level_wording
@@ -135,6 +137,9 @@ def _assemble(conn: Connection, ctx: PlanContext, as_of: dt.date, params: dict[s
         notice=_notice(conn, params, names, plan, levels, notice_limit),
         trend=_trend(conn, plan, as_of),
         withdrawn=withdrawals(conn, ctx, as_of), version=ctx.version.number,
+        blocked=[BlockedEntry(b.task, names["tasks"].get(b.task, (b.task,))[0], b.unit, names["units"].get(b.unit, b.unit),
+                              b.period, b.since, clean_note(b.reason))
+                 for b in blocked_items(conn, plan.id, as_of, limit=notice_limit)],
     )
 
 

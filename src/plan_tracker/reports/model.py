@@ -215,6 +215,19 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class BlockedEntry:
+    """An item its unit reported blocked: escalation paused until the coordinator decides."""
+
+    task_id: str
+    task_title: str
+    unit_id: str
+    unit_name: str
+    period: str
+    since: dt.date  # the blocked report's date
+    reason: str | None  # the unit's note (flattened and cut)
+
+
+@dataclass(frozen=True)
 class TrendPoint:
     day: dt.date
     red: int
@@ -243,6 +256,7 @@ class Report:
     trend: list[TrendPoint]
     withdrawn: list[Withdrawal] = field(default_factory=list)
     version: int = 1  # the plan version in force on the as-of date
+    blocked: list[BlockedEntry] = field(default_factory=list)  # listed apart, with the reason
 
     def level(self, name: str) -> Level | None:
         return next((lv for lv in self.levels if lv.level == name), None)
