@@ -254,6 +254,9 @@ JOIN role_recipient rr ON rr.plan_id = r.plan_id AND rr.role = sr.role
      AND rr.unit_id IN (o.unit_id, '*')  -- contact/head rows are per unit, the rest plan-wide
 WHERE r.plan_id = :plan AND r.state = 'pending' AND r.fired_on = :as_of
   AND r.obligation_id BETWEEN :lo AND :hi{in_shard}
+  -- a re-run finds them made (reminders held for a digest stay pending): skip them here,
+  -- so PostgreSQL draws no ids for conflicting rows and ids match a single run's
+  AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.reminder_id = r.id AND d.recipient_key = rr.recipient_key)
 ON CONFLICT (reminder_id, recipient_key) DO NOTHING
 """
 
@@ -296,6 +299,8 @@ WHERE r.plan_id = :plan AND r.state = 'pending' AND r.fired_on = :as_of
   AND r.obligation_id BETWEEN :lo AND :hi{in_shard}
   AND NOT EXISTS (SELECT 1 FROM role_recipient rr WHERE rr.plan_id = r.plan_id AND rr.role = sr.role
                   AND rr.unit_id IN (o.unit_id, '*'))
+  AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.reminder_id = r.id
+                  AND d.recipient_key = 'unreachable:' || sr.role || ':' || o.unit_id)
 ON CONFLICT (reminder_id, recipient_key) DO NOTHING
 """
 
