@@ -44,11 +44,12 @@ class BlockedItem:
 
 
 def blocked_items(conn: Connection, plan_id: str, as_of: dt.date, *, limit: int = 500) -> list[BlockedItem]:
-    """Active items whose latest report on `as_of` says blocked and that no resume since
-    answers: escalation is paused for them (oldest first)."""
+    """Active items whose latest report on `as_of` (dated and received by then) says blocked
+    and that no resume since answers: escalation is paused for them (oldest first)."""
     newer = REPORTS.alias("newer")
     later = select(newer.c.id).where(
         newer.c.obligation_id == REPORTS.c.obligation_id, newer.c.reported_on <= as_of,
+        newer.c.received_on <= as_of,
         (newer.c.reported_on > REPORTS.c.reported_on)
         | ((newer.c.reported_on == REPORTS.c.reported_on) & (newer.c.id > REPORTS.c.id)))
     resumed = select(RESUMES.c.id).where(
@@ -59,7 +60,7 @@ def blocked_items(conn: Connection, plan_id: str, as_of: dt.date, *, limit: int 
         select(o.c.id, o.c.task_id, o.c.unit_id, o.c.period, REPORTS.c.note, REPORTS.c.reported_on)
         .join(REPORTS, REPORTS.c.obligation_id == o.c.id)
         .where(o.c.plan_id == plan_id, o.c.active, REPORTS.c.status == "blocked", REPORTS.c.reported_on <= as_of,
-               ~later.exists(), ~resumed.exists())
+               REPORTS.c.received_on <= as_of, ~later.exists(), ~resumed.exists())
         .order_by(REPORTS.c.reported_on, o.c.id).limit(limit))
     return [BlockedItem(int(r.id), r.task_id, r.unit_id, r.period, r.note, _date(r.reported_on)) for r in rows]
 

@@ -2,10 +2,10 @@
 
 A `blocked` report pauses escalation beyond the first step (domain.escalation); a row here,
 dated on or after that report, lifts the pause. (Numbered 0008 after 0005 on the messages
-branch; re-chained after the plan-version revisions at merge.)
+branch, on 0006 after the rebase; 0007 is left to the branch that claims it, re-chained at merge.)
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-03 07:20:00
 """
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
