@@ -14,8 +14,8 @@ import pytest
 
 from plan_tracker.channels import Message, Receipt
 from plan_tracker.domain.calendar import WorkCalendar
+from plan_tracker.night import run_nightly
 from plan_tracker.reports import build_report
-from plan_tracker.services.nightly import run_nightly
 from plan_tracker.services.plans import apply_plan
 from plan_tracker.settings import Settings
 from plan_tracker.store.db import make_engine, migrate
