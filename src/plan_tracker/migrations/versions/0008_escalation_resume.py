@@ -1,11 +1,11 @@
 """escalation_resume: the coordinator resumes the escalation of an item reported blocked
 
 A `blocked` report pauses escalation beyond the first step (domain.escalation); a row here,
-dated on or after that report, lifts the pause. (Numbered 0008 after 0005 on the messages
-branch, on 0006 after the rebase; 0007 is left to the branch that claims it, re-chained at merge.)
+dated on or after that report, lifts the pause. (Written on the messages branch; after the
+rebase on main it follows 0007, the portal sessions and idempotency keys.)
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-03 07:20:00
 """
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
