@@ -46,7 +46,6 @@ from plan_tracker.services.message_model import latest_words
 from plan_tracker.services.messages import UnitWords, clean_note, level_wording
 from plan_tracker.services.status import id_bounds
 from plan_tracker.store.models import Obligation, ObligationTerm, TaskRow, UnitRow
-from plan_tracker.store.outbox_models import Reminder
 
 OVERDUE_LIMIT = 200
 NOTICE_LIMIT = 1000
@@ -250,11 +249,10 @@ def _reminders_by_unit(conn: Connection, params: dict[str, Any], plan: Plan) -> 
     weekly = [s.level for s in plan.ladder()
               if all(plan.cadence_of(role) is Cadence.weekly for role in s.notify)]
     if weekly:
-        r, o = Reminder.__table__, Obligation.__table__  # type: ignore[attr-defined]
-        rows = conn.execute(
-            select(o.c.unit_id, r.c.level, r.c.obligation_id, r.c.fired_on).join(o, o.c.id == r.c.obligation_id)
-            .where(r.c.plan_id == plan.id, r.c.level.in_(weekly), r.c.state != "skipped",
-                   r.c.fired_on <= params["as_of"], o.c.active))
+        # the report's own items on its date (as BY_UNIT_LEVEL reads them): a task cancelled
+        # later still counts on an earlier day
+        rows = conn.execute(_sql(q.WEEKLY_LEVEL_FIRINGS).bindparams(bindparam("levels", expanding=True)),
+                            {**params, "levels": weekly})
         fired: dict[tuple[str, str], list[tuple[int, dt.date]]] = defaultdict(list)
         for row in rows:
             fired[(row.unit_id, row.level)].append((int(row.obligation_id), _date(row.fired_on)))

@@ -181,6 +181,13 @@ WHERE r.plan_id = :plan AND r.fired_on <= :as_of AND r.state <> 'skipped'
 GROUP BY i.unit_id, r.level
 """
 
+# The firings of levels read only by weekly audiences, for counting once per digest period.
+WEEKLY_LEVEL_FIRINGS = f"""
+SELECT i.unit_id, r.level, r.obligation_id, r.fired_on
+FROM reminder r JOIN {ITEMS_TABLE} i ON i.id = r.obligation_id
+WHERE r.plan_id = :plan AND r.fired_on <= :as_of AND r.state <> 'skipped' AND r.level IN :levels
+"""
+
 # The page first (ORDER BY … LIMIT on the items), then the latest status and the last report
 # date of its items alone.
 OVERDUE_PAGE = f"""
