@@ -17,7 +17,7 @@ from plan_tracker.reports.labels import labels
 from plan_tracker.web.i18n import Translator
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "plan_tracker"
-TEMPLATE_DIRS = [SRC.parents[1] / "config" / "templates", SRC / "web" / "templates"]
+TEMPLATE_DIRS = [SRC / "templates", SRC / "web" / "templates"]
 CATALOGUE = SRC / "domain" / "vocabulary.py"
 KEY_SETS = {
     "lights": set(v.LIGHT_WORDS["zh"]),
