@@ -136,10 +136,24 @@ def _assemble(conn: Connection, ctx: PlanContext, as_of: dt.date, params: dict[s
         notice=_notice(conn, params, names, plan, levels, notice_limit),
         trend=_trend(conn, plan, as_of),
         withdrawn=withdrawals(conn, ctx, as_of), version=ctx.version.number,
-        blocked=[BlockedEntry(b.task, names["tasks"].get(b.task, (b.task,))[0], b.unit, names["units"].get(b.unit, b.unit),
-                              b.period, b.since, clean_note(b.reason))
-                 for b in blocked_items(conn, plan.id, as_of, limit=notice_limit)],
+        blocked=_blocked(conn, plan.id, as_of, names, notice_limit),
     )
+
+
+def _blocked(conn: Connection, plan_id: str, as_of: dt.date, names: dict[str, dict[str, Any]],
+             limit: int) -> list[BlockedEntry]:
+    """Blocked items among the obligations tracked on `as_of`, under the ids they had then
+    (the report's items table holds the terms as of the date)."""
+    found = blocked_items(conn, plan_id, as_of, limit=limit)
+    as_of_ids = {int(r.id): (r.task_id, r.unit_id) for r in conn.execute(text(f"SELECT id, task_id, unit_id FROM {q.ITEMS_TABLE}"))}  # noqa: S608
+    entries = []
+    for b in found:
+        if b.obligation_id not in as_of_ids:
+            continue  # not tracked on the date
+        task, unit = as_of_ids[b.obligation_id]
+        entries.append(BlockedEntry(task, names["tasks"].get(task, (task,))[0], unit, names["units"].get(unit, unit),
+                                    b.period, b.since, clean_note(b.reason)))
+    return entries
 
 
 def withdrawals(conn: Connection, ctx: PlanContext, as_of: dt.date) -> list[Withdrawal]:

@@ -60,6 +60,7 @@ def blocked_items(conn: Connection, plan_id: str, as_of: dt.date, *, limit: int 
         select(o.c.id, o.c.task_id, o.c.unit_id, o.c.period, REPORTS.c.note, REPORTS.c.reported_on)
         .join(REPORTS, REPORTS.c.obligation_id == o.c.id)
         .where(o.c.plan_id == plan_id, o.c.active, REPORTS.c.status == "blocked", REPORTS.c.reported_on <= as_of,
+               REPORTS.c.received_on <= as_of,
                REPORTS.c.received_on <= as_of, ~later.exists(), ~resumed.exists())
         .order_by(REPORTS.c.reported_on, o.c.id).limit(limit))
     return [BlockedItem(int(r.id), r.task_id, r.unit_id, r.period, r.note, _date(r.reported_on)) for r in rows]
