@@ -45,7 +45,7 @@ from plan_tracker.services.context import PlanContext, plan_context, versions_un
 from plan_tracker.services.message_model import latest_words
 from plan_tracker.services.messages import UnitWords, clean_note, level_wording
 from plan_tracker.services.status import id_bounds
-from plan_tracker.store.models import Obligation, ObligationTerm, TaskRow, UnitRow
+from plan_tracker.store.models import ObligationTerm, TaskRow, UnitRow
 
 OVERDUE_LIMIT = 200
 NOTICE_LIMIT = 1000
@@ -373,10 +373,9 @@ def _notice(conn: Connection, params: dict[str, Any], names: dict[str, dict[str,
     counts = {str(r.unit_id): int(r.items) for r in conn.execute(_sql(q.NOTICE_UNITS), p)}
     items: dict[str, list[NoticeItem]] = defaultdict(list)
     found = list(conn.execute(_sql(q.NOTICE_ITEMS), p))
-    ids = _obligation_ids(conn, plan.id, [(r.task_id, r.unit_id, r.period) for r in found])
-    words = latest_words(conn, list(ids.values()), params["as_of"])
+    words = latest_words(conn, [int(r.id) for r in found], params["as_of"])  # the items' own ids, as of the date
     for r in found:
-        said = words.get(ids.get((r.task_id, r.unit_id, r.period), -1))
+        said = words.get(int(r.id))
         items[r.unit_id].append(NoticeItem(
             r.task_id, names["tasks"].get(r.task_id, (r.task_id,))[0], r.period, _date(r.due),
             _date(r.original_due), int(r.overdue_wd), _date(r.first_notified), int(r.times),
@@ -387,18 +386,6 @@ def _notice(conn: Connection, params: dict[str, Any], names: dict[str, dict[str,
              for uid in sorted(counts, key=lambda k: (order.get(k, 10**9), k))]
     total = sum(counts.values())
     return Notice(top, units, total, truncated=sum(len(v) for v in items.values()) < total)
-
-
-def _obligation_ids(conn: Connection, plan_id: str, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
-    """Obligation ids of (task, unit, period) keys of a plan (the notice lists items by key)."""
-    o = Obligation.__table__  # type: ignore[attr-defined]
-    wanted, found = set(keys), {}
-    for unit_id in sorted({k[1] for k in wanted}):
-        for row in conn.execute(select(o.c.id, o.c.task_id, o.c.period)
-                                .where(o.c.plan_id == plan_id, o.c.unit_id == unit_id)):
-            if (row.task_id, unit_id, row.period) in wanted:
-                found[(row.task_id, unit_id, row.period)] = int(row.id)
-    return found
 
 
 def _indicators(conn: Connection, plan: Plan, params: dict[str, Any],

@@ -224,9 +224,9 @@ GROUP BY i.unit_id
 """
 
 NOTICE_ITEMS = f"""
-SELECT i.unit_id, i.task_id, i.period, i.due, i.original_due, i.overdue_wd,
+SELECT i.id, i.unit_id, i.task_id, i.period, i.due, i.original_due, i.overdue_wd,
        MIN(r.fired_on) AS first_notified, COUNT(*) AS times {_AT_TOP}
-GROUP BY i.unit_id, i.task_id, i.period, i.due, i.original_due, i.overdue_wd
+GROUP BY i.id, i.unit_id, i.task_id, i.period, i.due, i.original_due, i.overdue_wd
 ORDER BY i.due, i.unit_id, i.task_id, i.period
 LIMIT :limit
 """
