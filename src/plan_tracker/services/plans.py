@@ -9,9 +9,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 
-__all__ = ["UnknownPlan", "apply_loaded", "apply_plan", "stored_digest", "stored_plan"]
+__all__ = ["UnknownPlan", "apply_loaded", "apply_plan", "stored_plan"]
 
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import DomainError
@@ -443,19 +443,6 @@ def _write_plan_row(conn: Connection, plan: Plan, digest: str, version: int, exi
         conn.execute(update(table).where(table.c.id == plan.id).values(**values))
     else:
         conn.execute(insert(table).values(id=plan.id, **values))
-
-
-_PLANS = PlanRow.__table__  # type: ignore[attr-defined]
-_CONTENT_HASH = select(_PLANS.c.content_hash).where(_PLANS.c.id == bindparam("plan_id"))
-
-
-def stored_digest(conn: Connection, plan_id: str) -> str:
-    """The content hash of the plan as last applied (raises UnknownPlan): what caches of
-    anything derived from the plan are keyed by."""
-    digest = conn.execute(_CONTENT_HASH, {"plan_id": plan_id}).scalar_one_or_none()
-    if digest is None:
-        plan_context(conn, plan_id)  # raises UnknownPlan, listing the plans the store has
-    return str(digest)
 
 
 def stored_plan(conn: Connection, plan_id: str, as_of: dt.date | None = None) -> Plan:

@@ -6,10 +6,10 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Date, Engine, and_, bindparam, select, text
+from sqlalchemy import Connection, Engine, and_, select
 
 from plan_tracker.services.context import plan_context
-from plan_tracker.store.evaluation_sql import OBLIGATIONS_AS_OF
+from plan_tracker.store.evaluation_sql import as_of_statement
 from plan_tracker.store.models import Obligation
 from plan_tracker.store.outbox_models import Delivery, Recipient, Reminder
 
@@ -63,10 +63,9 @@ def reminder_rows(engine: Engine, plan_id: str, as_of: dt.date | None = None) ->
     return [f[0] for f in found]
 
 
-_NAMES_ON = " ".join(("SELECT o.id, o.task_id, o.unit_id FROM", OBLIGATIONS_AS_OF, "o"))
+_NAMES_ON = as_of_statement("o.id, o.task_id, o.unit_id")
 
 
 def _names_on(conn: Connection, plan_id: str, day: dt.date) -> dict[int, tuple[str, str]]:
     """Each obligation's task and unit ids as they were on `day`."""
-    statement = text(_NAMES_ON).bindparams(bindparam("as_of", type_=Date()))
-    return {int(i): (t, u) for i, t, u in conn.execute(statement, {"plan": plan_id, "as_of": day})}
+    return {int(i): (t, u) for i, t, u in conn.execute(_NAMES_ON, {"plan": plan_id, "as_of": day})}

@@ -30,10 +30,6 @@ class StatusRow:
         return row
 
 
-def plan_calendar_key(conn: Connection, plan_id: str) -> str:
-    return plan_context(conn, plan_id).calendar_key  # raises UnknownPlan with a clear message
-
-
 def id_bounds(conn: Connection, plan_id: str) -> tuple[int, int]:
     t = Obligation.__table__  # type: ignore[attr-defined]
     low, high = conn.execute(select(func.min(t.c.id), func.max(t.c.id)).where(t.c.plan_id == plan_id)).one()

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Date, Engine, bindparam, insert, select, text
+from sqlalchemy import Connection, Engine, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from plan_tracker.domain.errors import DomainError
@@ -23,7 +23,7 @@ from plan_tracker.domain.reports import (
 from plan_tracker.domain.suggestions import hint as suggest
 from plan_tracker.services.context import plan_context
 from plan_tracker.store.audit import record_event
-from plan_tracker.store.evaluation_sql import OBLIGATIONS_AS_OF
+from plan_tracker.store.evaluation_sql import as_of_statement
 from plan_tracker.store.models import Obligation, StatusReport, utcnow
 
 __all__ = ["BackdatedReport", "check_claimed_date"]
@@ -60,10 +60,8 @@ class Receipt:
     progress: int | None = None  # as recorded (a done report without one records 100)
 
 
-_TRACKED_ON_SQL = " ".join((
-    "SELECT o.id, o.period_start FROM", OBLIGATIONS_AS_OF, "o",
-    "WHERE o.task_id = :task AND o.unit_id = :unit AND o.period = :period AND o.active = TRUE"))
-_TRACKED_ON = text(_TRACKED_ON_SQL).bindparams(bindparam("as_of", type_=Date()))
+_TRACKED_ON = as_of_statement(
+    "o.id, o.period_start", "o.task_id = :task AND o.unit_id = :unit AND o.period = :period AND o.active = TRUE")
 
 
 def find_obligation(conn: Connection, plan_id: str, task_id: str, unit_id: str, period: str,

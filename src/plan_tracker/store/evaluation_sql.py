@@ -12,6 +12,10 @@ Parameters: :plan, :as_of, :ord_d (ordinal of as_of), :cal (calendar key), :lo, 
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import Date, bindparam, text
+
 # Per obligation, through the (obligation_id, reported_on, id) index: the latest report's
 # status and progress, and the completion date = the earliest `done` report that no later
 # non-done report follows (NULL when the latest report is not done). Correlated lookups keep
@@ -88,6 +92,13 @@ OBLIGATIONS_AS_OF = _AS_OF.format(current_range="", term_range="")
 # A batch's share (ids :lo..:hi), filtered inside both branches so a batch reads only its rows.
 _BATCH_AS_OF = _AS_OF.format(current_range=" AND c.id BETWEEN :lo AND :hi",
                              term_range=" AND h.obligation_id BETWEEN :lo AND :hi")
+
+
+def as_of_statement(columns: str, where: str = "") -> Any:
+    """`SELECT columns FROM` the obligations as they were on :as_of (the whole plan), with an
+    optional WHERE on alias `o`; :as_of is bound as a date (SQLite needs the type)."""
+    sql = " ".join(("SELECT", columns, "FROM", OBLIGATIONS_AS_OF, "o", f"WHERE {where}" if where else ""))
+    return text(sql).bindparams(bindparam("as_of", type_=Date()))
 
 
 def obligations_source(history: bool) -> str:

@@ -27,12 +27,30 @@ _TERM_COLUMNS = ("task_id", "unit_id", "period", "period_start", "period_end", "
 
 
 def _terms(row: Any) -> Terms:
-    return Terms(row.task_id, row.unit_id, row.period, _d(row.period_start), _d(row.period_end),
-                 _d(row.due), _d(row.original_due), int(row.warn_days), bool(row.active))
+    return Terms(row.task_id, row.unit_id, row.period, as_date(row.period_start), as_date(row.period_end),
+                 as_date(row.due), as_date(row.original_due), int(row.warn_days), bool(row.active))
 
 
-def _d(value: Any) -> dt.date:
+def as_date(value: Any) -> dt.date:
+    """Raw SQL gives dates as ISO strings on SQLite and as dates on PostgreSQL."""
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def _optional_date(value: Any) -> dt.date | None:
+    return None if value is None else as_date(value)
+
+
+def _superseded(row: Any) -> Segment:
+    """A row of `obligation_term` as a segment of its obligation's timeline."""
+    return Segment(_optional_date(row.valid_from), as_date(row.valid_until), _terms(row))
+
+
+def _in_force(row: Any) -> Segment:
+    """An `obligation` row as the last, open segment of its timeline."""
+    return Segment(_optional_date(row.terms_from), None, _terms(row))
+
+
+_ROW_COLUMNS = [OBLIGATION.c.terms_from, *[OBLIGATION.c[c] for c in _TERM_COLUMNS]]
 
 
 def load_timelines(conn: Connection, plan_id: str) -> dict[int, list[Segment]]:
@@ -40,24 +58,16 @@ def load_timelines(conn: Connection, plan_id: str) -> dict[int, list[Segment]]:
     history: dict[int, list[Segment]] = defaultdict(list)
     for row in conn.execute(select(TERM).where(TERM.c.plan_id == plan_id)
                             .order_by(TERM.c.obligation_id, TERM.c.valid_until)):
-        start = _d(row.valid_from) if row.valid_from is not None else None
-        history[int(row.obligation_id)].append(Segment(start, _d(row.valid_until), _terms(row)))
-    timelines: dict[int, list[Segment]] = {}
-    columns = [OBLIGATION.c.id, OBLIGATION.c.terms_from, *[OBLIGATION.c[c] for c in _TERM_COLUMNS]]
-    for row in conn.execute(select(*columns).where(OBLIGATION.c.plan_id == plan_id)):
-        start = _d(row.terms_from) if row.terms_from is not None else None
-        timelines[int(row.id)] = [*history.get(int(row.id), []), Segment(start, None, _terms(row))]
-    return timelines
+        history[int(row.obligation_id)].append(_superseded(row))
+    return {int(row.id): [*history.get(int(row.id), []), _in_force(row)]
+            for row in conn.execute(select(OBLIGATION.c.id, *_ROW_COLUMNS).where(OBLIGATION.c.plan_id == plan_id))}
 
 
 def load_timeline(conn: Connection, obligation_id: int) -> list[Segment]:
     """One obligation's timeline (for a change to a single obligation, e.g. an extension)."""
-    history = [Segment(_d(r.valid_from) if r.valid_from is not None else None, _d(r.valid_until), _terms(r))
-               for r in conn.execute(select(TERM).where(TERM.c.obligation_id == obligation_id)
-                                     .order_by(TERM.c.valid_until))]
-    columns = [OBLIGATION.c.terms_from, *[OBLIGATION.c[c] for c in _TERM_COLUMNS]]
-    row = conn.execute(select(*columns).where(OBLIGATION.c.id == obligation_id)).one()
-    return [*history, Segment(_d(row.terms_from) if row.terms_from is not None else None, None, _terms(row))]
+    history = [_superseded(r) for r in conn.execute(select(TERM).where(TERM.c.obligation_id == obligation_id)
+                                                    .order_by(TERM.c.valid_until))]
+    return [*history, _in_force(conn.execute(select(*_ROW_COLUMNS).where(OBLIGATION.c.id == obligation_id)).one())]
 
 
 def _row_values(final: Segment) -> dict[str, Any]:
@@ -126,7 +136,7 @@ def rewrite_timelines(conn: Connection, plan_id: str, changed: dict[int, list[Se
 def settle(conn: Connection, plan_id: str) -> dt.date | None:
     """Record the latest date from which any obligation's terms changed (see PlanRow)."""
     latest = conn.execute(select(func.max(OBLIGATION.c.terms_from)).where(OBLIGATION.c.plan_id == plan_id)).scalar()
-    value = _d(latest) if latest is not None else None
+    value = as_date(latest) if latest is not None else None
     conn.execute(update(PLAN).where(PLAN.c.id == plan_id).values(terms_settled_from=value))
     return value
 
@@ -134,5 +144,5 @@ def settle(conn: Connection, plan_id: str) -> dt.date | None:
 def settle_at_least(conn: Connection, plan_id: str, day: dt.date) -> None:
     """A change from `day` on (one obligation's): an earlier as-of date reads the history."""
     current = conn.execute(select(PLAN.c.terms_settled_from).where(PLAN.c.id == plan_id)).scalar()
-    if current is None or _d(current) < day:
+    if current is None or as_date(current) < day:
         conn.execute(update(PLAN).where(PLAN.c.id == plan_id).values(terms_settled_from=day))
