@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -125,3 +127,52 @@ def test_a_greeting_of_421_counts_as_unreachable(message: Message) -> None:
 def test_timeouts_must_be_positive() -> None:
     with pytest.raises(ValueError):
         SmtpChannel("127.0.0.1", 25, greeting_timeout=0)
+
+
+def test_smtps_handshake_with_a_hung_server_is_cut_by_the_connect_timeout(hung_server: HungServer, message: Message) -> None:
+    # Port 465: the TLS handshake is part of connecting, so a silent peer stops it there.
+    channel = SmtpChannel(hung_server.host, hung_server.port, ssl=True, connect_timeout=0.3, greeting_timeout=30)
+    started = time.monotonic()
+    with pytest.raises(DeliveryError) as caught:
+        channel.send(message)
+    assert time.monotonic() - started < 3
+    assert not caught.value.permanent and channel.breaker.failures == 1
+
+
+def _self_signed(folder: Path) -> ssl.SSLContext:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context
+
+
+def test_starttls_still_checks_the_certificate_against_the_host(tmp_path: Path, message: Message) -> None:
+    # The timed connection is opened without a host (so smtplib's single timeout is not
+    # used); STARTTLS must still know the host name to check the server's certificate.
+    from aiosmtpd.controller import Controller
+    from tests.conftest import RecordingHandler, free_port
+
+    port = free_port()
+    controller = Controller(RecordingHandler(), hostname="127.0.0.1", port=port, tls_context=_self_signed(tmp_path))
+    controller.start()
+    try:
+        with pytest.raises(DeliveryError) as caught:
+            SmtpChannel("127.0.0.1", port, starttls=True).send(message)
+    finally:
+        controller.stop()
+    assert caught.value.permanent and "certificate" in str(caught.value)

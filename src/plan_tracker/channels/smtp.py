@@ -146,13 +146,14 @@ class SmtpChannel:
         return Receipt(channel=self.name, detail=str(email["Message-ID"]))
 
     def _connect(self) -> smtplib.SMTP:
-        timeouts = {"connect_timeout": self.connect_timeout, "greeting_timeout": self.greeting_timeout,
-                    "timeout": self.timeout}
         server: smtplib.SMTP
         if self.ssl:
-            server = _TimedSMTPSSL(context=ssl_module.create_default_context(), **timeouts)
+            server = _TimedSMTPSSL(host=self.host, connect_timeout=self.connect_timeout,
+                                   greeting_timeout=self.greeting_timeout, timeout=self.timeout,
+                                   context=ssl_module.create_default_context())
         else:
-            server = _TimedSMTP(**timeouts)
+            server = _TimedSMTP(host=self.host, connect_timeout=self.connect_timeout,
+                                greeting_timeout=self.greeting_timeout, timeout=self.timeout)
         try:
             code, greeting = server.connect(self.host, self.port)  # the greeting, under greeting_timeout
             if code != 220:
@@ -182,9 +183,10 @@ def _what(exc: BaseException) -> str:
 class _TimedSMTP(smtplib.SMTP):
     """smtplib.SMTP with its own connect and greeting timeouts (smtplib has one for all)."""
 
-    def __init__(self, *, connect_timeout: float, greeting_timeout: float, timeout: float) -> None:
+    def __init__(self, *, host: str, connect_timeout: float, greeting_timeout: float, timeout: float) -> None:
         self.connect_timeout, self.greeting_timeout = connect_timeout, greeting_timeout
         super().__init__(timeout=timeout)  # no host: nothing connects here
+        self._host = host  # what smtplib would have kept: STARTTLS checks the certificate against it
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         sock: socket.socket = super()._get_socket(host, port, self.connect_timeout)  # type: ignore[misc]
@@ -195,9 +197,11 @@ class _TimedSMTP(smtplib.SMTP):
 class _TimedSMTPSSL(smtplib.SMTP_SSL):
     """The same for SMTPS (port 465): the TLS handshake is part of the connect."""
 
-    def __init__(self, *, connect_timeout: float, greeting_timeout: float, timeout: float, context: Any) -> None:
+    def __init__(self, *, host: str, connect_timeout: float, greeting_timeout: float, timeout: float,
+                 context: Any) -> None:
         self.connect_timeout, self.greeting_timeout = connect_timeout, greeting_timeout
         super().__init__(timeout=timeout, context=context)
+        self._host = host  # the TLS handshake checks the certificate against it
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         sock: socket.socket = super()._get_socket(host, port, self.connect_timeout)  # type: ignore[misc]
