@@ -10,6 +10,7 @@ so a test passes only if every request the channel makes is within the limit.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from plan_tracker.channels import DeliveryError, DingTalkChannel, Message, WeCom
 
 if TYPE_CHECKING:
     from tests.channels.conftest import FakeClock
-    from tests.conftest import HttpServer, Recorded
+    from tests.conftest import HttpServer, HungServer, Recorded
 
 DINGTALK_TOO_LARGE = {"errcode": 460101, "errmsg": "description: body 大小不合法;solution:请保持大小在 20000bytes 以内;"}
 WECOM_TOO_LONG = {"errcode": 40058, "errmsg": (
@@ -202,3 +203,29 @@ def test_robot_parts_keep_the_rate_limit_of_20_a_minute(
     clock.on_sleep = lambda seconds: sent_before_wait.append(len(http_server.requests))
     wecom(http_server, clock).send(dataclasses.replace(message, text=tongbao(300)))
     assert len(http_server.requests) > 20 and sent_before_wait[0] == 20
+
+
+# --------------------------------------------------------------------------- hung robots
+
+
+@pytest.mark.parametrize("kind", ["dingtalk", "wecom", "webhook"])
+def test_a_hung_robot_or_webhook_trips_the_breaker_after_three_timeouts(
+    hung_server: HungServer, clock: FakeClock, message: Message, kind: str
+) -> None:
+    from plan_tracker.channels import build_channel
+    from plan_tracker.channels.breaker import circuit_open
+
+    url = f"http://127.0.0.1:{hung_server.port}/send?key=SECRET-KEY-0123456789"
+    channel = build_channel(kind, url=url, timeout="0.3")
+    failures = []
+    started = time.monotonic()
+    for n in range(10):
+        with pytest.raises(DeliveryError) as caught:
+            channel.send(dataclasses.replace(message, message_key=f"k{n}"))
+        failures.append(caught.value)
+    assert time.monotonic() - started < 5  # 3 timeouts, then nothing is tried
+    assert len(hung_server.accepted) == 3
+    assert not any(f.permanent for f in failures)
+    assert all(str(f).startswith("not attempted") for f in failures[3:])
+    reason = circuit_open(channel)
+    assert reason is not None and "SECRET-KEY" not in reason

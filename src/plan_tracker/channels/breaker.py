@@ -12,7 +12,15 @@ Any answer from the peer, even a refusal, closes the count again: the peer is al
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from plan_tracker.channels.base import DeliveryError, Receipt
+
+
+class Unreachable(DeliveryError):
+    """Transient, and the peer did not answer at all (refused, reset, timed out): the kind
+    of failure a circuit breaker counts."""
 
 
 class CircuitBreaker:
@@ -39,9 +47,25 @@ class CircuitBreaker:
         return f"{self.failures} connection failures in a row, the last: {self.last_error}"
 
 
+def guarded(breaker: CircuitBreaker, where: str, send: Callable[[], Receipt]) -> Receipt:
+    """Run `send` unless the breaker is open, and tell the breaker how the peer behaved."""
+    if breaker.open:  # not attempted: a delivery run holds such messages back before this
+        raise DeliveryError(f"not attempted, {where} unreachable: {breaker.reason()}")
+    try:
+        receipt = send()
+    except Unreachable as exc:
+        breaker.unreachable(str(exc))
+        raise
+    except DeliveryError:
+        breaker.answered()  # a refusal is an answer: the peer is there
+        raise
+    breaker.answered()
+    return receipt
+
+
 def circuit_open(channel: Any) -> str | None:
     """Why `channel` takes no more messages this run, or None when it does (or has no
-    breaker: the file outbox and the robots, whose rate limit already paces them)."""
+    breaker: the file outbox)."""
     breaker = getattr(channel, "breaker", None)
     if isinstance(breaker, CircuitBreaker) and breaker.open:
         return breaker.reason()

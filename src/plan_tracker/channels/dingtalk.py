@@ -30,6 +30,7 @@ from urllib.parse import quote_plus
 import httpx
 
 from plan_tracker.channels.base import Message, Receipt
+from plan_tracker.channels.breaker import CircuitBreaker, guarded
 from plan_tracker.channels.http_delivery import http_client, redact_url
 from plan_tracker.channels.ratelimit import RollingWindowLimiter
 from plan_tracker.channels.robot import (
@@ -91,6 +92,7 @@ class DingTalkChannel:
         timeout: float = 10,
         client: httpx.Client | None = None,
         name: str = "dingtalk",
+        breaker_threshold: int = 3,
     ) -> None:
         if msgtype not in ("text", "markdown"):
             raise ValueError(f"msgtype must be 'text' or 'markdown', not {msgtype!r}")
@@ -105,6 +107,7 @@ class DingTalkChannel:
         self.timeout = timeout
         self._client = client
         self.name = name
+        self.breaker = CircuitBreaker(breaker_threshold)  # a hung robot: see channels.breaker
 
     def __repr__(self) -> str:
         signed = ", secret='***'" if self._secret else ""
@@ -129,6 +132,9 @@ class DingTalkChannel:
         return plan_requests(self.layout(subject), message.subject, message.text)
 
     def send(self, message: Message) -> Receipt:
+        return guarded(self.breaker, redact_url(self._webhook_url), lambda: self._send(message))
+
+    def _send(self, message: Message) -> Receipt:
         subject = " ".join(message.subject.splitlines())
         with http_client(self._client, self.timeout) as client:
             target = Target(client, self._limiter, self._signed_url, self.timeout, CODES, (self._secret,))

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import httpx
 
 from plan_tracker.channels.base import DeliveryError
+from plan_tracker.channels.breaker import Unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -121,8 +122,11 @@ def post_json(
             response = client.post(url, json=payload, headers=headers, timeout=timeout)
     except httpx.TimeoutException as exc:
         # `from None`: the chained httpx error carries the request and its secret URL.
-        raise DeliveryError(f"timed out posting to {shown}: {type(exc).__name__}") from None
-    except httpx.HTTPError as exc:  # connection refused, DNS, protocol errors
+        raise Unreachable(f"timed out posting to {shown}: {type(exc).__name__}") from None
+    except httpx.TransportError as exc:  # connection refused or reset, DNS
+        detail = scrub(str(exc), hidden)
+        raise Unreachable(f"could not post to {shown}: {type(exc).__name__}: {detail}") from None
+    except httpx.HTTPError as exc:  # anything else httpx raises (a malformed URL, a protocol error)
         detail = scrub(str(exc), hidden)
         raise DeliveryError(f"could not post to {shown}: {type(exc).__name__}: {detail}") from None
     error = classify_status(response.status_code)

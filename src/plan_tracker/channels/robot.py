@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from plan_tracker.channels.base import DeliveryError
+from plan_tracker.channels.breaker import Unreachable
 from plan_tracker.channels.http_delivery import post_json, redact_url, scrub, url_secrets
 from plan_tracker.channels.ratelimit import RollingWindowLimiter
 from plan_tracker.channels.splitting import split_chunks, utf8_len
@@ -226,4 +227,7 @@ def _post(target: Target, request: Request) -> None:
 def _in_part(exc: DeliveryError, number: int, total: int) -> DeliveryError:
     if total == 1:
         return exc
-    return DeliveryError(f"part {number}/{total}: {exc}", permanent=exc.permanent, channel_fault=exc.channel_fault)
+    what = f"part {number}/{total}: {exc}"
+    if isinstance(exc, Unreachable):  # still the breaker's business
+        return Unreachable(what)
+    return DeliveryError(what, permanent=exc.permanent, channel_fault=exc.channel_fault)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from plan_tracker.channels.base import DeliveryError, Message, Receipt
-from plan_tracker.channels.breaker import CircuitBreaker
+from plan_tracker.channels.breaker import CircuitBreaker, Unreachable, guarded
 from plan_tracker.channels.email_format import build_email, envelope_address
 
 logger = logging.getLogger(__name__)
@@ -95,18 +95,7 @@ class SmtpChannel:
         )
 
     def send(self, message: Message) -> Receipt:
-        if self.breaker.open:  # not attempted: the caller should have held it back
-            raise DeliveryError(f"not attempted, {self.host}:{self.port} unreachable: {self.breaker.reason()}")
-        try:
-            receipt = self._send(message)
-        except _Unreachable as exc:
-            self.breaker.unreachable(str(exc))
-            raise
-        except DeliveryError:
-            self.breaker.answered()  # a refusal is an answer: the server is there
-            raise
-        self.breaker.answered()
-        return receipt
+        return guarded(self.breaker, f"{self.host}:{self.port}", lambda: self._send(message))
 
     def _send(self, message: Message) -> Receipt:
         email = build_email(message, sender=self.sender, date=self._clock())
@@ -135,13 +124,13 @@ class SmtpChannel:
             error = _by_code(exc.smtp_code, f"server refused the connection: {_reply(exc.smtp_error)}")
             if error.permanent:
                 raise error from None
-            raise _Unreachable(str(error)) from None
+            raise Unreachable(str(error)) from None
         except smtplib.SMTPResponseException as exc:  # sender refused, data refused
             raise _by_code(exc.smtp_code, f"server refused: {_reply(exc.smtp_error)}") from None
         except ssl_module.SSLCertVerificationError as exc:
             raise DeliveryError(f"TLS certificate rejected: {exc}", permanent=True, channel_fault=True) from None
         except (smtplib.SMTPException, OSError) as exc:  # refused, reset, timeout, DNS, disconnected
-            raise _Unreachable(f"could not reach {self.host}:{self.port}: {_what(exc)}") from None
+            raise Unreachable(f"could not reach {self.host}:{self.port}: {_what(exc)}") from None
         logger.debug("mail for %s handed to %s:%s", message.address, self.host, self.port)
         return Receipt(channel=self.name, detail=str(email["Message-ID"]))
 
@@ -166,10 +155,6 @@ class SmtpChannel:
             server.close()
             raise
         return server
-
-
-class _Unreachable(DeliveryError):
-    """Transient, and the peer did not answer at all: counts towards the circuit breaker."""
 
 
 def _what(exc: BaseException) -> str:

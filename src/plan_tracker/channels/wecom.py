@@ -18,6 +18,7 @@ from typing import Any, Literal
 import httpx
 
 from plan_tracker.channels.base import Message, Receipt
+from plan_tracker.channels.breaker import CircuitBreaker, guarded
 from plan_tracker.channels.http_delivery import http_client, redact_url
 from plan_tracker.channels.ratelimit import RollingWindowLimiter
 from plan_tracker.channels.robot import (
@@ -61,6 +62,7 @@ class WeComChannel:
         timeout: float = 10,
         client: httpx.Client | None = None,
         name: str = "wecom",
+        breaker_threshold: int = 3,
     ) -> None:
         if msgtype not in MAX_BYTES:
             raise ValueError(f"msgtype must be 'text' or 'markdown', not {msgtype!r}")
@@ -73,6 +75,7 @@ class WeComChannel:
         self.timeout = timeout
         self._client = client
         self.name = name
+        self.breaker = CircuitBreaker(breaker_threshold)  # a hung robot: see channels.breaker
 
     def __repr__(self) -> str:
         return (
@@ -92,6 +95,9 @@ class WeComChannel:
         return plan_requests(self.layout(), message.subject, message.text)
 
     def send(self, message: Message) -> Receipt:
+        return guarded(self.breaker, redact_url(self._webhook_url), lambda: self._send(message))
+
+    def _send(self, message: Message) -> Receipt:
         with http_client(self._client, self.timeout) as client:
             target = Target(client, self._limiter, lambda: self._webhook_url, self.timeout, CODES)
             sent = send_message(target, self.layout(), message.subject, message.text)
