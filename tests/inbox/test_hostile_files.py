@@ -1,8 +1,10 @@
 """Hostile files are rejected within fixed time and memory caps, with a clear reason, never a
 traceback, and nothing is written outside the inbox.
 
-Each case is measured around `ingest_file`: elapsed time with `time.monotonic`, the Python
-heap peak with tracemalloc. The caps asserted are REJECT_WITHIN_SECONDS (well inside the
+Each case is measured around `ingest_file`: the process's CPU time (`time.process_time`: wall
+time on a 2-core machine shared with other test runs measured the neighbours, not the file;
+wall time is printed beside it), the Python heap peak with tracemalloc. The caps asserted are
+REJECT_WITHIN_SECONDS of CPU (well inside the
 run-time deadline `MAX_SECONDS`) and `MEMORY_BUDGET_BYTES`; docs/INBOX.md lists both.
 """
 
@@ -71,14 +73,14 @@ def test_a_hostile_file_is_rejected_within_the_caps(
     receipt = run.result
     assert receipt.outcome == "rejected", receipt.summary()
     assert reason in " ".join(receipt.problems), receipt.problems
-    assert run.seconds < REJECT_WITHIN_SECONDS, f"{name}: {run.seconds:.2f} s"
+    assert run.cpu_seconds < REJECT_WITHIN_SECONDS, f"{name}: {run.cpu_seconds:.2f} s CPU ({run.seconds:.2f} s wall)"
     assert run.peak_bytes < MEMORY_BUDGET_BYTES, f"{name}: peak {run.peak_bytes / 2**20:.1f} MiB"
     assert reports(applied) == []
     assert [e["kind"] for e in events(applied, "inbox.rejected", "inbox.ingested")] == ["inbox.rejected"]
     assert files_outside(tmp_path, inbox) == before
     if receipt.stored is not None:  # an oversized file is never read, so never copied either
         assert receipt.errors_file is not None and receipt.errors_file.parent == inbox / PLAN_ID / "rejected"
-    print(f"\n{build.__name__}: rejected in {run.seconds * 1000:.0f} ms, peak {run.peak_bytes / 2**20:.1f} MiB")
+    print(f"\n{build.__name__}: rejected in {run.cpu_seconds * 1000:.0f} ms CPU ({run.seconds * 1000:.0f} ms wall), peak {run.peak_bytes / 2**20:.1f} MiB")
 
 
 @pytest.mark.parametrize(("given", "safe"), [
