@@ -55,10 +55,11 @@ def doctor(
         sys.stdout.write(json.dumps([c.as_json() for c in checks], ensure_ascii=False, indent=1) + "\n")
     else:
         table = Table(title="plan-tracker doctor")
-        for col in ("check", "plan", "result", "message"):
+        for col in ("check", "plan", "result", "message", "fix"):
             table.add_column(col)
         for c in checks:
-            table.add_row(c.name, c.plan or "", f"[{LEVEL_STYLE[c.level.value]}]{c.level.value}[/]", c.message)
+            table.add_row(c.name, c.plan or "", f"[{LEVEL_STYLE[c.level.value]}]{c.level.value}[/]", c.message,
+                          c.fix or "")
         out.print(table)
     if failed(checks):
         raise typer.Exit(1)
