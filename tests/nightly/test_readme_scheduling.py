@@ -1,5 +1,5 @@
-"""README "Scheduling", followed literally (issue 18, finding 8): the block is extracted from
-the README and run by bash with `set -e` in a scratch folder that holds the checkout's
+"""README "Scheduling" and "Production topology", followed literally (issue 18, finding 8): the block is extracted from
+the README and run by bash with `set -e`, one after the other in one session, in a scratch folder that holds the checkout's
 `.venv`, `flows/`, `prefect.yaml` and `prefect-automations.yaml` (so `$PWD` and
 `PLAN_TRACKER_REPO=$PWD` mean what they mean to an operator). Only the port and the two
 database names change (a test must not take port 4200 or databases named `tracker` and
@@ -33,10 +33,13 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 LINKED = (".venv", "flows", "prefect.yaml", "prefect-automations.yaml")
 
 
-def scheduling_block() -> str:
-    section = README[README.index("\n## Scheduling"):README.index("\n### Production topology")]
-    (block,) = re.findall(r"```sh\n(.*?)```", section, re.S)
-    return block
+def readme_blocks() -> str:
+    """The Scheduling block, then the Production topology block, as one shell session."""
+    scheduling = README[README.index("\n## Scheduling"):README.index("\n### Production topology")]
+    production = README[README.index("\n### Production topology"):README.index("\n**Office-hours delivery.**")]
+    (first,) = re.findall(r"```sh\n(.*?)```", scheduling, re.S)
+    (second,) = re.findall(r"```sh\n(.*?)```", production, re.S)
+    return first + second
 
 
 def _admin(statement: str) -> None:
@@ -63,14 +66,14 @@ def _stop_group(group: int) -> None:
             time.sleep(0.2)
 
 
-def test_the_readme_scheduling_block_runs_as_written_and_ends_healthy(tmp_path: Path) -> None:
+def test_the_readme_scheduling_and_production_blocks_run_as_written_and_end_healthy(tmp_path: Path) -> None:
     suffix = uuid.uuid4().hex[:8]
     tracker, prefect_db, port = f"pt_readme_tracker_{suffix}", f"pt_readme_prefect_{suffix}", free_port()
-    script = (scheduling_block()
+    script = (readme_blocks()
               .replace("127.0.0.1:4200", f"127.0.0.1:{port}").replace("--port 4200", f"--port {port}")
               .replace("postgres tracker", f"postgres {tracker}").replace("5432/tracker", f"5432/{tracker}")
               .replace("postgres prefect", f"postgres {prefect_db}").replace("5432/prefect", f"5432/{prefect_db}"))
-    assert script.count(str(port)) == 3 and script.count(tracker) == 2 and script.count(prefect_db) == 2
+    assert script.count(str(port)) == 4 and script.count(tracker) == 3 and script.count(prefect_db) == 2
     folder = tmp_path / "site"
     folder.mkdir()
     for name in LINKED:
@@ -98,9 +101,10 @@ def test_the_readme_scheduling_block_runs_as_written_and_ends_healthy(tmp_path: 
                 runs = conn.execute(text("SELECT as_of, ok, summary FROM nightly_run")).all()
         finally:
             store.dispose()
-        assert [(r.as_of, r.ok) for r in runs] == [(dt.date(2018, 4, 17), True)]
-        summary = runs[0].summary if isinstance(runs[0].summary, dict) else json.loads(runs[0].summary)
-        assert summary["reminders"]["raised"] > 0
+        assert sorted((r.as_of, r.ok) for r in runs) == [(dt.date(2018, 4, 17), True), (dt.date(2018, 4, 18), True)]
+        summaries = {r.as_of: r.summary if isinstance(r.summary, dict) else json.loads(r.summary) for r in runs}
+        assert summaries[dt.date(2018, 4, 17)]["reminders"]["raised"] > 0
+        assert [s["shard"] for s in summaries[dt.date(2018, 4, 18)]["shards"]] == [0, 1, 2, 3]
         assert not list(folder.rglob("*.sqlite3")) and not list(ROOT.glob("var/plan-tracker.sqlite3*"))
 
         # the artifacts, through the Prefect API
@@ -108,8 +112,9 @@ def test_the_readme_scheduling_block_runs_as_written_and_ends_healthy(tmp_path: 
         artifacts = httpx.post(f"{api}/artifacts/filter", json={}, timeout=10).raise_for_status().json()
         keys = {a["key"] for a in artifacts}
         assert {"nightly-jingzhou-2018", "overdue-jingzhou-2018"} <= keys
-        (run,) = httpx.post(f"{api}/flow_runs/filter", json={
-            "flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}}, timeout=10).raise_for_status().json()
+        (run,) = httpx.post(f"{api}/flow_runs/filter", json={  # the whole night of 2018-04-17
+            "flows": {"name": {"any_": ["nightly-follow-up"]}}, "sort": "START_TIME_ASC", "limit": 1},
+            timeout=10).raise_for_status().json()
         tasks = httpx.post(f"{api}/task_runs/filter", json={"flow_runs": {"id": {"any_": [run["id"]]}}},
                            timeout=10).raise_for_status().json()
         print(f"README scheduling block: {took:.0f} s; the night's flow run {run['total_run_time']:.1f} s of "
