@@ -204,3 +204,46 @@ def test_office_hours_delivery_runs_only_on_the_plans_working_days_inside_the_wi
         assert state.is_completed() and state.name == "Skipped" and skipped in result["skipped"]
     else:
         assert state.name == "Completed" and "skipped" not in result and result["as_of"] == moment[:10]
+
+
+def test_doctor_fails_on_a_zombie_run_and_a_night_held_for_its_slot_until_they_are_cleared(flow_env, monkeypatch):
+    import json
+
+    import httpx
+    from prefect import get_client
+    from prefect.settings import PREFECT_API_URL
+    from prefect.states import Completed, Running, Scheduled
+    from typer.testing import CliRunner
+
+    from plan_tracker.cli import app
+    from plan_tracker.flows.nightly import nightly_follow_up
+
+    api = PREFECT_API_URL.value()
+    now = dt.datetime.now(dt.UTC)
+    with get_client(sync_client=True) as client:  # the server stamps states with its own clock
+        zombie = client.create_flow_run(nightly_follow_up, parameters={}, state=Running())
+        held = client.create_flow_run(nightly_follow_up, parameters={}, state=Scheduled(
+            name="AwaitingConcurrencySlot", scheduled_time=now))
+        done = client.create_flow_run(nightly_follow_up, parameters={}, state=Completed())
+
+    def prefect_check(later: dt.timedelta, url: str = api):  # the doctor's clock, read at the edge
+        monkeypatch.setenv("PREFECT_API_URL", url)
+        result = CliRunner().invoke(app, ["doctor", "--format", "json", "--now", (now + later).isoformat()])
+        return result.exit_code, next(c for c in json.loads(result.stdout) if c["check"] == "prefect")
+
+    code, check = prefect_check(dt.timedelta(minutes=30))
+    assert check["state"] == "ok", check
+    code, check = prefect_check(dt.timedelta(minutes=90))  # held back an hour: the morning is at risk
+    assert code == 1 and check["state"] == "fail" and "1 flow run(s) stuck" in check["message"]
+    assert str(held.id) in check["message"] and "AwaitingConcurrencySlot since" in check["message"]
+    code, check = prefect_check(dt.timedelta(hours=3))  # Running past the night's 2 h timeout
+    assert code == 1 and "2 flow run(s) stuck" in check["message"] and str(zombie.id) in check["message"]
+    assert "Running since" in check["message"] and str(done.id) not in check["message"]
+    assert "set_state" in check["fix"] and "prefect-automations.yaml" in check["fix"]
+    for run in (zombie, held):  # what the fix says (the held night: cancel it, the next one comes)
+        state = {"type": "CRASHED"} if run is zombie else {"type": "CANCELLED"}
+        httpx.post(f"{api}/flow_runs/{run.id}/set_state", json={"state": state, "force": True}).raise_for_status()
+    code, check = prefect_check(dt.timedelta(hours=3))
+    assert check["state"] == "ok", check
+    code, check = prefect_check(dt.timedelta(hours=3), "http://127.0.0.1:9/api")  # nothing listens there
+    assert check["state"] == "warn" and "does not answer" in check["message"]

@@ -4,6 +4,7 @@ for the delivery window) and `channels list|enable`."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Annotated
 
@@ -48,7 +49,8 @@ def doctor(
     # A plain engine, not the CLI's migrating one: the doctor reports a schema behind head.
     engine = make_engine(url)
     try:
-        checks = diagnose(engine, now=_now(now), plan_id=plan)
+        # with PREFECT_API_URL set, Prefect's flow runs are checked too (a zombie holding the slot)
+        checks = diagnose(engine, now=_now(now), plan_id=plan, prefect_api=os.environ.get("PREFECT_API_URL"))
     finally:
         engine.dispose()
     if fmt == "json":

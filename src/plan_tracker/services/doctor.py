@@ -80,9 +80,18 @@ def _aware(value: Any) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def diagnose(engine: Engine, *, now: dt.datetime, plan_id: str | None = None) -> list[Check]:
+def diagnose(engine: Engine, *, now: dt.datetime, plan_id: str | None = None,
+             prefect_api: str | None = None) -> list[Check]:
     """Every check, in order. `engine` must not have been migrated by the caller's own
-    start-up (use `store.db.make_engine`), or the migrations check would always pass."""
+    start-up (use `store.db.make_engine`), or the migrations check would always pass.
+    With `prefect_api` (the PREFECT_API_URL) Prefect's flow runs are checked too."""
+    checks = _store_checks(engine, now=now, plan_id=plan_id)
+    if prefect_api:
+        checks.append(_prefect(prefect_api, now))
+    return checks
+
+
+def _store_checks(engine: Engine, *, now: dt.datetime, plan_id: str | None) -> list[Check]:
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -287,6 +296,26 @@ def _unreachable(conn: Connection, f: PlanFacts) -> Check | None:
 # The per-plan checks, in the order they are listed; each returns None when it has nothing to say.
 PLAN_CHECKS: tuple[PlanCheck, ...] = (_dead_man, _unfinished_runs, _calendar, _backlog, _failing, _stale_claims,
                                       _dead_deliveries, _unreachable)
+
+
+def _prefect(api_url: str, now: dt.datetime) -> Check:
+    """Our flow runs stuck in Prefect (`services.prefect_runs`): Running past the night's
+    timeout (its process is probably gone) or held in AwaitingConcurrencySlot."""
+    import httpx
+
+    from plan_tracker.services.prefect_runs import ZOMBIE_FIX, stuck_runs
+
+    try:
+        stuck = stuck_runs(api_url, now)
+    except (httpx.HTTPError, ValueError) as exc:
+        return Check("prefect", Level.warn, f"the Prefect API at {api_url} does not answer ({str(exc)[:200]})",
+                     fix="start the Prefect server, or unset PREFECT_API_URL where Prefect is not used")
+    if not stuck:
+        return Check("prefect", Level.ok, "no flow run of ours is stuck in Prefect")
+    listed = "; ".join(f"{r['flow']} run {r['name']} ({r['id']}) {r['state']} since {r['since']:%Y-%m-%d %H:%M} UTC"
+                       for r in stuck)
+    return Check("prefect", Level.fail, f"{len(stuck)} flow run(s) stuck: {listed}",
+                 fix=ZOMBIE_FIX.format(id=stuck[0]["id"]))
 
 
 def _channels(conn: Connection) -> list[Check]:
