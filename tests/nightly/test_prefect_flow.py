@@ -247,3 +247,22 @@ def test_doctor_fails_on_a_zombie_run_and_a_night_held_for_its_slot_until_they_a
     assert check["state"] == "ok", check
     code, check = prefect_check(dt.timedelta(hours=3), "http://127.0.0.1:9/api")  # nothing listens there
     assert check["state"] == "warn" and "does not answer" in check["message"]
+
+
+def test_the_cli_night_through_prefect_prints_the_summary_and_what_did_not_go_out(smtp_down):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from prefect.settings import PREFECT_API_URL
+
+    # a process of its own, as an operator runs it (Prefect's console logging keeps the
+    # stream of an in-process runner, which the next test would find closed)
+    cli = Path(sys.executable).with_name("plan-tracker")
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    result = subprocess.run([str(cli), "nightly", "--plan", "national-day", "--as-of", "2018-10-09"], env=env,
+                            capture_output=True, text=True, timeout=180, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr  # the night ran and was recorded
+    assert '"as_of": "2018-10-09"' in result.stdout
+    assert "nightly-follow-up: deliveries did not go out — plan national-day: failed" in result.stdout
