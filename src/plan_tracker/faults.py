@@ -6,6 +6,9 @@ only code that reads it. Unset — always, in production — every hook returns 
     PLAN_TRACKER_FAULT=<point>:<n>     kill at the n-th arrival at a named point
     PLAN_TRACKER_FAULT=commit:<n>      kill right after the process's n-th database commit
     PLAN_TRACKER_FAULT=precommit:<n>   kill instead of the n-th commit (its work is lost)
+    PLAN_TRACKER_FAULT=<point>:<n>:hang  stop at the n-th arrival and wait to be killed from
+                                       outside (the killed-worker test SIGKILLs the Prefect
+                                       worker and its flow process mid-run)
 
 Named points (where `point(name)` is called):
 
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from typing import Any
 
 ENV = "PLAN_TRACKER_FAULT"
@@ -40,8 +44,13 @@ def _spec() -> tuple[str, int] | None:
     raw = os.environ.get(ENV)
     if not raw:
         return None
-    name, _, count = raw.partition(":")
+    name, _, rest = raw.partition(":")
+    count = rest.partition(":")[0]
     return name.strip(), int(count or 1)
+
+
+def _hangs() -> bool:
+    return os.environ.get(ENV, "").endswith(":hang")
 
 
 def _arrive(name: str, target: tuple[str, int]) -> bool:
@@ -60,6 +69,9 @@ def point(name: str) -> None:
     """A named fault point: kills the process when `PLAN_TRACKER_FAULT` names it."""
     target = _spec()
     if target is not None and _arrive(name, target):
+        if _hangs():  # a process frozen mid-run, until something outside kills it
+            while True:
+                time.sleep(1)
         kill()
 
 

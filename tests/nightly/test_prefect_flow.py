@@ -88,9 +88,10 @@ def test_each_plan_is_evaluated_in_its_own_time_zone(flow_env, tmp_path):
     assert {r["plan"]: r["as_of"] for r in result} == {"london-office": "2018-10-08", "national-day": "2018-10-09"}
 
 
-def test_office_hours_delivery_flow_runs_for_every_plan(flow_env):
+def test_office_hours_delivery_flow_runs_for_every_plan(flow_env, monkeypatch):
     from plan_tracker.flows.nightly import deliver_waiting
 
+    monkeypatch.setenv("PLAN_TRACKER_NOW", "2018-10-09T10:00:00+08:00")  # a working day, in the window
     result = deliver_waiting()
     assert [r["plan"] for r in result] == ["national-day"]
     assert result[0]["dead"] == 0
@@ -103,3 +104,165 @@ def test_the_flow_changes_nothing_after_the_plans_follow_up_ended(flow_env):
     (result,) = nightly_follow_up(plan_id="national-day", as_of=dt.date(2026, 12, 3))
     assert result["follow_up_ended"] and "evaluation" not in result
     assert reminders(flow_env) == before
+
+
+# --------------------------------------------------------------------------- what Prefect shows
+
+
+def _artifacts(flow_run_id):
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+    return {a.key: a for a in found}
+
+
+def test_a_night_publishes_its_summary_and_overdue_list_as_artifacts_keyed_by_plan(flow_env):
+    import json
+
+    from plan_tracker.flows.nightly import nightly_follow_up
+
+    state = nightly_follow_up(plan_id="national-day", as_of=dt.date(2018, 10, 9), return_state=True)
+    assert state.is_completed() and state.name == "Completed"
+    artifacts = _artifacts(state.state_details.flow_run_id)
+    assert set(artifacts) == {"nightly-national-day", "overdue-national-day"}
+    summary = artifacts["nightly-national-day"]
+    assert summary.type == "markdown" and "Night of 2018-10-09" in summary.data
+    assert "| lights | red 3 |" in summary.data and "| delivered |" in summary.data
+    table = artifacts["overdue-national-day"]
+    rows = json.loads(table.data) if isinstance(table.data, str) else table.data
+    assert table.type == "table" and len(rows) == 3
+    assert {(r["task"], r["unit"], r["due"]) for r in rows} == {
+        ("s.self-check", "town-a", "2018-10-08"), ("s.self-check", "town-b", "2018-10-08"),
+        ("s.summary", "town-a", "2018-10-08")}
+
+
+@pytest.fixture
+def smtp_down(flow_env, monkeypatch, closed_port):
+    """SMTP configured but refusing connections, and the clock inside the delivery window."""
+    from plan_tracker.settings import get_settings
+
+    monkeypatch.setenv("PLAN_TRACKER_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("PLAN_TRACKER_SMTP_PORT", str(closed_port))
+    monkeypatch.setenv("PLAN_TRACKER_NOW", "2018-10-09T10:00:00+08:00")
+    get_settings.cache_clear()
+    yield flow_env
+    get_settings.cache_clear()
+
+
+def test_a_night_whose_deliveries_failed_ends_failed_with_the_counts_and_still_records_it(smtp_down, caplog):
+    from sqlalchemy import select
+
+    from plan_tracker.flows.nightly import nightly_follow_up
+    from plan_tracker.store.outbox_models import NightlyRun
+
+    with caplog.at_level("WARNING"):
+        state = nightly_follow_up(plan_id="national-day", as_of=dt.date(2018, 10, 9), return_state=True)
+    assert state.is_failed() and state.name == "Undelivered"
+    assert "plan national-day: failed " in state.message and "delivered 0" in state.message
+    (summary,) = state.result(raise_on_failure=False)
+    assert summary["delivery"]["failed"] + summary["delivery"]["dead"] > 0
+    runs = NightlyRun.__table__
+    with smtp_down.connect() as conn:
+        assert conn.execute(select(runs.c.ok).where(runs.c.as_of == dt.date(2018, 10, 9))).scalar_one()
+    assert set(_artifacts(state.state_details.flow_run_id)) == {"nightly-national-day", "overdue-national-day"}
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and "deliveries failed" in r.getMessage()]
+    assert warnings, [r.getMessage() for r in caplog.records]
+
+
+def test_the_flow_never_creates_a_store_where_none_was_applied(flow_env, tmp_path, monkeypatch):
+    from plan_tracker.flows.nightly import deliver_waiting, nightly_follow_up
+    from plan_tracker.settings import get_settings
+
+    monkeypatch.delenv("PLAN_TRACKER_DATABASE_URL")
+    monkeypatch.setenv("PLAN_TRACKER_DATA_DIR", str(tmp_path / "worker-var"))  # what a bare worker would use
+    get_settings.cache_clear()
+    for flow_fn in (nightly_follow_up, deliver_waiting):
+        state = flow_fn(return_state=True)
+        assert state.is_failed()
+        with pytest.raises(Exception, match="no store at"):
+            state.result()
+    assert not (tmp_path / "worker-var").exists()
+
+
+@pytest.mark.parametrize(("moment", "skipped"), [
+    ("2018-10-01T10:00:00+08:00", "is not a working day"),   # National Day
+    ("2018-10-06T10:00:00+08:00", "is not a working day"),   # a Saturday
+    ("2018-10-09T08:15:00+08:00", "outside the delivery window"),
+    ("2018-09-29T10:00:00+08:00", None),                      # 调休: Saturday worked
+    ("2018-10-09T08:30:00+08:00", None),
+])
+def test_office_hours_delivery_runs_only_on_the_plans_working_days_inside_the_window(
+        flow_env, monkeypatch, moment, skipped):
+    from plan_tracker.flows.nightly import deliver_waiting
+
+    monkeypatch.setenv("PLAN_TRACKER_NOW", moment)
+    state = deliver_waiting(return_state=True)
+    (result,) = state.result()
+    if skipped:
+        assert state.is_completed() and state.name == "Skipped" and skipped in result["skipped"]
+    else:
+        assert state.name == "Completed" and "skipped" not in result and result["as_of"] == moment[:10]
+
+
+def test_doctor_fails_on_a_zombie_run_and_a_night_held_for_its_slot_until_they_are_cleared(flow_env, monkeypatch):
+    import json
+
+    import httpx
+    from prefect import get_client
+    from prefect.settings import PREFECT_API_URL
+    from prefect.states import Completed, Running, Scheduled
+    from typer.testing import CliRunner
+
+    from plan_tracker.cli import app
+    from plan_tracker.flows.nightly import nightly_follow_up
+
+    api = PREFECT_API_URL.value()
+    now = dt.datetime.now(dt.UTC)
+    with get_client(sync_client=True) as client:  # the server stamps states with its own clock
+        zombie = client.create_flow_run(nightly_follow_up, parameters={}, state=Running())
+        held = client.create_flow_run(nightly_follow_up, parameters={}, state=Scheduled(
+            name="AwaitingConcurrencySlot", scheduled_time=now))
+        done = client.create_flow_run(nightly_follow_up, parameters={}, state=Completed())
+
+    def prefect_check(later: dt.timedelta, url: str = api):  # the doctor's clock, read at the edge
+        monkeypatch.setenv("PREFECT_API_URL", url)
+        result = CliRunner().invoke(app, ["doctor", "--format", "json", "--now", (now + later).isoformat()])
+        return result.exit_code, next(c for c in json.loads(result.stdout) if c["check"] == "prefect")
+
+    code, check = prefect_check(dt.timedelta(minutes=30))
+    assert check["state"] == "ok", check
+    code, check = prefect_check(dt.timedelta(minutes=90))  # held back an hour: the morning is at risk
+    assert code == 1 and check["state"] == "fail" and "1 flow run(s) stuck" in check["message"]
+    assert str(held.id) in check["message"] and "AwaitingConcurrencySlot since" in check["message"]
+    code, check = prefect_check(dt.timedelta(hours=3))  # Running past the night's 2 h timeout
+    assert code == 1 and "2 flow run(s) stuck" in check["message"] and str(zombie.id) in check["message"]
+    assert "Running since" in check["message"] and str(done.id) not in check["message"]
+    assert "set_state" in check["fix"] and "prefect-automations.yaml" in check["fix"]
+    for run in (zombie, held):  # what the fix says (the held night: cancel it, the next one comes)
+        state = {"type": "CRASHED"} if run is zombie else {"type": "CANCELLED"}
+        httpx.post(f"{api}/flow_runs/{run.id}/set_state", json={"state": state, "force": True}).raise_for_status()
+    code, check = prefect_check(dt.timedelta(hours=3))
+    assert check["state"] == "ok", check
+    code, check = prefect_check(dt.timedelta(hours=3), "http://127.0.0.1:9/api")  # nothing listens there
+    assert check["state"] == "warn" and "does not answer" in check["message"]
+
+
+def test_the_cli_night_through_prefect_prints_the_summary_and_what_did_not_go_out(smtp_down):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from prefect.settings import PREFECT_API_URL
+
+    # a process of its own, as an operator runs it (Prefect's console logging keeps the
+    # stream of an in-process runner, which the next test would find closed)
+    cli = Path(sys.executable).with_name("plan-tracker")
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    result = subprocess.run([str(cli), "nightly", "--plan", "national-day", "--as-of", "2018-10-09"], env=env,
+                            capture_output=True, text=True, timeout=180, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr  # the night ran and was recorded
+    assert '"as_of": "2018-10-09"' in result.stdout
+    assert "nightly-follow-up: deliveries did not go out — plan national-day: failed" in result.stdout

@@ -59,8 +59,8 @@ def test_the_dead_man_check_fails_when_the_last_successful_run_is_older_than_a_d
     assert doctor(at(dt.date(2018, 10, 10), 23))[0] == 0      # one day old
     code, checks = doctor(at(dt.date(2018, 10, 11), 10))      # two days: the scheduler stopped
     assert code == 1
-    message = checks["nightly"]["message"]
-    assert "last successful nightly run is as of 2018-10-09" in message and "--catch-up" in message
+    assert "last successful nightly run is as of 2018-10-09" in checks["nightly"]["message"]
+    assert checks["nightly"]["state"] == "fail" and "--catch-up" in checks["nightly"]["fix"]
     # A human-readable table says the same and exits 1 too.
     table = runner.invoke(app, ["doctor", "--now", at(dt.date(2018, 10, 11), 10).isoformat()])
     assert table.exit_code == 1 and "fail" in table.output
@@ -75,7 +75,8 @@ def test_the_day_is_counted_in_the_plans_time_zone(store: Engine, tmp_path: Path
     assert doctor("2018-10-10T15:30:00+00:00")[0] == 0  # 23:30 on 10-10 in Shanghai
 
 
-def test_a_run_that_never_finished_is_reported(store: Engine, cli_env: dict[str, str], tmp_path: Path) -> None:
+def test_a_killed_run_warns_on_its_night_and_fails_once_the_next_night_is_due(
+        store: Engine, cli_env: dict[str, str], tmp_path: Path) -> None:
     from .conftest import run_cli
 
     night(store, dt.date(2018, 10, 9), tmp_path)
@@ -85,8 +86,56 @@ def test_a_run_that_never_finished_is_reported(store: Engine, cli_env: dict[str,
 
     assert run_cli(args, {**os.environ, **env}, tmp_path).returncode == -9
     code, checks = doctor(at(dt.date(2018, 10, 10), 10))
-    assert code == 0 and checks["nightly"]["level"] == "warn"
-    assert "as of 2018-10-10 started" in checks["nightly"]["message"] and "never finished" in checks["nightly"]["message"]
+    assert code == 0 and checks["nightly"]["state"] == "ok" and checks["runs"]["state"] == "warn"
+    assert "for 2018-10-10" in checks["runs"]["message"] and "never finished" in checks["runs"]["message"]
+    assert "--as-of 2018-10-10" in checks["runs"]["fix"]
+    # 00:30 on 10-11: the next night's date has begun, the killed one is a failure
+    code, checks = doctor(at(dt.date(2018, 10, 11), 0, 30))
+    assert code == 1 and checks["runs"]["state"] == "fail"
+    # rerunning the night clears it
+    night(store, dt.date(2018, 10, 10), tmp_path)
+    code, checks = doctor(at(dt.date(2018, 10, 10), 12))
+    assert code == 0 and "runs" not in checks
+
+
+def test_every_check_of_a_plan_whose_follow_up_ended_still_applies_to_what_it_left_undelivered(
+        store: Engine, tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from plan_tracker.store.outbox_models import Delivery, NightlyRun
+
+    night(store, dt.date(2018, 10, 9), tmp_path)
+    night(store, dt.date(2018, 10, 10), tmp_path)
+    d, runs = Delivery.__table__, NightlyRun.__table__
+    long_ago = at(dt.date(2018, 10, 10), 3)
+    with store.begin() as conn:  # what the issue found on the ended 2018 plan
+        ids = [r[0] for r in conn.execute(d.select().with_only_columns(d.c.id).where(
+            ~d.c.recipient_key.like("unreachable:%")).order_by(d.c.id))]
+        conn.execute(update(d).where(d.c.id.in_(ids[:3])).values(state="dead", last_error="550 no such user"))
+        conn.execute(update(d).where(d.c.id.in_(ids[3:5])).values(state="failed", attempts=2,
+                                                                  last_error="connection refused"))
+        conn.execute(update(d).where(d.c.id == ids[5]).values(state="sending", claimed_at=long_ago))
+        conn.execute(insert(runs).values(plan_id=PLAN_ID, as_of=dt.date(2018, 10, 11), started_at=long_ago,
+                                         ok=False, summary={}))
+    code, checks = doctor(at(dt.date(2026, 3, 2), 10))
+    assert code == 1
+    assert checks["nightly"]["state"] == "ok" and "no nightly run is expected" in checks["nightly"]["message"]
+    assert {name: checks[name]["state"] for name in ("runs", "dead", "failing", "claims")} == {
+        "runs": "fail", "dead": "fail", "failing": "warn", "claims": "fail"}
+    assert "3 dead deliveries" in checks["dead"]["message"] and "550 no such user" in checks["dead"]["message"]
+    for name in ("runs", "dead", "failing", "claims"):
+        assert checks[name]["fix"], name
+    assert "plan-tracker deliver --plan" in checks["claims"]["fix"]
+
+
+def test_json_lists_each_check_with_its_state_and_fix(store: Engine, tmp_path: Path) -> None:
+    night(store, dt.date(2018, 10, 9), tmp_path)
+    result = runner.invoke(app, ["doctor", "--format", "json", "--now", at(dt.date(2018, 10, 9), 10).isoformat()])
+    rows = json.loads(result.stdout)
+    assert result.exit_code == 0 and rows
+    for row in rows:
+        assert {"check", "plan", "state", "message", "fix"} <= set(row)
+        assert (row["fix"] is None) == (row["state"] == "ok"), row
 
 
 def test_deliveries_waiting_more_than_a_day_fail_and_deliver_clears_them(store: Engine, tmp_path: Path,
@@ -99,7 +148,7 @@ def test_deliveries_waiting_more_than_a_day_fail_and_deliver_clears_them(store: 
         night(store, day, tmp_path, **smtp)
     code, checks = doctor(at(dt.date(2018, 10, 10), 10))
     assert code == 1 and "waited more than a day" in checks["outbox"]["message"]
-    assert "plan-tracker deliver" in checks["outbox"]["message"]
+    assert "plan-tracker deliver" in checks["outbox"]["fix"]
     monkeypatch.setenv("PLAN_TRACKER_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("PLAN_TRACKER_SMTP_PORT", str(smtp_server.port))
     get_settings.cache_clear()

@@ -245,9 +245,14 @@ def nightly(
         raise BadInput("no plans in the store; apply one with `plan-tracker plan apply FILE`")
     if os.environ.get("PREFECT_API_URL") and not catch_up:
         from plan_tracker.flows.nightly import nightly_follow_up
+        from plan_tracker.flows.outcome import UNDELIVERED
 
-        for result in nightly_follow_up(plan_id=plan, as_of=given, shards=shards):
+        state: Any = nightly_follow_up(plan_id=plan, as_of=given, shards=shards, return_state=True)  # sync flow
+        undelivered = state.name == UNDELIVERED  # the night ran and was recorded; messages did not go out
+        for result in state.result(raise_on_failure=not undelivered):
             out.print_json(data=result)
+        if undelivered:
+            out.print(state.message, markup=False, highlight=False)
         return
     for pid in plans:
         day = _as_of(engine, pid, as_of, now=clock)

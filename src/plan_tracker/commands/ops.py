@@ -4,6 +4,7 @@ for the delivery window) and `channels list|enable`."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Annotated
 
@@ -48,17 +49,19 @@ def doctor(
     # A plain engine, not the CLI's migrating one: the doctor reports a schema behind head.
     engine = make_engine(url)
     try:
-        checks = diagnose(engine, now=_now(now), plan_id=plan)
+        # with PREFECT_API_URL set, Prefect's flow runs are checked too (a zombie holding the slot)
+        checks = diagnose(engine, now=_now(now), plan_id=plan, prefect_api=os.environ.get("PREFECT_API_URL"))
     finally:
         engine.dispose()
     if fmt == "json":
         sys.stdout.write(json.dumps([c.as_json() for c in checks], ensure_ascii=False, indent=1) + "\n")
     else:
         table = Table(title="plan-tracker doctor")
-        for col in ("check", "plan", "result", "message"):
+        for col in ("check", "plan", "result", "message", "fix"):
             table.add_column(col)
         for c in checks:
-            table.add_row(c.name, c.plan or "", f"[{LEVEL_STYLE[c.level.value]}]{c.level.value}[/]", c.message)
+            table.add_row(c.name, c.plan or "", f"[{LEVEL_STYLE[c.level.value]}]{c.level.value}[/]", c.message,
+                          c.fix or "")
         out.print(table)
     if failed(checks):
         raise typer.Exit(1)

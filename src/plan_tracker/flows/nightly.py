@@ -21,13 +21,18 @@ from prefect.cache_policies import NO_CACHE
 
 from plan_tracker import night as night_stages
 from plan_tracker.clock import now_utc
+from plan_tracker.flows import outcome
 from plan_tracker.services import nightly as stages
 from plan_tracker.settings import get_settings
-from plan_tracker.store.db import engine_for
 
 
 def _engine() -> Any:
-    return engine_for(get_settings().resolved_database_url())
+    """The worker's store. A missing SQLite store fails the run naming the URL: a worker
+    started without `PLAN_TRACKER_DATABASE_URL` must not create a stray store under the
+    repository and report a night nobody can see (README "Scheduling")."""
+    from plan_tracker.store.db import open_store
+
+    return open_store(get_settings().resolved_database_url())
 
 
 def _night(plan_id: str, as_of: dt.date) -> night_stages.Night:
@@ -78,7 +83,15 @@ def run_shard(deployment: str, plan_id: str, as_of: dt.date, shard: int, shards:
     return bool(run.state and run.state.is_completed())
 
 
-@flow(name="evaluate-shard", log_prints=True, retries=1, retry_delay_seconds=30)
+# Timeouts: a night of 1M obligations takes minutes (BENCHMARKS.md: 42 s first night, 157 s to
+# the file outbox); hours mean a hung peer or a lost lock, and the run must end so the next
+# one is not held back. Office-hours delivery ends before its next half-hourly slot.
+NIGHT_TIMEOUT_S = 2 * 3600
+SHARD_TIMEOUT_S = 3600
+DELIVERY_TIMEOUT_S = 25 * 60
+
+
+@flow(name="evaluate-shard", log_prints=True, retries=1, retry_delay_seconds=30, timeout_seconds=SHARD_TIMEOUT_S)
 def evaluate_shard(plan_id: str, as_of: dt.date, shard: int, shards: int) -> dict[str, Any]:
     """One unit shard of one plan's night, on whichever worker picked it up."""
     worker = os.environ.get("PLAN_TRACKER_WORKER") or f"{socket.gethostname()}:{os.getppid()}"
@@ -98,11 +111,13 @@ def scheduled_as_of(timezone: str) -> dt.date:
     return dt.date(local.year, local.month, local.day)
 
 
-@flow(name="nightly-follow-up", log_prints=True)
+@flow(name="nightly-follow-up", log_prints=True, timeout_seconds=NIGHT_TIMEOUT_S)
 def nightly_follow_up(plan_id: str | None = None, as_of: dt.date | None = None,
-                      shards: int = 1) -> list[dict[str, Any]]:
+                      shards: int = 1) -> Any:
     """Run the night for one plan, or for every plan in the store, each in its own zone;
-    `shards > 1` spreads each plan's evaluation over the work pool's workers."""
+    `shards > 1` spreads each plan's evaluation over the work pool's workers. Returns the
+    nights' summaries, or a `Failed`/`Undelivered` state carrying them when deliveries
+    failed (`flows.outcome`); each plan's night publishes its artifacts either way."""
     from plan_tracker.services.calendar_cover import extend_calendar
     from plan_tracker.services.follow_up import follow_up_over
 
@@ -127,25 +142,70 @@ def nightly_follow_up(plan_id: str | None = None, as_of: dt.date | None = None,
             continue
         # a duplicated schedule waits for the plan's lock, then changes nothing
         summary = night_stages.run_night(_night(pid, day), runner=as_task).as_dict()
-        logger.info("nightly %s as of %s: %s", pid, day, summary)
+        _log_result(logger, f"nightly {pid} as of {day}", summary)
+        outcome.publish_night(engine, summary)
         results.append(summary)
-    return results
+    return outcome.final_state(results, "nightly-follow-up")
 
 
-@flow(name="deliver-waiting", log_prints=True)
-def deliver_waiting(plan_id: str | None = None) -> list[dict[str, Any]]:
+def _log_result(logger: Any, what: str, result: dict[str, Any]) -> None:
+    """INFO when everything went out or waits for the window; WARNING with the counts when
+    deliveries failed or died, so a log filter on warnings finds a bad night."""
+    if outcome.undelivered(result):
+        logger.warning("%s: deliveries failed %s, dead %s (%s)", what, outcome.delivery_counts(result)["failed"],
+                       outcome.delivery_counts(result)["dead"], result)
+    else:
+        logger.info("%s: %s", what, result)
+
+
+@flow(name="deliver-waiting", log_prints=True, timeout_seconds=DELIVERY_TIMEOUT_S)
+def deliver_waiting(plan_id: str | None = None) -> Any:
     """Office-hours delivery: send what the 02:00 night raised and SMTP/robots held back for
-    the delivery window. Scheduled every 30 minutes in working hours (prefect.yaml); outside
-    the window or on a holiday it finds nothing to send and changes nothing."""
-    from plan_tracker.clock import today_in
+    the delivery window. Scheduled every 30 minutes 08:30–17:30 Asia/Shanghai, every day
+    (prefect.yaml); a plan is skipped, untouched, outside its own delivery window or on a
+    day its calendar says is not a working day (holidays skip, 调休 Saturdays run). When
+    every plan is skipped the run ends `Completed` named `Skipped`; when deliveries failed,
+    `Failed` named `Undelivered` (`flows.outcome`)."""
     from plan_tracker.reports.weekly_mail import deliver_with_weekly as deliver_reminders
 
     engine = _engine()
-    results = []
+    logger = get_run_logger()
+    now = now_utc()
+    results: list[dict[str, Any]] = []
     for pid in [plan_id] if plan_id else stages.plan_ids(engine):
-        day = today_in(stages.plan_timezone(engine, pid))
-        result = deliver_reminders(engine, pid, now=now_utc(), as_of=day, settings=get_settings())
-        results.append({"plan": pid, "messages": result.messages_sent, "delivered": result.deliveries_sent,
-                        "failed": result.failed, "dead": result.dead, "waiting": result.waiting,
-                        "deferred": result.deferred})
-    return results
+        day, closed = _delivery_day(engine, pid, now)
+        if closed:
+            logger.info("deliver %s: skipped, %s", pid, closed)
+            results.append({"plan": pid, "as_of": day.isoformat(), "skipped": closed})
+            continue
+        result = deliver_reminders(engine, pid, now=now, as_of=day, settings=get_settings())
+        found = {"plan": pid, "as_of": day.isoformat(), "messages": result.messages_sent,
+                 "delivered": result.deliveries_sent, "failed": result.failed, "dead": result.dead,
+                 "waiting": result.waiting, "deferred": result.deferred}
+        _log_result(logger, f"deliver {pid}", found)
+        results.append(found)
+    return outcome.final_state(results, "deliver-waiting")
+
+
+def _delivery_day(engine: Any, plan_id: str, now: dt.datetime) -> tuple[dt.date, str | None]:
+    """The plan's local date, and why delivery is closed now (None when it is open): a day
+    the plan's working-day calendar does not count, or a time outside its window."""
+    import zoneinfo
+
+    from plan_tracker.domain.calendar import WorkCalendar
+    from plan_tracker.domain.errors import CalendarNotCovered
+    from plan_tracker.services.context import plan_context
+
+    with engine.connect() as conn:
+        plan = plan_context(conn, plan_id).plan
+    local = now.astimezone(zoneinfo.ZoneInfo(plan.plan.timezone))
+    opens, closes = plan.plan.delivery_window
+    try:
+        working = WorkCalendar(plan.plan.calendar).is_working_day(local.date())
+    except CalendarNotCovered:  # as delivery itself does (`services.delivery.in_window`)
+        working = local.weekday() < 5
+    if not working:
+        return local.date(), f"{local.date()} is not a working day in the plan's calendar"
+    if not opens <= local.time().replace(tzinfo=None) < closes:
+        return local.date(), f"{local:%H:%M} is outside the delivery window {opens:%H:%M}–{closes:%H:%M}"
+    return local.date(), None

@@ -1,21 +1,27 @@
 """`plan-tracker doctor`: is the follow-up actually running? Health checks an operator (or a
 monitoring probe) runs against the store, with the clock read once at the edge.
 
-Each check answers `ok`, `warn` or `fail` with one plain sentence saying what is wrong and
-what to do; the command exits 1 when any check fails. The dead-man check is the point: a
-scheduler that silently stopped (worker down, deployment paused, cron lost) raises no error
-anywhere, so the absence of a recent successful nightly run must be looked for.
+Each check answers `ok`, `warn` or `fail` with one plain sentence saying what it found and,
+unless ok, a `fix` saying what to do; the command exits 1 when any check fails. The
+dead-man check is the point: a scheduler that silently stopped (worker down, deployment
+paused, cron lost) raises no error anywhere, so the absence of a recent successful nightly
+run must be looked for.
 
-Checks: the database answers; its schema is at the code's migration head; per plan — the
-last successful nightly run is at most one day old (dates in the plan's time zone), no run
-was left unfinished, the calendar covers today and the next 30 days, no delivery has waited
-more than a day, no claim outlived its lease, dead deliveries; and no channel is disabled.
+Checks: the database answers; its schema is at the code's migration head; per plan, one
+small function each (`PLAN_CHECKS`, in order) — the last successful nightly run is at most
+one day old (dates in the plan's time zone), no run was left unfinished (a failure once
+the next night is due), the calendar covers today and the next 30 days, no delivery has
+waited more than a day, none is failing, no claim outlived its lease, no delivery is dead,
+every role has a recipient; and no channel is disabled. A plan whose follow-up has ended
+expects no nights and no calendar, but every other check still applies to it: its
+undelivered reminders are not ok because nobody runs it any more.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -52,9 +58,11 @@ class Check:
     level: Level
     message: str
     plan: str | None = None
+    fix: str | None = None  # what to do (None when ok)
 
     def as_json(self) -> dict[str, Any]:
-        return {"check": self.name, "plan": self.plan, "level": self.level.value, "message": self.message}
+        return {"check": self.name, "plan": self.plan, "state": self.level.value, "level": self.level.value,
+                "message": self.message, "fix": self.fix}
 
 
 def failed(checks: list[Check]) -> bool:
@@ -72,15 +80,25 @@ def _aware(value: Any) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def diagnose(engine: Engine, *, now: dt.datetime, plan_id: str | None = None) -> list[Check]:
+def diagnose(engine: Engine, *, now: dt.datetime, plan_id: str | None = None,
+             prefect_api: str | None = None) -> list[Check]:
     """Every check, in order. `engine` must not have been migrated by the caller's own
-    start-up (use `store.db.make_engine`), or the migrations check would always pass."""
+    start-up (use `store.db.make_engine`), or the migrations check would always pass.
+    With `prefect_api` (the PREFECT_API_URL) Prefect's flow runs are checked too."""
+    checks = _store_checks(engine, now=now, plan_id=plan_id)
+    if prefect_api:
+        checks.append(_prefect(prefect_api, now))
+    return checks
+
+
+def _store_checks(engine: Engine, *, now: dt.datetime, plan_id: str | None) -> list[Check]:
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as exc:  # any driver error means the same thing to the operator
         reason = str(exc).splitlines()[0][:300]
-        return [Check("database", Level.fail, f"the database does not answer: {reason}")]
+        return [Check("database", Level.fail, f"the database does not answer: {reason}",
+                      fix="start the database or correct PLAN_TRACKER_DATABASE_URL")]
     checks = [Check("database", Level.ok, f"{engine.dialect.name} answers")]
     with engine.connect() as conn:
         checks.append(_migrations(conn))
@@ -88,9 +106,11 @@ def diagnose(engine: Engine, *, now: dt.datetime, plan_id: str | None = None) ->
             return checks
         plans = [plan_id] if plan_id else [str(p) for p in conn.execute(select(PLANS.c.id).order_by(PLANS.c.id)).scalars()]
         if plan_id and conn.execute(select(PLANS.c.id).where(PLANS.c.id == plan_id)).first() is None:
-            return [*checks, Check("plan", Level.fail, f"there is no plan {plan_id!r} in the store", plan_id)]
+            return [*checks, Check("plan", Level.fail, f"there is no plan {plan_id!r} in the store", plan_id,
+                                   fix="`plan-tracker plans list` shows the plans in the store")]
         if not plans:
-            checks.append(Check("plans", Level.warn, "the store holds no plan yet; apply one with `plan-tracker plan apply FILE`"))
+            checks.append(Check("plans", Level.warn, "the store holds no plan yet",
+                                fix="apply one with `plan-tracker plan apply FILE`"))
         for pid in plans:
             checks += _plan_checks(conn, pid, now)
         checks += _channels(conn)
@@ -108,110 +128,194 @@ def _migrations(conn: Connection) -> Check:
     if current == heads:
         return Check("migrations", Level.ok, f"schema at head {', '.join(sorted(heads))}")
     have = ", ".join(sorted(current)) or "no schema"
-    return Check("migrations", Level.fail,
-                 f"schema at {have}, the code expects {', '.join(sorted(heads))}: run any plan-tracker command "
-                 "once against this store (it migrates on first use) after a backup")
+    return Check("migrations", Level.fail, f"schema at {have}, the code expects {', '.join(sorted(heads))}",
+                 fix="run any plan-tracker command once against this store (it migrates on first use) after a backup")
+
+
+@dataclass(frozen=True)
+class PlanFacts:
+    """What every per-plan check reads, resolved once."""
+
+    plan_id: str
+    today: dt.date  # in the plan's time zone
+    now: dt.datetime
+    calendar_key: str
+    ended: dt.date | None  # the last day of follow-up, once it is past
+    last_ok: dt.date | None  # the as-of date of the last successful nightly run
+
+
+PlanCheck = Callable[[Connection, PlanFacts], Check | None]
 
 
 def _plan_checks(conn: Connection, plan_id: str, now: dt.datetime) -> list[Check]:
     plan = conn.execute(select(PLANS.c.timezone, PLANS.c.calendar_key).where(PLANS.c.id == plan_id)).one()
     today = now.astimezone(zoneinfo.ZoneInfo(plan.timezone)).date()
-    checks: list[Check] = []
     last_day = follow_up_end(conn, plan_id)
-    if today > last_day:  # undelivered messages still matter; missing nights do not
-        return [Check("nightly", Level.ok, f"follow-up ended on {last_day} (plan.follow_up_until; default 60 days "
-                                           "after the last due date): no nightly run is expected", plan_id),
-                *_outbox(conn, plan_id, now)]
-    checks.append(_dead_man(conn, plan_id, today, now))
-    checks.append(_calendar(conn, plan_id, plan.calendar_key, today))
-    checks += _outbox(conn, plan_id, now)
-    return checks
+    last_ok = conn.execute(select(func.max(RUNS.c.as_of)).where(RUNS.c.plan_id == plan_id, RUNS.c.ok)).scalar_one()
+    facts = PlanFacts(plan_id, today, now, plan.calendar_key, last_day if today > last_day else None,
+                      _date(last_ok) if last_ok is not None else None)
+    checks = [check(conn, facts) for check in PLAN_CHECKS]
+    found = [c for c in checks if c is not None]
+    if not any(c.name == "outbox" for c in found):
+        pending = conn.execute(select(func.count()).where(
+            D.c.plan_id == plan_id, D.c.state.in_(("pending", "failed", "sending")))).scalar_one()
+        found.append(Check("outbox", Level.ok, f"{pending} deliveries waiting, none for more than a day", plan_id))
+    return found
 
 
-def _dead_man(conn: Connection, plan_id: str, today: dt.date, now: dt.datetime) -> Check:
-    last = conn.execute(select(func.max(RUNS.c.as_of)).where(RUNS.c.plan_id == plan_id, RUNS.c.ok)).scalar_one()
-    stuck = conn.execute(select(RUNS.c.as_of, RUNS.c.started_at).where(
-        RUNS.c.plan_id == plan_id, RUNS.c.ok.is_(False), RUNS.c.started_at < now - UNFINISHED_AFTER,
-        *([RUNS.c.as_of > last] if last is not None else [])).order_by(RUNS.c.started_at.desc())).first()
-    unfinished = (f"; the run as of {_date(stuck[0])} started {_aware(stuck[1]):%Y-%m-%d %H:%M} UTC and never finished "
-                  "(killed or stuck)") if stuck else ""
-    if last is None:
-        return Check("nightly", Level.fail, "no nightly run has ever completed for this plan: is the scheduler "
-                                            f"(Prefect worker or cron) running `plan-tracker nightly`?{unfinished}", plan_id)
-    last = _date(last)
-    age = (today - last).days
+def _dead_man(conn: Connection, f: PlanFacts) -> Check:
+    if f.ended is not None:  # undelivered messages still matter (the checks below); missing nights do not
+        return Check("nightly", Level.ok, f"follow-up ended on {f.ended} (plan.follow_up_until; default 60 days "
+                                          "after the last due date): no nightly run is expected", f.plan_id)
+    if f.last_ok is None:
+        return Check("nightly", Level.fail, "no nightly run has ever completed for this plan", f.plan_id,
+                     fix="is the scheduler (Prefect worker or cron) running `plan-tracker nightly`? Start it, or "
+                         f"run `plan-tracker nightly --plan {f.plan_id} --catch-up`")
+    age = (f.today - f.last_ok).days
     if age > STALE_AFTER_DAYS:
         return Check("nightly", Level.fail,
-                     f"the last successful nightly run is as of {last}, {age} days before today ({today}, plan time "
-                     f"zone): the scheduler has stopped; restart it and run `plan-tracker nightly --plan {plan_id} "
-                     f"--catch-up`{unfinished}", plan_id)
-    if stuck:
-        return Check("nightly", Level.warn, f"last successful run as of {last}{unfinished}", plan_id)
-    return Check("nightly", Level.ok, f"last successful run as of {last} (today is {today})", plan_id)
+                     f"the last successful nightly run is as of {f.last_ok}, {age} days before today ({f.today}, "
+                     "plan time zone): the scheduler has stopped", f.plan_id,
+                     fix=f"restart the scheduler and run `plan-tracker nightly --plan {f.plan_id} --catch-up`")
+    return Check("nightly", Level.ok, f"last successful run as of {f.last_ok} (today is {f.today})", f.plan_id)
 
 
-def _calendar(conn: Connection, plan_id: str, key: str, today: dt.date) -> Check:
+def _unfinished_runs(conn: Connection, f: PlanFacts) -> Check | None:
+    """A run started more than an hour ago and never finished, after the last successful
+    one: killed (worker SIGKILLed, machine lost) or stuck. It warns on its own night and
+    fails once the next night is due (the plan's next date has begun) or when the plan's
+    follow-up has ended (no later run will redo it)."""
+    rows = conn.execute(select(RUNS.c.as_of, RUNS.c.started_at).where(
+        RUNS.c.plan_id == f.plan_id, RUNS.c.ok.is_(False), RUNS.c.started_at < f.now - UNFINISHED_AFTER,
+        *([RUNS.c.as_of > f.last_ok] if f.last_ok is not None else [])).order_by(RUNS.c.started_at)).all()
+    if not rows:
+        return None
+    nights = sorted({_date(r.as_of) for r in rows})
+    first = rows[0]
+    message = (f"{len(rows)} nightly run(s) never finished (killed or stuck), for {', '.join(map(str, nights))}; "
+               f"the first started {_aware(first.started_at):%Y-%m-%d %H:%M} UTC")
+    fix = (f"run `plan-tracker nightly --plan {f.plan_id} --as-of {nights[-1]}` (a rerun finishes the night and "
+           "changes nothing twice); under Prefect, check that the run is marked Crashed (README \"Scheduling\": "
+           "the zombie-run automation) so it no longer holds the deployment's slot")
+    due = f.ended is not None or f.today > nights[-1]
+    return Check("runs", Level.fail if due else Level.warn, message, f.plan_id, fix=fix)
+
+
+def _calendar(conn: Connection, f: PlanFacts) -> Check | None:
+    if f.ended is not None:  # nothing will be evaluated: the calendar's end does not matter
+        return None
+    key, today = f.calendar_key, f.today
     ahead = today + dt.timedelta(days=CALENDAR_AHEAD_DAYS)
     days = {_date(d) for d in conn.execute(select(DAYS.c.day).where(
         DAYS.c.calendar_key == key, DAYS.c.day >= today, DAYS.c.day <= ahead)).scalars()}
     if today not in days:
         return Check("calendar", Level.fail, f"the working-day calendar ({key}) does not cover today ({today}): the "
-                     "nightly run cannot evaluate; add the year's official schedule to the plan (calendar.years, "
-                     "holidays, workdays) and re-apply it", plan_id)
+                     "nightly run cannot evaluate", f.plan_id,
+                     fix="add the year's official schedule to the plan (calendar.years, holidays, workdays) and "
+                         "re-apply it")
     missing = sorted({today + dt.timedelta(days=n) for n in range(CALENDAR_AHEAD_DAYS + 1)} - days)
     if missing:
         return Check("calendar", Level.warn, f"the calendar ({key}) ends before {missing[0]}, within "
-                     f"{CALENDAR_AHEAD_DAYS} days: add next year's official schedule (published each November)", plan_id)
-    return Check("calendar", Level.ok, f"calendar {key} covers {today} to {ahead}", plan_id)
+                     f"{CALENDAR_AHEAD_DAYS} days", f.plan_id,
+                     fix="add next year's official schedule (published each November)")
+    return Check("calendar", Level.ok, f"calendar {key} covers {today} to {ahead}", f.plan_id)
 
 
-def _outbox(conn: Connection, plan_id: str, now: dt.datetime) -> list[Check]:
-    from plan_tracker.services.delivery import LEASE
-
-    checks = []
+def _backlog(conn: Connection, f: PlanFacts) -> Check | None:
     waiting = conn.execute(
         select(func.count(), func.min(R.c.created_at)).select_from(D.join(R, R.c.id == D.c.reminder_id))
-        .where(D.c.plan_id == plan_id, D.c.state.in_(("pending", "failed")), R.c.created_at < now - BACKLOG_AFTER,
+        .where(D.c.plan_id == f.plan_id, D.c.state.in_(("pending", "failed")), R.c.created_at < f.now - BACKLOG_AFTER,
                # a weekly digest's deliveries wait for their day on purpose (`services.digests`)
-               ~and_(D.c.state == "pending", D.c.next_attempt_at.is_not(None), D.c.next_attempt_at > now))
+               ~and_(D.c.state == "pending", D.c.next_attempt_at.is_not(None), D.c.next_attempt_at > f.now))
     ).one()
-    if waiting[0]:
-        checks.append(Check("outbox", Level.fail,
-                            f"{waiting[0]} deliveries have waited more than a day (oldest raised "
-                            f"{_aware(waiting[1]):%Y-%m-%d %H:%M} UTC): windowed channels (SMTP, robots) send only in "
-                            "the delivery window, so schedule `plan-tracker deliver` during office hours; failing "
-                            "ones show their error in `plan-tracker reminders`", plan_id))
-    stale = conn.execute(select(func.count()).where(
-        D.c.plan_id == plan_id, D.c.state == "sending", D.c.claimed_at < now - LEASE)).scalar_one()
-    if stale:
-        checks.append(Check("outbox", Level.warn,
-                            f"{stale} deliveries were claimed and never recorded (a delivery process died after "
-                            "claiming them); the next run past the lease sends them again with the same message key",
-                            plan_id))
+    if not waiting[0]:
+        return None
+    return Check("outbox", Level.fail, f"{waiting[0]} deliveries have waited more than a day (oldest raised "
+                 f"{_aware(waiting[1]):%Y-%m-%d %H:%M} UTC)", f.plan_id,
+                 fix="windowed channels (SMTP, robots) send only in the delivery window, so schedule "
+                     "`plan-tracker deliver` during office hours; failing ones show their error in "
+                     "`plan-tracker reminders`")
+
+
+def _failing(conn: Connection, f: PlanFacts) -> Check | None:
+    """Deliveries whose last attempt failed and that will be retried: not ok, however recent."""
+    failing = conn.execute(select(func.count(), func.max(D.c.last_error)).where(
+        D.c.plan_id == f.plan_id, D.c.state == "failed")).one()
+    if not failing[0]:
+        return None
+    return Check("failing", Level.warn, f"{failing[0]} deliveries failed and wait for a retry (e.g. {failing[1]!r})",
+                 f.plan_id, fix="fix the channel the error names (server, credentials, robot secret); the next "
+                                "delivery run retries them")
+
+
+def _stale_claims(conn: Connection, f: PlanFacts) -> Check | None:
+    from plan_tracker.services.delivery import LEASE
+
+    rows = conn.execute(select(func.count(), func.min(D.c.claimed_at)).where(
+        D.c.plan_id == f.plan_id, D.c.state == "sending", D.c.claimed_at < f.now - LEASE)).one()
+    if not rows[0]:
+        return None
+    oldest = _aware(rows[1])
+    # past a day nobody has picked them up: a plan no longer run (ended) never will by itself
+    level = Level.fail if oldest is not None and oldest < f.now - BACKLOG_AFTER else Level.warn
+    return Check("claims", level, f"{rows[0]} deliveries were claimed and never recorded (a delivery process died "
+                 f"after claiming them; oldest claim {oldest:%Y-%m-%d %H:%M} UTC)", f.plan_id,
+                 fix=f"run `plan-tracker deliver --plan {f.plan_id}` (it resends them with the same message key); "
+                     "the next night does it too")
+
+
+def _dead_deliveries(conn: Connection, f: PlanFacts) -> Check | None:
+    """Deliveries a channel gave up on: those messages will not be sent by any later run."""
     dead = conn.execute(select(func.count(), func.max(D.c.last_error)).where(
-        D.c.plan_id == plan_id, D.c.state == "dead")).one()
-    undeliverable = conn.execute(select(func.count()).where(
-        R.c.plan_id == plan_id, R.c.state == "dead",
-        ~select(D.c.id).where(D.c.reminder_id == R.c.id).exists())).scalar_one()
-    if dead[0] or undeliverable:
-        checks.append(Check("outbox", Level.warn,
-                            f"{dead[0]} dead deliveries (e.g. {dead[1]!r}) and {undeliverable} reminders nobody can "
-                            "receive: fix the addresses in the plan; `plan-tracker reminders` lists them", plan_id))
+        D.c.plan_id == f.plan_id, D.c.state == "dead", ~D.c.recipient_key.like(f"{UNREACHABLE_PREFIX}%"))).one()
+    if not dead[0]:
+        return None
+    return Check("dead", Level.fail, f"{dead[0]} dead deliveries (e.g. {dead[1]!r}): they will not be sent",
+                 f.plan_id, fix="fix what the error names (the address in the plan, the channel's settings); "
+                                "`plan-tracker reminders` lists them")
+
+
+def _unreachable(conn: Connection, f: PlanFacts) -> Check | None:
+    """Reminders for a role nobody holds (a gap in the plan, which `plan validate` warns of)."""
     unreachable = conn.execute(
-        select(D.c.recipient_key, func.count()).where(D.c.plan_id == plan_id, D.c.state == "dead",
+        select(D.c.recipient_key, func.count()).where(D.c.plan_id == f.plan_id, D.c.state == "dead",
                                                       D.c.recipient_key.like(f"{UNREACHABLE_PREFIX}%"))
         .group_by(D.c.recipient_key).order_by(D.c.recipient_key)).all()
-    if unreachable:  # by role and unit: what to add to the plan
-        listed = "; ".join(f"{key.removeprefix(UNREACHABLE_PREFIX).replace(':', ' of ', 1)}: {n}"
-                           for key, n in unreachable)
-        checks.append(Check("recipients", Level.warn,
-                            f"reminders nobody could receive, by role: {listed}; give them an e-mail or robot "
-                            "in the plan and re-apply it (`plan validate` warns before)", plan_id))
-    if not checks:
-        pending = conn.execute(select(func.count()).where(
-            D.c.plan_id == plan_id, D.c.state.in_(("pending", "failed", "sending")))).scalar_one()
-        checks.append(Check("outbox", Level.ok, f"{pending} deliveries waiting, none for more than a day", plan_id))
-    return checks
+    nobody = conn.execute(select(func.count()).where(
+        R.c.plan_id == f.plan_id, R.c.state == "dead",
+        ~select(D.c.id).where(D.c.reminder_id == R.c.id).exists())).scalar_one()
+    if not unreachable and not nobody:
+        return None
+    listed = "; ".join(f"{key.removeprefix(UNREACHABLE_PREFIX).replace(':', ' of ', 1)}: {n}"
+                       for key, n in unreachable)  # by role and unit: what to add to the plan
+    return Check("recipients", Level.warn, f"reminders nobody could receive, by role: {listed or 'none'}; "
+                 f"{nobody} reminders with no recipient at all", f.plan_id,
+                 fix="give them an e-mail or robot in the plan and re-apply it (`plan validate` warns before)")
+
+
+# The per-plan checks, in the order they are listed; each returns None when it has nothing to say.
+PLAN_CHECKS: tuple[PlanCheck, ...] = (_dead_man, _unfinished_runs, _calendar, _backlog, _failing, _stale_claims,
+                                      _dead_deliveries, _unreachable)
+
+
+def _prefect(api_url: str, now: dt.datetime) -> Check:
+    """Our flow runs stuck in Prefect (`services.prefect_runs`): Running past the night's
+    timeout (its process is probably gone) or held in AwaitingConcurrencySlot."""
+    import httpx
+
+    from plan_tracker.services.prefect_runs import ZOMBIE_FIX, stuck_runs
+
+    try:
+        stuck = stuck_runs(api_url, now)
+    except (httpx.HTTPError, ValueError) as exc:
+        return Check("prefect", Level.warn, f"the Prefect API at {api_url} does not answer ({str(exc)[:200]})",
+                     fix="start the Prefect server, or unset PREFECT_API_URL where Prefect is not used")
+    if not stuck:
+        return Check("prefect", Level.ok, "no flow run of ours is stuck in Prefect")
+    listed = "; ".join(f"{r['flow']} run {r['name']} ({r['id']}) {r['state']} since {r['since']:%Y-%m-%d %H:%M} UTC"
+                       for r in stuck)
+    return Check("prefect", Level.fail, f"{len(stuck)} flow run(s) stuck: {listed}",
+                 fix=ZOMBIE_FIX.format(id=stuck[0]["id"]))
 
 
 def _channels(conn: Connection) -> list[Check]:
@@ -221,5 +325,5 @@ def _channels(conn: Connection) -> list[Check]:
         return [Check("channels", Level.ok, "no channel is disabled")]
     return [Check("channels", Level.fail,
                   f"channel {name} is disabled since {_aware(changed):%Y-%m-%d %H:%M} UTC ({reason}); its reminders "
-                  f"wait; fix the cause, then `plan-tracker channels enable {name}`")
+                  "wait", fix=f"fix the cause, then `plan-tracker channels enable {name}`")
             for name, reason, changed in rows]
