@@ -72,7 +72,7 @@ def test_the_draft_lists_exactly_its_blanks_before_filling(drafted: Path) -> Non
     blanks = [n for n, line in enumerate(text.splitlines(), start=1) if BLANK.match(line)]
     result = invoke("plan", "validate", str(drafted))
     assert result.exit_code == 2
-    reported = sorted({int(m) for m in re.findall(rf"{re.escape(str(drafted))}:(\d+):\d+: a blank left to fill in", result.stderr)})
+    reported = sorted({int(m) for m in re.findall(rf"{re.escape(str(drafted))}:(\d+):\d+: 待填写的空白", result.stderr)})
     assert reported == blanks
     assert f"fill the {len(blanks)} TODO blank(s)" in invoke("plan", "draft", str(SEED), "--out", str(drafted), "--force").stdout
 

@@ -44,7 +44,7 @@ def plan_validate(file: Path, strict: Annotated[bool, typer.Option(
     for line in warnings:
         err.print(line, highlight=False, markup=False)
     if warnings and strict:
-        raise BadInput(f"{len(warnings)} warning(s) and --strict: nobody can receive some reminders")
+        raise BadInput("cli.strict_warnings", count=len(warnings))
     out.print(f"{file}: ok — plan {plan.id}, {len(plan.units)} units, "
               f"{len(plan.tasks())} tasks, {count} obligations")
 
@@ -235,14 +235,13 @@ def nightly(
     given = _date(as_of, "--as-of")
     first = _date(since, "--since")
     if first is not None and not catch_up:
-        raise BadInput("--since goes with --catch-up")
+        raise BadInput("cli.since_needs_catch_up")
     if shards > 1 and (catch_up or not os.environ.get("PREFECT_API_URL")):
-        raise BadInput("--shards spreads a night over Prefect workers: set PREFECT_API_URL to the Prefect server "
-                       "whose work pool runs the evaluate-shard deployment (not with --catch-up)")
+        raise BadInput("cli.shards_need_prefect")
     clock = _now(now)
     plans = [plan] if plan else stages.plan_ids(engine)
     if not plans:
-        raise BadInput("no plans in the store; apply one with `plan-tracker plan apply FILE`")
+        raise BadInput("cli.no_plans")
     if os.environ.get("PREFECT_API_URL") and not catch_up:
         from plan_tracker.flows.nightly import nightly_follow_up
 
