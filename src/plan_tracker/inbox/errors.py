@@ -70,7 +70,15 @@ class FileRefused(DomainError):
 
     def __init__(self, problems: list[RowError]):
         self.problems = problems
-        super().__init__("; ".join(map(str, problems)))
+        self.hint = None
+        Exception.__init__(self, "; ".join(map(str, problems)))
+
+    @property
+    def key(self) -> str:
+        return self.problems[0].expected.id if self.problems else ""
+
+    def render(self, locale: str = DEFAULT_LOCALE) -> str:
+        return "; ".join(p.text(locale) for p in self.problems)
 
     @classmethod
     def because(cls, message: str, *, sheet: str = "", row: int | None = None, column: str = "",
@@ -85,5 +93,7 @@ class InboxMisconfigured(DomainError):
     Raised before any plan is read, so worded in both languages (`messages.bilingual`)."""
 
     def __init__(self, message: str, **fields: Any):
-        self.message = msg(message, **fields)
-        super().__init__(bilingual(self.message))
+        super().__init__(msg(message, **fields))
+
+    def render(self, locale: str = DEFAULT_LOCALE) -> str:
+        return bilingual(self.message)
