@@ -71,11 +71,8 @@ class FileRefused(DomainError):
     def __init__(self, problems: list[RowError]):
         self.problems = problems
         self.hint = None
+        self.message = problems[0].expected  # the first reason stands for the file (`key`)
         Exception.__init__(self, "; ".join(map(str, problems)))
-
-    @property
-    def key(self) -> str:
-        return self.problems[0].expected.id if self.problems else ""
 
     def render(self, locale: str = DEFAULT_LOCALE) -> str:
         return "; ".join(p.text(locale) for p in self.problems)
