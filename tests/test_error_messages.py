@@ -199,3 +199,13 @@ def test_a_msg_is_a_value_with_its_key_and_fields() -> None:
     said = msg("plan.no_unit", plan="p", unit="u")
     assert isinstance(said, Msg) and said.id == "plan.no_unit" and said.value("unit") == "u"
     assert inspect.isfunction(msg)
+
+
+def test_a_sentence_that_is_no_key_stays_bad_input_not_a_key_error() -> None:
+    """A raise site merged from a branch that still words its own sentence shows it as it is
+    (the scan above fails on it); the user still gets bad input, not an internal error."""
+    from plan_tracker.domain.errors import DomainError
+
+    error = DomainError("the file is odd")
+    assert (error.key, error.render("zh"), str(error)) == ("", "the file is odd", "the file is odd")
+    assert own_sentences(ast.parse("raise DomainError('the file is odd')"), error_names())

@@ -90,7 +90,8 @@ class InboxMisconfigured(DomainError):
     Raised before any plan is read, so worded in both languages (`messages.bilingual`)."""
 
     def __init__(self, message: str, **fields: Any):
-        super().__init__(msg(message, **fields))
+        self.said = msg(message, **fields)
+        super().__init__(self.said)
 
     def render(self, locale: str = DEFAULT_LOCALE) -> str:
-        return bilingual(self.message)
+        return bilingual(self.said)
