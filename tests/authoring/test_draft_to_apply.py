@@ -99,7 +99,7 @@ def test_draft_then_fill_only_the_blanks_then_validate_preview_and_apply(
 
     validated = invoke("plan", "validate", str(drafted))
     assert validated.exit_code == 0, validated.stderr
-    assert f"ok — plan jingzhou-2018, 47 units, {tasks} tasks, {tasks} obligations" in validated.stdout
+    assert f"通过 — 计划 jingzhou-2018，单位 47 个，任务 {tasks} 项，督办事项 {tasks} 项" in validated.stdout
 
     previewed = invoke("plan", "preview", str(drafted))
     assert previewed.exit_code == 0, previewed.stderr

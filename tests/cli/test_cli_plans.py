@@ -194,8 +194,8 @@ def test_submit_then_status_json_shows_the_report_and_the_light(store: Engine, a
                     "--period", "2018-Q1", "--status", "in_progress", "--progress", "40",
                     "--on", "2018-03-20", "--note", "第一期轮训已完成")
     assert result.exit_code == 0, result.stderr
-    assert "recorded report #" in result.stdout
-    assert "capability.training / town-a / 2018-Q1 = 推进中 (in_progress) on 2018-03-20" in result.stdout
+    assert "已记录报送 #" in result.stdout
+    assert "capability.training / town-a / 2018-Q1 = 推进中（in_progress），报送日期 2018-03-20" in result.stdout
 
     rows = status_json("--as-of", "2018-04-03")
     assert len(rows) == TOTAL

@@ -34,6 +34,7 @@ def plan_validate(file: Path, strict: Annotated[bool, typer.Option(
         "--strict", help="fail (exit 2) on warnings too, e.g. a ladder role nobody can receive")] = False) -> None:
     """Check a plan file; print every problem as FILE:LINE:COL: message."""
     from plan_tracker.domain.calendar import WorkCalendar
+    from plan_tracker.domain.messages import word
     from plan_tracker.domain.obligations import expand
     from plan_tracker.planfile import load_plan
     from plan_tracker.services.recipients import unreachable_roles
@@ -45,8 +46,8 @@ def plan_validate(file: Path, strict: Annotated[bool, typer.Option(
         err.print(line, highlight=False, markup=False)
     if warnings and strict:
         raise BadInput("cli.strict_warnings", count=len(warnings))
-    out.print(f"{file}: ok — plan {plan.id}, {len(plan.units)} units, "
-              f"{len(plan.tasks())} tasks, {count} obligations")
+    out.print(word("cli.validated", plan.plan.locale, file=file, plan=plan.id, units=len(plan.units),
+                   tasks=len(plan.tasks()), obligations=count), markup=False, highlight=False)
 
 
 @plan_app.command("apply")
@@ -165,6 +166,7 @@ def submit(
 ) -> None:
     """Record a unit's status report on one obligation."""
     from plan_tracker.clock import today_in
+    from plan_tracker.domain.messages import word
     from plan_tracker.domain.reports import parse_status
     from plan_tracker.reports.labels import labels
     from plan_tracker.services.plans import stored_plan
@@ -182,9 +184,10 @@ def submit(
         actor="coordinator", source="cli",  # a paper report: the coordinator vouches for its date
     )
     recorded = parse_status(status_).value  # what the store holds (a Chinese label becomes its code)
-    shown = labels(_plan_locale(engine, plan))["status"].get(recorded, recorded)
-    out.print(f"recorded report #{receipt.report_id}: {task} / {unit} / {period} = {shown} ({recorded}) "
-              f"on {reported_on}", markup=False, highlight=False)
+    locale = _plan_locale(engine, plan)
+    out.print(word("cli.recorded", locale, report=receipt.report_id, task=task, unit=unit, period=period,
+                   status=labels(locale)["status"].get(recorded, recorded), code=recorded, day=reported_on),
+              markup=False, highlight=False)
 
 
 @app.command("resume")

@@ -1,4 +1,5 @@
-"""What the project's errors say, in the plan's locale: one catalogue of message keys.
+"""What the project's errors (and the CLI's receipts) say, in the plan's locale: one
+catalogue of message keys.
 
 Every error the project raises for bad input (`domain.errors.WordedError`: DomainError and
 its subclasses, the own "not found" LookupErrors, the CLI's BadInput, plan-file problems)
@@ -33,6 +34,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "suggest.unknown": {"zh": "没有{what}“{word}”{did_you_mean}；{known}", "en": "no {what} {word!r}{did_you_mean}; {known}"},
     "what.example": {"zh": "示例", "en": "example"},
     # -- the command line's own checks (commands/*) ------------------------------------------------
+    "cli.validated": {"zh": "{file}：通过 — 计划 {plan}，单位 {units} 个，任务 {tasks} 项，督办事项 {obligations} 项",
+                      "en": "{file}: ok — plan {plan}, {units} units, {tasks} tasks, {obligations} obligations"},
+    "cli.recorded": {"zh": "已记录报送 #{report}：{task} / {unit} / {period} = {status}（{code}），报送日期 {day}",
+                     "en": "recorded report #{report}: {task} / {unit} / {period} = {status} ({code}) on {day}"},
     "cli.problems_found": {"zh": "共发现 {count} 个问题", "en": "{count} problem(s) found"},
     "cli.error": {"zh": "错误：{message}", "en": "error: {message}"},
     "cli.not_a_date": {"zh": "{what} 的值“{value}”不是日期（应为 YYYY-MM-DD）",
