@@ -27,8 +27,7 @@ def _given() -> dt.datetime | None:
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise BadClock(f"{NOW_VARIABLE}={value!r} is not a date-time (expected ISO 8601, "
-                       "e.g. 2026-12-03T09:00+08:00)") from None
+        raise BadClock("clock.bad_now", variable=NOW_VARIABLE, value=value) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 

@@ -9,7 +9,6 @@ to plain data while recording where each value came from, then validated.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,10 @@ from pydantic import ValidationError
 
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import PlanIssue
+from plan_tracker.domain.messages import msg
 from plan_tracker.domain.obligations import schedule_issues
 from plan_tracker.domain.plan import BLANK_PREFIX, Plan, cross_check
+from plan_tracker.wording import DEFAULT_LOCALE, Msg, render
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # a province-wide units file (tens of thousands of units) fits
 MAX_NODES = 1_000_000  # caps alias expansion ("billion laughs"); a 20k-unit file has ~300k
@@ -34,23 +35,35 @@ _SAFE_TAGS = {
 }
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Problem:
+    """One located problem; `message` a catalogue message (`domain/messages.py`, worded in
+    the plan's locale by `render`) or a library's own sentence; `where` the dotted path
+    inside the document, when the problem is about a value."""
+
     file: str
     line: int
     column: int
-    message: str
+    message: Msg | str
+    where: str = ""
+
+    def render(self, locale: str = DEFAULT_LOCALE) -> str:
+        said = render(self.message, locale)
+        return f"{self.file}:{self.line}:{self.column}: " + (f"{self.where}: {said}" if self.where else said)
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+        return self.render("en")
 
 
 class PlanFileError(Exception):
     """A plan file cannot be used; `problems` holds every located reason."""
 
     def __init__(self, problems: list[Problem]):
-        self.problems = sorted(set(problems))
+        self.problems = sorted(set(problems), key=lambda p: (p.file, p.line, p.column, p.where, str(p)))
         super().__init__("\n".join(map(str, self.problems)))
+
+    def render(self, locale: str = DEFAULT_LOCALE) -> list[str]:
+        return [p.render(locale) for p in self.problems]
 
 
 Pos = tuple[int, int]  # 1-based line and column
@@ -70,7 +83,7 @@ class _Tree:
         self.aliased = 0
         self.seen: set[int] = set()
 
-    def problem(self, pos: Pos, message: str) -> None:
+    def problem(self, pos: Pos, message: Msg) -> None:
         self.problems.append(Problem(self.file, pos[0], pos[1], message))
 
     def convert(self, node: yaml.Node, path: tuple[Any, ...], depth: int = 0) -> Any:
@@ -83,7 +96,7 @@ class _Tree:
         pos = (node.start_mark.line + 1, node.start_mark.column + 1)
         self.value_pos[path] = pos
         if node.tag not in _SAFE_TAGS:
-            self.problem(pos, f"YAML tag {node.tag!r} is not allowed in a plan")
+            self.problem(pos, msg("plan.yaml_tag", tag=node.tag))
             self.rejected.add(path)
             return None
         if isinstance(node, yaml.MappingNode):
@@ -91,11 +104,11 @@ class _Tree:
             for key_node, value_node in node.value:
                 key = self.key(key_node)
                 if not isinstance(key, str | int) or isinstance(key, bool):
-                    self.problem(_pos(key_node), "mapping keys must be plain names")
+                    self.problem(_pos(key_node), msg("plan.key_not_name"))
                     continue
                 key = str(key)
                 if key in result:
-                    self.problem(_pos(key_node), f"key {key!r} appears twice in this mapping")
+                    self.problem(_pos(key_node), msg("plan.key_twice", key=key))
                 self.key_pos[(*path, key)] = _pos(key_node)
                 result[key] = self.convert(value_node, (*path, key), depth + 1)
             return result
@@ -120,13 +133,13 @@ class _Tree:
         try:
             value = self.loader.construct_object(node, deep=True)
         except (ValueError, yaml.YAMLError) as exc:
-            self.problem(_pos(node), f"{node.value!r} is not a valid date: {exc}")
+            self.problem(_pos(node), msg("plan.bad_date", value=node.value, reason=str(exc)))
             return None
         if isinstance(value, dt.datetime):
-            self.problem(_pos(node), "a date is expected here (YYYY-MM-DD), not a date and time")
+            self.problem(_pos(node), msg("plan.date_not_datetime"))
             return None
         if isinstance(value, str) and value.startswith(BLANK_PREFIX):
-            self.problem(_pos(node), f"a blank left to fill in: {value}")
+            self.problem(_pos(node), msg("plan.blank", value=value))
         return value
 
     def locate(self, path: tuple[Any, ...], *, at_key: bool = False) -> Pos:
@@ -157,18 +170,18 @@ def _read(path: Path, display: str) -> str:
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise PlanFileError([Problem(display, 1, 1, f"cannot read the file: {exc.strerror}")]) from exc
+        raise PlanFileError([Problem(display, 1, 1, msg("file.cannot_read", reason=exc.strerror))]) from exc
     if size > MAX_FILE_BYTES:
-        raise PlanFileError([Problem(display, 1, 1, f"file is {size} bytes; plans are limited to {MAX_FILE_BYTES}")])
+        raise PlanFileError([Problem(display, 1, 1, msg("file.too_big", size=size, limit=MAX_FILE_BYTES))])
     try:
         raw = path.read_bytes()
     except OSError as exc:  # e.g. a directory: bad input (exit 2), not an internal error
-        raise PlanFileError([Problem(display, 1, 1, f"cannot read the file: {exc.strerror}")]) from exc
+        raise PlanFileError([Problem(display, 1, 1, msg("file.cannot_read", reason=exc.strerror))]) from exc
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise PlanFileError([Problem(display, line, 1, "the file is not UTF-8 text (save it as UTF-8)")]) from exc
+        raise PlanFileError([Problem(display, line, 1, msg("file.not_utf8"))]) from exc
 
 
 def parse_yaml(text: str, display: str, *, what: str = "plan") -> tuple[Any, _Tree]:
@@ -178,8 +191,8 @@ def parse_yaml(text: str, display: str, *, what: str = "plan") -> tuple[Any, _Tr
     except yaml.reader.ReaderError as exc:  # a control character: bad input, not an internal error
         where = max(exc.position, 0)
         line, col = text.count("\n", 0, where) + 1, where - (text.rfind("\n", 0, where) + 1) + 1
-        raise PlanFileError([Problem(display, line, col, f"the file contains the control character U+{exc.character:04X}, "
-                                                         "which YAML does not allow; remove it")]) from None
+        raise PlanFileError([Problem(display, line, col, msg("file.control_character",
+                                                                 character=f"U+{exc.character:04X}"))]) from None
     tree = _Tree(display, loader)
     try:
         node = loader.get_single_node()
@@ -187,38 +200,61 @@ def parse_yaml(text: str, display: str, *, what: str = "plan") -> tuple[Any, _Tr
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         reason = " ".join(filter(None, [exc.context, exc.problem]))
-        raise PlanFileError([Problem(display, line, col, f"YAML syntax error: {reason}")]) from exc
+        raise PlanFileError([Problem(display, line, col, msg("file.yaml_syntax", reason=reason))]) from exc
     except yaml.YAMLError as exc:
-        raise PlanFileError([Problem(display, 1, 1, f"YAML error: {exc}")]) from exc
+        raise PlanFileError([Problem(display, 1, 1, msg("file.yaml_error", reason=str(exc)))]) from exc
     finally:
         loader.dispose()
     if node is None:
-        raise PlanFileError([Problem(display, 1, 1, f"the file is empty; a {what} document is expected")])
+        raise PlanFileError([Problem(display, 1, 1, msg("file.empty", what=msg(f"what.{what}")))])
     try:
         data = tree.convert(node, ())
     except _TooBig as big:
-        raise PlanFileError([Problem(display, *_pos(big.node),
-                                     f"document too large or too deeply nested (limits: {MAX_NODES} values, depth {MAX_DEPTH}, "
-                                     f"{MAX_ALIASED} values repeated through aliases)")]) from None
+        raise PlanFileError([Problem(display, *_pos(big.node), msg(
+            "file.too_large", nodes=MAX_NODES, depth=MAX_DEPTH, aliased=MAX_ALIASED))]) from None
     if not isinstance(data, dict):
-        raise PlanFileError([Problem(display, *_pos(node), f"the document must be a mapping (key: value) describing a {what}")])
+        raise PlanFileError([Problem(display, *_pos(node), msg("file.not_mapping", what=msg(f"what.{what}")))])
     return data, tree
 
 
-def _plain(err: Any) -> str:
+def written_locale(path: Path) -> str | None:
+    """The `plan.locale` a plan file asks for, read as far as the file can be read (its
+    problems are worded in it); None when the file or the key cannot be read."""
+    try:
+        data, _ = parse_yaml(_read(path, str(path)), str(path))
+    except PlanFileError:
+        return None
+    plan = data.get("plan")
+    locale = plan.get("locale") if isinstance(plan, dict) else None
+    return locale if isinstance(locale, str) else None
+
+
+def _plain(err: Any) -> Msg:
+    """Pydantic's error in the catalogue's words: the models' own rules raise ValueError
+    with a catalogue message; pydantic's generic sentences are quoted."""
     kind = err["type"]
     if kind == "extra_forbidden":
-        return "unknown key (check the spelling; see `plan-tracker plan schema`)"
+        return msg("plan.unknown_key")
     if kind == "missing":
-        return "required key is missing"
+        return msg("plan.missing_key")
     if kind in {"date_from_datetime_parsing", "date_parsing", "date_type"}:
-        return f"expected a date YYYY-MM-DD, got {err.get('input')!r}"
+        return msg("plan.expected_date", value=err.get("input"))
     if kind == "enum":
-        return f"{err.get('input')!r} is not one of {err['ctx']['expected']}"
+        return msg("plan.not_one_of", value=err.get("input"), expected=err["ctx"]["expected"])
     if kind == "string_pattern_mismatch":
-        return f"{err.get('input')!r} is not a valid id (lowercase letters, digits and '-')"
-    msg: str = err["msg"]
-    return msg.removeprefix("Value error, ")
+        return msg("plan.bad_id", value=err.get("input"))
+    ctx = err.get("ctx") or {}
+    if kind in {"less_than_equal", "greater_than_equal"}:
+        return msg(f"plan.{kind}", limit=ctx.get("le", ctx.get("ge")))
+    if kind == "int_parsing":
+        return msg("plan.int_parsing")
+    if kind == "literal_error":
+        return msg("plan.literal_error", expected=ctx.get("expected"))
+    raised = ctx.get("error")
+    if isinstance(raised, ValueError) and raised.args and isinstance(raised.args[0], Msg):
+        return raised.args[0]
+    text: str = err["msg"]
+    return msg("plan.library_says", detail=text.removeprefix("Value error, "))
 
 
 def load_plan(path: Path, *, display: str | None = None) -> Plan:
@@ -231,9 +267,9 @@ def load_plan(path: Path, *, display: str | None = None) -> Plan:
         units_pos = tree.locate(("units_file",))
         ref = data.pop("units_file")
         if "units" in data:
-            problems.append(Problem(display, *units_pos, "use either `units` or `units_file`, not both"))
+            problems.append(Problem(display, *units_pos, msg("plan.units_and_units_file")))
         elif not isinstance(ref, str):
-            problems.append(Problem(display, *units_pos, "units_file must be a relative path"))
+            problems.append(Problem(display, *units_pos, msg("plan.units_file_path")))
         else:
             units_data, units_tree, more = _load_units_file(path.parent / ref, display, units_pos, ref)
             if units_data is None:
@@ -280,20 +316,20 @@ def _whole_document_issues(data: dict[str, Any], exc: ValidationError, tree: _Tr
     if plan is None:
         return []
     # A reference to an item dropped for a bad value is not "unknown": the item is there.
-    found = [i for i in cross_check(plan) if _referenced(i.message) not in ghosts]
+    found = [i for i in cross_check(plan) if not _refers_to(i.message, ghosts)]
     if not found:
         found = schedule_issues(plan, WorkCalendar(plan.plan.calendar))
     issues = [PlanIssue(pruned.original(i.path), i.message, i.at_key) for i in found]
     return [p for p in _route(issues, tree, trees) if (p.file, p.line, p.column) not in seen]
 
 
-_REFERENCE = re.compile(r"^(?:unknown (?:unit|group|task)|group) '([^']*)'")
+_REFERENCES = {"plan.unknown_ref", "plan.empty_group"}
 
 
-def _referenced(message: str) -> str | None:
-    """The id a reference problem is about ("unknown unit 'x' …", "group 'x' has no units")."""
-    match = _REFERENCE.match(message)
-    return match.group(1) if match else None
+def _refers_to(message: Msg | str, ghosts: set[str]) -> bool:
+    """Whether a reference problem ("unknown unit 'x' …", "group 'x' has no units") is
+    about one of the `ghosts` (items dropped for a bad value)."""
+    return isinstance(message, Msg) and message.id in _REFERENCES and message.value("id") in ghosts
 
 
 def _issues_from_validation(exc: ValidationError) -> list[PlanIssue]:
@@ -312,19 +348,19 @@ def _route(issues: list[PlanIssue], tree: _Tree, trees: dict[tuple[Any, ...], _T
         # A units file has the same `units:` / `groups:` root keys, so paths carry over.
         path = issue.path
         where = ".".join(map(str, issue.path))
-        problems.append(Problem(owner.file, *owner.locate(path, at_key=issue.at_key), f"{where}: {issue.message}" if where else issue.message))
+        problems.append(Problem(owner.file, *owner.locate(path, at_key=issue.at_key), issue.message, where))
     return problems
 
 
 def _load_units_file(path: Path, display: str, pos: Pos, ref: str) -> tuple[dict[str, Any] | None, _Tree | None, list[Problem]]:
     if not path.is_file():
-        return None, None, [Problem(display, *pos, f"units_file {ref!r} not found")]
+        return None, None, [Problem(display, *pos, msg("plan.units_file_missing", ref=ref))]
     try:
-        data, tree = parse_yaml(_read(path, str(path)), str(path), what="units file")
+        data, tree = parse_yaml(_read(path, str(path)), str(path), what="units_file")
     except PlanFileError as exc:
         return None, None, exc.problems
     problems = list(tree.problems)
     for key in data:
         if key not in {"units", "groups"}:
-            problems.append(Problem(tree.file, *tree.locate((key,)), f"{key}: unknown key in a units file (expected units, groups)"))
+            problems.append(Problem(tree.file, *tree.locate((key,)), msg("plan.units_file_key"), key))
     return data, tree, problems

@@ -16,6 +16,7 @@ from pathlib import Path
 from jinja2 import BaseLoader, PackageLoader
 
 from plan_tracker.domain.errors import DomainError
+from plan_tracker.domain.messages import msg
 from plan_tracker.domain.suggestions import unknown
 
 PACKAGE = "plan_tracker"
@@ -57,7 +58,7 @@ def example_plan_path(name: str = "jingzhou-2018") -> Path:
 
 def _files(name: str) -> tuple[str, ...]:
     if name not in EXAMPLES:
-        raise UnknownExample(unknown("example", name, EXAMPLES))
+        raise UnknownExample(unknown(msg("what.example"), name, EXAMPLES))
     return EXAMPLES[name]
 
 
@@ -69,11 +70,11 @@ def write_example(name: str, folder: Path, *, force: bool = False) -> list[Path]
     """
     wanted = _files(name)
     if folder.exists() and not folder.is_dir():
-        raise ExampleExists(f"--out {folder} exists and is not a folder")
+        raise ExampleExists("cli.out_not_folder", path=folder)
     targets = [folder / relative for relative in wanted] + [folder / "schema" / s for s in SCHEMAS]
     existing = [t for t in targets if t.exists()]
     if existing and not force:
-        raise ExampleExists(f"{existing[0]} exists; pass --force to overwrite it")
+        raise ExampleExists("cli.file_exists", path=existing[0])
     for relative, target in zip(wanted, targets, strict=False):
         text = example_file(relative).read_text(encoding="utf-8")
         target.parent.mkdir(parents=True, exist_ok=True)

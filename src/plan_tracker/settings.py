@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +23,8 @@ class Settings(BaseSettings):
     inbox_dir: Path | None = Field(default=None, description="inbox folder (default data_dir/inbox)")
     reports_dir: Path | None = Field(default=None, description="nightly report files (default data_dir/reports)")
     portal_url: str | None = Field(default=None, description="portal address printed in every reminder")
+    locale: Literal["zh", "en"] = Field(
+        default="zh", description="language of messages when no plan is known yet (each plan's own `locale` wins)")
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_sender: str = "plan-tracker@localhost"

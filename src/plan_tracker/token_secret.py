@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from plan_tracker.domain.errors import DomainError
+from plan_tracker.domain.messages import msg
 from plan_tracker.settings import Settings
 
 MIN_LENGTH = 32  # characters; a generated secret has 64 (48 random bytes, URL-safe base64)
@@ -35,14 +36,13 @@ def check_secret(value: str, *, origin: str) -> str:
     """`value` if it is long and varied enough and not a known placeholder, else WeakSecret."""
     value = value.strip()
     lowered = value.lower()
-    fix = (f"set it to a random value (e.g. `{GENERATE}`), or unset it and plan-tracker generates "
-           f"one in the data directory ({FILE_NAME}, mode 0600)")
+    fix = msg("secret.fix", generate=GENERATE, file=FILE_NAME)
     if lowered in PLACEHOLDERS or "change-me" in lowered or "changeme" in lowered:
-        raise WeakSecret(f"{origin} is a placeholder anyone can read; {fix}")
+        raise WeakSecret("secret.placeholder", origin=origin, fix=fix)
     if len(value) < MIN_LENGTH:
-        raise WeakSecret(f"{origin} is too short ({len(value)} characters, at least {MIN_LENGTH}); {fix}")
+        raise WeakSecret("secret.too_short", origin=origin, length=len(value), minimum=MIN_LENGTH, fix=fix)
     if len(set(value)) < MIN_DISTINCT:
-        raise WeakSecret(f"{origin} has only {len(set(value))} distinct characters; {fix}")
+        raise WeakSecret("secret.too_few_distinct", origin=origin, distinct=len(set(value)), fix=fix)
     return value
 
 
@@ -58,7 +58,7 @@ def _secret_file(path: Path) -> str:
         _create(path)
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        raise WeakSecret(f"{path} is readable by other users (mode {mode:04o}); run `chmod 600 {path}`")
+        raise WeakSecret("secret.readable", path=path, mode=f"{mode:04o}")
     return check_secret(path.read_text(encoding="utf-8"), origin=str(path))
 
 

@@ -72,7 +72,7 @@ def test_the_draft_lists_exactly_its_blanks_before_filling(drafted: Path) -> Non
     blanks = [n for n, line in enumerate(text.splitlines(), start=1) if BLANK.match(line)]
     result = invoke("plan", "validate", str(drafted))
     assert result.exit_code == 2
-    reported = sorted({int(m) for m in re.findall(rf"{re.escape(str(drafted))}:(\d+):\d+: a blank left to fill in", result.stderr)})
+    reported = sorted({int(m) for m in re.findall(rf"{re.escape(str(drafted))}:(\d+):\d+: 待填写的空白", result.stderr)})
     assert reported == blanks
     assert f"fill the {len(blanks)} TODO blank(s)" in invoke("plan", "draft", str(SEED), "--out", str(drafted), "--force").stdout
 
@@ -99,7 +99,7 @@ def test_draft_then_fill_only_the_blanks_then_validate_preview_and_apply(
 
     validated = invoke("plan", "validate", str(drafted))
     assert validated.exit_code == 0, validated.stderr
-    assert f"ok — plan jingzhou-2018, 47 units, {tasks} tasks, {tasks} obligations" in validated.stdout
+    assert f"通过 — 计划 jingzhou-2018，单位 47 个，任务 {tasks} 项，督办事项 {tasks} 项" in validated.stdout
 
     previewed = invoke("plan", "preview", str(drafted))
     assert previewed.exit_code == 0, previewed.stderr

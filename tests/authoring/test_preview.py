@@ -423,11 +423,11 @@ def assert_bad_input(result: Result, fragment: str) -> None:
 
 
 def test_preview_of_an_unknown_unit_exits_2() -> None:
-    assert_bad_input(invoke("plan", "preview", str(FOUNDING_PLAN), "--unit", "nobody"), "unknown unit 'nobody'")
+    assert_bad_input(invoke("plan", "preview", str(FOUNDING_PLAN), "--unit", "nobody"), "未知单位“nobody”")
 
 
 def test_preview_with_an_unknown_format_exits_2() -> None:
-    assert_bad_input(invoke("plan", "preview", str(FOUNDING_PLAN), "--format", "pdf"), "--format must be one of table, ics, html")
+    assert_bad_input(invoke("plan", "preview", str(FOUNDING_PLAN), "--format", "pdf"), "--format 应为 table、ics、html 之一")
 
 
 def test_preview_of_a_broken_plan_exits_2_with_located_problems(tmp_path: Path) -> None:

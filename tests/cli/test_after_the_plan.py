@@ -123,14 +123,14 @@ def test_an_as_of_past_the_calendar_names_its_last_day_and_what_to_do(store: Eng
     result = runner.invoke(app, ["status", "--plan", "late-2018", "--as-of", "2027-01-05"])
     assert result.exit_code == 2
     message = " ".join(result.stderr.split())
-    assert "after the last day of this plan's working-day calendar (CN), 2026-12-31" in message
+    assert "晚于本计划工作日历（CN）的最后一天 2026-12-31" in message
     assert "calendar.years: [2027]" in message and "--as-of 2026-12-31" in message
 
 
 def test_a_bad_clock_setting_is_bad_input(store: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLAN_TRACKER_NOW", "yesterday")
     result = runner.invoke(app, ["status", "--plan", "late-2018"])
-    assert result.exit_code == 2 and "PLAN_TRACKER_NOW='yesterday'" in result.stderr
+    assert result.exit_code == 2 and "PLAN_TRACKER_NOW=“yesterday”不是日期时间" in result.stderr
 
 
 def test_a_store_whose_calendar_stops_early_is_extended_by_the_first_command(

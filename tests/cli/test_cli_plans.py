@@ -182,7 +182,7 @@ def test_apply_of_a_malformed_plan_exits_2_with_its_location(store: Engine, tmp_
     path = tmp_path / "bad.yaml"
     path.write_text(PLAN.replace("lead: legal-office", "lead: mayor-office"), encoding="utf-8")
     result = runner.invoke(app, ["plan", "apply", str(path)])
-    assert_bad_input(result, "sections.0.tasks.1.lead: unknown unit 'mayor-office'")
+    assert_bad_input(result, "sections.0.tasks.1.lead: 未知单位“mayor-office”")
     line = PLAN.splitlines().index("        lead: legal-office") + 1
     assert f"{path}:{line}:" in result.stderr
     assert row_counts(store)["plan"] == 0
@@ -194,8 +194,8 @@ def test_submit_then_status_json_shows_the_report_and_the_light(store: Engine, a
                     "--period", "2018-Q1", "--status", "in_progress", "--progress", "40",
                     "--on", "2018-03-20", "--note", "第一期轮训已完成")
     assert result.exit_code == 0, result.stderr
-    assert "recorded report #" in result.stdout
-    assert "capability.training / town-a / 2018-Q1 = 推进中 (in_progress) on 2018-03-20" in result.stdout
+    assert "已记录报送 #" in result.stdout
+    assert "capability.training / town-a / 2018-Q1 = 推进中（in_progress），报送日期 2018-03-20" in result.stdout
 
     rows = status_json("--as-of", "2018-04-03")
     assert len(rows) == TOTAL
@@ -235,21 +235,21 @@ def test_status_table_format_lists_every_obligation(store: Engine, applied: Path
     ("args", "fragment"),
     [
         (["--task", "capability.nothing", "--unit", "town-a", "--period", "2018-Q1", "--status", "done"],
-         "plan 'cli-2018' has no task 'capability.nothing'"),
+         "计划“cli-2018”中没有任务“capability.nothing”"),
         (["--task", "capability.training", "--unit", "legal-office", "--period", "2018-Q1", "--status", "done"],
-         "unit 'legal-office' does not lead task 'capability.training'"),
+         "单位“legal-office”不是任务“capability.training”期间“2018-Q1”的牵头单位"),
         (["--task", "capability.training", "--unit", "town-a", "--period", "2018-13", "--status", "done"],
-         "period '2018-13' is not a quarter key (e.g. 2018-Q3)"),
+         "期间“2018-13”不是季度期间的写法（例如 2018-Q3）"),
         (["--task", "capability.study-plan", "--unit", "legal-office", "--period", "2018", "--status", "done"],
-         "not valid for a one-off task (use 'once')"),
+         "不适用于一次性任务（请填 once）"),
         (["--task", "capability.training", "--unit", "town-a", "--period", "2018-Q1", "--status", "in_progress",
-          "--progress", "150"], "progress must be between 0 and 100, got 150"),
+          "--progress", "150"], "进度须在 0 至 100 之间（填写了 150）"),
         (["--task", "capability.training", "--unit", "town-a", "--period", "2018-Q1", "--status", "done",
-          "--on", "2999-01-01"], "report date 2999-01-01 is in the future"),
+          "--on", "2999-01-01"], "填报日期 2999-01-01 晚于今天"),
         (["--task", "capability.training", "--unit", "town-a", "--period", "2018-Q1", "--status", "done",
-          "--on", "2018-02-30"], "--on '2018-02-30' is not a date (expected YYYY-MM-DD)"),
+          "--on", "2018-02-30"], "--on 的值“2018-02-30”不是日期（应为 YYYY-MM-DD）"),
         (["--task", "capability.training", "--unit", "town-a", "--period", "2018-Q1", "--status", "finished"],
-         "unknown status 'finished'"),
+         "未知状态“finished”"),
     ],
     ids=["unknown-task", "unit-not-leading", "bad-period-key", "once-task-with-a-key", "progress-150",
          "future-date", "impossible-date", "unknown-status"],
@@ -267,14 +267,14 @@ def test_bad_submissions_exit_2_with_a_clear_message(
     ("args", "fragment"),
     [
         (["--plan", "nowhere", "--as-of", "2018-04-03"],
-         "no plan 'nowhere' in the store (plans in the store: cli-2018); apply it first with `plan-tracker plan apply FILE`"),
-        (["--plan", "cli-2018", "--as-of", "2018-13-01"], "--as-of '2018-13-01' is not a date"),
-        (["--plan", "cli-2018", "--as-of", "yesterday"], "--as-of 'yesterday' is not a date"),
+         "存储中没有计划“nowhere”（存储中的计划：cli-2018）；请先用 `plan-tracker plan apply FILE` 导入"),
+        (["--plan", "cli-2018", "--as-of", "2018-13-01"], "--as-of 的值“2018-13-01”不是日期"),
+        (["--plan", "cli-2018", "--as-of", "yesterday"], "--as-of 的值“yesterday”不是日期"),
         (["--plan", "cli-2018", "--as-of", "2018-04-03", "--format", "xml"],
-         "--format must be one of table, json, got 'xml'"),
+         "--format 应为 table、json 之一，给出的是“xml”"),
         # The calendar table covers the plan's neighbourhood only; beyond it the answer would
         # be a guess, so it is refused.
-        (["--plan", "cli-2018", "--as-of", "2030-01-01"], "after the last day of this plan's working-day calendar"),
+        (["--plan", "cli-2018", "--as-of", "2030-01-01"], "超出工作日历范围：晚于本计划工作日历"),
     ],
     ids=["unknown-plan", "impossible-as-of", "word-as-of", "unknown-format", "as-of-beyond-calendar"],
 )
@@ -285,7 +285,7 @@ def test_bad_status_requests_exit_2(store: Engine, applied: Path, args: list[str
 def test_submit_to_an_unknown_plan_exits_2(store: Engine) -> None:
     result = runner.invoke(app, ["submit", "--plan", "nowhere", "--task", "t", "--unit", "u",
                                  "--period", "once", "--status", "done"])
-    assert_bad_input(result, "no plan 'nowhere'")
+    assert_bad_input(result, "存储中没有计划“nowhere”")
 
 
 # -- the real command, as a subprocess --------------------------------------------------------
@@ -316,7 +316,7 @@ def test_a_bad_request_as_a_real_process_exits_2_without_traceback(cli_env: dict
     done = run_cli(["status", "--plan", "nowhere", "--as-of", "2018-04-03", "--format", "json"],
                    cli_env, tmp_path)
     assert done.returncode == 2
-    assert "no plan 'nowhere'" in done.stderr
+    assert "错误：存储中没有计划“nowhere”" in done.stderr
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
 
@@ -370,4 +370,4 @@ sections:
     assert "step 'accountability' notifies leading_group, but the leading group has no e-mail" in loose.stderr
     assert "town-a) has no contact" not in loose.stderr
     strict = invoke("plan", "validate", str(path), "--strict")
-    assert_bad_input(strict, "2 warning(s) and --strict")
+    assert_bad_input(strict, "有 2 条警告且指定了 --strict")

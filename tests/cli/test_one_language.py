@@ -57,7 +57,7 @@ def submit(status: str) -> str:
 
 def test_the_status_table_shows_chinese_labels_and_json_keeps_codes(applied: None) -> None:
     said = submit("推进中")
-    assert "= 推进中 (in_progress) on 2018-04-02" in said  # what was recorded, not what was typed
+    assert "= 推进中（in_progress），报送日期 2018-04-02" in said  # what was recorded, not what was typed
     table = runner.invoke(app, ["status", "--plan", "words-2018", "--as-of", "2018-04-03"]).stdout
     for word in ("亮灯", "状态", "红灯", "推进中", "绿灯"):  # the one vocabulary (domain.vocabulary)
         assert word in table, table

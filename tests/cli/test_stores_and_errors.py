@@ -80,21 +80,21 @@ def test_a_command_on_a_missing_store_exits_2_naming_the_url_and_creates_nothing
     fresh: Path, args: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(fresh)
-    bad_input(runner.invoke(app, args), "no store at", str(fresh / "data" / "plan-tracker.sqlite3"),
+    bad_input(runner.invoke(app, args), "处没有存储", str(fresh / "data" / "plan-tracker.sqlite3"),
               "plan-tracker plan apply FILE")
     assert not (fresh / "data").exists()
 
 
 def test_a_mistyped_store_path_creates_no_directories(fresh: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     use_url(monkeypatch, f"sqlite:///{fresh / 'nonexistent-dir' / 'x.db'}")
-    bad_input(runner.invoke(app, ["doctor"]), "nonexistent-dir/x.db does not exist")
+    bad_input(runner.invoke(app, ["doctor"]), "nonexistent-dir/x.db 不存在")
     assert not (fresh / "nonexistent-dir").exists()
 
 
 @pytest.mark.parametrize(("url", "fragment"), [
-    ("not a url", "is not a SQLAlchemy URL"),
-    ("nosuchdb://host/db", "names an unknown database or driver ('nosuchdb')"),
-    ("postgresql+nosuchdriver://host/db", "names an unknown database or driver ('postgresql+nosuchdriver')"),
+    ("not a url", "不是 SQLAlchemy 地址"),
+    ("nosuchdb://host/db", "指向未知的数据库或驱动（“nosuchdb”）"),
+    ("postgresql+nosuchdriver://host/db", "指向未知的数据库或驱动（“postgresql+nosuchdriver”）"),
 ])
 def test_a_bad_database_url_exits_2_with_the_reason(
     fresh: Path, monkeypatch: pytest.MonkeyPatch, url: str, fragment: str
@@ -117,9 +117,9 @@ def test_plan_apply_and_init_create_the_store(fresh: Path) -> None:
 def test_an_unknown_plan_lists_the_known_ones_with_a_suggestion(fresh: Path) -> None:
     assert runner.invoke(app, ["plan", "apply", str(plan_file(fresh))]).exit_code == 0
     bad_input(runner.invoke(app, ["status", "--plan", "stores2018"]),
-              "no plan 'stores2018'", "did you mean 'stores-2018'?", "stores-2018)")
+              "存储中没有计划“stores2018”", "是否应为“stores-2018”？", "stores-2018）")
     bad_input(runner.invoke(app, ["nightly", "--plan", "stores2018", "--as-of", "2018-03-05"]),
-              "did you mean 'stores-2018'?")
+              "是否应为“stores-2018”？")
     assert not list((fresh / "data").glob("*.lock"))
 
 
@@ -127,9 +127,9 @@ def test_an_unknown_unit_or_task_in_submit_suggests_the_near_miss(fresh: Path) -
     assert runner.invoke(app, ["plan", "apply", str(plan_file(fresh))]).exit_code == 0
     base = ["submit", "--plan", "stores-2018", "--period", "once", "--status", "done", "--on", "2018-09-01"]
     bad_input(runner.invoke(app, [*base, "--task", "s.report", "--unit", "town_a"]),
-              "has no unit 'town_a'", "did you mean 'town-a'?", "known: office, town-a")
+              "中没有单位“town_a”", "是否应为“town-a”？", "已有：office、town-a")
     bad_input(runner.invoke(app, [*base, "--task", "s.reprot", "--unit", "town-a"]),
-              "has no task 's.reprot'", "did you mean 's.report'?")
+              "中没有任务“s.reprot”", "是否应为“s.report”？")
 
 
 def test_a_nightly_run_leaves_no_lock_file_beside_the_store(fresh: Path) -> None:
@@ -179,4 +179,4 @@ def test_an_unknown_unit_in_templates_and_deadlines_suggests_the_near_miss(
     monkeypatch.chdir(fresh)
     assert runner.invoke(app, ["plan", "apply", str(plan_file(fresh))]).exit_code == 0
     bad_input(runner.invoke(app, [*command, "--plan", "stores-2018", "--unit", "twn-a", "--as-of", "2018-03-05"]),
-              "twn-a", "did you mean 'town-a'?", "known: office, town-a")
+              "twn-a", "是否应为“town-a”？", "已有：office、town-a")

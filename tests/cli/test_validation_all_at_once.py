@@ -44,7 +44,26 @@ def validate(tmp_path: Path, text: str) -> tuple[int, list[str]]:
 
 
 def test_schema_faults_and_references_are_reported_in_one_pass(tmp_path: Path) -> None:
-    code, lines = validate(tmp_path, BAD)
+    code, lines = validate(tmp_path, BAD)  # a Chinese plan (the default locale)
+    assert code == 2
+    assert lines == [
+        "2:49: plan.coordinator: 未知单位“legal-ofice”（是否应为“legal-office”？）",
+        "2:109: plan.warn_days: 应小于或等于 60",
+        "5:62: units.0.contact.email: “zhangwei@@qingxi.org”不是有效的电子邮件地址："
+        "The part after the @-sign contains invalid characters: '@'.",
+        "6:72: units.1.contact.email: “zhangwei@qingxi”不是有效的电子邮件地址："
+        "The part after the @-sign is not valid. It should have a period.",
+        "7:10: units.2.id: “Town-B”不是有效的编号（只能用小写字母、数字和“-”）",
+        "14:35: sections.0.tasks.0.lead: lead“Town-B”既不是单位编号也不是 group:分组名（只能用小写字母、数字和“-”）",
+        "15:35: sections.0.tasks.1.lead: 未知单位“twn-a”（是否应为“town-a”？）",
+        "15:59: sections.0.tasks.1.colour: 未知的键（请检查拼写；见 `plan-tracker plan schema`）",
+        "16:35: sections.0.tasks.2.lead: 未知分组“town”（是否应为“towns”？）",
+        "16:82: sections.0.tasks.2.depends_on.1: 未知任务“s.x”（是否应为“s.c”？）",
+    ]
+
+
+def test_an_english_plan_gets_the_same_problems_in_english(tmp_path: Path) -> None:
+    code, lines = validate(tmp_path, BAD.replace("warn_days: 99}", "warn_days: 99, locale: en}"))
     assert code == 2
     assert lines == [
         "2:49: plan.coordinator: unknown unit 'legal-ofice' (did you mean 'legal-office'?)",
@@ -67,7 +86,7 @@ def test_schema_faults_and_references_are_reported_in_one_pass(tmp_path: Path) -
 def test_a_dropped_item_does_not_shift_the_positions_of_later_problems(tmp_path: Path) -> None:
     # Units 1 and 2 are dropped for bad values before the references are checked: the later
     # problems must still point at their own lines in the file, not one item up.
-    text = BAD.replace("name: 甲镇, ", "").replace("warn_days: 99", "warn_days: 3")
+    text = BAD.replace("name: 甲镇, ", "").replace("warn_days: 99", "warn_days: 3, locale: en")
     code, lines = validate(tmp_path, text)
     assert code == 2
     assert "6:5: units.1.name: required key is missing" in lines
@@ -107,7 +126,9 @@ def test_malformed_addresses_are_rejected_naming_the_field(address: str) -> None
     with pytest.raises(ValidationError) as caught:
         Person(name="张伟", email=address)
     error = caught.value.errors()[0]
-    assert error["loc"][0] == "email" and "is not a valid e-mail address" in error["msg"]
+    said = error["ctx"]["error"].args[0]  # a catalogue message, worded where the plan is known
+    assert error["loc"][0] == "email" and said.id == "plan.bad_email" and said.value("value") == address
+    assert "is not a valid e-mail address" in said.render("en") and "不是有效的电子邮件地址" in said.render("zh")
 
 
 def test_a_unit_dropped_for_a_bad_value_leaves_its_group_known(tmp_path: Path) -> None:
@@ -116,4 +137,5 @@ def test_a_unit_dropped_for_a_bad_value_leaves_its_group_known(tmp_path: Path) -
     text = BAD.replace("warn_days: 99", "warn_days: 3").replace("name: 甲镇, ", "")
     code, lines = validate(tmp_path, text)
     assert code == 2
-    assert not any("group 'towns'" in line for line in lines), lines
+    assert not any("分组“towns”中没有单位" in line for line in lines), lines
+    assert any("未知分组“town”" in line for line in lines), lines  # the check ran, in the plan's words

@@ -29,7 +29,7 @@ def test_follow_up_runs_sixty_days_past_the_last_due_date_unless_the_plan_says(
 
 
 def test_a_follow_up_day_before_the_plan_ends_is_rejected_at_its_key() -> None:
-    with pytest.raises(ValidationError, match="follow_up_until 2018-11-30 is before the plan ends"):
+    with pytest.raises(ValidationError, match="follow_up_until 2018-11-30 早于计划结束日"):
         PlanHeader.model_validate({**HEADER, "follow_up_until": "2018-11-30"})
 
 

@@ -15,6 +15,7 @@ from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import BadPeriod
 from plan_tracker.domain.obligations import expand, obligation_period, schedule_issues
 from plan_tracker.domain.plan import CalendarSpec, Plan, cross_check
+from plan_tracker.wording import Msg, render
 
 D = dt.date
 
@@ -69,9 +70,23 @@ def plan(edit: Edit | None = None) -> Plan:
 
 
 def errors_of(edit: Edit) -> list[str]:
+    """Each error as `path: message`; the models' own rules in the catalogue's English."""
     with pytest.raises(ValidationError) as caught:
         plan(edit)
-    return [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in caught.value.errors()]
+    return [f"{'.'.join(map(str, e['loc']))}: {_said(e)}" for e in caught.value.errors()]
+
+
+def _said(error: Any) -> str:
+    raised = (error.get("ctx") or {}).get("error")
+    if isinstance(raised, ValueError) and isinstance(raised.args[0], Msg):
+        return en(raised.args[0])
+    return str(error["msg"])
+
+
+def en(message: Msg | str) -> str:
+    """A plan problem as the English catalogue words it (the rules are what is tested here;
+    tests/test_error_messages.py holds the two languages in step)."""
+    return render(message, "en")
 
 
 def test_the_base_plan_is_valid() -> None:
@@ -163,13 +178,13 @@ def test_calendar_shorthand_and_overrides() -> None:
 )
 def test_cross_check_finds_and_locates_each_fault(edit: Edit, path: tuple[Any, ...], fragment: str) -> None:
     issues = cross_check(plan(edit))
-    assert [(i.path, fragment in i.message) for i in issues] == [(path, True)], issues
+    assert [(i.path, fragment in en(i.message)) for i in issues] == [(path, True)], issues
 
 
 def test_a_task_depending_on_itself_is_one_fault_with_one_message() -> None:
     issues = cross_check(plan(lambda d: task(d, 0, 1).update(depends_on=["capability.study-plan"])))
-    assert [(i.path, i.message) for i in issues] == [
-        (("sections", 0, "tasks", 1, "depends_on", 0), "a task cannot depend on itself")
+    assert [(i.path, i.message.id) for i in issues] == [
+        (("sections", 0, "tasks", 1, "depends_on", 0), "plan.depends_on_itself")
     ]
 
 
@@ -181,8 +196,9 @@ def test_a_dependency_cycle_is_reported_once_with_its_members() -> None:
 
     issues = cross_check(plan(cycle))
     assert len(issues) == 1
-    assert issues[0].message.startswith("dependency cycle: ")
-    members = issues[0].message.removeprefix("dependency cycle: ").split(" -> ")
+    assert en(issues[0].message).startswith("dependency cycle: ")
+    assert render(issues[0].message, "zh").startswith("任务循环依赖：")
+    members = en(issues[0].message).removeprefix("dependency cycle: ").split(" -> ")
     assert members[0] == members[-1]
     assert set(members) == {"capability.training", "capability.study-plan", "decisions.procedure"}
 
@@ -194,7 +210,7 @@ def test_cross_check_returns_every_fault_not_just_the_first() -> None:
         task(d, 0, 1)["due"] = "2019-02-01"
         d["escalation"][1]["level"] = "remind"
 
-    messages = sorted(i.message for i in cross_check(plan(many)))
+    messages = sorted(en(i.message) for i in cross_check(plan(many)))
     assert len(messages) == 4, messages
 
 
@@ -206,8 +222,8 @@ def test_a_year_task_in_a_plan_shorter_than_a_year_has_no_period() -> None:
 
     p = plan(short)
     issues = schedule_issues(p, WorkCalendar())
-    assert [(i.path, i.message) for i in issues] == [
-        (("sections", 0, "tasks", 0, "every"), "no whole year lies inside the plan's dates")
+    assert [(i.path, en(i.message), render(i.message, "zh")) for i in issues] == [
+        (("sections", 0, "tasks", 0, "every"), "no whole year lies inside the plan's dates", "计划起止日期内没有一个完整的年度")
     ]
 
 
@@ -220,7 +236,7 @@ def test_a_plan_in_an_unpublished_year_is_refused_task_by_task() -> None:
     p = plan(_in_2027)
     issues = schedule_issues(p, WorkCalendar(p.plan.calendar))
     assert len(issues) == 3  # each task is located separately
-    assert all("no official schedule for 2027" in i.message for i in issues)
+    assert all("no official schedule for 2027" in en(i.message) for i in issues)
 
 
 def test_a_plan_supplying_its_year_is_accepted() -> None:
@@ -243,7 +259,7 @@ def test_a_supplied_year_does_not_cover_the_next_one() -> None:
     p = plan(only_2027)
     issues = schedule_issues(p, WorkCalendar(p.plan.calendar))
     assert [i.path for i in issues] == [("sections", 0, "tasks", 0, "every")]
-    assert "2028" in issues[0].message
+    assert "2028" in en(issues[0].message)
 
 
 # -- expansion into obligations ---------------------------------------------------------------

@@ -46,8 +46,8 @@ def test_templates_writes_one_workbook_per_unit_and_names_them(store: Engine, tm
 
 def test_templates_refuses_an_unknown_unit_plan_or_date_cleanly(store: Engine, tmp_path: Path) -> None:
     assert_bad_input(invoke("templates", "--plan", PLAN_ID, "--unit", "town-z", "--out", str(tmp_path)), "计划“inbox-2018”中没有单位“town-z”")
-    assert_bad_input(invoke("templates", "--plan", "nope", "--out", str(tmp_path)), "no plan 'nope'")
-    assert_bad_input(invoke("templates", "--plan", PLAN_ID, "--as-of", "May 2", "--out", str(tmp_path)), "not a date")
+    assert_bad_input(invoke("templates", "--plan", "nope", "--out", str(tmp_path)), "存储中没有计划“nope”")
+    assert_bad_input(invoke("templates", "--plan", PLAN_ID, "--as-of", "May 2", "--out", str(tmp_path)), "不是日期")
 
 
 def test_ingest_prints_a_receipt_per_file_and_exits_2_when_anything_was_rejected(
@@ -76,7 +76,7 @@ def test_ingest_prints_a_receipt_per_file_and_exits_2_when_anything_was_rejected
 
 def test_ingest_of_an_unknown_plan_is_bad_input(store: Engine, tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("x", encoding="utf-8")
-    assert_bad_input(invoke("ingest", "--plan", "nope", str(tmp_path / "a.csv")), "no plan 'nope'")
+    assert_bad_input(invoke("ingest", "--plan", "nope", str(tmp_path / "a.csv")), "存储中没有计划“nope”")
 
 
 def test_ingest_speaks_english_for_a_plan_in_english(cli_env: dict[str, str], en_plan_file: Path, tmp_path: Path) -> None:

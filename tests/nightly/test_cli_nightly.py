@@ -29,9 +29,9 @@ def test_nightly_prints_a_summary_and_reminders_lists_rows_as_in_design(cli_env,
 def test_nightly_on_an_unknown_plan_or_a_bad_date_exits_2(cli_env, plan_file):
     runner.invoke(app, ["plan", "apply", str(plan_file)])
     unknown = runner.invoke(app, ["nightly", "--plan", "nope", "--as-of", "2018-10-09"])
-    assert unknown.exit_code == 2 and "no plan 'nope'" in unknown.output
+    assert unknown.exit_code == 2 and "存储中没有计划“nope”" in unknown.output
     bad = runner.invoke(app, ["nightly", "--plan", "national-day", "--as-of", "2018-13-01"])
-    assert bad.exit_code == 2 and "not a date" in bad.output
+    assert bad.exit_code == 2 and "不是日期" in bad.output
     assert "Traceback" not in unknown.output + bad.output
 
 
@@ -47,7 +47,7 @@ def test_shards_without_a_prefect_server_exit_2_with_what_to_do(cli_env, plan_fi
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     runner.invoke(app, ["plan", "apply", str(plan_file)])
     split = runner.invoke(app, ["nightly", "--plan", "national-day", "--as-of", "2018-10-09", "--shards", "4"])
-    assert split.exit_code == 2 and "set PREFECT_API_URL" in split.output
+    assert split.exit_code == 2 and "请将 PREFECT_API_URL 设为" in split.output
     zero = runner.invoke(app, ["nightly", "--plan", "national-day", "--as-of", "2018-10-09", "--shards", "0"])
     assert zero.exit_code == 2 and "Traceback" not in split.output + zero.output
     whole = runner.invoke(app, ["nightly", "--plan", "national-day", "--as-of", "2018-10-09", "--shards", "1"])

@@ -24,7 +24,7 @@ def test_the_written_example_validates_and_points_at_its_own_schema(tmp_path: Pa
 def test_an_unknown_example_exits_2_with_a_suggestion(tmp_path: Path) -> None:
     result = runner.invoke(app, ["example", "jingzhou2018", "--out", str(tmp_path)])
     assert result.exit_code == 2
-    assert "did you mean 'jingzhou-2018'" in result.stderr
+    assert "是否应为“jingzhou-2018”" in result.stderr
     assert not any(tmp_path.iterdir())
 
 
@@ -43,4 +43,4 @@ def test_an_out_path_that_is_a_file_is_bad_input(tmp_path: Path) -> None:
     target = tmp_path / "plans"
     target.write_text("not a folder", encoding="utf-8")
     result = runner.invoke(app, ["example", "jingzhou-2018", "--out", str(target)])
-    assert result.exit_code == 2 and "is not a folder" in result.stderr
+    assert result.exit_code == 2 and "已存在且不是文件夹" in result.stderr

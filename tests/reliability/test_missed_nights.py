@@ -142,7 +142,7 @@ def test_an_outage_longer_than_the_cap_needs_an_explicit_start(cli_env: dict[str
     since = runner.invoke(app, ["nightly", "--plan", PLAN_ID, "--catch-up", "--since", "2018-10-08", "--as-of", "2018-10-09"])
     assert since.exit_code == 0 and since.output.count("as of") == 2
     alone = runner.invoke(app, ["nightly", "--plan", PLAN_ID, "--since", "2018-10-08"])
-    assert alone.exit_code == 2 and "--since goes with --catch-up" in alone.output
+    assert alone.exit_code == 2 and "--since 须与 --catch-up 一起使用" in alone.output
     bad_now = runner.invoke(app, ["nightly", "--plan", PLAN_ID, "--now", "yesterday"])
-    assert bad_now.exit_code == 2 and "not a date-time" in bad_now.output
+    assert bad_now.exit_code == 2 and "不是日期时间" in bad_now.output
 

@@ -220,10 +220,10 @@ def test_the_notice_and_deadlines_commands_write_their_documents(cli, tmp_path: 
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["report", "--plan", PLAN_ID, "--format", "pdf", "--out", "x"], "--format must be one of"),
-    (["report", "--plan", "nope", "--as-of", "2018-04-20", "--out", "x"], "no plan 'nope'"),
-    (["report", "--plan", PLAN_ID, "--as-of", "2018-04-20", "--format", "xlsx", "--out", "-"], "text formats"),
-    (["deadlines", "--plan", PLAN_ID, "--unit", "nope", "--as-of", "2018-04-20", "--out", "-"], "no unit 'nope'"),
+    (["report", "--plan", PLAN_ID, "--format", "pdf", "--out", "x"], "--format 应为"),
+    (["report", "--plan", "nope", "--as-of", "2018-04-20", "--out", "x"], "存储中没有计划“nope”"),
+    (["report", "--plan", PLAN_ID, "--as-of", "2018-04-20", "--format", "xlsx", "--out", "-"], "只用于文本格式"),
+    (["deadlines", "--plan", PLAN_ID, "--unit", "nope", "--as-of", "2018-04-20", "--out", "-"], "中没有单位“nope”"),
 ])
 def test_report_commands_refuse_bad_input_with_exit_2(cli, args, message):
     result = cli(*args)

@@ -157,7 +157,7 @@ def test_rule_messages_are_in_chinese_on_chinese_pages(applied: Engine, client: 
         ({"new_due": "2018-10-06", "reason": "提前"}, "申请延至的日期 2018-10-06 须晚于当前时限 2018-10-08"),
         ({"new_due": "2018-10-19", "reason": " "}, "请填写理由"),
         ({"new_due": "2031-01-10", "reason": "很久以后"}, "超出工作日历范围"),
-        ({"new_due": "明天", "reason": "x"}, "格式不正确"),
+        ({"new_due": "明天", "reason": "x"}, "申请延至的日期“明天”不是日期（YYYY-MM-DD）"),
     ]
     for form, words in cases:
         page = client.post(url, data={"csrf": token, **form})

@@ -112,8 +112,8 @@ def test_1_a_cookie_forged_with_the_old_default_secret_opens_no_page(server: Ser
 
 def test_1_serve_refuses_a_placeholder_or_short_secret_with_the_fix(tmp_path: Path) -> None:
     """Before: `serve` only warned about the default secret and served with it."""
-    for secret, words in ((OLD_DEFAULT_SECRET, "placeholder"), ("short-secret", "too short"),
-                          ("a" * 40, "distinct characters")):
+    for secret, words in ((OLD_DEFAULT_SECRET, "占位值"), ("short-secret", "太短"),
+                          ("a" * 40, "种不同字符")):
         done = subprocess.run([*CLI, "serve", "--port", str(free_port())], env=cli_env(
             tmp_path, PLAN_TRACKER_TOKEN_SECRET=secret), cwd=tmp_path, capture_output=True, timeout=60)
         assert done.returncode == 2, done

@@ -24,11 +24,11 @@ def plan_draft(
     from plan_tracker.authoring import DraftError, draft_plan, read_document
 
     if output.exists() and not force:
-        raise BadInput(f"{output} exists; pass --force to overwrite it")
+        raise BadInput("cli.file_exists", path=output)
     try:
         text = draft_plan(read_document(document), plan_id=plan_id, year=year)
     except DraftError as exc:
-        raise BadInput(f"{document}: {exc}") from None
+        raise BadInput("cli.draft_failed", document=document, reason=str(exc)) from None
     output.write_text(text, encoding="utf-8")
     blanks = text.count(': "TODO')  # values only: the header comment also quotes "TODO"
     out.print(f"wrote {output}: fill the {blanks} TODO blank(s), then run `plan-tracker plan validate {output}`")
@@ -129,7 +129,7 @@ def _open(path: Path) -> TextIO:
     try:
         return path.open("w", encoding="utf-8", newline="")
     except OSError as exc:
-        raise BadInput(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise BadInput("cli.cannot_write", path=path, reason=exc.strerror or str(exc)) from None
 
 
 def _write(path: Path, text: str) -> None:

@@ -1,7 +1,10 @@
 """Shared pieces of the `plan-tracker` command line: the Typer apps, consoles, error translation.
 
 Exit codes: 0 ok, 2 bad input (with FILE:LINE:COL or a plain sentence on stderr), 1 internal
-error. Library errors are translated here; users never see a traceback.
+error. Library errors are translated here; users never see a traceback. The project's own
+errors carry a catalogue key (`domain/messages.py`) and are worded here, once, in the plan's
+locale: the plan the command names (`--plan`, or the plan file it reads), else
+PLAN_TRACKER_LOCALE, else Chinese.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
+from plan_tracker.domain.errors import WordedError
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="plan-tracker: 督查督办 follow-up engine.")
 plan_app = typer.Typer(no_args_is_help=True, help="Plans as code: validate, apply, draft, preview.")
 app.add_typer(plan_app, name="plan")
@@ -28,27 +33,8 @@ err = Console(stderr=True, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class BadInput(Exception):
+class BadInput(WordedError):
     """Raised by CLI parsing helpers for user mistakes (exit 2); `hint` is printed below."""
-
-    def __init__(self, message: str, *, hint: str = ""):
-        self.hint = hint
-        super().__init__(message)
-
-
-# The project's own "no such thing" errors are LookupErrors (the web maps them to 404); a
-# bare KeyError or IndexError from a bug must not pass for bad input. Looked up in
-# sys.modules: an error class whose module was never imported cannot have been raised.
-_NOT_FOUND = (("plan_tracker.services.tokens", "UnknownToken"), ("plan_tracker.services.access", "NotFound"),
-              ("plan_tracker.reports.ics", "UnknownUnit"))
-
-
-def _own_not_found(exc: LookupError) -> bool:
-    for module, name in _NOT_FOUND:
-        loaded = sys.modules.get(module)
-        if loaded is not None and isinstance(exc, getattr(loaded, name)):
-            return True
-    return False
 
 
 def handles_errors(func: F) -> F:
@@ -56,24 +42,21 @@ def handles_errors(func: F) -> F:
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from plan_tracker.domain.errors import DomainError
+        from plan_tracker.domain.messages import word
         from plan_tracker.planfile import PlanFileError
 
         try:
-            try:
-                return func(*args, **kwargs)
-            except LookupError as exc:
-                if _own_not_found(exc):
-                    raise BadInput(str(exc), hint=getattr(exc, "hint", "")) from None
-                raise
+            return func(*args, **kwargs)
         except PlanFileError as exc:
-            for problem in exc.problems:
-                err.print(str(problem), markup=False, highlight=False)
-            err.print(f"{len(exc.problems)} problem(s) found", style="red")
+            locale = reader_locale(kwargs)
+            for line in exc.render(locale):
+                err.print(line, markup=False, highlight=False)
+            err.print(word("cli.problems_found", locale, count=len(exc.problems)), style="red")
             raise typer.Exit(2) from None
-        except (DomainError, BadInput) as exc:  # the project's own input errors only
-            err.print(f"error: {exc}", markup=False, highlight=False)
-            hint = getattr(exc, "hint", "")
+        except WordedError as exc:  # the project's own input errors only (a bare KeyError is a bug)
+            locale = reader_locale(kwargs)
+            err.print(word("cli.error", locale, message=exc.render(locale)), markup=False, highlight=False)
+            hint = exc.render_hint(locale)
             if hint:
                 err.print(f"  {hint}", markup=False, highlight=False)
             raise typer.Exit(2) from None
@@ -89,6 +72,40 @@ def handles_errors(func: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def reader_locale(options: dict[str, Any]) -> str:
+    """The locale to word an error in: the plan's — named by `--plan`, or the plan file the
+    command reads — else PLAN_TRACKER_LOCALE, else Chinese. Read once, when an error is
+    shown; nothing is created (a missing store is often the very error being shown)."""
+    from plan_tracker.wording import LOCALES
+
+    plan, file = options.get("plan"), options.get("file")
+    found: str | None = None
+    try:
+        if isinstance(plan, str) and plan:
+            from plan_tracker.services.plans import stored_plan
+
+            with _engine().connect() as conn:
+                found = stored_plan(conn, plan).plan.locale
+        elif isinstance(file, Path):
+            from plan_tracker.planfile import written_locale
+
+            found = written_locale(file)
+    except Exception:  # no plan to ask (unknown id, no store, unreadable file): the default
+        found = None
+    return found if found in LOCALES else default_locale()
+
+
+def default_locale() -> str:
+    """PLAN_TRACKER_LOCALE, or Chinese (also when the settings themselves are broken)."""
+    from plan_tracker.settings import get_settings
+    from plan_tracker.wording import DEFAULT_LOCALE
+
+    try:
+        return get_settings().locale
+    except Exception:  # a broken setting may be the very error being shown
+        return DEFAULT_LOCALE
 
 
 def _log_traceback(exc: BaseException) -> Path | None:
@@ -131,7 +148,7 @@ def _date(value: str | None, what: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise BadInput(f"{what} {value!r} is not a date (expected YYYY-MM-DD)") from None
+        raise BadInput("cli.not_a_date", what=what, value=value) from None
 
 
 def _as_of(engine: Any, plan_id: str, value: str | None, *, now: dt.datetime | None = None) -> dt.date:
@@ -165,13 +182,13 @@ def _now(value: str | None) -> dt.datetime:
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise BadInput(f"--now {value!r} is not a date-time (expected ISO 8601, e.g. 2018-10-09T09:00+08:00)") from None
+        raise BadInput("cli.not_a_moment", value=value) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _format(value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise BadInput(f"--format must be one of {', '.join(allowed)}, got {value!r}")
+        raise BadInput("cli.bad_format", allowed=allowed, value=value)
     return value
 
 

@@ -34,6 +34,7 @@ def plan_validate(file: Path, strict: Annotated[bool, typer.Option(
         "--strict", help="fail (exit 2) on warnings too, e.g. a ladder role nobody can receive")] = False) -> None:
     """Check a plan file; print every problem as FILE:LINE:COL: message."""
     from plan_tracker.domain.calendar import WorkCalendar
+    from plan_tracker.domain.messages import word
     from plan_tracker.domain.obligations import expand
     from plan_tracker.planfile import load_plan
     from plan_tracker.services.recipients import unreachable_roles
@@ -44,9 +45,9 @@ def plan_validate(file: Path, strict: Annotated[bool, typer.Option(
     for line in warnings:
         err.print(line, highlight=False, markup=False)
     if warnings and strict:
-        raise BadInput(f"{len(warnings)} warning(s) and --strict: nobody can receive some reminders")
-    out.print(f"{file}: ok — plan {plan.id}, {len(plan.units)} units, "
-              f"{len(plan.tasks())} tasks, {count} obligations")
+        raise BadInput("cli.strict_warnings", count=len(warnings))
+    out.print(word("cli.validated", plan.plan.locale, file=file, plan=plan.id, units=len(plan.units),
+                   tasks=len(plan.tasks()), obligations=count), markup=False, highlight=False)
 
 
 @plan_app.command("apply")
@@ -165,6 +166,7 @@ def submit(
 ) -> None:
     """Record a unit's status report on one obligation."""
     from plan_tracker.clock import today_in
+    from plan_tracker.domain.messages import word
     from plan_tracker.domain.reports import parse_status
     from plan_tracker.reports.labels import labels
     from plan_tracker.services.plans import stored_plan
@@ -182,9 +184,10 @@ def submit(
         actor="coordinator", source="cli",  # a paper report: the coordinator vouches for its date
     )
     recorded = parse_status(status_).value  # what the store holds (a Chinese label becomes its code)
-    shown = labels(_plan_locale(engine, plan))["status"].get(recorded, recorded)
-    out.print(f"recorded report #{receipt.report_id}: {task} / {unit} / {period} = {shown} ({recorded}) "
-              f"on {reported_on}", markup=False, highlight=False)
+    locale = _plan_locale(engine, plan)
+    out.print(word("cli.recorded", locale, report=receipt.report_id, task=task, unit=unit, period=period,
+                   status=labels(locale)["status"].get(recorded, recorded), code=recorded, day=reported_on),
+              markup=False, highlight=False)
 
 
 @app.command("resume")
@@ -235,14 +238,13 @@ def nightly(
     given = _date(as_of, "--as-of")
     first = _date(since, "--since")
     if first is not None and not catch_up:
-        raise BadInput("--since goes with --catch-up")
+        raise BadInput("cli.since_needs_catch_up")
     if shards > 1 and (catch_up or not os.environ.get("PREFECT_API_URL")):
-        raise BadInput("--shards spreads a night over Prefect workers: set PREFECT_API_URL to the Prefect server "
-                       "whose work pool runs the evaluate-shard deployment (not with --catch-up)")
+        raise BadInput("cli.shards_need_prefect")
     clock = _now(now)
     plans = [plan] if plan else stages.plan_ids(engine)
     if not plans:
-        raise BadInput("no plans in the store; apply one with `plan-tracker plan apply FILE`")
+        raise BadInput("cli.no_plans")
     if os.environ.get("PREFECT_API_URL") and not catch_up:
         from plan_tracker.flows.nightly import nightly_follow_up
         from plan_tracker.flows.outcome import UNDELIVERED

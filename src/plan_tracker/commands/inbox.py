@@ -38,7 +38,7 @@ def templates(
     from plan_tracker.inbox.template import write_templates
 
     if out_dir.exists() and not out_dir.is_dir():
-        raise BadInput(f"--out {out_dir} exists and is not a folder")
+        raise BadInput("cli.out_not_folder", path=out_dir)
     engine = _engine()
     today = _plan_today(engine, plan)
     day = _date(as_of, "--as-of") or today

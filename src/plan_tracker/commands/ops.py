@@ -83,7 +83,7 @@ def deliver(
     clock = _now(now)
     plans = [plan] if plan else stages.plan_ids(engine)
     if not plans:
-        raise BadInput("no plans in the store; apply one with `plan-tracker plan apply FILE`")
+        raise BadInput("cli.no_plans")
     for pid in plans:
         day = _as_of(engine, pid, None, now=clock)
         result = deliver_reminders(engine, pid, now=clock, as_of=day, settings=get_settings())
@@ -153,5 +153,5 @@ def channels_enable(name: str) -> None:
     from plan_tracker.services.delivery import enable_channel
 
     if not enable_channel(_engine(), name, now_utc()):
-        raise BadInput(f"channel {name!r} is not disabled (see `plan-tracker channels list`)")
+        raise BadInput("cli.channel_not_disabled", name=name)
     out.print(f"channel {name} enabled; its waiting reminders go out on the next delivery run")

@@ -28,7 +28,7 @@ def _emit(data: bytes, out: Path, *, binary: bool) -> None:
 
     if str(out) == "-":
         if binary:
-            raise BadInput("--out - (standard output) is for text formats; give a file name for xlsx")
+            raise BadInput("cli.stdout_text_only")
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return

@@ -37,9 +37,7 @@ def serve(
     settings = get_settings()
     resolve_secret(settings)  # WeakSecret (exit 2, with the fix) before anything listens
     if (settings.portal_url or "").lower().startswith("http://") and not settings.insecure_http:
-        raise BadInput(f"PLAN_TRACKER_PORTAL_URL is plain http ({settings.portal_url}): serve the portal over "
-                       "https (behind a reverse proxy, see docs/PORTAL.md), or set PLAN_TRACKER_INSECURE_HTTP=true "
-                       "for development on one machine")
+        raise BadInput("cli.plain_http", url=settings.portal_url)
     if settings.insecure_http:
         err.print("warning: PLAN_TRACKER_INSECURE_HTTP is on: cookies are not Secure (development only)",
                   style="yellow")
@@ -68,7 +66,7 @@ def tokens_create(
     from plan_tracker.token_secret import resolve_secret
 
     if coordinator == (unit is not None):
-        raise BadInput("give exactly one of --unit U or --coordinator")
+        raise BadInput("cli.unit_or_coordinator")
     created = create_token(_engine(), secret_key=resolve_secret(get_settings()), plan_id=plan,
                            unit_id=unit, coordinator=coordinator, label=label, now=now_utc())
     err.print(f"token for {created.info.holder} of plan {plan} (prefix {created.info.prefix}); "

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import BadPeriod, CalendarNotCovered, PlanIssue
+from plan_tracker.domain.messages import msg
 from plan_tracker.domain.periods import ONCE, Period, parse_period, periods_within
 from plan_tracker.domain.plan import Plan, Task
 
@@ -58,7 +59,7 @@ def obligation_period(plan: Plan, task: Task, key: str) -> Period:
     if period is None:
         return task_periods(plan, task)[0]
     if period not in task_periods(plan, task):
-        raise BadPeriod(f"period {key!r} is outside plan {plan.id!r} ({plan.plan.start} to {plan.plan.end})")
+        raise BadPeriod("period.outside_plan", key=key, plan=plan.id, start=plan.plan.start, end=plan.plan.end)
     return period
 
 
@@ -72,8 +73,8 @@ def schedule_issues(plan: Plan, calendar: WorkCalendar) -> list[PlanIssue]:
                 for period in task_periods(plan, task):
                     due_date(calendar, task, period)
             except CalendarNotCovered as exc:
-                issues.append(PlanIssue(where, str(exc)))
+                issues.append(PlanIssue(where, exc.message))
             else:
                 if task.every and not task_periods(plan, task):
-                    issues.append(PlanIssue(where, f"no whole {task.every.value} lies inside the plan's dates"))
+                    issues.append(PlanIssue(where, msg("plan.no_whole_period", every=msg(f"every.{task.every.value}"))))
     return issues

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from plan_tracker.domain.errors import BadPeriod
+from plan_tracker.domain.messages import msg
 from plan_tracker.domain.plan import Recurrence
 
 ONCE = "once"
@@ -54,13 +55,13 @@ def parse_period(every: Recurrence | None, key: str) -> Period | None:
     """Parse a key for a task of kind `every`; None for `once`. Raises BadPeriod."""
     if every is None:
         if key != ONCE:
-            raise BadPeriod(f"period {key!r} is not valid for a one-off task (use 'once')")
+            raise BadPeriod("period.not_once", key=key)
         return None
     match = _PATTERNS[every].match(key)
     if not match:
         examples = {"year": "2018", "half_year": "2018-H1", "quarter": "2018-Q3",
                     "month": "2018-07", "week": "2018-W05"}
-        raise BadPeriod(f"period {key!r} is not a {every.value} key (e.g. {examples[every.value]})")
+        raise BadPeriod("period.malformed", key=key, every=msg(f"every.{every.value}"), example=examples[every.value])
     year, n = int(match.group(1)), int(match.group(2)) if match.lastindex == 2 else 1
     if every is Recurrence.year:
         anchor = dt.date(year, 1, 1)
@@ -74,7 +75,7 @@ def parse_period(every: Recurrence | None, key: str) -> Period | None:
         try:
             anchor = dt.date.fromisocalendar(year, n, 1)
         except ValueError as exc:
-            raise BadPeriod(f"{year} has no ISO week {n}") from exc
+            raise BadPeriod("period.no_week", year=year, week=n) from exc
     return period_of(every, anchor)
 
 

@@ -23,8 +23,10 @@ from pydantic import (
 )
 
 from plan_tracker.domain.errors import PlanIssue
+from plan_tracker.domain.messages import msg
 from plan_tracker.domain.suggestions import did_you_mean
 from plan_tracker.domain.vocabulary import LEVEL_WORDS
+from plan_tracker.wording import Msg
 
 ID_RE = r"^[a-z0-9][a-z0-9-]*$"
 TASK_ID_RE = r"^[a-z0-9][a-z0-9.-]*$"
@@ -43,7 +45,7 @@ def _checked_email(value: str) -> str:
     try:
         validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise ValueError(f"{value!r} is not a valid e-mail address: {exc}") from None
+        raise ValueError(msg("plan.bad_email", value=value, reason=str(exc))) from None
     return value
 
 
@@ -187,7 +189,7 @@ class PlanHeader(Strict):
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from exc
+            raise ValueError(msg("plan.unknown_zone", value=value)) from exc
         return value
 
     @field_validator("follow_up_until")
@@ -195,7 +197,7 @@ class PlanHeader(Strict):
     def _after_end(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
         end = info.data.get("end")
         if value is not None and end is not None and value < end:
-            raise ValueError(f"follow_up_until {value} is before the plan ends ({end})")
+            raise ValueError(msg("plan.follow_up_too_early", value=value, end=end))
         return value
 
     @field_validator("end")
@@ -204,9 +206,9 @@ class PlanHeader(Strict):
         # A field validator (not a model one) so the error points at the `end:` line.
         start = info.data.get("start")
         if start is not None and end < start:
-            raise ValueError(f"plan end {end} is before its start {start}")
+            raise ValueError(msg("plan.end_before_start", start=start, end=end))
         if start is not None and (end - start).days > 5 * 366:
-            raise ValueError("a plan may span at most five years")
+            raise ValueError(msg("plan.too_long"))
         return end
 
 
@@ -266,23 +268,20 @@ class Task(Strict):
     def _lead_shape(cls, value: str | list[str]) -> str | list[str]:
         items = [value] if isinstance(value, str) else value
         if not items:
-            raise ValueError("lead needs at least one unit id or group:NAME")
+            raise ValueError(msg("plan.lead_empty"))
         for item in items:
             if not re.match(ID_RE, item.removeprefix("group:")):
-                raise ValueError(
-                    f"lead {item!r} is neither a unit id nor group:NAME "
-                    "(lowercase letters, digits and '-')"
-                )
+                raise ValueError(msg("plan.bad_lead", item=item))
         return value
 
     @model_validator(mode="after")
     def _schedule_shape(self) -> Task:
         if self.every is None and self.due is None:
-            raise ValueError("a task needs either `due` (one-off) or `every` (recurring)")
+            raise ValueError(msg("plan.due_or_every"))
         if self.every is not None and self.due is not None:
-            raise ValueError("a task has either `due` (one-off) or `every`, not both")
+            raise ValueError(msg("plan.due_and_every"))
         if self.every is None and self.due_after is not None:
-            raise ValueError("`due_after` applies only to recurring tasks (`every`)")
+            raise ValueError(msg("plan.due_after_once"))
         return self
 
     @property
@@ -380,9 +379,9 @@ def _renames(plan: Plan) -> list[PlanIssue]:
         if u.renamed_from is None:
             continue
         if u.renamed_from in unit_ids:
-            issues.append(PlanIssue(("units", i, "renamed_from"), f"unit {u.renamed_from!r} is still in the plan; a rename replaces it"))
+            issues.append(PlanIssue(("units", i, "renamed_from"), msg("plan.rename_still_there", what=msg("what.unit"), id=u.renamed_from)))
         elif u.renamed_from in seen:
-            issues.append(PlanIssue(("units", i, "renamed_from"), f"unit {u.renamed_from!r} is renamed twice"))
+            issues.append(PlanIssue(("units", i, "renamed_from"), msg("plan.renamed_twice", what=msg("what.unit"), id=u.renamed_from)))
         seen.add(u.renamed_from)
     task_ids = {t.id for _, t in plan.tasks()}
     seen = set()
@@ -392,9 +391,9 @@ def _renames(plan: Plan) -> list[PlanIssue]:
                 continue
             where = ("sections", si, "tasks", ti, "renamed_from")
             if t.renamed_from in task_ids:
-                issues.append(PlanIssue(where, f"task {t.renamed_from!r} is still in the plan; a rename replaces it"))
+                issues.append(PlanIssue(where, msg("plan.rename_still_there", what=msg("what.task"), id=t.renamed_from)))
             elif t.renamed_from in seen:
-                issues.append(PlanIssue(where, f"task {t.renamed_from!r} is renamed twice"))
+                issues.append(PlanIssue(where, msg("plan.renamed_twice", what=msg("what.task"), id=t.renamed_from)))
             seen.add(t.renamed_from)
     return issues
 
@@ -411,15 +410,15 @@ def _dupes(items: list[str]) -> set[int]:
 
 def _duplicates(plan: Plan) -> list[PlanIssue]:
     issues = [
-        PlanIssue(("units", i, "id"), f"duplicate unit id {plan.units[i].id!r}")
+        PlanIssue(("units", i, "id"), msg("plan.duplicate_id", what=msg("what.unit"), id=plan.units[i].id))
         for i in sorted(_dupes([u.id for u in plan.units]))
     ]
     issues += [
-        PlanIssue(("groups", i, "id"), f"duplicate group id {plan.groups[i].id!r}")
+        PlanIssue(("groups", i, "id"), msg("plan.duplicate_id", what=msg("what.group"), id=plan.groups[i].id))
         for i in sorted(_dupes([g.id for g in plan.groups]))
     ]
     issues += [
-        PlanIssue(("sections", i, "id"), f"duplicate section id {plan.sections[i].id!r}")
+        PlanIssue(("sections", i, "id"), msg("plan.duplicate_id", what=msg("what.section"), id=plan.sections[i].id))
         for i in sorted(_dupes([s.id for s in plan.sections]))
     ]
     task_paths = [
@@ -429,14 +428,14 @@ def _duplicates(plan: Plan) -> list[PlanIssue]:
     ]
     for index in sorted(_dupes([tid for _, tid in task_paths])):
         path, tid = task_paths[index]
-        issues.append(PlanIssue(path, f"duplicate task id {tid!r}"))
+        issues.append(PlanIssue(path, msg("plan.duplicate_id", what=msg("what.task"), id=tid)))
     for si, s in enumerate(plan.sections):
         for ti, t in enumerate(s.tasks):
             for ii in sorted(_dupes([i.id for i in t.indicators])):
                 issues.append(
                     PlanIssue(
                         ("sections", si, "tasks", ti, "indicators", ii, "id"),
-                        f"duplicate indicator id {t.indicators[ii].id!r} in task {t.id!r}",
+                        msg("plan.duplicate_indicator", id=t.indicators[ii].id, task=t.id),
                     )
                 )
     return issues
@@ -450,7 +449,7 @@ def _references(plan: Plan) -> list[PlanIssue]:
     if plan.plan.coordinator not in unit_ids:
         issues.append(
             PlanIssue(("plan", "coordinator"),
-                      f"unknown unit {plan.plan.coordinator!r}{did_you_mean(plan.plan.coordinator, unit_ids)}")
+                      _unknown("unit", plan.plan.coordinator, unit_ids))
         )
     for si, s in enumerate(plan.sections):
         for ti, t in enumerate(s.tasks):
@@ -460,20 +459,25 @@ def _references(plan: Plan) -> list[PlanIssue]:
                 if ref.startswith("group:"):
                     name = ref.removeprefix("group:")
                     if name not in groups:
-                        issues.append(PlanIssue(path, f"unknown group {name!r}{did_you_mean(name, groups)}"))
+                        issues.append(PlanIssue(path, _unknown("group", name, groups)))
                     elif not [u for u in plan.units if name in u.groups]:
-                        issues.append(PlanIssue(path, f"group {name!r} has no units"))
+                        issues.append(PlanIssue(path, msg("plan.empty_group", id=name)))
                 elif ref not in unit_ids:
-                    issues.append(PlanIssue(path, f"unknown unit {ref!r}{did_you_mean(ref, unit_ids)}"))
+                    issues.append(PlanIssue(path, _unknown("unit", ref, unit_ids)))
             for ui, ref in enumerate(t.support):
                 if ref not in unit_ids:
-                    issues.append(PlanIssue((*base, "support", ui), f"unknown unit {ref!r}{did_you_mean(ref, unit_ids)}"))
+                    issues.append(PlanIssue((*base, "support", ui), _unknown("unit", ref, unit_ids)))
             for di, ref in enumerate(t.depends_on):
                 if ref not in task_ids:
-                    issues.append(PlanIssue((*base, "depends_on", di), f"unknown task {ref!r}{did_you_mean(ref, task_ids)}"))
+                    issues.append(PlanIssue((*base, "depends_on", di), _unknown("task", ref, task_ids)))
                 elif ref == t.id:
-                    issues.append(PlanIssue((*base, "depends_on", di), "a task cannot depend on itself"))
+                    issues.append(PlanIssue((*base, "depends_on", di), msg("plan.depends_on_itself")))
     return issues
+
+
+def _unknown(what: str, ref: str, known: set[str]) -> Msg:
+    """"unknown unit 'x' (did you mean 'y'?)"; `partial_plan` reads `what` and `id` back."""
+    return msg("plan.unknown_ref", what=msg(f"what.{what}"), kind=what, id=ref, did_you_mean=did_you_mean(ref, known))
 
 
 def _dates_inside_plan(plan: Plan) -> list[PlanIssue]:
@@ -485,7 +489,7 @@ def _dates_inside_plan(plan: Plan) -> list[PlanIssue]:
                 issues.append(
                     PlanIssue(
                         ("sections", si, "tasks", ti, "due"),
-                        f"due date {t.due} is outside the plan ({start} to {end})",
+                        msg("plan.due_outside", due=t.due, start=start, end=end),
                     )
                 )
     return issues
@@ -493,21 +497,21 @@ def _dates_inside_plan(plan: Plan) -> list[PlanIssue]:
 
 def _ladder_rules(plan: Plan) -> list[PlanIssue]:
     issues = [
-        PlanIssue(("escalation", i, "level"), f"duplicate escalation level {plan.escalation[i].level!r}")
+        PlanIssue(("escalation", i, "level"), msg("plan.duplicate_level", level=plan.escalation[i].level))
         for i in sorted(_dupes([s.level for s in plan.escalation]))
     ]
     issues += [
-        PlanIssue(("escalation", i, "after"), f"two steps fire at the same offset {plan.escalation[i].after}")
+        PlanIssue(("escalation", i, "after"), msg("plan.same_offset", after=plan.escalation[i].after))
         for i in sorted(_dupes([str(s.after) for s in plan.escalation]))
     ]
     for i, step in enumerate(plan.escalation):
         if Role.leading_group in step.notify and plan.leading_group is None:
             issues.append(
-                PlanIssue(("escalation", i, "notify"), "notifies leading_group but the plan has no leading_group")
+                PlanIssue(("escalation", i, "notify"), msg("plan.no_leading_group"))
             )
     for level in plan.scoring.per_level:
         if level not in {s.level for s in plan.escalation}:
-            issues.append(PlanIssue(("scoring", "per_level", level), f"unknown escalation level {level!r}"))
+            issues.append(PlanIssue(("scoring", "per_level", level), msg("plan.unknown_level", level=level)))
     return issues
 
 
@@ -543,7 +547,7 @@ def _dependency_cycles(plan: Plan) -> list[PlanIssue]:
                 if frozenset(cycle) not in reported:
                     reported.add(frozenset(cycle))
                     shown = cycle if len(cycle) <= 12 else [*cycle[:10], f"... ({len(cycle) - 1} tasks)", cycle[-1]]
-                    issues.append(PlanIssue(paths[node], "dependency cycle: " + " -> ".join(shown)))
+                    issues.append(PlanIssue(paths[node], msg("plan.dependency_cycle", cycle=" -> ".join(shown))))
             elif nxt not in state:
                 state[nxt] = 1
                 stack.append((nxt, 0))

@@ -188,7 +188,7 @@ class Preview:
 def preview(plan: Plan, calendar: WorkCalendar, *, unit: str | None = None) -> Preview:
     """Every obligation of a validated plan (optionally one unit's), with dates and reasons."""
     if unit is not None and unit not in {u.id for u in plan.units}:
-        raise UnknownUnit(f"unknown unit {unit!r}: plan {plan.id!r} has no such unit")
+        raise UnknownUnit("preview.unknown_unit", unit=unit, plan=plan.id)
     ladder = plan.ladder()
     tasks = {t.id: (s.id, t) for s, t in plan.tasks()}
     names = {u.id: u.name for u in plan.units}

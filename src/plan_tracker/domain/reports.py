@@ -30,8 +30,8 @@ def parse_status(value: str) -> Status:
     for status, label in STATUS_LABELS_ZH.items():
         if value.strip() in (status.value, label):
             return status
-    choices = ", ".join(f"{s.value} ({label})" for s, label in STATUS_LABELS_ZH.items())
-    raise BadReport(f"unknown status {value!r}; expected one of {choices}")
+    choices = tuple(f"{s.value} ({label})" for s, label in STATUS_LABELS_ZH.items())
+    raise BadReport("report.unknown_status", value=value, choices=choices)
 
 
 def check_report(
@@ -40,11 +40,11 @@ def check_report(
 ) -> int | None:
     """Validate a report against its obligation; returns the progress to record."""
     if progress is not None and not 0 <= progress <= 100:
-        raise BadReport(f"progress must be between 0 and 100, got {progress}")
+        raise BadReport("report.progress_range", progress=progress)
     if reported_on > today:
-        raise BadReport(f"report date {reported_on} is in the future (today is {today})")
+        raise BadReport("report.future", reported_on=reported_on, today=today)
     if reported_on < period_start:
-        raise BadReport(f"report date {reported_on} is before the period starts ({period_start})")
+        raise BadReport("report.before_period", reported_on=reported_on, start=period_start)
     if status is Status.done:
         return 100 if progress is None else progress
     return progress
@@ -59,10 +59,8 @@ def check_claimed_date(calendar: WorkCalendar, *, reported_on: dt.date, received
     it; older paper reports are the coordinator's to record (`submit --on`)."""
     earliest = calendar.shift(received_on, -backdate_wd) if backdate_wd else received_on
     if reported_on < earliest:
-        raise BackdatedReport(
-            f"report date {reported_on} is more than {backdate_wd} working days before the day it is sent "
-            f"({received_on}; the earliest date allowed is {earliest}); ask the coordinator to record an "
-            "older report")
+        raise BackdatedReport("report.backdated", reported_on=reported_on, days=backdate_wd,
+                              received_on=received_on, earliest=earliest)
 
 
 def state_as_of(

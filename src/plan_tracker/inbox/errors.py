@@ -70,7 +70,12 @@ class FileRefused(DomainError):
 
     def __init__(self, problems: list[RowError]):
         self.problems = problems
-        super().__init__("; ".join(map(str, problems)))
+        self.hint = None
+        self.message = problems[0].expected  # the first reason stands for the file (`key`)
+        Exception.__init__(self, "; ".join(map(str, problems)))
+
+    def render(self, locale: str = DEFAULT_LOCALE) -> str:
+        return "; ".join(p.text(locale) for p in self.problems)
 
     @classmethod
     def because(cls, message: str, *, sheet: str = "", row: int | None = None, column: str = "",
@@ -85,5 +90,8 @@ class InboxMisconfigured(DomainError):
     Raised before any plan is read, so worded in both languages (`messages.bilingual`)."""
 
     def __init__(self, message: str, **fields: Any):
-        self.message = msg(message, **fields)
-        super().__init__(bilingual(self.message))
+        self.said = msg(message, **fields)
+        super().__init__(self.said)
+
+    def render(self, locale: str = DEFAULT_LOCALE) -> str:
+        return bilingual(self.said)

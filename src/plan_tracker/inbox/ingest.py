@@ -293,7 +293,7 @@ def _record_rows(conn: Connection, read: ReadFile, plan: Plan, receipt: FileRece
             except NotYourObligation:
                 _not_own(conn, checked, ctx)
             except DomainError as exc:
-                checked.errors.append(RowError(raw.sheet, raw.row, "", msg("row.not_recorded", detail=str(exc))))
+                checked.errors.append(RowError(raw.sheet, raw.row, "", msg("row.not_recorded", detail=exc.message)))
             else:
                 if recorded.duplicate:
                     receipt.duplicates += 1

@@ -10,24 +10,17 @@ file and row problem is worded in the plan's locale.
 Messages with no plan to ask (a misconfigured inbox folder, an invalid plan id) are worded
 by `bilingual`: the Chinese sentence, then the English one in parentheses.
 
-Templates are `str.format` strings. A field that is a `Msg` is worded in the same locale; a
-tuple or list is joined with the locale's list separator (`、` or `, `). English keeps the
+Templates are `str.format` strings filled by `wording.Catalogue` (a field that is a `Msg` is
+worded in the same locale; a tuple or list is joined with the locale's list separator). English keeps the
 sentences the inbox has always written; English `{detail}` is the English wording of a
 domain error, which Chinese rephrases from the other fields.
 """
 
 from __future__ import annotations
 
-import functools
-import string
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from plan_tracker.wording import DEFAULT_LOCALE, LIST_SEPARATOR, LOCALES, Catalogue, Msg, fields_of
 
-from plan_tracker.wording import DEFAULT_LOCALE, for_locale
-
-LOCALES = ("zh", "en")
-LIST_SEPARATOR = {"zh": "、", "en": ", "}
+__all__ = ["DEFAULT_LOCALE", "LIST_SEPARATOR", "LOCALES", "MESSAGES", "Msg", "bilingual", "fields_of", "msg", "word"]
 
 MESSAGES: dict[str, dict[str, str]] = {
     # -- how a located problem reads (errors.RowError) ---------------------------------------
@@ -250,53 +243,11 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class Msg:
-    """A message id with its named fields: what was wrong, worded later in the reader's locale."""
-
-    id: str
-    fields: tuple[tuple[str, Any], ...] = ()
-
-    def render(self, locale: str = DEFAULT_LOCALE) -> str:
-        return word(self.id, locale, **dict(self.fields))
-
-    def __str__(self) -> str:
-        return self.render()
-
-
-def msg(id: str, **fields: Any) -> Msg:
-    """A catalogue message; every field either language names must be given (a slip here
-    fails where the message is made, not later where it is worded)."""
-    missing = _needed(id) - set(fields)
-    if missing:
-        raise KeyError(f"message {id!r} needs the field(s) {', '.join(sorted(missing))}")
-    return Msg(id, tuple(fields.items()))
-
-
-def word(id: str, locale: str = DEFAULT_LOCALE, **fields: Any) -> str:
-    """The message `id` in `locale` (unknown locales get the default), its fields filled in."""
-    return for_locale(MESSAGES[id], locale).format_map({name: _field(value, locale) for name, value in fields.items()})
-
-
-def _field(value: Any, locale: str) -> Any:
-    if isinstance(value, Msg):
-        return value.render(locale)
-    if isinstance(value, list | tuple):
-        return for_locale(LIST_SEPARATOR, locale).join(str(_field(item, locale)) for item in value)
-    return value
+CATALOGUE = Catalogue(MESSAGES)
+msg = CATALOGUE.msg
+word = CATALOGUE.word
 
 
 def bilingual(message: Msg) -> str:
     """For readers no plan can name: the Chinese sentence, the English one in parentheses."""
     return f"{message.render('zh')}（{message.render('en')}）"
-
-
-def fields_of(locale_templates: Mapping[str, str]) -> dict[str, set[str]]:
-    """The field names each locale's template uses."""
-    return {locale: {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(text) if name}
-            for locale, text in locale_templates.items()}
-
-
-@functools.cache
-def _needed(id: str) -> frozenset[str]:
-    return frozenset(set().union(*fields_of(MESSAGES[id]).values()))

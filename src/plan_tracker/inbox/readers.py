@@ -259,7 +259,7 @@ def read_yaml(data: bytes, deadline: Deadline) -> ReadFile:
         raise FileRefused.because("yaml.not_utf8") from None
     check_yaml_tokens(text)
     try:
-        doc, tree = parse_yaml(text, "yaml", what="report file")
+        doc, tree = parse_yaml(text, "yaml", what="report_file")
     except PlanFileError as exc:
         raise FileRefused(_yaml_problems(exc.problems)) from None
     deadline.check()
@@ -297,6 +297,6 @@ def read_yaml(data: bytes, deadline: Deadline) -> ReadFile:
 
 
 def _yaml_problems(problems: Sequence[Any]) -> list[RowError]:
-    """The YAML layer's located problems (worded in English by the plan loader, which the
-    Chinese message quotes after its own words)."""
+    """The YAML layer's located problems (catalogue messages of the plan loader, worded in
+    the same locale as the receipt)."""
     return [RowError("yaml", p.line, f"col {p.column}", msg("yaml.syntax", detail=p.message)) for p in problems]

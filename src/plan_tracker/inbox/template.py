@@ -46,7 +46,7 @@ from plan_tracker.inbox.columns import (
     STATUS_CHOICES,
     indicator_label,
 )
-from plan_tracker.inbox.messages import word
+from plan_tracker.inbox.messages import msg
 from plan_tracker.inbox.safety import put
 from plan_tracker.services.plans import stored_plan
 from plan_tracker.services.status import StatusRow, status_rows
@@ -65,9 +65,6 @@ class TemplateError(DomainError):
     """A template cannot be made as asked (unknown unit, nothing open); `hint` lists the
     known units for the coordinator's CLI."""
 
-    def __init__(self, message: str, *, hint: str = ""):
-        self.hint = hint
-        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -106,7 +103,7 @@ def write_templates(engine: Engine, plan_id: str, *, as_of: dt.date, today: dt.d
         plan = stored_plan(conn, plan_id, as_of)  # the version in force on the as-of date
         version = plan_version(conn, plan_id)
     if unit is not None and unit not in {u.id for u in plan.units}:
-        raise TemplateError(word("template.unknown_unit", plan.plan.locale, plan=plan_id, unit=unit),
+        raise TemplateError(msg("template.unknown_unit", plan=plan_id, unit=unit),
                             hint=hint(unit, [u.id for u in plan.units]))
     rows = open_obligations(engine, plan_id, as_of, unit=unit, period=period)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, and_, select
 
 from plan_tracker.domain.calendar import WorkCalendar
-from plan_tracker.domain.errors import CalendarNotCovered
+from plan_tracker.domain.errors import CalendarNotCovered, WordedError
 from plan_tracker.domain.lights import Light, light_on
 from plan_tracker.domain.reports import state_as_of
 from plan_tracker.domain.suggestions import hint
 from plan_tracker.reports.labels import labels, period_text
 from plan_tracker.services.plans import stored_plan
 from plan_tracker.store.models import Obligation, StatusReport, TaskRow, UnitRow
+from plan_tracker.wording import Msg
 
 PRODID = "-//plan-tracker//deadlines 1.0//ZH"
 ALARM_HOUR = 9
@@ -41,12 +42,11 @@ def alarm_trigger(due: dt.date, alarm_on: dt.date) -> str:
     return f"-P{days - 1}DT{rest}H" if days > 1 else f"-PT{rest}H"
 
 
-class UnknownUnit(LookupError):
+class UnknownUnit(WordedError, LookupError):
     """`hint` (known ids, a near miss) is for the coordinator's CLI, never a web client."""
 
-    def __init__(self, plan_id: str, unit_id: str, hint: str = ""):
-        self.hint = hint
-        super().__init__(f"plan {plan_id!r} has no unit {unit_id!r}")
+    def __init__(self, plan_id: str, unit_id: str, hint: Msg | None = None):
+        super().__init__("plan.no_unit", plan=plan_id, unit=unit_id, hint=hint)
 
 
 @dataclass(frozen=True)

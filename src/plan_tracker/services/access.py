@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select
 
-from plan_tracker.domain.errors import DomainError
+from plan_tracker.domain.errors import DomainError, WordedError
 from plan_tracker.services.tokens import Principal
 from plan_tracker.store.audit import record_event
 from plan_tracker.store.models import Obligation, TaskRow
@@ -29,7 +29,7 @@ OBLIGATIONS = Obligation.__table__  # type: ignore[attr-defined]
 TASKS = TaskRow.__table__  # type: ignore[attr-defined]
 
 
-class NotFound(LookupError):
+class NotFound(WordedError, LookupError):
     """The object does not exist (for anyone)."""
 
 
@@ -101,7 +101,7 @@ def readable_obligation(conn: Connection, principal: Principal, obligation_id: i
     """An obligation the principal may read: its own (lead unit) or any of its plan (coordinator)."""
     row = obligation_row(conn, obligation_id)
     if row is None:
-        raise NotFound(f"no obligation {obligation_id}")
+        raise NotFound("obligation.unknown", obligation=obligation_id)
     if row.plan_id != principal.plan_id or not (principal.coordinator or row.unit_id == principal.unit_id):
         raise Refused(f"no obligation {obligation_id}", write=False, action=action,
                       target={"obligation": obligation_id})
@@ -112,7 +112,7 @@ def own_obligation(conn: Connection, principal: Principal, obligation_id: int, *
     """An obligation the principal leads (writes: reports, extension requests)."""
     row = obligation_row(conn, obligation_id)
     if row is None:
-        raise NotFound(f"no obligation {obligation_id}")
+        raise NotFound("obligation.unknown", obligation=obligation_id)
     require_unit(principal, action=action)
     if row.plan_id != principal.plan_id or row.unit_id != principal.unit_id:
         raise Refused(f"obligation {obligation_id} is not your unit's", write=True, action=action,
@@ -124,7 +124,7 @@ def supported_obligation(conn: Connection, principal: Principal, obligation_id: 
     """An obligation of a task the principal's unit supports (and does not lead)."""
     row = obligation_row(conn, obligation_id)
     if row is None:
-        raise NotFound(f"no obligation {obligation_id}")
+        raise NotFound("obligation.unknown", obligation=obligation_id)
     require_unit(principal, action=action)
     if (row.plan_id != principal.plan_id or row.unit_id == principal.unit_id
             or principal.unit_id not in supporters(conn, row.plan_id, row.task_id)):

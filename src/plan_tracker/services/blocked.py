@@ -71,7 +71,7 @@ def find_obligation(conn: Connection, plan_id: str, task: str, unit: str, period
     found = conn.execute(select(o.c.id).where(o.c.plan_id == plan_id, o.c.task_id == task, o.c.unit_id == unit,
                                               o.c.period == period, o.c.active)).scalar_one_or_none()
     if found is None:
-        raise NotFound(f"no active obligation {task} / {unit} / {period} in plan {plan_id}")
+        raise NotFound("obligation.unknown_active", task=task, unit=unit, period=period, plan=plan_id)
     return int(found)
 
 
@@ -82,15 +82,15 @@ def resume_escalation(engine: Engine, *, plan_id: str, obligation_id: int, actor
     resume since)."""
     why = (reason or "").strip() or None
     if why is not None and len(why) > MAX_REASON:
-        raise ResumeRefused(f"the reason is too long ({len(why)} characters, at most {MAX_REASON})")
+        raise ResumeRefused("resume.reason_too_long", length=len(why), limit=MAX_REASON)
     with engine.begin() as conn:
         o = OBLIGATIONS
         ob = conn.execute(select(o.c.task_id, o.c.unit_id, o.c.period).where(
             o.c.id == obligation_id, o.c.plan_id == plan_id, o.c.active)).first()
         if ob is None:
-            raise NotFound(f"no active obligation {obligation_id} in plan {plan_id}")
+            raise NotFound("obligation.unknown_active_id", obligation=obligation_id, plan=plan_id)
         if not any(b.obligation_id == obligation_id for b in blocked_items(conn, plan_id, today, limit=10_000)):
-            raise NotBlocked("this obligation is not reported blocked (or was already resumed)")
+            raise NotBlocked("resume.not_blocked")
         conn.execute(insert(RESUMES).values(plan_id=plan_id, obligation_id=obligation_id, resumed_on=today,
                                             reason=why, decided_by=actor))
         record_event(conn, plan_id=plan_id, kind="escalation.resumed", actor=actor, source=source,

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, bindparam, select
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import DomainError
 from plan_tracker.domain.plan import Plan
+from plan_tracker.domain.suggestions import did_you_mean
 from plan_tracker.store import calendar_table
 from plan_tracker.store.models import PlanRow, PlanVersion
 from plan_tracker.store.terms import as_date
@@ -31,13 +32,11 @@ class UnknownPlan(DomainError):
     def __init__(self, plan_id: str, known: list[str] | None = None):
         self.plan_id = plan_id
         self.known = known or []
-        hint = ""
         if self.known:
-            import difflib
-
-            close = difflib.get_close_matches(plan_id, self.known, n=1)
-            hint = (f"; did you mean {close[0]!r}?" if close else "") + f" (plans in the store: {', '.join(self.known)})"
-        super().__init__(f"no plan {plan_id!r} in the store{hint}; apply it first with `plan-tracker plan apply FILE`")
+            super().__init__("store.unknown_plan_known", plan=plan_id, known=tuple(self.known),
+                             did_you_mean=did_you_mean(plan_id, self.known))
+        else:
+            super().__init__("store.unknown_plan", plan=plan_id)
 
 
 @dataclass(frozen=True)

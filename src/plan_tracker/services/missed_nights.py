@@ -70,9 +70,8 @@ def nights_to_run(engine: Engine, plan_id: str, target: dt.date, *, since: dt.da
         since = first_night(engine, plan_id) if last is None else last.as_of + dt.timedelta(days=1)
     nights = [since + dt.timedelta(days=n) for n in range((target - since).days + 1)]
     if len(nights) > limit and not explicit:
-        raise TooManyNights(
-            f"plan {plan_id!r}: {len(nights)} nights to catch up ({since} to {target}), more than {limit}; "
-            f"to run them all name the first night (--since {since}), or run only the latest date with --as-of")
+        raise TooManyNights("catch_up.too_many", plan=plan_id, count=len(nights), since=since, target=target,
+                            limit=limit)
     return nights
 
 

@@ -188,7 +188,7 @@ def _diff_obligations(conn: Connection, plan: Plan, planned: list[PlannedObligat
         t = timeline[-1].terms
         key = renames.key(t.task_id, t.unit_id, t.period)
         if key in current:
-            raise PlanChangeRefused(f"renaming onto {key[0]!r} / {key[1]!r}: that id already has obligations in the record")
+            raise PlanChangeRefused("apply.rename_onto_used", task=key[0], unit=key[1])
         current[key] = oid
     task_cancel, unit_cancel = _cancellations(plan)
     added: list[list[Segment]] = []
@@ -392,9 +392,7 @@ def _effective_date(conn: Connection, plan: Plan, first: bool, effective: dt.dat
         day = today_in(plan.plan.timezone)
     previous = _latest_effective(conn, plan.id)
     if previous is not None and day < previous:
-        raise PlanChangeRefused(
-            f"effective date {day} is before the previous version's ({previous}): a plan change may not "
-            "rewrite what the record already says; choose a date on or after it")
+        raise PlanChangeRefused("apply.effective_too_early", day=day, previous=previous)
     return day
 
 

@@ -33,9 +33,6 @@ class NotYourObligation(DomainError):
     """The unit does not lead this task for this period (or the task is unknown). `hint`
     (known ids, a near miss) is for the coordinator's CLI only, never a unit's client."""
 
-    def __init__(self, message: str, *, hint: str = ""):
-        self.hint = hint
-        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -72,10 +69,10 @@ def find_obligation(conn: Connection, plan_id: str, task_id: str, unit_id: str, 
     plan = ctx.plan
     task = next((t for _, t in plan.tasks() if t.id == task_id), None)
     if task is None:
-        raise NotYourObligation(f"plan {plan_id!r} has no task {task_id!r}",
+        raise NotYourObligation("plan.no_task", plan=plan_id, task=task_id,
                                 hint=suggest(task_id, [t.id for _, t in plan.tasks()]))
     if unit_id not in {u.id for u in plan.units}:
-        raise NotYourObligation(f"plan {plan_id!r} has no unit {unit_id!r}",
+        raise NotYourObligation("plan.no_unit", plan=plan_id, unit=unit_id,
                                 hint=suggest(unit_id, [u.id for u in plan.units]))
     found = obligation_period(plan, task, period)
     if day is None:
@@ -88,8 +85,8 @@ def find_obligation(conn: Connection, plan_id: str, task_id: str, unit_id: str, 
         row = conn.execute(_TRACKED_ON, {"plan": plan_id, "as_of": day, "task": task_id, "unit": unit_id,
                                          "period": found.key}).scalar_one_or_none()
     if row is None:
-        raise NotYourObligation(f"unit {unit_id!r} does not lead task {task_id!r} for period {period!r}"
-                                + (f" on {day}" if day is not None else ""))
+        raise NotYourObligation("submit.not_lead" if day is None else "submit.not_lead_on",
+                                unit=unit_id, task=task_id, period=period, day=day)
     return int(row), found.start
 
 
@@ -162,4 +159,4 @@ def submit(engine: Engine, s: Submission, *, today: dt.date, actor: str, source:
         with engine.begin() as conn:
             return record_report(conn, s, today=today, actor=actor, source=source)
     except IntegrityError as exc:  # a concurrent identical dedupe key: already recorded
-        raise BadReport("this report was already recorded") from exc
+        raise BadReport("report.already_recorded") from exc

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, insert, or_, select, update
 
-from plan_tracker.domain.errors import DomainError
+from plan_tracker.domain.errors import DomainError, WordedError
 from plan_tracker.services.plans import stored_plan
 from plan_tracker.store.audit import record_event
 from plan_tracker.store.models import PlanRow, UnitRow
@@ -35,9 +35,9 @@ class BadTokenRequest(DomainError):
     """A token cannot be created as asked (unknown unit, both or neither of unit/coordinator)."""
 
 
-class UnknownToken(LookupError):
+class UnknownToken(WordedError, LookupError):
     def __init__(self, prefix: str):
-        super().__init__(f"no token with prefix {prefix!r}")
+        super().__init__("token.unknown", prefix=prefix)
 
 
 class AuthenticationFailed(Exception):
@@ -111,7 +111,7 @@ def create_token(engine: Engine, *, secret_key: str, plan_id: str, unit_id: str 
                  actor: str = "cli") -> CreatedToken:
     """A new token for a unit of `plan_id` or for its coordinator (exactly one of the two)."""
     if coordinator == (unit_id is not None):
-        raise BadTokenRequest("a token is either for one unit (--unit U) or for the coordinator (--coordinator)")
+        raise BadTokenRequest("token.unit_or_coordinator")
     with engine.begin() as conn:
         stored_plan(conn, plan_id)  # raises UnknownPlan
         if unit_id is not None:
@@ -119,7 +119,7 @@ def create_token(engine: Engine, *, secret_key: str, plan_id: str, unit_id: str 
             known = conn.execute(select(units.c.id).where(
                 units.c.plan_id == plan_id, units.c.id == unit_id, units.c.active)).scalar_one_or_none()
             if known is None:
-                raise BadTokenRequest(f"plan {plan_id!r} has no unit {unit_id!r}")
+                raise BadTokenRequest("plan.no_unit", plan=plan_id, unit=unit_id)
         prefix, token = _new_token()
         values = {"prefix": prefix, "digest": token_digest(secret_key, token), "plan_id": plan_id,
                   "unit_id": unit_id, "coordinator": coordinator, "label": label, "created_at": now}

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from plan_tracker.domain.errors import DomainError
+from plan_tracker.domain.messages import msg
 from plan_tracker.domain.reports import BadReport, Status, parse_status
 from plan_tracker.domain.terms import change_from
 from plan_tracker.services.access import (
@@ -82,10 +83,10 @@ def _text(value: str | None, what: str, *, required: bool) -> str | None:
     value = (value or "").strip()
     if not value:
         if required:
-            raise BadRequest(f"{what} is required")
+            raise BadRequest("workflow.required", what=msg(what))
         return None
     if len(value) > MAX_TEXT:
-        raise BadRequest(f"{what} is too long ({len(value)} characters, at most {MAX_TEXT})")
+        raise BadRequest("workflow.too_long", what=msg(what), length=len(value), limit=MAX_TEXT)
     return value
 
 
@@ -122,18 +123,18 @@ def submit_report(engine: Engine, principal: Principal, obligation_id: int, repo
         history, reviews = report_history(conn, row.id)
         latest = max(history, default=None)
         if latest is not None and latest[2] == Status.done and reviews.get(latest[1]) == "accepted":
-            raise Conflict("this obligation was accepted (审结) by the coordinator; it takes no further reports")
+            raise Conflict("workflow.accepted")
         values = dict(report.indicator_values or {})
         if values:
             known = {i.id for _, t in stored_plan(conn, row.plan_id).tasks() if t.id == row.task_id for i in t.indicators}
             unknown = sorted(set(values) - known)
             if unknown:
-                raise BadReport(f"task {row.task_id!r} has no indicator {', '.join(unknown)}"
-                                + (f"; its indicators are {', '.join(sorted(known))}" if known else ""))
+                raise BadReport("report.unknown_indicator_known" if known else "report.unknown_indicator",
+                                task=row.task_id, names=tuple(unknown), known=tuple(sorted(known)))
         submission = Submission(
             row.plan_id, row.task_id, row.unit_id, row.period, status.value,
-            report.reported_on or today, report.progress, _text(report.note, "note", required=False),
-            _text(report.evidence, "evidence", required=False), values or None)
+            report.reported_on or today, report.progress, _text(report.note, "what.note", required=False),
+            _text(report.evidence, "what.evidence", required=False), values or None)
         ctx = plan_context(conn, row.plan_id)
         if not principal.coordinator:  # a unit may backdate a report only so far (the coordinator vouches)
             check_claimed_date(ctx.calendar, reported_on=submission.reported_on, received_on=today,
@@ -152,19 +153,19 @@ def request_extension(engine: Engine, principal: Principal, obligation_id: int, 
     """A unit asks to move its obligation's due date (before that date, with a reason)."""
     with engine.begin() as conn:
         row = own_obligation(conn, principal, obligation_id, action="extension.request")
-        why = _text(reason, "a reason", required=True)
+        why = _text(reason, "what.reason", required=True)
         if today >= row.due:
-            raise BadRequest(f"an extension must be requested before the due date ({row.due}); today is {today}")
+            raise BadRequest("workflow.extension_too_late", due=row.due, today=today)
         latest = _latest_report(conn, row.id)
         if latest is not None and latest.status == Status.done:
-            raise Conflict("this obligation is already reported done; no extension is needed")
+            raise Conflict("workflow.already_done")
         if conn.execute(select(EXTENSIONS.c.id).where(
                 EXTENSIONS.c.obligation_id == row.id, EXTENSIONS.c.state == "pending")).first() is not None:
-            raise Conflict("an extension request for this obligation is already waiting for a decision")
+            raise Conflict("workflow.extension_waiting")
         ctx = plan_context(conn, row.plan_id)
         rolled = ctx.calendar.roll_forward(new_due)
         if rolled <= row.due:
-            raise BadRequest(f"the new due date {new_due} must be later than the current due date {row.due}")
+            raise BadRequest("workflow.new_due_not_later", new_due=new_due, due=row.due)
         _covered(conn, row.plan_id, rolled)
         ext_id = conn.execute(insert(EXTENSIONS).values(
             plan_id=row.plan_id, obligation_id=row.id, requested_by=principal.actor, reason=why,
@@ -187,8 +188,7 @@ def _move_due(conn: Connection, plan_id: str, ext: Any, today: dt.date) -> None:
     timeline = load_timeline(conn, int(ext.obligation_id))
     terms = timeline[-1].terms
     if terms.due != ext.old_due or not terms.active:
-        raise Conflict("the obligation's due date changed since the request (the plan was re-applied); "
-                       "the unit should ask again")
+        raise Conflict("workflow.due_changed")
     rewrite_timelines(conn, plan_id, {int(ext.obligation_id): change_from(timeline, today, replace(terms, due=ext.new_due))})
     settle_at_least(conn, plan_id, today)
 
@@ -208,15 +208,15 @@ def decide_extension(engine: Engine, principal: Principal, extension_id: int, *,
         e = EXTENSIONS
         ext = conn.execute(select(e).where(e.c.id == extension_id, e.c.plan_id == principal.plan_id)).first()
         if ext is None:
-            raise NotFound(f"no extension request {extension_id}")
-        why = _text(reason, "a reason for the rejection", required=not approve)
+            raise NotFound("workflow.unknown_extension", extension=extension_id)
+        why = _text(reason, "what.rejection_reason", required=not approve)
         if ext.state != "pending":
-            raise Conflict(f"extension request {extension_id} was already {ext.state}")
+            raise Conflict("workflow.extension_decided", extension=extension_id, state=ext.state)
         claimed = conn.execute(update(e).where(e.c.id == extension_id, e.c.state == "pending").values(
             state="approved" if approve else "rejected", decided_by=principal.actor, decided_at=utcnow(),
             decision_reason=why)).rowcount
         if claimed != 1:
-            raise Conflict(f"extension request {extension_id} was decided meanwhile")
+            raise Conflict("workflow.extension_decided_meanwhile", extension=extension_id)
         o = OBLIGATIONS
         if approve:
             _move_due(conn, principal.plan_id, ext, today)
@@ -251,7 +251,7 @@ def review_report(engine: Engine, principal: Principal, report_id: int, *, accep
         with engine.begin() as conn:
             return _review(conn, principal, report_id, accept=accept, reason=reason, today=today, source=source)
     except IntegrityError as exc:  # a concurrent review of the same report
-        raise Conflict(f"report {report_id} was reviewed meanwhile") from exc
+        raise Conflict("workflow.reviewed_meanwhile", report=report_id) from exc
 
 
 def _review(conn: Connection, principal: Principal, report_id: int, *, accept: bool, reason: str | None,
@@ -264,15 +264,15 @@ def _review(conn: Connection, principal: Principal, report_id: int, *, accept: b
         .where(r.c.id == report_id, o.c.plan_id == principal.plan_id, o.c.active)
     ).first()
     if rep is None:
-        raise NotFound(f"no report {report_id}")
-    why = _text(reason, "a reason for sending the report back", required=not accept)
+        raise NotFound("workflow.unknown_report", report=report_id)
+    why = _text(reason, "what.send_back_reason", required=not accept)
     if rep.status != Status.done:
-        raise Conflict(f"report {report_id} is not a done report ({rep.status}); only done reports are reviewed")
+        raise Conflict("workflow.not_done_report", report=report_id, status=rep.status)
     if conn.execute(select(REVIEWS.c.decision).where(REVIEWS.c.report_id == report_id)).first() is not None:
-        raise Conflict(f"report {report_id} was already reviewed")
+        raise Conflict("workflow.already_reviewed", report=report_id)
     latest = _latest_report(conn, rep.obligation_id)
     if latest.id != report_id:
-        raise Conflict(f"report {report_id} is no longer the obligation's latest report")
+        raise Conflict("workflow.not_latest", report=report_id)
     decision = "accepted" if accept else "sent_back"
     review_id = conn.execute(insert(REVIEWS).values(
         plan_id=principal.plan_id, report_id=report_id, obligation_id=rep.obligation_id, decision=decision,
@@ -309,8 +309,8 @@ def add_support_input(engine: Engine, principal: Principal, obligation_id: int, 
     """A supporting unit's input on a lead unit's obligation (shown on the lead's page)."""
     with engine.begin() as conn:
         row = supported_obligation(conn, principal, obligation_id, action="support.add")
-        text_ = _text(note, "a note", required=True)
-        link = _text(evidence, "evidence", required=False)
+        text_ = _text(note, "what.a_note", required=True)
+        link = _text(evidence, "what.evidence", required=False)
         input_id = conn.execute(insert(SUPPORT).values(
             plan_id=row.plan_id, obligation_id=row.id, unit_id=principal.unit_id, note=text_, evidence=link,
             submitted_on=today, received_at=utcnow()).returning(SUPPORT.c.id)).scalar_one()

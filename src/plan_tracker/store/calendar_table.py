@@ -28,19 +28,11 @@ class DateNotCovered(DomainError):
     def __init__(self, day: dt.date, key: str, first: dt.date | None = None, last: dt.date | None = None):
         self.day, self.first, self.last = day, first, last
         if last is not None and day > last:
-            message = (
-                f"{day} is after the last day of this plan's working-day calendar ({key}), {last}: the official "
-                f"schedule for {last.year + 1} is not known to it yet. When it is published (each November), "
-                "upgrade chinesecalendar (pip install -U chinesecalendar) and run the command again (the store's "
-                f"calendar grows by itself), or add the year to the plan's calendar (calendar.years: "
-                f"[{last.year + 1}], holidays, workdays) and re-apply it; or ask with --as-of {last} or earlier")
+            super().__init__("calendar.after_last", day=day, key=key, last=last, next_year=last.year + 1)
         elif first is not None and day < first:
-            message = (f"{day} is before the first day of this plan's working-day calendar ({key}), {first}; "
-                       f"ask with --as-of {first} or later")
+            super().__init__("calendar.before_first", day=day, key=key, first=first)
         else:
-            message = (f"{day} is outside the working-day calendar of this plan ({key}); "
-                       "the official schedule for that year may not be published yet")
-        super().__init__(message)
+            super().__init__("calendar.outside", day=day, key=key)
 
 
 def calendar_key(spec: CalendarSpec) -> str:

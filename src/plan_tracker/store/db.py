@@ -10,10 +10,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from plan_tracker.domain.errors import DomainError
+from plan_tracker.domain.messages import msg
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-EXPECTED_URLS = "expected e.g. sqlite:////srv/plan-tracker/store.sqlite3 or postgresql+psycopg://user@host/db"
-INIT_HINT = "create it with `plan-tracker plan apply FILE` (or `plan-tracker init`)"
 
 
 class StoreUnavailable(DomainError):
@@ -31,10 +30,10 @@ def parse_store_url(url: str) -> URL:
         parsed = make_url(url)
         parsed.get_dialect()
     except NoSuchModuleError:  # a subclass of ArgumentError: first
-        raise StoreUnavailable(f"the database URL {shown} names an unknown database or driver "
-                               f"({parsed.drivername!r}); {EXPECTED_URLS}") from None
+        raise StoreUnavailable("store.unknown_driver", url=shown, driver=parsed.drivername,
+                               expected=msg("store.expected_urls")) from None
     except ArgumentError as exc:
-        raise StoreUnavailable(f"the database URL {shown} is not a SQLAlchemy URL ({exc}); {EXPECTED_URLS}") from None
+        raise StoreUnavailable("store.bad_url", url=shown, reason=str(exc), expected=msg("store.expected_urls")) from None
     return parsed
 
 
@@ -53,9 +52,7 @@ def require_store(url: str) -> None:
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return
     if not Path(parsed.database).is_file():
-        raise StoreMissing(
-            f"no store at {_shown(url)}: {parsed.database} does not exist; {INIT_HINT}, "
-            "or set PLAN_TRACKER_DATABASE_URL (or PLAN_TRACKER_DATA_DIR) to the store you meant")
+        raise StoreMissing("store.missing", url=_shown(url), path=parsed.database)
 
 
 def open_store(url: str, *, create: bool = False) -> Engine:

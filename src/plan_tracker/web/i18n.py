@@ -3,8 +3,6 @@ Accept-Language header that prefers English)."""
 
 from __future__ import annotations
 
-import re
-
 from starlette.requests import Request
 
 from plan_tracker.domain.vocabulary import light_word, status_word
@@ -86,33 +84,8 @@ EXT_STATES = {
     "rejected": {"zh": "不予批准", "en": "rejected"},
 }
 
-
-# Rule messages come from the library in English; the Chinese pages say the common ones in
-# Chinese (anything else is shown as it is).
-ERRORS_ZH: list[tuple[re.Pattern[str], str]] = [(re.compile(p), zh) for p, zh in (
-    (r"progress must be between 0 and 100, got (-?\d+)", r"进度须在 0 至 100 之间（填写了 \1）"),
-    (r"report date (\S+) is in the future \(today is (\S+)\)", r"填报日期 \1 晚于今天（\2）"),
-    (r"report date (\S+) is before the period starts \((\S+)\)", r"填报日期 \1 早于周期开始日（\2）"),
-    (r"report date (\S+) is more than (\d+) working days before the day it is sent \((\S+); "
-     r"the earliest date allowed is (\S+)\)",
-     r"填报日期 \1 早于报送当天（\3）前 \2 个工作日，最早可填 \4；更早的情况请联系牵头协调单位登记"),
-    (r"an extension must be requested before the due date \((\S+)\); today is (\S+)",
-     r"延期须在完成时限（\1）之前申请，今天是 \2"),
-    (r"the new due date (\S+) must be later than the current due date (\S+)",
-     r"申请延至的日期 \1 须晚于当前时限 \2（非工作日顺延至下一工作日）"),
-    (r"an extension request for this obligation is already waiting", "该事项已有待审批的延期申请"),
-    (r"this obligation is already reported done", "该事项已报完成，无需延期"),
-    (r"this obligation was accepted", "该事项已审结，不再接受填报"),
-    (r"a reason for sending the report back is required", "退办须填写理由"),
-    (r"a reason for the rejection is required", "不予批准须填写理由"),
-    (r"a reason is required", "请填写理由"),
-    (r"a note is required", "请填写意见"),
-    (r"a new due date is required", "请填写申请延至的日期"),
-    (r"extension request \d+ was (already|decided)", "该延期申请已经处理"),
-    (r"report \d+ (was already reviewed|was reviewed meanwhile|is no longer)", "该报告已审核或已有更新的填报"),
-    (r"working-day calendar", "该日期超出工作日历范围（当年放假安排可能尚未公布）"),
-    (r"is not a (whole number|number|date)", "填写的格式不正确"),
-)]
+# Rule messages (a refused report, a late extension) come with the error: catalogue keys of
+# `domain/messages.py`, worded in the page's language by `pages._failure`.
 
 
 def choose_lang(request: Request) -> str:
@@ -156,14 +129,6 @@ class Translator:
 
     def status(self, value: str | None) -> str:
         return status_word(value, self.lang)
-
-    def error(self, message: str) -> str:
-        if self.lang == "zh":
-            for pattern, zh in ERRORS_ZH:
-                found = pattern.search(message)
-                if found:
-                    return found.expand(zh)
-        return message
 
     def ext_state(self, value: str) -> str:
         return EXT_STATES.get(value, {}).get(self.lang, value)

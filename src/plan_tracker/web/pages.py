@@ -16,7 +16,8 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from plan_tracker.clock import now_utc
-from plan_tracker.domain.errors import DomainError
+from plan_tracker.domain.errors import DomainError, WordedError
+from plan_tracker.domain.messages import msg
 from plan_tracker.services import portal, sessions, workflow
 from plan_tracker.services.access import (
     Conflict,
@@ -235,7 +236,8 @@ def obligation(request: Request, principal: PagePrincipal, obligation_id: Id) ->
 def _failure(request: Request, exc: Exception) -> tuple[int, str]:
     t = Translator(choose_lang(request))
     status = 409 if isinstance(exc, Conflict) else 422
-    return status, f"{t('error')}：{t.error(str(exc))}"
+    said = exc.render(t.lang) if isinstance(exc, WordedError) else str(exc)
+    return status, f"{t('error')}：{said}"
 
 
 def _int(value: str | None) -> int | None:
@@ -245,7 +247,7 @@ def _int(value: str | None) -> int | None:
     try:
         return int(value)
     except ValueError:
-        raise workflow.BadRequest(f"{value!r} is not a whole number") from None
+        raise workflow.BadRequest("form.not_whole", value=value) from None
 
 
 def _day(value: str | None, what: str) -> dt.date | None:
@@ -255,7 +257,7 @@ def _day(value: str | None, what: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise workflow.BadRequest(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
+        raise workflow.BadRequest("form.not_a_date", what=msg(what), value=value) from None
 
 
 def _indicators(form: dict[str, str]) -> dict[str, float]:
@@ -265,7 +267,7 @@ def _indicators(form: dict[str, str]) -> dict[str, float]:
             try:
                 values[key.removeprefix("indicator.")] = float(raw)
             except ValueError:
-                raise workflow.BadRequest(f"indicator value {raw!r} is not a number") from None
+                raise workflow.BadRequest("form.not_a_number", value=raw) from None
     return values
 
 
@@ -277,7 +279,7 @@ def _clean(value: str | None) -> str | None:
 def post_report(request: Request, principal: PagePrincipal, obligation_id: Id, form: Form) -> Response:
     try:
         report = workflow.ReportInput(
-            form.get("status", ""), _day(form.get("reported_on"), "report date"), _int(form.get("progress")),
+            form.get("status", ""), _day(form.get("reported_on"), "what.reported_on"), _int(form.get("progress")),
             _clean(form.get("note")), _clean(form.get("evidence")), _indicators(form) or None)
         workflow.submit_report(request.app.state.engine, principal, obligation_id, report,
                                today=_today(request, principal), source=SOURCE)
@@ -290,9 +292,9 @@ def post_report(request: Request, principal: PagePrincipal, obligation_id: Id, f
 @router.post("/portal/obligations/{obligation_id}/extension")
 def post_extension(request: Request, principal: PagePrincipal, obligation_id: Id, form: Form) -> Response:
     try:
-        new_due = _day(form.get("new_due"), "new due date")
+        new_due = _day(form.get("new_due"), "what.new_due")
         if new_due is None:
-            raise workflow.BadRequest("a new due date is required")
+            raise workflow.BadRequest("form.new_due_required")
         workflow.request_extension(request.app.state.engine, principal, obligation_id, new_due=new_due,
                                    reason=_clean(form.get("reason")), today=_today(request, principal), source=SOURCE)
     except DomainError as exc:
@@ -348,7 +350,7 @@ def post_decision(request: Request, principal: PagePrincipal, extension_id: Id, 
     decision = form.get("decision")
     try:
         if decision not in ("approve", "reject"):
-            raise workflow.BadRequest("decision must be approve or reject")
+            raise workflow.BadRequest("form.approve_or_reject")
         require_coordinator(principal, action="extension.decide")
         workflow.decide_extension(request.app.state.engine, principal, extension_id, approve=decision == "approve",
                                   reason=_clean(form.get("reason")), source=SOURCE,
@@ -378,7 +380,7 @@ def post_review(request: Request, principal: PagePrincipal, report_id: Id, form:
     decision = form.get("decision")
     try:
         if decision not in ("accept", "send_back"):
-            raise workflow.BadRequest("decision must be accept or send_back")
+            raise workflow.BadRequest("form.accept_or_send_back")
         workflow.review_report(request.app.state.engine, principal, report_id, accept=decision == "accept",
                                reason=_clean(form.get("reason")), today=_today(request, principal), source=SOURCE)
     except DomainError as exc:

@@ -1,0 +1,329 @@
+"""What the project's errors (and the CLI's receipts) say, in the plan's locale: one
+catalogue of message keys.
+
+Every error the project raises for bad input (`domain.errors.WordedError`: DomainError and
+its subclasses, the own "not found" LookupErrors, the CLI's BadInput, plan-file problems)
+carries a key of this catalogue and named fields; the edge words it in the reader's locale
+— the CLI in the plan's (`plan.locale`, else PLAN_TRACKER_LOCALE, else Chinese), `str()` in
+English for logs and the API. The inbox (`inbox/messages.py`) and `plan preview`
+(`authoring/messages.py`) keep their own catalogues of the same shape, built on
+`plan_tracker.wording.Catalogue`; the record's words (lights, statuses, levels) are in
+`domain/vocabulary.py`.
+
+Adding a message: a key here with a `zh` and an `en` template naming the same fields, then
+`raise SomeError("the.key", field=value)`. `tests/test_error_messages.py` checks both
+languages name the same fields and that no raise site passes an English sentence.
+
+Pure data plus `msg`/`word`: the domain imports it, so it imports only `wording`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plan_tracker.wording import DEFAULT_LOCALE, Catalogue, Msg
+
+MESSAGES: dict[str, dict[str, str]] = {
+    # -- suggestions for mistyped ids (domain/suggestions.py) ------------------------------------
+    "suggest.did_you_mean": {"zh": "（是否应为“{match}”？）", "en": " (did you mean {match!r}?)"},
+    "suggest.nothing": {"zh": "", "en": ""},
+    "suggest.hint": {"zh": "是否应为“{match}”？{known}", "en": "did you mean {match!r}? {known}"},
+    "suggest.known": {"zh": "已有：{ids}", "en": "known: {ids}"},
+    "suggest.known_more": {"zh": "已有：{ids} 等（另有 {more} 个）", "en": "known: {ids} and {more} more"},
+    "suggest.none_known": {"zh": "目前一个也没有", "en": "none known"},
+    "suggest.unknown": {"zh": "没有{what}“{word}”{did_you_mean}；{known}", "en": "no {what} {word!r}{did_you_mean}; {known}"},
+    "what.example": {"zh": "示例", "en": "example"},
+    # -- the command line's own checks (commands/*) ------------------------------------------------
+    "cli.validated": {"zh": "{file}：通过 — 计划 {plan}，单位 {units} 个，任务 {tasks} 项，督办事项 {obligations} 项",
+                      "en": "{file}: ok — plan {plan}, {units} units, {tasks} tasks, {obligations} obligations"},
+    "cli.recorded": {"zh": "已记录报送 #{report}：{task} / {unit} / {period} = {status}（{code}），报送日期 {day}",
+                     "en": "recorded report #{report}: {task} / {unit} / {period} = {status} ({code}) on {day}"},
+    "cli.problems_found": {"zh": "共发现 {count} 个问题", "en": "{count} problem(s) found"},
+    "cli.error": {"zh": "错误：{message}", "en": "error: {message}"},
+    "cli.not_a_date": {"zh": "{what} 的值“{value}”不是日期（应为 YYYY-MM-DD）",
+                       "en": "{what} {value!r} is not a date (expected YYYY-MM-DD)"},
+    "cli.not_a_moment": {"zh": "--now 的值“{value}”不是日期时间（应为 ISO 8601，例如 2018-10-09T09:00+08:00）",
+                         "en": "--now {value!r} is not a date-time (expected ISO 8601, e.g. 2018-10-09T09:00+08:00)"},
+    "cli.bad_format": {"zh": "--format 应为 {allowed} 之一，给出的是“{value}”",
+                       "en": "--format must be one of {allowed}, got {value!r}"},
+    "cli.file_exists": {"zh": "{path} 已存在；如要覆盖，请加 --force", "en": "{path} exists; pass --force to overwrite it"},
+    "cli.out_not_folder": {"zh": "--out {path} 已存在且不是文件夹", "en": "--out {path} exists and is not a folder"},
+    "cli.cannot_write": {"zh": "无法写入 {path}：{reason}", "en": "cannot write {path}: {reason}"},
+    "cli.draft_failed": {"zh": "{document}：{reason}", "en": "{document}: {reason}"},
+    "cli.strict_warnings": {"zh": "有 {count} 条警告且指定了 --strict：部分催办无人可收",
+                            "en": "{count} warning(s) and --strict: nobody can receive some reminders"},
+    "cli.since_needs_catch_up": {"zh": "--since 须与 --catch-up 一起使用", "en": "--since goes with --catch-up"},
+    "cli.shards_need_prefect": {
+        "zh": "--shards 把一晚的计算分给 Prefect 工作节点：请将 PREFECT_API_URL 设为运行 evaluate-shard 部署的 "
+              "Prefect 服务器（不能与 --catch-up 同用）",
+        "en": "--shards spreads a night over Prefect workers: set PREFECT_API_URL to the Prefect server "
+              "whose work pool runs the evaluate-shard deployment (not with --catch-up)"},
+    "cli.no_plans": {"zh": "存储中还没有计划；请先用 `plan-tracker plan apply FILE` 导入",
+                     "en": "no plans in the store; apply one with `plan-tracker plan apply FILE`"},
+    "cli.channel_not_disabled": {"zh": "渠道“{name}”并未停用（见 `plan-tracker channels list`）",
+                                 "en": "channel {name!r} is not disabled (see `plan-tracker channels list`)"},
+    "cli.stdout_text_only": {"zh": "--out -（标准输出）只用于文本格式；xlsx 请给出文件名",
+                             "en": "--out - (standard output) is for text formats; give a file name for xlsx"},
+    "cli.plain_http": {
+        "zh": "PLAN_TRACKER_PORTAL_URL 是明文 http（{url}）：请通过 https 提供门户（置于反向代理之后，见 "
+              "docs/PORTAL.md），或仅在单机开发时设置 PLAN_TRACKER_INSECURE_HTTP=true",
+        "en": "PLAN_TRACKER_PORTAL_URL is plain http ({url}): serve the portal over https (behind a reverse proxy, "
+              "see docs/PORTAL.md), or set PLAN_TRACKER_INSECURE_HTTP=true for development on one machine"},
+    "cli.unit_or_coordinator": {"zh": "--unit U 与 --coordinator 须且只能给出一个",
+                                "en": "give exactly one of --unit U or --coordinator"},
+    # -- the clock and the secret ----------------------------------------------------------------------
+    "clock.bad_now": {"zh": "{variable}=“{value}”不是日期时间（应为 ISO 8601，例如 2026-12-03T09:00+08:00）",
+                      "en": "{variable}={value!r} is not a date-time (expected ISO 8601, e.g. 2026-12-03T09:00+08:00)"},
+    "secret.fix": {"zh": "请设为随机值（例如 `{generate}`），或不设置，由 plan-tracker 在数据目录中生成（{file}，权限 0600）",
+                   "en": "set it to a random value (e.g. `{generate}`), or unset it and plan-tracker generates one in "
+                         "the data directory ({file}, mode 0600)"},
+    "secret.placeholder": {"zh": "{origin} 是人人可见的占位值；{fix}", "en": "{origin} is a placeholder anyone can read; {fix}"},
+    "secret.too_short": {"zh": "{origin} 太短（{length} 个字符，至少 {minimum} 个）；{fix}",
+                         "en": "{origin} is too short ({length} characters, at least {minimum}); {fix}"},
+    "secret.too_few_distinct": {"zh": "{origin} 只有 {distinct} 种不同字符；{fix}",
+                                "en": "{origin} has only {distinct} distinct characters; {fix}"},
+    "secret.readable": {"zh": "{path} 其他用户可读（权限 {mode}）；请运行 `chmod 600 {path}`",
+                        "en": "{path} is readable by other users (mode {mode}); run `chmod 600 {path}`"},
+    # -- the store ---------------------------------------------------------------------------------------
+    "store.expected_urls": {"zh": "应为例如 sqlite:////srv/plan-tracker/store.sqlite3 或 postgresql+psycopg://user@host/db",
+                            "en": "expected e.g. sqlite:////srv/plan-tracker/store.sqlite3 or postgresql+psycopg://user@host/db"},
+    "store.unknown_driver": {"zh": "数据库地址 {url} 指向未知的数据库或驱动（“{driver}”）；{expected}",
+                             "en": "the database URL {url} names an unknown database or driver ({driver!r}); {expected}"},
+    "store.bad_url": {"zh": "数据库地址 {url} 不是 SQLAlchemy 地址（{reason}）；{expected}",
+                      "en": "the database URL {url} is not a SQLAlchemy URL ({reason}); {expected}"},
+    "store.missing": {
+        "zh": "{url} 处没有存储：{path} 不存在；请用 `plan-tracker plan apply FILE`（或 `plan-tracker init`）创建，"
+              "或将 PLAN_TRACKER_DATABASE_URL（或 PLAN_TRACKER_DATA_DIR）设为要用的存储",
+        "en": "no store at {url}: {path} does not exist; create it with `plan-tracker plan apply FILE` (or "
+              "`plan-tracker init`), or set PLAN_TRACKER_DATABASE_URL (or PLAN_TRACKER_DATA_DIR) to the store you "
+              "meant"},
+    "store.unknown_plan": {"zh": "存储中没有计划“{plan}”；请先用 `plan-tracker plan apply FILE` 导入",
+                           "en": "no plan {plan!r} in the store; apply it first with `plan-tracker plan apply FILE`"},
+    "store.unknown_plan_known": {
+        "zh": "存储中没有计划“{plan}”{did_you_mean}（存储中的计划：{known}）；请先用 `plan-tracker plan apply FILE` 导入",
+        "en": "no plan {plan!r} in the store{did_you_mean} (plans in the store: {known}); apply it first with "
+              "`plan-tracker plan apply FILE`"},
+    # -- calendars and dates -------------------------------------------------------------------------------
+    "calendar.not_covered": {
+        "zh": "{year} 年超出工作日历范围：{calendar} 工作日历尚无 {year} 年的官方安排；请在计划的日历中补充该年的节假日和调休上班日"
+              "（calendar.years: [{year}]、calendar.holidays、calendar.workdays）",
+        "en": "the {calendar} working-day calendar has no official schedule for {year}; add the year's holidays and "
+              "adjusted working days to the plan's calendar (calendar.years: [{year}], calendar.holidays, "
+              "calendar.workdays)"},
+    "calendar.after_last": {
+        "zh": "{day} 超出工作日历范围：晚于本计划工作日历（{key}）的最后一天 {last}，{next_year} 年的官方安排尚未收录。每年十一月公布后，"
+              "请升级 chinesecalendar（pip install -U chinesecalendar）后重新运行命令（存储中的日历会自动延长），"
+              "或在计划的日历中补充该年（calendar.years: [{next_year}]、holidays、workdays）并重新导入；"
+              "也可用 --as-of {last} 或更早的日期查询",
+        "en": "{day} is after the last day of this plan's working-day calendar ({key}), {last}: the official "
+              "schedule for {next_year} is not known to it yet. When it is published (each November), upgrade "
+              "chinesecalendar (pip install -U chinesecalendar) and run the command again (the store's calendar "
+              "grows by itself), or add the year to the plan's calendar (calendar.years: [{next_year}], holidays, "
+              "workdays) and re-apply it; or ask with --as-of {last} or earlier"},
+    "calendar.before_first": {
+        "zh": "{day} 超出工作日历范围：早于本计划工作日历（{key}）的第一天 {first}；请用 --as-of {first} 或更晚的日期查询",
+        "en": "{day} is before the first day of this plan's working-day calendar ({key}), {first}; ask with "
+              "--as-of {first} or later"},
+    "calendar.outside": {"zh": "{day} 超出工作日历范围（{key}），当年放假安排可能尚未公布",
+                         "en": "{day} is outside the working-day calendar of this plan ({key}); the official schedule "
+                               "for that year may not be published yet"},
+    # -- periods and reports (domain) ------------------------------------------------------------------------
+    "period.outside_plan": {"zh": "期间“{key}”不在计划“{plan}”的起止日期（{start} 至 {end}）内",
+                            "en": "period {key!r} is outside plan {plan!r} ({start} to {end})"},
+    "period.not_once": {"zh": "期间“{key}”不适用于一次性任务（请填 once）",
+                        "en": "period {key!r} is not valid for a one-off task (use 'once')"},
+    "period.malformed": {"zh": "期间“{key}”不是{every}期间的写法（例如 {example}）",
+                         "en": "period {key!r} is not a {every} key (e.g. {example})"},
+    "period.no_week": {"zh": "{year} 年没有第 {week} 周（ISO 周）", "en": "{year} has no ISO week {week}"},
+    "preview.unknown_unit": {"zh": "未知单位“{unit}”：计划“{plan}”中没有这个单位",
+                             "en": "unknown unit {unit!r}: plan {plan!r} has no such unit"},
+    "report.unknown_status": {"zh": "未知状态“{value}”；应为 {choices} 之一",
+                              "en": "unknown status {value!r}; expected one of {choices}"},
+    "report.progress_range": {"zh": "进度须在 0 至 100 之间（填写了 {progress}）",
+                              "en": "progress must be between 0 and 100, got {progress}"},
+    "report.future": {"zh": "填报日期 {reported_on} 晚于今天（{today}）",
+                      "en": "report date {reported_on} is in the future (today is {today})"},
+    "report.before_period": {"zh": "填报日期 {reported_on} 早于周期开始日（{start}）",
+                             "en": "report date {reported_on} is before the period starts ({start})"},
+    "report.backdated": {
+        "zh": "填报日期 {reported_on} 早于报送当天（{received_on}）前 {days} 个工作日，最早可填 {earliest}；"
+              "更早的情况请联系牵头协调单位登记",
+        "en": "report date {reported_on} is more than {days} working days before the day it is sent ({received_on}; "
+              "the earliest date allowed is {earliest}); ask the coordinator to record an older report"},
+    "report.already_recorded": {"zh": "这条报送已经记录过", "en": "this report was already recorded"},
+    "report.unknown_indicator": {"zh": "任务“{task}”没有指标 {names}", "en": "task {task!r} has no indicator {names}"},
+    "report.unknown_indicator_known": {"zh": "任务“{task}”没有指标 {names}；该任务的指标为 {known}",
+                                       "en": "task {task!r} has no indicator {names}; its indicators are {known}"},
+    # -- submissions, tokens, obligations (services) -------------------------------------------------------------
+    "plan.no_task": {"zh": "计划“{plan}”中没有任务“{task}”", "en": "plan {plan!r} has no task {task!r}"},
+    "plan.no_unit": {"zh": "计划“{plan}”中没有单位“{unit}”", "en": "plan {plan!r} has no unit {unit!r}"},
+    "submit.not_lead": {"zh": "单位“{unit}”不是任务“{task}”期间“{period}”的牵头单位",
+                        "en": "unit {unit!r} does not lead task {task!r} for period {period!r}"},
+    "submit.not_lead_on": {"zh": "{day}，单位“{unit}”不是任务“{task}”期间“{period}”的牵头单位",
+                           "en": "unit {unit!r} does not lead task {task!r} for period {period!r} on {day}"},
+    "token.unit_or_coordinator": {"zh": "令牌只能发给一个单位（--unit U）或牵头协调单位（--coordinator）",
+                                  "en": "a token is either for one unit (--unit U) or for the coordinator (--coordinator)"},
+    "token.unknown": {"zh": "没有前缀为“{prefix}”的令牌", "en": "no token with prefix {prefix!r}"},
+    "obligation.unknown": {"zh": "没有编号为 {obligation} 的事项", "en": "no obligation {obligation}"},
+    "obligation.unknown_active": {"zh": "计划 {plan} 中没有进行中的事项 {task} / {unit} / {period}",
+                                  "en": "no active obligation {task} / {unit} / {period} in plan {plan}"},
+    "obligation.unknown_active_id": {"zh": "计划 {plan} 中没有进行中的事项 {obligation}",
+                                     "en": "no active obligation {obligation} in plan {plan}"},
+    "resume.not_blocked": {"zh": "该事项未报受阻（或已恢复催办）",
+                           "en": "this obligation is not reported blocked (or was already resumed)"},
+    "resume.reason_too_long": {"zh": "理由太长（{length} 个字，最多 {limit} 个）",
+                               "en": "the reason is too long ({length} characters, at most {limit})"},
+    "catch_up.too_many": {
+        "zh": "计划“{plan}”：需补跑 {count} 晚（{since} 至 {target}），超过上限 {limit}；要全部补跑，请指明第一晚"
+              "（--since {since}），或只用 --as-of 运行最近一天",
+        "en": "plan {plan!r}: {count} nights to catch up ({since} to {target}), more than {limit}; to run them all "
+              "name the first night (--since {since}), or run only the latest date with --as-of"},
+    "apply.effective_too_early": {
+        "zh": "生效日期 {day} 早于上一版本的生效日期（{previous}）：计划调整不能改写已有记录；请选择该日或之后的日期",
+        "en": "effective date {day} is before the previous version's ({previous}): a plan change may not rewrite "
+              "what the record already says; choose a date on or after it"},
+    "apply.rename_onto_used": {"zh": "改名为“{task}” / “{unit}”：该编号在记录中已有事项",
+                               "en": "renaming onto {task!r} / {unit!r}: that id already has obligations in the record"},
+    "example.not_on_disk": {"zh": "示例“{name}”不在文件系统上（{where}）",
+                            "en": "the example {name!r} is not on the file system ({where})"},
+    # -- the portal's workflow (services/workflow.py, web/pages.py) --------------------------------------------------
+    "what.note": {"zh": "情况说明", "en": "note"},
+    "what.a_note": {"zh": "意见", "en": "a note"},
+    "what.evidence": {"zh": "佐证材料链接", "en": "evidence"},
+    "what.reason": {"zh": "理由", "en": "a reason"},
+    "what.rejection_reason": {"zh": "不予批准的理由", "en": "a reason for the rejection"},
+    "what.send_back_reason": {"zh": "退办理由", "en": "a reason for sending the report back"},
+    "what.reported_on": {"zh": "填报日期", "en": "report date"},
+    "what.new_due": {"zh": "申请延至的日期", "en": "new due date"},
+    "workflow.required": {"zh": "请填写{what}", "en": "{what} is required"},
+    "workflow.too_long": {"zh": "{what}太长（{length} 个字，最多 {limit} 个）",
+                          "en": "{what} is too long ({length} characters, at most {limit})"},
+    "workflow.accepted": {"zh": "该事项已审结，不再接受填报",
+                          "en": "this obligation was accepted (审结) by the coordinator; it takes no further reports"},
+    "workflow.extension_too_late": {"zh": "延期须在完成时限（{due}）之前申请，今天是 {today}",
+                                    "en": "an extension must be requested before the due date ({due}); today is {today}"},
+    "workflow.already_done": {"zh": "该事项已报完成，无需延期",
+                              "en": "this obligation is already reported done; no extension is needed"},
+    "workflow.extension_waiting": {"zh": "该事项已有待审批的延期申请",
+                                   "en": "an extension request for this obligation is already waiting for a decision"},
+    "workflow.new_due_not_later": {"zh": "申请延至的日期 {new_due} 须晚于当前时限 {due}（非工作日顺延至下一工作日）",
+                                   "en": "the new due date {new_due} must be later than the current due date {due}"},
+    "workflow.due_changed": {"zh": "申请提出后该事项的完成时限已改变（计划已重新导入）；请单位重新申请",
+                             "en": "the obligation's due date changed since the request (the plan was re-applied); "
+                                   "the unit should ask again"},
+    "workflow.unknown_extension": {"zh": "没有编号为 {extension} 的延期申请", "en": "no extension request {extension}"},
+    "workflow.extension_decided": {"zh": "延期申请 {extension} 已经{state}", "en": "extension request {extension} was already {state}"},
+    "workflow.extension_decided_meanwhile": {"zh": "延期申请 {extension} 已在此期间被审批",
+                                             "en": "extension request {extension} was decided meanwhile"},
+    "workflow.reviewed_meanwhile": {"zh": "报送 {report} 已在此期间被审核", "en": "report {report} was reviewed meanwhile"},
+    "workflow.unknown_report": {"zh": "没有编号为 {report} 的报送", "en": "no report {report}"},
+    "workflow.not_done_report": {"zh": "报送 {report} 不是已完成的报送（{status}）；只审核已完成的报送",
+                                 "en": "report {report} is not a done report ({status}); only done reports are reviewed"},
+    "workflow.already_reviewed": {"zh": "报送 {report} 已经审核过", "en": "report {report} was already reviewed"},
+    "workflow.not_latest": {"zh": "报送 {report} 已不是该事项最新的报送",
+                            "en": "report {report} is no longer the obligation's latest report"},
+    "form.not_whole": {"zh": "“{value}”不是整数", "en": "{value!r} is not a whole number"},
+    "form.not_a_date": {"zh": "{what}“{value}”不是日期（YYYY-MM-DD）", "en": "{what} {value!r} is not a date (YYYY-MM-DD)"},
+    "form.not_a_number": {"zh": "指标值“{value}”不是数字", "en": "indicator value {value!r} is not a number"},
+    "form.new_due_required": {"zh": "请填写申请延至的日期", "en": "a new due date is required"},
+    "form.approve_or_reject": {"zh": "审批结果应为 approve 或 reject", "en": "decision must be approve or reject"},
+    "form.accept_or_send_back": {"zh": "审核结果应为 accept 或 send_back", "en": "decision must be accept or send_back"},
+    # -- plan files (planfile.py) -------------------------------------------------------------------------------------
+    "file.cannot_read": {"zh": "无法读取文件：{reason}", "en": "cannot read the file: {reason}"},
+    "file.too_big": {"zh": "文件有 {size} 字节；计划文件最大 {limit} 字节", "en": "file is {size} bytes; plans are limited to {limit}"},
+    "file.not_utf8": {"zh": "文件不是 UTF-8 文本（请另存为 UTF-8）", "en": "the file is not UTF-8 text (save it as UTF-8)"},
+    "file.control_character": {"zh": "文件含有控制字符 {character}，YAML 不允许，请删除",
+                               "en": "the file contains the control character {character}, which YAML does not allow; "
+                                     "remove it"},
+    "file.yaml_syntax": {"zh": "YAML 语法错误：{reason}", "en": "YAML syntax error: {reason}"},
+    "file.yaml_error": {"zh": "YAML 错误：{reason}", "en": "YAML error: {reason}"},
+    "file.empty": {"zh": "文件是空的；应为一份{what}文档", "en": "the file is empty; a {what} document is expected"},
+    "file.too_large": {"zh": "文档过大或嵌套过深（上限：{nodes} 个值，深度 {depth}，经别名重复的值 {aliased} 个）",
+                       "en": "document too large or too deeply nested (limits: {nodes} values, depth {depth}, "
+                             "{aliased} values repeated through aliases)"},
+    "file.not_mapping": {"zh": "文档应为描述{what}的映射（键: 值）",
+                         "en": "the document must be a mapping (key: value) describing a {what}"},
+    "what.plan": {"zh": "计划", "en": "plan"},
+    # -- plan documents (domain/plan.py, domain/obligations.py, pydantic's common errors) ------------------------------
+    "what.unit": {"zh": "单位", "en": "unit"},
+    "what.task": {"zh": "任务", "en": "task"},
+    "what.group": {"zh": "分组", "en": "group"},
+    "what.section": {"zh": "板块", "en": "section"},
+    "every.year": {"zh": "年度", "en": "year"},
+    "every.half_year": {"zh": "半年", "en": "half_year"},
+    "every.quarter": {"zh": "季度", "en": "quarter"},
+    "every.month": {"zh": "月度", "en": "month"},
+    "every.week": {"zh": "周", "en": "week"},
+    "plan.rename_still_there": {"zh": "{what}“{id}”仍在计划中；改名即取代原编号",
+                                "en": "{what} {id!r} is still in the plan; a rename replaces it"},
+    "plan.renamed_twice": {"zh": "{what}“{id}”被改名了两次", "en": "{what} {id!r} is renamed twice"},
+    "plan.duplicate_id": {"zh": "{what}编号“{id}”重复", "en": "duplicate {what} id {id!r}"},
+    "plan.duplicate_level": {"zh": "催办层级“{level}”重复", "en": "duplicate escalation level {level!r}"},
+    "plan.duplicate_indicator": {"zh": "任务“{task}”中的指标编号“{id}”重复",
+                                 "en": "duplicate indicator id {id!r} in task {task!r}"},
+    "plan.unknown_ref": {"zh": "未知{what}“{id}”{did_you_mean}", "en": "unknown {what} {id!r}{did_you_mean}"},
+    "plan.empty_group": {"zh": "分组“{id}”中没有单位", "en": "group {id!r} has no units"},
+    "plan.depends_on_itself": {"zh": "任务不能依赖自身", "en": "a task cannot depend on itself"},
+    "plan.due_outside": {"zh": "完成时限 {due} 不在计划起止日期（{start} 至 {end}）内",
+                         "en": "due date {due} is outside the plan ({start} to {end})"},
+    "plan.same_offset": {"zh": "两个催办层级在同一时点（{after}）触发", "en": "two steps fire at the same offset {after}"},
+    "plan.no_leading_group": {"zh": "通知对象含 leading_group，但计划没有设置 leading_group",
+                              "en": "notifies leading_group but the plan has no leading_group"},
+    "plan.unknown_level": {"zh": "未知催办层级“{level}”", "en": "unknown escalation level {level!r}"},
+    "plan.dependency_cycle": {"zh": "任务循环依赖：{cycle}", "en": "dependency cycle: {cycle}"},
+    "plan.no_whole_period": {"zh": "计划起止日期内没有一个完整的{every}", "en": "no whole {every} lies inside the plan's dates"},
+    "plan.bad_email": {"zh": "“{value}”不是有效的电子邮件地址：{reason}", "en": "{value!r} is not a valid e-mail address: {reason}"},
+    "plan.unknown_zone": {"zh": "未知时区“{value}”（例如 Asia/Shanghai）", "en": "unknown time zone {value!r} (e.g. Asia/Shanghai)"},
+    "plan.follow_up_too_early": {"zh": "follow_up_until {value} 早于计划结束日（{end}）",
+                                 "en": "follow_up_until {value} is before the plan ends ({end})"},
+    "plan.end_before_start": {"zh": "计划结束日 {end} 早于开始日 {start}", "en": "plan end {end} is before its start {start}"},
+    "plan.too_long": {"zh": "一个计划最长跨五年", "en": "a plan may span at most five years"},
+    "plan.lead_empty": {"zh": "lead 至少需要一个单位编号或 group:分组名", "en": "lead needs at least one unit id or group:NAME"},
+    "plan.bad_lead": {"zh": "lead“{item}”既不是单位编号也不是 group:分组名（只能用小写字母、数字和“-”）",
+                      "en": "lead {item!r} is neither a unit id nor group:NAME (lowercase letters, digits and '-')"},
+    "plan.due_or_every": {"zh": "任务须有 `due`（一次性）或 `every`（周期性）之一",
+                          "en": "a task needs either `due` (one-off) or `every` (recurring)"},
+    "plan.due_and_every": {"zh": "任务只能有 `due`（一次性）或 `every` 之一，不能两者都有",
+                           "en": "a task has either `due` (one-off) or `every`, not both"},
+    "plan.due_after_once": {"zh": "`due_after` 只适用于周期性任务（`every`）",
+                            "en": "`due_after` applies only to recurring tasks (`every`)"},
+    "plan.unknown_key": {"zh": "未知的键（请检查拼写；见 `plan-tracker plan schema`）",
+                         "en": "unknown key (check the spelling; see `plan-tracker plan schema`)"},
+    "plan.missing_key": {"zh": "缺少必填的键", "en": "required key is missing"},
+    "plan.expected_date": {"zh": "应为日期 YYYY-MM-DD，填写的是“{value}”", "en": "expected a date YYYY-MM-DD, got {value!r}"},
+    "plan.not_one_of": {"zh": "“{value}”不是 {expected} 之一", "en": "{value!r} is not one of {expected}"},
+    "plan.bad_id": {"zh": "“{value}”不是有效的编号（只能用小写字母、数字和“-”）",
+                    "en": "{value!r} is not a valid id (lowercase letters, digits and '-')"},
+    # pydantic's common sentences, the English as pydantic words them
+    "plan.less_than_equal": {"zh": "应小于或等于 {limit}", "en": "Input should be less than or equal to {limit}"},
+    "plan.greater_than_equal": {"zh": "应大于或等于 {limit}", "en": "Input should be greater than or equal to {limit}"},
+    "plan.int_parsing": {"zh": "应为整数", "en": "Input should be a valid integer, unable to parse string as an integer"},
+    "plan.literal_error": {"zh": "应为 {expected}", "en": "Input should be {expected}"},
+    "plan.library_says": {"zh": "不符合要求：{detail}", "en": "{detail}"},
+    "plan.yaml_tag": {"zh": "计划中不允许使用 YAML 标签“{tag}”", "en": "YAML tag {tag!r} is not allowed in a plan"},
+    "plan.key_not_name": {"zh": "映射的键须为普通名称", "en": "mapping keys must be plain names"},
+    "plan.key_twice": {"zh": "键“{key}”在此映射中出现了两次", "en": "key {key!r} appears twice in this mapping"},
+    "plan.bad_date": {"zh": "“{value}”不是有效日期：{reason}", "en": "{value!r} is not a valid date: {reason}"},
+    "plan.date_not_datetime": {"zh": "此处应为日期（YYYY-MM-DD），不是日期加时间",
+                               "en": "a date is expected here (YYYY-MM-DD), not a date and time"},
+    "plan.blank": {"zh": "待填写的空白：{value}", "en": "a blank left to fill in: {value}"},
+    "plan.units_and_units_file": {"zh": "`units` 与 `units_file` 只能用其一", "en": "use either `units` or `units_file`, not both"},
+    "plan.units_file_missing": {"zh": "找不到 units_file“{ref}”", "en": "units_file {ref!r} not found"},
+    "plan.units_file_key": {"zh": "单位清单文件中的未知键（应为 units、groups）",
+                            "en": "unknown key in a units file (expected units, groups)"},
+    "plan.units_file_path": {"zh": "units_file 应为相对路径", "en": "units_file must be a relative path"},
+    "what.units_file": {"zh": "单位清单文件", "en": "units file"},
+    "what.report_file": {"zh": "报送文件", "en": "report file"},
+}
+
+CATALOGUE = Catalogue(MESSAGES)
+
+
+def msg(key: str, /, **fields: Any) -> Msg:
+    """A message of this catalogue: `key` and its named fields, worded later."""
+    return CATALOGUE.msg(key, **fields)
+
+
+def word(key: str, /, locale: str = DEFAULT_LOCALE, **fields: Any) -> str:
+    """The message `key` in `locale`, its fields filled in."""
+    return CATALOGUE.word(key, locale, **fields)

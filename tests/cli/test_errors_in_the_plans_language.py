@@ -1,0 +1,133 @@
+"""CLI errors speak the plan's language: `status`, `submit` and `plan validate` refuse bad
+input in Chinese for a Chinese plan (the default) and in English for `locale: en`, with the
+same exit code (2), the hint on its own line and FILE:LINE:COL in front of plan-file
+problems. With no plan to ask (no store yet), PLAN_TRACKER_LOCALE decides, Chinese by default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from plan_tracker.cli import app
+
+PLAN = """\
+version: 1
+plan: {id: words-2018, title: 用语测试计划, coordinator: office, start: 2018-01-01, end: 2018-12-31LOCALE}
+leading_group: {name: 领导小组, email: lg@example.org}
+units:
+  - {id: office, name: 办公室, contact: {name: 张三, email: a@example.org}}
+  - {id: town-a, name: 甲镇, contact: {name: 王五, email: c@example.org}}
+escalation:
+  - {after: 1, level: urge, notify: [contact]}
+sections:
+  - id: s
+    title: 工作
+    tasks:
+      - {id: s.report, title: 自查报告, lead: town-a, due: 2018-03-30}
+      - {id: s.rules, title: 制度, lead: office, due: 2018-09-28}
+"""
+LOCALE_LINE = {"zh": "", "en": ", locale: en"}
+runner = CliRunner()
+
+
+def plan_text(locale: str) -> str:
+    return PLAN.replace("LOCALE", LOCALE_LINE[locale])
+
+
+@pytest.fixture(params=["zh", "en"])
+def applied(request: pytest.FixtureRequest, cli_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """The plan applied to the test store (both backends), in the locale of the parameter."""
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(plan_text(request.param), encoding="utf-8")
+    assert runner.invoke(app, ["plan", "apply", str(plan)]).exit_code == 0
+    yield request.param
+
+
+def refused(*args: str) -> list[str]:
+    result: Result = runner.invoke(app, list(args))
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout and result.stdout == ""
+    return result.stderr.splitlines()
+
+
+EXPECTED = {
+    "status-date": {
+        "zh": ["错误：--as-of 的值“2018-13-01”不是日期（应为 YYYY-MM-DD）"],
+        "en": ["error: --as-of '2018-13-01' is not a date (expected YYYY-MM-DD)"],
+    },
+    "status-format": {
+        "zh": ["错误：--format 应为 table、json 之一，给出的是“xml”"],
+        "en": ["error: --format must be one of table, json, got 'xml'"],
+    },
+    "submit-task": {
+        "zh": ["错误：计划“words-2018”中没有任务“s.reprot”", "  是否应为“s.report”？已有：s.report、s.rules"],
+        "en": ["error: plan 'words-2018' has no task 's.reprot'", "  did you mean 's.report'? known: s.report, s.rules"],
+    },
+    "submit-progress": {
+        "zh": ["错误：进度须在 0 至 100 之间（填写了 150）"],
+        "en": ["error: progress must be between 0 and 100, got 150"],
+    },
+    "submit-lead": {
+        "zh": ["错误：2018-03-01，单位“office”不是任务“s.report”期间“once”的牵头单位"],
+        "en": ["error: unit 'office' does not lead task 's.report' for period 'once' on 2018-03-01"],
+    },
+}
+
+
+def test_status_refuses_bad_input_in_the_plans_language(applied: str) -> None:
+    assert refused("status", "--plan", "words-2018", "--as-of", "2018-13-01") == EXPECTED["status-date"][applied]
+    assert refused("status", "--plan", "words-2018", "--as-of", "2018-04-02", "--format", "xml") == \
+        EXPECTED["status-format"][applied]
+    beyond = " ".join(refused("status", "--plan", "words-2018", "--as-of", "2040-01-02"))
+    assert ("超出工作日历范围" if applied == "zh" else "after the last day of this plan's working-day calendar") in beyond
+
+
+def test_submit_refuses_bad_input_in_the_plans_language(applied: str) -> None:
+    base = ["submit", "--plan", "words-2018", "--period", "once", "--on", "2018-03-01"]
+    assert refused(*base, "--task", "s.reprot", "--unit", "town-a", "--status", "done") == \
+        EXPECTED["submit-task"][applied]
+    assert refused(*base, "--task", "s.report", "--unit", "town-a", "--status", "in_progress", "--progress", "150") == \
+        EXPECTED["submit-progress"][applied]
+    assert refused(*base, "--task", "s.report", "--unit", "office", "--status", "done") == \
+        EXPECTED["submit-lead"][applied]
+
+
+@pytest.mark.parametrize("locale", ["zh", "en"])
+def test_validate_reports_problems_in_the_files_language_at_their_place(locale: str, tmp_path: Path) -> None:
+    path = tmp_path / "plan.yaml"
+    path.write_text(plan_text(locale).replace("lead: town-a", "lead: twn-a"), encoding="utf-8")
+    said = refused("plan", "validate", str(path))
+    where = f"{path}:13:43: sections.0.tasks.0.lead: "
+    assert said == {
+        "zh": [where + "未知单位“twn-a”（是否应为“town-a”？）", "共发现 1 个问题"],
+        "en": [where + "unknown unit 'twn-a' (did you mean 'town-a'?)", "1 problem(s) found"],
+    }[locale]
+
+
+@pytest.mark.parametrize(("setting", "expected"), [
+    (None, "错误：'sqlite:///"), ("zh", "错误：'sqlite:///"), ("en", "error: no store at 'sqlite:///")])
+def test_with_no_plan_to_ask_the_locale_setting_decides(
+    setting: str | None, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plan_tracker.settings import get_settings
+    from plan_tracker.store.db import engine_for
+
+    monkeypatch.delenv("PLAN_TRACKER_DATABASE_URL", raising=False)
+    monkeypatch.setenv("PLAN_TRACKER_DATA_DIR", str(tmp_path / "nowhere"))
+    if setting is None:
+        monkeypatch.delenv("PLAN_TRACKER_LOCALE", raising=False)
+    else:
+        monkeypatch.setenv("PLAN_TRACKER_LOCALE", setting)
+    get_settings.cache_clear()
+    engine_for.cache_clear()
+    try:
+        said = refused("status", "--plan", "words-2018")
+    finally:
+        get_settings.cache_clear()
+        engine_for.cache_clear()
+    assert said[0].startswith(expected), said
+    assert ("处没有存储" in said[0]) == (setting != "en")
