@@ -27,6 +27,7 @@ from plan_tracker.services.context import PlanContext
 from plan_tracker.services.message_model import claimed_message
 from plan_tracker.services.messages import WeeklyPart, message_key, render_model
 from plan_tracker.services.plans import stored_plan
+from plan_tracker.services.reply_forms import forms_for
 from plan_tracker.settings import Settings
 from plan_tracker.store import evaluation_sql as q
 from plan_tracker.store.outbox_models import ChannelState, Delivery, Recipient
@@ -180,9 +181,11 @@ def _deliver_one(engine: Engine, plan: Plan, recipient: Any, route: Route, *, no
                         max_attempts=settings.delivery_max_attempts, summary=summary, retry_in=dt.timedelta(days=1))
         return
     model.weekly = weekly.part_for(recipient.key) if weekly is not None else None
+    forms = forms_for(engine, plan, recipient, model, as_of=as_of, settings=settings)  # a unit answers by reply
     rendered = render_model(plan, model, templates)
     message = Message(recipient_name=recipient.name, address=recipient.address, subject=rendered.subject,
-                      text=rendered.text, html=rendered.html, message_key=message_key(plan.id, recipient.key, ids))
+                      text=rendered.text, html=rendered.html, message_key=message_key(plan.id, recipient.key, ids),
+                      plan_id=plan.id, reply_to=settings.reply_address if forms else None, attachments=forms)
     try:
         receipt = route.channel.send(message)
     except DeliveryError as exc:
