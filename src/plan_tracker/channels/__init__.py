@@ -14,11 +14,11 @@ from plan_tracker.channels.wecom import WeComChannel
 
 __all__ = [
     "KINDS",
+    "Attachment",
     "Channel",
     "DeliveryError",
     "DingTalkChannel",
     "FileOutboxChannel",
-    "Attachment",
     "Message",
     "Receipt",
     "SmtpChannel",

@@ -148,3 +148,13 @@ def deliver_waiting(plan_id: str | None = None) -> list[dict[str, Any]]:
         results.append({"plan": pid, "messages": result.messages_sent, "delivered": result.deliveries_sent,
                         "failed": result.failed, "dead": result.dead, "waiting": result.waiting})
     return results
+
+
+@flow(name="mail-fetch", log_prints=True)
+def fetch_replies(plan_id: str | None = None) -> dict[str, Any] | None:
+    """The units' replies by e-mail (`plan-tracker mail fetch`): every 15 minutes in office
+    hours (prefect.yaml), so a receipt answers a unit while it is still at its desk."""
+    from plan_tracker.inbox.mail import run_fetch
+
+    summary = run_fetch(_engine(), get_settings(), now=now_utc(), only_plan=plan_id)
+    return summary.as_dict() if summary is not None else None

@@ -36,6 +36,7 @@ from sqlalchemy import Connection, Engine, select
 from plan_tracker.domain.errors import DomainError
 from plan_tracker.domain.plan import Plan, Unit
 from plan_tracker.domain.suggestions import hint
+from plan_tracker.inbox import signature
 from plan_tracker.inbox.columns import (
     COLUMNS,
     IDENTITY_LABELS,
@@ -46,7 +47,6 @@ from plan_tracker.inbox.columns import (
     STATUS_CHOICES,
     indicator_label,
 )
-from plan_tracker.inbox import signature
 from plan_tracker.inbox.messages import word
 from plan_tracker.inbox.safety import put
 from plan_tracker.services.plans import stored_plan

@@ -1,7 +1,10 @@
 """The reminder carries the form: a unit contact's e-mail attaches, per unit, the pre-filled
 XLSX template of exactly the items the message lists (the workbook `templates` writes, its
 `_meta` identity signed with the install's secret), and says in one sentence to fill it in
-and reply. The reply is read by `mail fetch` (services.replies)."""
+and reply. The reply is read by `mail fetch` (inbox.mail).
+
+Delivery (a service) cannot import the inbox: it is handed a `ReplyForms` by the delivery
+stage (`reports.weekly_mail.deliver_with_weekly`, which every delivery run goes through)."""
 
 from __future__ import annotations
 
@@ -24,6 +27,17 @@ FORM_NOTE = {
     "zh": "请填写随信附上的报送模板（已列出上述事项），直接回复本邮件即可（请保留附件）。",
     "en": "fill in the attached spreadsheet (it lists these items) and reply to this e-mail with it attached.",
 }
+
+
+class ReplyForms:
+    """`services.delivery.FormSource`: the forms of one delivery run."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+
+    def for_message(self, plan: Plan, recipient: Any, model: MessageModel, as_of: dt.date) -> tuple[Attachment, ...]:
+        return forms_for(self.engine, plan, recipient, model, as_of=as_of, settings=self.settings)
 
 
 def forms_for(engine: Engine, plan: Plan, recipient: Any, model: MessageModel, *, as_of: dt.date,
