@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     imap_url: SecretStr | None = Field(
         default=None, description="imaps://user:password@host[:993]/INBOX (imap:// only with ?starttls or "
                                   "?plain on localhost); unset: `mail fetch` reads nothing")
-    imap_done_folder: str = Field(default="plan-tracker/processed", description="where handled replies are moved")
+    imap_done_folder: str = Field(default="plan-tracker-done", description="where handled replies are moved")
     robots: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description='named robots/webhooks: {"name": {"kind": "dingtalk", "url": "...", "secret": "..."}}',

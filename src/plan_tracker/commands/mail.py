@@ -26,7 +26,7 @@ def fetch(
     from plan_tracker.settings import get_settings
 
     settings = get_settings()
-    if settings.imap_url is None:
+    if settings.imap_url is None or not settings.imap_url.get_secret_value():
         raise BadInput("no mailbox configured: set PLAN_TRACKER_IMAP_URL (docs/INBOX.md, \"Answer by reply\")")
     engine = _engine()
     if plan is not None:

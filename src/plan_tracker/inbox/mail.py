@@ -150,7 +150,7 @@ def handle_message(engine: Engine, incoming: Incoming, *, secret: str, settings:
     reads = [(name, data, _try_read(data, name)) for name, data in forms[:MAX_FORMS]]
     claimed = {str(r.identity.get("plan", "")).strip() for _, _, r in reads if r is not None} & plans
     plan_id = (named[0] if named else next(iter(claimed)) if len(claimed) == 1 else only_plan
-               or (next(iter(plans)) if len(plans) == 1 else None))
+               or _plan_of_sender(engine, plans, sender, now))
     if only_plan is not None and plan_id is not None and plan_id != only_plan:
         return Handled("skipped")  # another plan's reply: its own fetch takes it
     plan = _plan(engine, plan_id, now)
@@ -297,6 +297,18 @@ def _safe_name(name: str) -> str:
     return cleaned or "attachment"
 
 
+def _plan_of_sender(engine: Engine, plans: set[str], sender: str, now: dt.datetime) -> str | None:
+    """The store's only plan, or the only plan one of whose units knows the sender."""
+    if len(plans) == 1:
+        return next(iter(plans))
+    found = set()
+    for plan_id in plans:
+        plan = _plan(engine, plan_id, now)
+        if plan is not None and any(sender.lower() in known_addresses(u) for u in plan.units):
+            found.add(plan_id)
+    return found.pop() if len(found) == 1 else None
+
+
 def _plan(engine: Engine, plan_id: str | None, now: dt.datetime) -> Plan | None:
     if plan_id is None:
         return None
@@ -353,7 +365,7 @@ def _line_text(line: Line, locale: str, *, single: bool) -> list[str]:
     if isinstance(line.text, FileReceipt):
         receipt = line.text
         found = [receipt.summary()]
-        found += [f"  {p}" for p in receipt.problems[:PROBLEMS_LISTED]]
+        found += [f"  {p}" for p in receipt.problems[:PROBLEMS_LISTED] if p != receipt.message]  # said once
         if len(receipt.errors) > PROBLEMS_LISTED:
             found.append("  " + receipt.say("receipt.more", count=len(receipt.errors) - PROBLEMS_LISTED))
         return found
@@ -375,7 +387,7 @@ def run_fetch(engine: Engine, settings: Settings, *, now: dt.datetime, only_plan
     mailbox is configured (PLAN_TRACKER_IMAP_URL unset)."""
     from plan_tracker.channels.mailbox import open_source
 
-    if settings.imap_url is None:
+    if settings.imap_url is None or not settings.imap_url.get_secret_value():
         return None
     source = open_source(settings.imap_url.get_secret_value(), settings.imap_done_folder)
     try:
