@@ -8,6 +8,7 @@ import datetime as dt
 import io
 import smtplib
 import time
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -295,3 +296,19 @@ def test_hostile_mail_is_refused_with_a_receipt_and_nothing_recorded(
         assert (ident in refused) == audited, case
     assert took < 20, f"{took:.1f} s"
     print(f"\nFIGURE hostile mail: {len(HOSTILE)} messages (one of 30 MB) handled in {took:.2f} s")
+
+
+def test_the_demo_round_trip_through_the_file_outbox_and_a_local_maildir(applied: Engine, tmp_path: Path) -> None:
+    """No mail server at all: reminders land in the file outbox, the answer in a Maildir."""
+    from plan_tracker.inbox.demo import reply_round_trip
+
+    settings = Settings(data_dir=tmp_path / "var", reply_address=REPLY)
+    run_nightly(applied, PLAN_ID, OCT9, now=at(OCT9, MORNING), settings=settings)
+    outbox, maildir = settings.folder("outbox"), tmp_path / "maildir"
+    lines = reply_round_trip(applied, settings, outbox=outbox, maildir=maildir, now=at(OCT9, dt.time(10)))
+    assert "'accepted': 1" in lines[1] and "'receipts_sent': 1" in lines[1], lines
+    assert len(reports(applied)) == 1
+    (receipt,) = outbox.glob("mail-receipt*.eml")
+    parsed = message_from_bytes(receipt.read_bytes(), policy=policy.default)
+    assert str(parsed["Subject"]).startswith("回执：") and "接收 1 行" in parsed.get_body(("plain",)).get_content()
+    assert not list((maildir / "new").iterdir()) and len(list((maildir / ".plan-tracker-done" / "cur").iterdir())) == 1
