@@ -31,6 +31,7 @@ from plan_tracker.domain.errors import DomainError
 
 LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 TIMEOUT_S = 30
+MAX_PER_FETCH = 500  # messages read per fetch; the rest wait for the next one (15 minutes later)
 
 
 class MailboxConfigError(DomainError):
@@ -98,8 +99,8 @@ class ImapSource:
             self._box.folder.create(done_folder)
 
     def messages(self, cap: int) -> Iterator[Incoming]:
-        heads = [(m.uid, m.size_rfc822, m.raw) for m in self._box.fetch("ALL", mark_seen=False, headers_only=True,
-                                                                       bulk=100)]
+        heads = [(m.uid, m.size_rfc822, m.raw) for m in self._box.fetch(
+            "ALL", mark_seen=False, headers_only=True, bulk=100, limit=MAX_PER_FETCH)]
         for uid, size, head in heads:
             if uid is None:
                 continue
@@ -110,7 +111,12 @@ class ImapSource:
                 yield Incoming(uid, whole.raw, size)
 
     def done(self, uid: str, *, answered: bool) -> None:
-        self._box.flag([uid], ["\\Seen", "\\Answered"] if answered else ["\\Seen"], True)
+        # STORE by hand: imap-tools' `flag` also EXPUNGEs the folder, which would finalise
+        # deletions someone else marked. MOVE is atomic on the server (RFC 6851).
+        flags = "(\\Seen \\Answered)" if answered else "(\\Seen)"
+        result = self._box.client.uid("STORE", uid, "+FLAGS", flags)
+        if result[0] != "OK":
+            raise OSError(f"IMAP STORE {uid} failed: {result!r}")
         self._box.move([uid], self.done_folder)
 
     def close(self) -> None:
@@ -145,10 +151,11 @@ class MaildirSource:
         self._done = self._box.get_folder(name) if name in self._box.list_folders() else self._box.add_folder(name)
 
     def messages(self, cap: int) -> Iterator[Incoming]:
-        for key in sorted(self._box.keys()):
-            path = Path(self._box._path) / self._box._lookup(key)  # type: ignore[attr-defined]
-            size = path.stat().st_size
-            with path.open("rb") as handle:
+        for key in sorted(self._box.keys())[:MAX_PER_FETCH]:
+            with self._box.get_file(key) as handle:
+                handle.seek(0, 2)
+                size = handle.tell()
+                handle.seek(0)
                 raw = handle.read() if size <= cap else _header_of(handle)
             yield Incoming(key, raw, size, whole=size <= cap)
 
