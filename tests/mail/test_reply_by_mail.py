@@ -180,13 +180,31 @@ def test_a_message_that_fails_stays_in_the_mailbox_and_is_read_again(
 
 
 def test_without_a_mailbox_the_stage_does_nothing_and_the_command_says_what_to_set(
-        applied: Engine, cli_env: dict[str, str]) -> None:
+        applied: Engine, cli_env: dict[str, str], closed_port: int) -> None:
     assert run_fetch(applied, Settings(data_dir=Path(cli_env["PLAN_TRACKER_DATA_DIR"])), now=at(OCT9, MORNING)) is None
     result = runner.invoke(app, ["mail", "fetch"], env={**cli_env, "PLAN_TRACKER_IMAP_URL": ""})
     assert result.exit_code == 2 and "no mailbox configured" in result.output
     get_settings.cache_clear()
     clear = runner.invoke(app, ["mail", "fetch"], env={**cli_env, "PLAN_TRACKER_IMAP_URL": "imap://u:p@mail.example.org/INBOX"})
     assert clear.exit_code == 2 and "clear" in clear.output and "Traceback" not in clear.output
+    get_settings.cache_clear()
+    down = runner.invoke(app, ["mail", "fetch"],
+                         env={**cli_env, "PLAN_TRACKER_IMAP_URL": f"imaps://u:p@127.0.0.1:{closed_port}/INBOX"})
+    assert down.exit_code == 2 and "cannot open the mailbox at 127.0.0.1" in down.output, down.output
+
+
+def test_the_templates_command_signs_each_form_with_the_install_secret(
+        applied: Engine, cli_env: dict[str, str], tmp_path: Path) -> None:
+    from plan_tracker.inbox import signature
+    from plan_tracker.token_secret import resolve_secret
+
+    result = runner.invoke(app, ["templates", "--plan", PLAN_ID, "--as-of", OCT9.isoformat(), "--out", str(tmp_path / "t")])
+    assert result.exit_code == 0, result.output
+    secret = resolve_secret(Settings(data_dir=Path(cli_env["PLAN_TRACKER_DATA_DIR"])))  # generated on first use
+    for path in (tmp_path / "t").glob("*.xlsx"):
+        meta = {row[0]: row[1] for row in openpyxl.load_workbook(path)["_meta"].iter_rows(values_only=True)}
+        assert signature.verify(secret, meta)
+        assert not signature.verify(secret, {**meta, "unit": "legal-office"})
 
 
 # -- Who may answer, and hostile mail -----------------------------------------------------------
