@@ -93,7 +93,8 @@ def fetch_cli(env: dict[str, str], settings: Settings, *extra: str) -> Any:
 def test_a_unit_answers_its_reminder_by_reply_and_gets_a_receipt(applied: Engine, mail_settings: Settings,
                                                                  dovecot: Dovecot, relay: Relay, cli_env: dict[str, str],
                                                                  tmp_path: Path) -> None:
-    run_nightly(applied, PLAN_ID, OCT9, now=at(OCT9, MORNING), settings=mail_settings)
+    night = run_nightly(applied, PLAN_ID, OCT9, now=at(OCT9, MORNING), settings=mail_settings)
+    assert night.as_dict()["mail"]["messages"] == 0  # the night's first stage read the (empty) mailbox
     (reminder,) = dovecot.messages("town-a@example.org")
     assert reminder["Reply-To"] == REPLY and f".{PLAN_ID}@" in reminder["Message-ID"]
     body = reminder.get_body(("plain",)).get_content()
