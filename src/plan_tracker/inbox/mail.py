@@ -232,9 +232,10 @@ def _parse(raw: bytes) -> tuple[ParsedMessage | None, bool]:
     raising; a message whose structure it had to guess (no boundary found) is unreadable."""
     try:
         parsed = parse(raw)
+        # A missing close boundary is common and harmless (every part is still found): not here.
         structural = [d for part in parsed.walk() for d in part.defects
                       if type(d).__name__ in ("NoBoundaryInMultipartDefect", "StartBoundaryNotFoundDefect",
-                                              "CloseBoundaryNotFoundDefect", "MultipartInvariantViolationDefect")]
+                                              "MultipartInvariantViolationDefect")]
         return parsed, bool(structural)
     except Exception:
         return None, True
