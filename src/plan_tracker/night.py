@@ -45,10 +45,15 @@ class Night:
 
 def mail(night: Night) -> Any:
     """The units' replies in the mailbox (PLAN_TRACKER_IMAP_URL; nothing when unset): their
-    forms are ingested before the night's lights are computed (inbox.mail)."""
-    from plan_tracker.inbox.mail import run_fetch
+    forms are ingested before the night's lights are computed (inbox.mail). A mailbox out of
+    reach is said in the night's summary; the other stages run."""
+    from plan_tracker.channels.mailbox import MailboxConfigError
+    from plan_tracker.inbox.mail import FetchSummary, run_fetch
 
-    return run_fetch(night.engine, night.settings, now=night.now, only_plan=night.plan_id, factory=night.factory)
+    try:
+        return run_fetch(night.engine, night.settings, now=night.now, only_plan=night.plan_id, factory=night.factory)
+    except MailboxConfigError as exc:  # a mailbox that is down must not stop the reminders
+        return FetchSummary(unavailable=str(exc))
 
 
 def collect(night: Night) -> int:

@@ -194,6 +194,15 @@ def test_without_a_mailbox_the_stage_does_nothing_and_the_command_says_what_to_s
     assert down.exit_code == 2 and "cannot open the mailbox at 127.0.0.1" in down.output, down.output
 
 
+def test_a_mailbox_out_of_reach_does_not_stop_the_night(applied: Engine, tmp_path: Path, closed_port: int,
+                                                       smtp_server: Any) -> None:
+    settings = Settings(data_dir=tmp_path / "var", imap_url=f"imap://u:p@127.0.0.1:{closed_port}/INBOX?plain",
+                        smtp_host="127.0.0.1", smtp_port=smtp_server.port)
+    night = run_nightly(applied, PLAN_ID, OCT9, now=at(OCT9, MORNING), settings=settings).as_dict()
+    assert "cannot open the mailbox" in night["mail"]["unavailable"]
+    assert night["delivery"]["messages"] > 0 and smtp_server.handler.envelopes  # the reminders went out
+
+
 def test_the_templates_command_signs_each_form_with_the_install_secret(
         applied: Engine, cli_env: dict[str, str], tmp_path: Path) -> None:
     from plan_tracker.inbox import signature

@@ -1,4 +1,4 @@
-"""The nightly follow-up flow: the stages of `plan_tracker.night` (collect → evaluate →
+"""The nightly follow-up flow: the stages of `plan_tracker.night` (mail → collect → evaluate →
 deliver → snapshot → report), each a Prefect task for one plan (never one task per
 obligation), with the same summary as the CLI's night. Stages doing I/O retry; all stages
 are idempotent, so a retry or a re-run changes nothing twice.

@@ -23,8 +23,10 @@ A message that fails in an unforeseen way is left in the mailbox and read again 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import imaplib
 import logging
 import re
 import tempfile
@@ -91,9 +93,12 @@ class FetchSummary:
     failed: int = 0  # left in the mailbox, read again next time
     receipts: Any = None
     errors: list[str] = field(default_factory=list)
+    unavailable: str | None = None  # the nightly stage could not reach the mailbox (the night goes on)
 
     def as_dict(self) -> dict[str, Any]:
         r = self.receipts
+        if self.unavailable is not None:
+            return {"unavailable": self.unavailable}
         return {"messages": self.messages, "accepted": self.accepted, "refused": self.refused,
                 "ignored": self.ignored, "seen_before": self.seen, "other_plan": self.skipped,
                 "failed": self.failed, "receipts_sent": r.sent if r else 0, "receipts_failed": r.failed if r else 0}
@@ -386,12 +391,18 @@ def run_fetch(engine: Engine, settings: Settings, *, now: dt.datetime, only_plan
               factory: Any = None) -> FetchSummary | None:
     """`mail fetch`, the nightly stage and the office-hours deployment: None when no
     mailbox is configured (PLAN_TRACKER_IMAP_URL unset)."""
-    from plan_tracker.channels.mailbox import open_source
+    from imap_tools.errors import ImapToolsError
+
+    from plan_tracker.channels.mailbox import MailboxConfigError, open_source
 
     if settings.imap_url is None or not settings.imap_url.get_secret_value():
         return None
     source = open_source(settings.imap_url.get_secret_value(), settings.imap_done_folder)
     try:
         return fetch_mail(engine, source, settings=settings, now=now, only_plan=only_plan, factory=factory)
+    except (OSError, imaplib.IMAP4.error, ImapToolsError) as exc:  # the server went away mid-fetch
+        raise MailboxConfigError(f"the mailbox stopped answering ({type(exc).__name__}: {exc}); "
+                                 "unhandled messages stay in it for the next fetch") from None
     finally:
-        source.close()
+        with contextlib.suppress(OSError, imaplib.IMAP4.error, ImapToolsError):
+            source.close()
