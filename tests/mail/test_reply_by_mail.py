@@ -160,6 +160,19 @@ def test_a_reply_from_the_units_other_address_counts_and_a_fetch_for_another_pla
     assert [(t, u, s) for t, u, _, s, *_ in reports(applied)] == [("s.self-check", "town-b", "done")]
 
 
+def test_a_csv_reply_counts_only_from_the_unit_it_names(applied: Engine, mail_settings: Settings,
+                                                        dovecot: Dovecot) -> None:
+    """A CSV has no hidden sheet to sign: the sender's address is what binds it to its unit."""
+    csv = "计划编号,national-day,单位编号,town-b\r\n任务编号,期间,状态,进度(%)\r\ns.self-check,once,已完成,100\r\n"
+    data = csv.encode("utf-8-sig")
+    dovecot.append(REPLY, reply(sender="town-a@example.org", attachments=[("b.csv", data)], ident="<a@t>").as_bytes())
+    dovecot.append(REPLY, reply(sender="town-b@example.org", attachments=[("b.csv", data)], ident="<b@t>").as_bytes())
+    summary = run_fetch(applied, mail_settings, now=at(OCT9, MORNING))
+    assert summary is not None and (summary.accepted, summary.refused) == (1, 1)
+    assert [(t, u, s) for t, u, _, s, *_ in reports(applied)] == [("s.self-check", "town-b", "done")]
+    assert [e["sender"] for e in events(applied, "auth.refused")] == ["town-a@example.org"]
+
+
 def test_a_message_that_fails_stays_in_the_mailbox_and_is_read_again(
         applied: Engine, mail_settings: Settings, dovecot: Dovecot, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
