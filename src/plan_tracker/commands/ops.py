@@ -85,7 +85,11 @@ def deliver(
         day = _as_of(engine, pid, None, now=clock)
         result = deliver_reminders(engine, pid, now=clock, as_of=day, settings=get_settings())
         out.print(f"deliver {pid}: delivered {result.deliveries_sent} in {result.messages_sent} message(s), "
-                  f"failed {result.failed}, dead {result.dead}, waiting for the delivery window {result.waiting}")
+                  f"failed {result.failed}, dead {result.dead}, waiting for the delivery window {result.waiting}"
+                  + (f", deferred {result.deferred} (channel unreachable)" if result.deferred else ""))
+        for error in result.errors:
+            if "stopped trying" in error:  # an open circuit: the operator should know why
+                out.print(f"  {error}", markup=False, highlight=False)
 
 
 @app.command("init")
