@@ -17,12 +17,13 @@ $(STAMP): $(BIN)/python pyproject.toml requirements.lock
 
 install: $(STAMP)
 
-# Browser tests drive Debian's chromium; CJK fonts make Chinese text render (not boxes).
+# Browser tests drive Debian's chromium; CJK fonts make Chinese text render (not boxes); the
+# reply-by-mail tests start their own Debian dovecot IMAP server (not the system service).
 system-deps:
-	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
-	  echo "installing chromium and fonts-noto-cjk (Debian packages)"; \
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || [ ! -x /usr/sbin/dovecot ]; then \
+	  echo "installing chromium, fonts-noto-cjk and dovecot-imapd (Debian packages)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk dovecot-imapd; \
 	fi
 
 demo: $(STAMP)

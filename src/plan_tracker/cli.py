@@ -6,7 +6,7 @@ error. Commands live in `plan_tracker.commands.*`; importing a module registers 
 
 from __future__ import annotations
 
-from plan_tracker.commands import authoring, core, inbox, ops, reports, web  # noqa: F401  (registers commands)
+from plan_tracker.commands import authoring, core, inbox, mail, ops, reports, web  # noqa: F401  (registers commands)
 from plan_tracker.commands.common import app
 
 

@@ -122,6 +122,7 @@ def run(folder: Path, first: dt.date, last: dt.date) -> None:
     import os
 
     from plan_tracker.domain.calendar import WorkCalendar
+    from plan_tracker.inbox.demo import reply_round_trip
     from plan_tracker.night import run_nightly
     from plan_tracker.planfile import load_plan
     from plan_tracker.resources import example_plan_path
@@ -135,7 +136,7 @@ def run(folder: Path, first: dt.date, last: dt.date) -> None:
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     url = os.environ.get("PLAN_TRACKER_DATABASE_URL") or f"sqlite:///{(folder / 'plan-tracker.sqlite3').resolve()}"
-    settings = Settings(data_dir=folder, database_url=url)
+    settings = Settings(data_dir=folder, database_url=url, reply_address="duban-reply@demo.example")
     engine = engine_for(url)
     started = time.monotonic()
     plan_file = example_plan_path("jingzhou-2018")
@@ -182,6 +183,9 @@ def run(folder: Path, first: dt.date, last: dt.date) -> None:
     leading = {a for a in ([group.email] if group and group.email else []) + [p.email or "" for p in (group.recipients if group else [])] if a}
     for line in tally.lines(leading):
         console.print(line)
+    last_morning = dt.datetime.combine(nights[-1], dt.time(10, 0), tzinfo=shanghai)
+    for line in reply_round_trip(engine, settings, outbox=outbox, maildir=folder / "maildir", now=last_morning):
+        console.print(line, markup=False, highlight=False)
     reports_dir = settings.folder("reports")
     if reports_dir.exists():
         console.print(f"report files: [bold]{reports_dir}[/]")

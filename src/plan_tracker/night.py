@@ -1,6 +1,6 @@
 """The night: one list of stages, run in-process by the CLI or as Prefect tasks by the flow.
 
-collect → evaluate (lights + reminders) → deliver → snapshot → report. Each stage is a
+mail → collect → evaluate (lights + reminders) → deliver → snapshot → report. Each stage is a
 coarse, set-based step for one plan and safe to re-run. This module sits above services,
 the inbox and reports (it is the one place that chains them), so both the CLI's night
 (`run_nightly`) and the Prefect flow (`flows.nightly`) run exactly these stages, in this
@@ -41,6 +41,19 @@ class Night:
         """The plan version in force on the night, resolved once for every stage."""
         with self.engine.connect() as conn:
             return plan_context(conn, self.plan_id, self.as_of)
+
+
+def mail(night: Night) -> Any:
+    """The units' replies in the mailbox (PLAN_TRACKER_IMAP_URL; nothing when unset): their
+    forms are ingested before the night's lights are computed (inbox.mail). A mailbox out of
+    reach is said in the night's summary; the other stages run."""
+    from plan_tracker.channels.mailbox import MailboxConfigError
+    from plan_tracker.inbox.mail import FetchSummary, run_fetch
+
+    try:
+        return run_fetch(night.engine, night.settings, now=night.now, only_plan=night.plan_id, factory=night.factory)
+    except MailboxConfigError as exc:  # a mailbox that is down must not stop the reminders
+        return FetchSummary(unavailable=str(exc))
 
 
 def collect(night: Night) -> int:
@@ -107,6 +120,7 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
+    Stage("mail", mail, "mail", 2, [30, 120]),
     Stage("collect", collect, "reports_known", 2, [10, 60], "nightly.collected"),
     Stage("evaluate", evaluate, "evaluation", 1, [30], "nightly.evaluated"),
     Stage("deliver", deliver, "delivery", 3, [30, 120, 600], "nightly.delivered"),

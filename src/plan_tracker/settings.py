@@ -42,6 +42,12 @@ class Settings(BaseSettings):
         description="unreachable failures in a row after which a delivery run stops trying SMTP; "
                     "the rest wait for the next run without using an attempt",
     )
+    reply_address: str | None = Field(
+        default=None, description="Reply-To of every reminder to a unit contact: the mailbox `mail fetch` reads")
+    imap_url: SecretStr | None = Field(
+        default=None, description="imaps://user:password@host[:993]/INBOX (imap:// only with ?starttls or "
+                                  "?plain on localhost); unset: `mail fetch` reads nothing")
+    imap_done_folder: str = Field(default="plan-tracker-done", description="where handled replies are moved")
     robots: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description='named robots/webhooks: {"name": {"kind": "dingtalk", "url": "...", "secret": "..."}}',

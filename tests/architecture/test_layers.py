@@ -42,7 +42,7 @@ def test_the_cli_and_the_flow_run_the_one_list_of_stages() -> None:
     from plan_tracker.flows import nightly as flow
     from plan_tracker.night import STAGES
 
-    assert [s.name for s in STAGES] == ["collect", "evaluate", "deliver", "snapshot", "report"]
+    assert [s.name for s in STAGES] == ["mail", "collect", "evaluate", "deliver", "snapshot", "report"]
     assert list(flow.STAGE_TASKS) == [s.name for s in STAGES]
     flow_source = (SRC / "flows" / "nightly.py").read_text(encoding="utf-8")
     for name in ("ingest_inbox", "run_report_stage", "deliver_reminders(_engine()", "stages.snapshot("):

@@ -3,7 +3,7 @@
 Nothing connects at import or construction; each `send` opens what it needs.
 """
 
-from plan_tracker.channels.base import Channel, DeliveryError, Message, Receipt
+from plan_tracker.channels.base import Attachment, Channel, DeliveryError, Message, Receipt
 from plan_tracker.channels.dingtalk import DingTalkChannel
 from plan_tracker.channels.file_outbox import FileOutboxChannel
 from plan_tracker.channels.registry import KINDS, build_channel
@@ -14,6 +14,7 @@ from plan_tracker.channels.wecom import WeComChannel
 
 __all__ = [
     "KINDS",
+    "Attachment",
     "Channel",
     "DeliveryError",
     "DingTalkChannel",

@@ -10,6 +10,15 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file carried by an e-mail (the unit's report form); robots cannot carry one."""
+
+    filename: str
+    content: bytes
+    mime_type: str = "application/octet-stream"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Message:
     """One rendered reminder for one recipient.
@@ -23,6 +32,12 @@ class Message:
     text: str  # plain-text body (Chinese); every channel can send this
     html: str | None = None  # optional HTML alternative for email channels
     message_key: str  # stable id used for idempotency (Message-ID, outbox file name)
+    # E-mail only (docs/INBOX.md "Answer by reply"): the plan named in the Message-ID, so a
+    # reply finds its plan; where replies go; what this message answers; its attachments.
+    plan_id: str | None = None
+    reply_to: str | None = None
+    in_reply_to: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)

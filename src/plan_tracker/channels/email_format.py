@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
-from plan_tracker.channels.base import DeliveryError, Message
+from plan_tracker.channels.base import Attachment, DeliveryError, Message
 
 DEFAULT_SENDER = "plan-tracker@localhost"
+PLAN_TAG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+# A Message-ID a receipt may answer: one bracketed id, no white space (header injection).
+REFERENCE_ID = re.compile(r"<[^<>\s]{1,250}>")
+REFERENCE = re.compile(r"<[0-9a-f]{40}\.([a-z0-9][a-z0-9-]{0,63})@[^>\s]*>")
 
 
 def key_digest(message_key: str) -> str:
@@ -23,9 +28,18 @@ def key_digest(message_key: str) -> str:
     return hashlib.sha256(message_key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def message_id(message_key: str, sender: str) -> str:
+def message_id(message_key: str, sender: str, plan_id: str | None = None) -> str:
+    """`<digest@domain>`, or `<digest.plan@domain>` for a message a unit may answer: the
+    reply's In-Reply-To then names the plan (plan ids are lowercase letters, digits and '-')."""
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
-    return f"<{key_digest(message_key)[:40]}@{domain}>"
+    tag = f".{plan_id}" if plan_id and PLAN_TAG.fullmatch(plan_id) else ""
+    return f"<{key_digest(message_key)[:40]}{tag}@{domain}>"
+
+
+def plans_named(header: str | None) -> list[str]:
+    """The plans named by the Message-IDs in an In-Reply-To or References header (any
+    sender can write these headers: they choose a plan's wording, never a unit's rights)."""
+    return [found.group(1) for found in REFERENCE.finditer(header or "")]
 
 
 def envelope_address(sender: str) -> str:
@@ -53,9 +67,30 @@ def build_email(message: Message, *, sender: str, date: dt.datetime) -> EmailMes
     # The email package encodes non-ASCII subjects as RFC 2047 (=?utf-8?b?...?=) on output.
     email["Subject"] = _one_line(message.subject)
     email["Date"] = format_datetime(date)
-    email["Message-ID"] = message_id(message.message_key, sender)
+    email["Message-ID"] = message_id(message.message_key, sender, message.plan_id)
     email["Auto-Submitted"] = "auto-generated"  # RFC 3834: vacation responders stay quiet
+    _reply_headers(email, message)
     email.set_content(message.text, charset="utf-8", cte="base64")
     if message.html is not None:
         email.add_alternative(message.html, subtype="html", charset="utf-8", cte="base64")
+    for attachment in message.attachments:
+        _attach(email, attachment)
     return email
+
+
+def _reply_headers(email: EmailMessage, message: Message) -> None:
+    try:
+        if message.reply_to:
+            email["Reply-To"] = message.reply_to
+    except (ValueError, IndexError, HeaderParseError) as exc:
+        raise DeliveryError(f"bad reply address: {exc}", permanent=True) from None
+    if message.in_reply_to and REFERENCE_ID.fullmatch(message.in_reply_to):
+        email["In-Reply-To"] = message.in_reply_to
+        email["References"] = message.in_reply_to
+
+
+def _attach(email: EmailMessage, attachment: Attachment) -> None:
+    maintype, _, subtype = attachment.mime_type.partition("/")
+    # RFC 2231 names (filename*=utf-8''…): Chinese unit names survive every mail client.
+    email.add_attachment(attachment.content, maintype=maintype, subtype=subtype or "octet-stream",
+                         filename=("utf-8", "", _one_line(attachment.filename)))

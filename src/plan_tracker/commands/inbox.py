@@ -36,14 +36,17 @@ def templates(
 ) -> None:
     """Write XLSX report templates, one per unit, pre-filled with its open obligations."""
     from plan_tracker.inbox.template import write_templates
+    from plan_tracker.settings import get_settings
+    from plan_tracker.token_secret import resolve_secret
 
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInput("cli.out_not_folder", path=out_dir)
     engine = _engine()
     today = _plan_today(engine, plan)
     day = _date(as_of, "--as-of") or today
+    # Signed with the install's secret: the unit may return the form by replying to a mail.
     files = write_templates(engine, plan, as_of=day, today=today, out_dir=out_dir,
-                            unit=unit, period=period)
+                            unit=unit, period=period, secret=resolve_secret(get_settings()))
     if not files:
         scope = " ".join(filter(None, [f"unit {unit}" if unit else "", f"period {period}" if period else ""]))
         out.print(f"no open obligations{' for ' + scope if scope else ''} on {day}: no template written")

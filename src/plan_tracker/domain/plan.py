@@ -116,6 +116,9 @@ class Unit(Strict):
     groups: list[Id] = Field(default_factory=list, description="所属分组，供 lead: group:NAME 引用 Groups the unit belongs to (lead: group:NAME)")
     contact: Person | None = Field(default=None, description="联络员：接收提醒、催办 Contact: receives reminders")
     head: Person | None = Field(default=None, description="负责人：接收催办、督办 Head: receives urging and supervision")
+    also_from: list[Email] = Field(
+        default_factory=list, max_length=20,
+        description="其他可回复报送的邮箱 Other addresses the unit may answer a reminder from (besides contact and head)")
     renamed_from: Id | None = Field(
         default=None, description="原单位编号：改名时保留其全部记录 Former unit id: a rename that keeps the unit's whole record")
     cancelled: Cancellation | None = Field(default=None, description="撤销：{on: 日期, reason: 原因} Withdrawn: {on, reason}")

@@ -1,4 +1,4 @@
-"""The nightly follow-up flow: the stages of `plan_tracker.night` (collect → evaluate →
+"""The nightly follow-up flow: the stages of `plan_tracker.night` (mail → collect → evaluate →
 deliver → snapshot → report), each a Prefect task for one plan (never one task per
 obligation), with the same summary as the CLI's night. Stages doing I/O retry; all stages
 are idempotent, so a retry or a re-run changes nothing twice.
@@ -89,6 +89,7 @@ def run_shard(deployment: str, plan_id: str, as_of: dt.date, shard: int, shards:
 NIGHT_TIMEOUT_S = 2 * 3600
 SHARD_TIMEOUT_S = 3600
 DELIVERY_TIMEOUT_S = 25 * 60
+MAIL_TIMEOUT_S = 10 * 60  # inside the 15-minute schedule, so fetches never pile up
 
 
 @flow(name="evaluate-shard", log_prints=True, retries=1, retry_delay_seconds=30, timeout_seconds=SHARD_TIMEOUT_S)
@@ -209,3 +210,13 @@ def _delivery_day(engine: Any, plan_id: str, now: dt.datetime) -> tuple[dt.date,
     if not opens <= local.time().replace(tzinfo=None) < closes:
         return local.date(), f"{local:%H:%M} is outside the delivery window {opens:%H:%M}–{closes:%H:%M}"
     return local.date(), None
+
+
+@flow(name="mail-fetch", log_prints=True, timeout_seconds=MAIL_TIMEOUT_S)
+def fetch_replies(plan_id: str | None = None) -> dict[str, Any] | None:
+    """The units' replies by e-mail (`plan-tracker mail fetch`): every 15 minutes in office
+    hours (prefect.yaml), so a receipt answers a unit while it is still at its desk."""
+    from plan_tracker.inbox.mail import run_fetch
+
+    summary = run_fetch(_engine(), get_settings(), now=now_utc(), only_plan=plan_id)
+    return summary.as_dict() if summary is not None else None

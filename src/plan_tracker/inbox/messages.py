@@ -240,6 +240,38 @@ MESSAGES: dict[str, dict[str, str]] = {
                              "en": "{target} leads outside the inbox folder {root}; refusing to write there"},
     "folder.not_plain": {"zh": "{target} 不是 {folder} 中的普通文件名", "en": "{target} is not a plain name inside {folder}"},
     "template.unknown_unit": {"zh": "计划“{plan}”中没有单位“{unit}”", "en": "plan {plan!r} has no unit {unit!r}"},
+    # -- answers by e-mail (services/replies.py): the receipt sent back to the sender ------------------
+    "mail.subject": {"zh": "回执：{subject}", "en": "Receipt: {subject}"},
+    "mail.greeting": {"zh": "您好：\n\n我们于 {day} 收到您的邮件，处理结果如下。",
+                      "en": "Hello,\n\nyour e-mail reached us on {day}; this is what became of it."},
+    "mail.refused_file": {"zh": "附件“{file}”：不予受理 — {reason}", "en": "attachment {file!r}: refused — {reason}"},
+    "mail.refused": {"zh": "邮件不予受理 — {reason}", "en": "the e-mail was refused — {reason}"},
+    "mail.no_attachment": {
+        "zh": "邮件没有附带报送模板，仅凭正文（如“已完成”）无法登记。请填写提醒邮件所附的电子表格，作为附件回复本邮件。",
+        "en": "the e-mail carries no report form, and its text alone (such as \"done\") cannot be recorded. Fill in "
+              "the spreadsheet attached to the reminder and reply with it attached."},
+    "mail.unsigned": {
+        "zh": "这不是督查部门下发的报送模板，或模板的隐藏标识已被改动；请使用提醒邮件所附的模板",
+        "en": "this is not a form sent by the coordinating office, or its hidden identity sheet was altered; use the "
+              "form attached to the reminder"},
+    "mail.not_unit_address": {
+        "zh": "该模板属于“{unit}”，只接受其联络员、负责人或登记邮箱的回复，本邮件发自 {sender}",
+        "en": "this form belongs to {unit!r}: only its contact, head or registered addresses may return it, and this "
+              "e-mail came from {sender}"},
+    "mail.other_plan": {"zh": "该模板属于计划“{claimed}”，但本邮件回复的是计划“{plan}”的提醒",
+                        "en": "this form belongs to plan {claimed!r}, but the e-mail answers a reminder of plan {plan!r}"},
+    "mail.unknown_plan": {"zh": "无法判断邮件所属的计划，请直接回复提醒邮件并附上其中的模板",
+                          "en": "no plan could be told from the e-mail: reply to the reminder with its form attached"},
+    "mail.too_big": {"zh": "邮件大小 {size} 字节，超过上限 {cap} 字节，未予读取",
+                     "en": "the e-mail is {size} bytes, over the cap of {cap} bytes; it was not read"},
+    "mail.too_many": {"zh": "邮件附带 {count} 个表格，超过上限 {cap} 个，请分几封邮件发送",
+                      "en": "the e-mail carries {count} spreadsheets, over the cap of {cap}; send them in several e-mails"},
+    "mail.unreadable": {"zh": "邮件结构无法解析，请重新发送", "en": "the e-mail's structure could not be read; send it again"},
+    "mail.sender_failed": {"zh": "发件服务器的身份验证结果为未通过（{result}），无法确认发件人",
+                           "en": "the receiving server found the sender's authentication failing ({result}): the sender "
+                                 "cannot be trusted"},
+    "mail.footer": {"zh": "本回执由系统自动发送。如有疑问，请联系{coordinator}。",
+                    "en": "This receipt was sent automatically. Questions: {coordinator}."},
 }
 
 

@@ -36,6 +36,7 @@ from sqlalchemy import Connection, Engine, select
 from plan_tracker.domain.errors import DomainError
 from plan_tracker.domain.plan import Plan, Unit
 from plan_tracker.domain.suggestions import hint
+from plan_tracker.inbox import signature
 from plan_tracker.inbox.columns import (
     COLUMNS,
     IDENTITY_LABELS,
@@ -97,8 +98,10 @@ def open_obligations(engine: Engine, plan_id: str, as_of: dt.date, *, unit: str 
 
 
 def write_templates(engine: Engine, plan_id: str, *, as_of: dt.date, today: dt.date, out_dir: Path,
-                    unit: str | None = None, period: str | None = None) -> list[TemplateFile]:
-    """Write `<plan>-<unit>-<as_of>.xlsx` into `out_dir` for each unit with open obligations."""
+                    unit: str | None = None, period: str | None = None,
+                    secret: str | None = None) -> list[TemplateFile]:
+    """Write `<plan>-<unit>-<as_of>.xlsx` into `out_dir` for each unit with open obligations;
+    with `secret`, each `_meta` identity is signed (a unit may then return it by mail)."""
     with engine.connect() as conn:
         plan = stored_plan(conn, plan_id, as_of)  # the version in force on the as-of date
         version = plan_version(conn, plan_id)
@@ -111,7 +114,7 @@ def write_templates(engine: Engine, plan_id: str, *, as_of: dt.date, today: dt.d
     for u in plan.units:  # plan order, so files come out in a stable order
         if u.id not in rows:
             continue
-        workbook = build_workbook(plan, version, u, rows[u.id], as_of=as_of, today=today)
+        workbook = build_workbook(plan, version, u, rows[u.id], as_of=as_of, today=today, secret=secret)
         path = out_dir / f"{plan_id}-{u.id}-{as_of.isoformat()}.xlsx"
         workbook.save(path)
         written.append(TemplateFile(u.id, path, len(rows[u.id])))
@@ -119,7 +122,7 @@ def write_templates(engine: Engine, plan_id: str, *, as_of: dt.date, today: dt.d
 
 
 def build_workbook(plan: Plan, version: int, unit: Unit, rows: list[StatusRow], *, as_of: dt.date,
-                   today: dt.date) -> Workbook:
+                   today: dt.date, secret: str | None = None) -> Workbook:
     tasks = {t.id: t for _, t in plan.tasks()}
     indicators: list[str] = []  # column labels, in order of first use
     for row in rows:
@@ -166,7 +169,7 @@ def build_workbook(plan: Plan, version: int, unit: Unit, rows: list[StatusRow], 
     sheet.protection.sheet = True
     sheet.protection.formatColumns = False  # widths and heights may still be changed
     sheet.protection.formatRows = False
-    _meta_sheet(workbook, plan, version, unit, as_of, today)
+    _meta_sheet(workbook, plan, version, unit, as_of, today, secret)
     workbook.security = WorkbookProtection(lockStructure=True)  # no sheet added, renamed or unhidden
     workbook.properties.creator = "plan-tracker"
     return workbook
@@ -225,13 +228,16 @@ def _validations(sheet: Worksheet, plan: Plan, count: int, first_indicator: int,
         sheet.add_data_validation(number)
 
 
-def _meta_sheet(workbook: Workbook, plan: Plan, version: int, unit: Unit, as_of: dt.date, today: dt.date) -> None:
+def _meta_sheet(workbook: Workbook, plan: Plan, version: int, unit: Unit, as_of: dt.date, today: dt.date,
+                secret: str | None) -> None:
     meta = workbook.create_sheet(META_SHEET)
     entries: list[tuple[str, Any]] = [
         ("format", META_FORMAT), ("plan", plan.id), ("unit", unit.id), ("plan_version", version),
         ("as_of", as_of.isoformat()), ("generated_on", today.isoformat()), ("sheet", SHEET),
         ("header_row", HEADER_ROW),
     ]
+    if secret is not None:
+        entries.append((signature.KEY, signature.sign(secret, dict(entries))))
     for r, (key, value) in enumerate(entries, start=1):
         put(meta.cell(r, 1), key)
         put(meta.cell(r, 2), value)

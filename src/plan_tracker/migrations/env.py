@@ -4,6 +4,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import plan_tracker.store.models  # noqa: F401  (registers the tables)
+import plan_tracker.store.mail_models  # noqa: F401
 import plan_tracker.store.outbox_models  # noqa: F401
 import plan_tracker.store.portal_models  # noqa: F401
 

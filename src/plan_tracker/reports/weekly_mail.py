@@ -94,7 +94,9 @@ class WeeklyMail:
 def deliver_with_weekly(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, settings: Any,
                         factory: Any = None, context: PlanContext | None = None) -> Any:
     """The delivery stage: reminders, with the week's report riding along to the managers."""
+    from plan_tracker.inbox.forms import ReplyForms
     from plan_tracker.services.delivery import deliver
 
     return deliver(engine, plan_id, now=now, as_of=as_of, settings=settings, factory=factory, context=context,
-                   weekly=WeeklyMail(engine, plan_id, as_of, context))
+                   weekly=WeeklyMail(engine, plan_id, as_of, context),
+                   forms=ReplyForms(engine, settings))  # a unit contact's form, to answer by reply

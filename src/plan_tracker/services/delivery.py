@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, and_, or_, select, update
 from sqlalchemy.sql import text
 
 from plan_tracker import faults
-from plan_tracker.channels import Channel, DeliveryError, Message, build_channel
+from plan_tracker.channels import Attachment, Channel, DeliveryError, Message, build_channel
 from plan_tracker.channels.breaker import circuit_open
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import CalendarNotCovered
@@ -69,6 +69,13 @@ class WeeklySource(Protocol):
 
     def record_sent(self, conn: Connection, recipient_key: str, now: dt.datetime, channel: str,
                     receipt: str) -> None: ...
+
+
+class FormSource(Protocol):
+    """The forms a unit contact's message carries, to fill in and send back by reply
+    (`inbox.forms.ReplyForms`); sets the model's `form_note` when it gives any."""
+
+    def for_message(self, plan: Plan, recipient: Any, model: Any, as_of: dt.date) -> tuple[Attachment, ...]: ...
 
 
 def resolve_route(recipient: Any, settings: Settings, factory: ChannelFactory,
@@ -129,10 +136,11 @@ def _claimable(plan_id: str, now: dt.datetime) -> Any:
 def deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, settings: Settings,
             factory: ChannelFactory | None = None, templates: Path | None = None,
             after_send: Callable[[int], None] | None = None, context: PlanContext | None = None,
-            weekly: WeeklySource | None = None) -> DeliverySummary:
+            weekly: WeeklySource | None = None, forms: FormSource | None = None) -> DeliverySummary:
     """Send every claimable delivery of a plan, grouped per recipient. `after_send` is a test
     hook called after each send and before it is recorded (to simulate crashes); `weekly`
-    lets a manager's message carry the week's report."""
+    lets a manager's message carry the week's report; `forms` gives a unit contact's message the
+    form to fill in and send back by reply."""
     factory = factory or (lambda kind, options: build_channel(kind, **options))
     summary = DeliverySummary()
     with engine.connect() as conn:
@@ -155,7 +163,7 @@ def deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, s
             continue
         _deliver_one(engine, plan, recipients[key], route, now=now, as_of=as_of, settings=settings,
                      summary=summary, coordinator=coordinator, templates=templates, after_send=after_send,
-                     weekly=weekly)
+                     weekly=weekly, form_source=forms)
     _report_open_circuits(routes, held, summary)
     with engine.begin() as conn:
         conn.execute(text(q.ROLL_UP_REMINDERS), {"plan": plan_id})
@@ -178,7 +186,7 @@ def _coordinator_name(plan: Plan) -> str:
 def _deliver_one(engine: Engine, plan: Plan, recipient: Any, route: Route, *, now: dt.datetime,
                  as_of: dt.date, settings: Settings, summary: DeliverySummary, coordinator: str,
                  templates: Path | None, after_send: Callable[[int], None] | None,
-                 weekly: WeeklySource | None = None) -> None:
+                 weekly: WeeklySource | None = None, form_source: FormSource | None = None) -> None:
     token = uuid.uuid4().hex
     with engine.begin() as conn:
         claimed = conn.execute(
@@ -198,9 +206,11 @@ def _deliver_one(engine: Engine, plan: Plan, recipient: Any, route: Route, *, no
                         max_attempts=settings.delivery_max_attempts, summary=summary, retry_in=dt.timedelta(days=1))
         return
     model.weekly = weekly.part_for(recipient.key) if weekly is not None else None
+    forms = form_source.for_message(plan, recipient, model, as_of) if form_source is not None else ()
     rendered = render_model(plan, model, templates)
     message = Message(recipient_name=recipient.name, address=recipient.address, subject=rendered.subject,
-                      text=rendered.text, html=rendered.html, message_key=message_key(plan.id, recipient.key, ids))
+                      text=rendered.text, html=rendered.html, message_key=message_key(plan.id, recipient.key, ids),
+                      plan_id=plan.id, reply_to=settings.reply_address if forms else None, attachments=forms)
     try:
         receipt = route.channel.send(message)
     except DeliveryError as exc:

@@ -131,6 +131,7 @@ class MessageModel:
     decisions: list[Decision] = field(default_factory=list)
     digest: Digest | None = None
     weekly: WeeklyPart | None = None
+    form_note: str | None = None  # the one sentence on the attached form (services.reply_forms)
 
     @property
     def items(self) -> list[Item]:
@@ -217,7 +218,7 @@ def _context(plan: Plan, model: MessageModel) -> dict[str, Any]:
         "decisions": [{**vars(d), "period_label": period_label(d.period, locale)} for d in model.decisions],
         "digest": model.digest, "red_word": light_word("red", locale),
         "done_word": status_word("done", locale), "blocked_word": status_word("blocked", locale),
-        "items": [item_view(i) for i in model.items],
+        "items": [item_view(i) for i in model.items], "form_note": model.form_note,
     }
 
 

@@ -269,6 +269,7 @@ class NightlySummary:
     delivery: Any = None
     figures: int = 0
     report: Any = None  # reports.schedule.ReportStageResult
+    mail: Any = None  # inbox.mail.FetchSummary; None when no reply mailbox is configured
 
     def as_dict(self) -> dict[str, Any]:
         """The one shape of a night's summary: printed by the CLI, returned by the Prefect
@@ -285,6 +286,8 @@ class NightlySummary:
             "figures": self.figures,
             "report": self.report.as_dict() if self.report else None,
         }
+        if self.mail is not None:
+            found["mail"] = self.mail.as_dict()
         if e.shards:
             found["shards"] = e.shards
         return found

@@ -52,14 +52,23 @@ def status_rows_in(conn: Connection, ctx: PlanContext, as_of: dt.date) -> list[S
     params = ctx.eval_params(conn, as_of)
     low, high = id_bounds(conn, ctx.id)
     statement = text(status_rows_sql(history=ctx.reads_history(as_of)))
-    rows = [
-        StatusRow(r["task"], r["unit"], r["period"], _date(r["due"]), r["light"], r["status"],
-                  r["progress"], int(r["overdue_wd"]))
-        for r in conn.execute(statement, {**params, "lo": low, "hi": high}).mappings()
-    ]
+    rows = [_status_row(r) for r in conn.execute(statement, {**params, "lo": low, "hi": high}).mappings()]
     order = {t.id: i for i, (_, t) in enumerate(ctx.plan.tasks())}
     rows.sort(key=lambda r: (order.get(r.task, len(order)), r.task, r.period, r.unit))
     return rows
+
+
+def status_rows_of(conn: Connection, ctx: PlanContext, as_of: dt.date, obligation_ids: list[int]) -> list[StatusRow]:
+    """The rows of a few obligations (a message's items), each read by its id alone."""
+    params = ctx.eval_params(conn, as_of)
+    statement = text(status_rows_sql(history=ctx.reads_history(as_of)))
+    return [_status_row(r) for oid in sorted(set(obligation_ids))
+            for r in conn.execute(statement, {**params, "lo": oid, "hi": oid}).mappings()]
+
+
+def _status_row(r: Any) -> StatusRow:
+    return StatusRow(r["task"], r["unit"], r["period"], _date(r["due"]), r["light"], r["status"],
+                     r["progress"], int(r["overdue_wd"]))
 
 
 def _date(value: Any) -> dt.date:
