@@ -197,14 +197,14 @@ def test_without_a_mailbox_the_stage_does_nothing_and_the_command_says_what_to_s
         applied: Engine, cli_env: dict[str, str], closed_port: int) -> None:
     assert run_fetch(applied, Settings(data_dir=Path(cli_env["PLAN_TRACKER_DATA_DIR"])), now=at(OCT9, MORNING)) is None
     result = runner.invoke(app, ["mail", "fetch"], env={**cli_env, "PLAN_TRACKER_IMAP_URL": ""})
-    assert result.exit_code == 2 and "no mailbox configured" in result.output
+    assert result.exit_code == 2 and "未配置邮箱" in result.output  # Chinese: no plan named, default locale
     get_settings.cache_clear()
     clear = runner.invoke(app, ["mail", "fetch"], env={**cli_env, "PLAN_TRACKER_IMAP_URL": "imap://u:p@mail.example.org/INBOX"})
-    assert clear.exit_code == 2 and "clear" in clear.output and "Traceback" not in clear.output
+    assert clear.exit_code == 2 and "明文" in clear.output and "Traceback" not in clear.output
     get_settings.cache_clear()
     down = runner.invoke(app, ["mail", "fetch"],
                          env={**cli_env, "PLAN_TRACKER_IMAP_URL": f"imaps://u:p@127.0.0.1:{closed_port}/INBOX"})
-    assert down.exit_code == 2 and "cannot open the mailbox at 127.0.0.1" in down.output, down.output
+    assert down.exit_code == 2 and "无法打开邮箱 127.0.0.1" in down.output, down.output
 
 
 def test_a_mailbox_out_of_reach_does_not_stop_the_night(applied: Engine, tmp_path: Path, closed_port: int,

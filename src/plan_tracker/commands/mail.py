@@ -27,7 +27,7 @@ def fetch(
 
     settings = get_settings()
     if settings.imap_url is None or not settings.imap_url.get_secret_value():
-        raise BadInput("no mailbox configured: set PLAN_TRACKER_IMAP_URL (docs/INBOX.md, \"Answer by reply\")")
+        raise BadInput("mail.not_configured")
     engine = _engine()
     if plan is not None:
         with engine.connect() as conn:

@@ -314,6 +314,21 @@ MESSAGES: dict[str, dict[str, str]] = {
     "plan.units_file_path": {"zh": "units_file 应为相对路径", "en": "units_file must be a relative path"},
     "what.units_file": {"zh": "单位清单文件", "en": "units file"},
     "what.report_file": {"zh": "报送文件", "en": "report file"},
+    # -- the units' replies by mail (channels/mailbox.py, inbox/mail.py, commands/mail.py) ---------
+    "mail.unknown_scheme": {"zh": "PLAN_TRACKER_IMAP_URL：未知的协议“{scheme}”（请用 imaps://、imap://…?starttls 或 maildir:）",
+                            "en": "PLAN_TRACKER_IMAP_URL: unknown scheme {scheme!r} (use imaps://, imap://…?starttls or maildir:)"},
+    "mail.cleartext": {"zh": "PLAN_TRACKER_IMAP_URL：不加密的 imap:// 会以明文发送密码；请用 imaps:// 或加上 ?starttls（?plain 仅限本机地址）",
+                       "en": "PLAN_TRACKER_IMAP_URL: imap:// without TLS would send the password in the clear; "
+                             "use imaps:// or add ?starttls (?plain is for a loopback host only)"},
+    "mail.no_host_or_user": {"zh": "PLAN_TRACKER_IMAP_URL 缺少主机或用户名（例如 imaps://user:password@host/INBOX）",
+                             "en": "PLAN_TRACKER_IMAP_URL names no host or user (imaps://user:password@host/INBOX)"},
+    "mail.cannot_open": {"zh": "无法打开邮箱 {where}（{reason}）", "en": "cannot open the mailbox at {where} ({reason})"},
+    "mail.not_maildir": {"zh": "PLAN_TRACKER_IMAP_URL：{path} 不是 Maildir 文件夹",
+                         "en": "PLAN_TRACKER_IMAP_URL: {path} is not a Maildir folder"},
+    "mail.not_configured": {"zh": "未配置邮箱：请设置 PLAN_TRACKER_IMAP_URL（见 docs/INBOX.md“Answer by reply”）",
+                            "en": "no mailbox configured: set PLAN_TRACKER_IMAP_URL (docs/INBOX.md, \"Answer by reply\")"},
+    "mail.stopped_answering": {"zh": "邮箱中途停止响应（{reason}）；未处理的邮件留在邮箱中，下次收取时再处理",
+                               "en": "the mailbox stopped answering ({reason}); unhandled messages stay in it for the next fetch"},
 }
 
 CATALOGUE = Catalogue(MESSAGES)
