@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, select, text
+from sqlalchemy import Connection, Engine, and_, func, or_, select, text
 
 from plan_tracker.services.follow_up import follow_up_end
 from plan_tracker.store.models import CalendarDay, PlanRow
@@ -173,7 +173,9 @@ def _outbox(conn: Connection, plan_id: str, now: dt.datetime) -> list[Check]:
         select(func.count(), func.min(R.c.created_at)).select_from(D.join(R, R.c.id == D.c.reminder_id))
         .where(D.c.plan_id == plan_id, D.c.state.in_(("pending", "failed")), R.c.created_at < now - BACKLOG_AFTER,
                # a weekly digest's deliveries wait for their day on purpose (`services.digests`)
-               ~and_(D.c.state == "pending", D.c.next_attempt_at.is_not(None), D.c.next_attempt_at > now))
+               ~and_(D.c.state == "pending", D.c.next_attempt_at.is_not(None), D.c.next_attempt_at > now),
+               # held for a disabled channel: `delivery_failures` names that fix
+               or_(D.c.fault.is_(None), D.c.fault != "channel"))
     ).one()
     if waiting[0]:
         checks.append(Check("outbox", Level.fail,
@@ -188,15 +190,7 @@ def _outbox(conn: Connection, plan_id: str, now: dt.datetime) -> list[Check]:
                             f"{stale} deliveries were claimed and never recorded (a delivery process died after "
                             "claiming them); the next run past the lease sends them again with the same message key",
                             plan_id))
-    dead = conn.execute(select(func.count(), func.max(D.c.last_error)).where(
-        D.c.plan_id == plan_id, D.c.state == "dead")).one()
-    undeliverable = conn.execute(select(func.count()).where(
-        R.c.plan_id == plan_id, R.c.state == "dead",
-        ~select(D.c.id).where(D.c.reminder_id == R.c.id).exists())).scalar_one()
-    if dead[0] or undeliverable:
-        checks.append(Check("outbox", Level.warn,
-                            f"{dead[0]} dead deliveries (e.g. {dead[1]!r}) and {undeliverable} reminders nobody can "
-                            "receive: fix the addresses in the plan; `plan-tracker reminders` lists them", plan_id))
+    checks += delivery_failures(conn, plan_id)
     unreachable = conn.execute(
         select(D.c.recipient_key, func.count()).where(D.c.plan_id == plan_id, D.c.state == "dead",
                                                       D.c.recipient_key.like(f"{UNREACHABLE_PREFIX}%"))
@@ -214,12 +208,58 @@ def _outbox(conn: Connection, plan_id: str, now: dt.datetime) -> list[Check]:
     return checks
 
 
+def delivery_failures(conn: Connection, plan_id: str) -> list[Check]:
+    """Each kind of delivery failure with its own fix: held for a disabled channel (enable it
+    after fixing its secret or credentials), refused by the peer (the plan's addresses, then
+    `--retry-dead`), retried until dead (`--retry-dead` once the peer is back), and
+    reminders nobody can receive (the plan's units file)."""
+    from plan_tracker.services.delivery import UNREACHABLE_PREFIX as NOBODY
+
+    mine = and_(D.c.plan_id == plan_id, ~D.c.recipient_key.like(f"{NOBODY}%"))
+    held = conn.execute(select(func.count(), func.max(D.c.last_error)).where(
+        mine, D.c.state.in_(("pending", "failed")), D.c.fault == "channel")).one()
+    dead: dict[str, tuple[int, str]] = {}
+    for kind, n, example in conn.execute(select(D.c.fault, func.count(), func.max(D.c.last_error))
+                                         .where(mine, D.c.state == "dead").group_by(D.c.fault)):
+        kind = "refused" if kind == "refused" else "exhausted"  # rows dead before 0009 have no kind
+        dead[kind] = (dead.get(kind, (0, ""))[0] + n, example)
+    undeliverable = conn.execute(select(func.count()).where(
+        R.c.plan_id == plan_id, R.c.state == "dead",
+        ~select(D.c.id).where(D.c.reminder_id == R.c.id).exists())).scalar_one()
+    retry = f"`plan-tracker deliver --plan {plan_id} --retry-dead` (add --since DATE or --channel NAME to narrow it)"
+    checks = []
+    if held[0]:
+        checks.append(Check("delivery", Level.warn,
+                            f"{held[0]} deliveries are held for a disabled channel (e.g. {held[1]!r}); none is lost "
+                            "and no attempt is used: fix the channel's secret or credentials in the settings, then "
+                            "`plan-tracker channels enable NAME` (`channels list` names it); the next delivery run "
+                            "sends them", plan_id))
+    if "refused" in dead:
+        n, example = dead.pop("refused")
+        checks.append(Check("delivery", Level.fail,
+                            f"{n} dead deliveries were refused by the peer (e.g. {example!r}): correct the address "
+                            f"in the plan's units file and re-apply it (`plan-tracker plan apply FILE`), then {retry}",
+                            plan_id))
+    if dead:
+        n = sum(count for count, _ in dead.values())
+        example = next(iter(dead.values()))[1]
+        checks.append(Check("delivery", Level.fail,
+                            f"{n} dead deliveries were retried until their attempts ran out (e.g. {example!r}): "
+                            f"once the peer answers again, {retry}", plan_id))
+    if undeliverable:
+        checks.append(Check("delivery", Level.warn,
+                            f"{undeliverable} reminders nobody can receive: give their units an address in the plan's "
+                            "units file and re-apply it; `plan-tracker reminders` lists them", plan_id))
+    return checks
+
+
 def _channels(conn: Connection) -> list[Check]:
     rows = conn.execute(select(CHANNELS.c.name, CHANNELS.c.reason, CHANNELS.c.changed_at)
                         .where(and_(CHANNELS.c.disabled)).order_by(CHANNELS.c.name)).all()
     if not rows:
         return [Check("channels", Level.ok, "no channel is disabled")]
     return [Check("channels", Level.fail,
-                  f"channel {name} is disabled since {_aware(changed):%Y-%m-%d %H:%M} UTC ({reason}); its reminders "
-                  f"wait; fix the cause, then `plan-tracker channels enable {name}`")
+                  f"channel {name} is disabled since {_aware(changed):%Y-%m-%d %H:%M} UTC ({reason}); its "
+                  "deliveries are held (not dead, no attempt used); fix its secret or credentials in the settings, "
+                  f"then `plan-tracker channels enable {name}`: the next delivery run sends them")
             for name, reason, changed in rows]
