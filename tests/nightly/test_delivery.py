@@ -77,8 +77,8 @@ def robot_rows(engine) -> list[tuple[str, int, str | None]]:
 
 def test_a_wrong_robot_secret_holds_its_deliveries_until_the_channel_is_enabled(engine, http_server, tmp_path: Path):
     """Issue 18 (1): errcode 310000 disables the robot; its deliveries wait (not dead), use
-    no attempt while it is off, and go out at the next run after `channels enable`, the same
-    day, byte-identical to the refused attempt."""
+    no attempt while it is off, and go out at the next run after `channels enable`, without
+    waiting a day."""
     robot_plan(tmp_path, engine)
     settings = Settings(data_dir=tmp_path, robots={"town-a-robot": {"kind": "dingtalk", "url": http_server.url(), "secret": "SEC123"}})
     evaluate(engine, "national-day", OCT9, now=at(OCT9))
@@ -105,7 +105,8 @@ def test_a_wrong_robot_secret_holds_its_deliveries_until_the_channel_is_enabled(
                     settings=settings)
     assert (after.deliveries_sent, after.held, after.dead) == (2, 0, 0)
     assert [state for state, *_ in robot_rows(engine)] == ["sent", "sent"]
-    assert http_server.requests[-1].body == refused  # frozen: the refused message, byte for byte
+    # the robot never took the refused message: the held items go in one message rendered afresh
+    assert refused != http_server.requests[-1].body and b"2018-10-10" in http_server.requests[-1].body
 
 
 def test_retry_dead_requeues_dead_deliveries_explicitly_and_audits_it(engine, http_server, tmp_path: Path):
@@ -148,6 +149,32 @@ def test_webhook_server_error_is_retried_until_it_answers(engine, http_server, t
     assert deliver(engine, "national-day", now=at(OCT9, dt.time(9)), as_of=OCT9, settings=settings).failed == 1
     assert deliver(engine, "national-day", now=at(OCT9, dt.time(12)), as_of=OCT9, settings=settings).deliveries_sent == 1
     assert http_server.requests[-1].json["recipient"] == "钱七"
+
+
+def office_hours(day: dt.date) -> list[dt.datetime]:
+    """A delivery run every 30 minutes, 08:30 to 17:30 (the README's schedule)."""
+    return [at(day, dt.time(8 + (30 + 30 * n) // 60, (30 + 30 * n) % 60)) for n in range(19)]
+
+
+def test_an_smtp_outage_of_three_working_days_loses_nothing(applied, smtp_server, tmp_path: Path):
+    """Issue 18 (7): the retry schedule against an outage over more than one working day.
+    Down from the first attempt (Tue 10-09 08:30) to the end of Thursday; up on Friday
+    morning: every reminder goes out, none died on the way (attempts counted)."""
+    from ..conftest import free_port
+
+    down = Settings(data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=free_port())  # nobody listens
+    evaluate(applied, "national-day", OCT9, now=at(OCT9))
+    tried: list[int] = []
+    for day in (OCT9, dt.date(2018, 10, 10), dt.date(2018, 10, 11)):
+        for moment in office_hours(day):
+            result = deliver(applied, "national-day", now=moment, as_of=day, settings=down)
+            assert result.dead == 0, moment
+            tried.append(result.failed)
+    up = Settings(data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=smtp_server.port)
+    friday = deliver(applied, "national-day", now=at(dt.date(2018, 10, 12), dt.time(8, 30)), as_of=dt.date(2018, 10, 12),
+                     settings=up)
+    assert friday.dead == 0 and {state for _, state in addressed(applied)} == {"sent"}
+    assert sum(1 for n in tried if n) == 11  # attempts 1-7 on Tuesday, two a day after (6 h cap); the 12th sends
 
 
 class Crash(Exception):

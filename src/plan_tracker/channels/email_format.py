@@ -58,4 +58,7 @@ def build_email(message: Message, *, sender: str, date: dt.datetime) -> EmailMes
     email.set_content(message.text, charset="utf-8", cte="base64")
     if message.html is not None:
         email.add_alternative(message.html, subtype="html", charset="utf-8", cte="base64")
+        # From the key, not random: a resend is the same bytes (Date aside). "=_" never occurs
+        # in base64 text, so the boundary cannot collide with a body line.
+        email.set_boundary(f"=_pt_{key_digest(message.message_key)[:40]}")
     return email

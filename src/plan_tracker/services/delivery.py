@@ -13,8 +13,11 @@ message. The conditional UPDATE is the lock.
 
 Frozen messages: the first time rows are claimed, the message is rendered for the delivery
 night and stored (`delivery_message`) before the first send; every later send of those rows
-(after a crash, a failure, a disabled channel or `deliver --retry-dead`) sends the stored
-bytes with the same key (e-mail Message-ID).
+(after a crash, a transient failure or `deliver --retry-dead` of rows retried to death)
+sends the stored bytes with the same key (e-mail Message-ID). Only a refusal (a channel
+fault, a permanent error) releases the rows: the peer did not take the message, so they
+join the recipient's next message, rendered afresh. A frozen message goes first; once it is
+through, the rest due follows in the same run as one fresh message.
 
 Crash policy: a delivery is claimed (state `sending`) before the send and recorded after.
 A crash between the two leaves it `sending`; after `LEASE` it is claimed again and resent
@@ -214,16 +217,33 @@ def _deliver_one(engine: Engine, plan: Plan, recipient: Any, route: Route, *, no
                  as_of: dt.date, settings: Settings, summary: DeliverySummary, coordinator: str,
                  templates: Path | None, after_send: Callable[[int], None] | None,
                  topics: TopicSource | None) -> bool:
-    """Claim, freeze, send and record one recipient's message; True when the channel turned
-    out broken (and is now disabled)."""
+    """One recipient's messages of the run: a message frozen earlier and still unsent goes
+    first, as it was; once it is through, everything else due follows in one fresh message
+    (so a backlog held by an outage goes out in this run, not the next). True when the
+    channel turned out broken (and is now disabled)."""
+    while True:
+        outcome, resent = _send_next(engine, plan, recipient, route, now=now, as_of=as_of, settings=settings,
+                                     summary=summary, coordinator=coordinator, templates=templates,
+                                     after_send=after_send, topics=topics)
+        if outcome != "sent" or not resent:
+            return outcome == "fault"
+
+
+def _send_next(engine: Engine, plan: Plan, recipient: Any, route: Route, *, now: dt.datetime,
+               as_of: dt.date, settings: Settings, summary: DeliverySummary, coordinator: str,
+               templates: Path | None, after_send: Callable[[int], None] | None,
+               topics: TopicSource | None) -> tuple[str, bool]:
+    """Claim, freeze, send and record the recipient's next message: (outcome, whether it
+    was frozen before this run); outcome is none | sent | failed | fault."""
     token = uuid.uuid4().hex
     if not claim(engine, plan.id, recipient.key, now, token):
-        return False
+        return "none", False
     faults.point("deliver.claimed")
-    message = frozen_message(engine, plan, recipient, token, now=now, as_of=as_of, coordinator=coordinator, templates=templates,
-                             portal_url=plan.plan.portal_url or settings.portal_url, topics=topics)
-    if message is None:
-        return False
+    frozen = frozen_message(engine, plan, recipient, token, now=now, as_of=as_of, coordinator=coordinator,
+                            templates=templates, portal_url=plan.plan.portal_url or settings.portal_url, topics=topics)
+    if frozen is None:
+        return "none", False
+    message, resent = frozen
     try:
         receipt = route.channel.send(message)
     except DeliveryError as exc:
@@ -232,7 +252,7 @@ def _deliver_one(engine: Engine, plan: Plan, recipient: Any, route: Route, *, no
         if exc.channel_fault:  # the channel itself is broken (bad token, auth): not one bad address
             _disable_channel(engine, route.name, str(exc), now)
         summary.errors.append(f"{route.name} → {recipient.key}: {exc}")
-        return exc.channel_fault
+        return ("fault" if exc.channel_fault else "failed"), resent
     if after_send is not None:
         after_send(_claimed_count(engine, token))
     faults.point("deliver.sent")  # the crash window: sent, not yet recorded
@@ -242,7 +262,7 @@ def _deliver_one(engine: Engine, plan: Plan, recipient: Any, route: Route, *, no
         _record_weekly_sent(conn, plan.id, token, now, route.name, receipt.detail)
     summary.messages_sent += 1
     summary.deliveries_sent += int(sent)
-    return False
+    return "sent", resent
 
 
 def _claimed_count(engine: Engine, token: str) -> int:
@@ -253,17 +273,18 @@ def _claimed_count(engine: Engine, token: str) -> int:
 def frozen_message(engine: Engine, plan: Plan, recipient: Any, token: str, *, now: dt.datetime, as_of: dt.date,
                    coordinator: str,
                    portal_url: str | None, templates: Path | None = None,
-                   topics: TopicSource | None = None) -> Message | None:
-    """The message of the rows claimed under `token`: the stored one when they already have
-    one, else rendered now, for `as_of`, and stored before anything is sent. None when the
-    rows have nothing left to say (a decisions digest whose decisions were all taken)."""
+                   topics: TopicSource | None = None) -> tuple[Message, bool] | None:
+    """The message of the rows claimed under `token`, and whether it was frozen before: the
+    stored one when they already have one, else rendered now, for `as_of`, and stored
+    before anything is sent. None when the rows have nothing left to say (a decisions
+    digest whose decisions were all taken)."""
     with engine.connect() as conn:
         rows = conn.execute(select(D.c.id, D.c.message_id, D.c.topic, D.c.raised_on).where(D.c.claim == token)).all()
         stored = next((r.message_id for r in rows if r.message_id is not None), None)
         if stored is not None:
             m = conn.execute(select(M).where(M.c.id == stored)).one()
             return Message(recipient_name=recipient.name, address=recipient.address, subject=m.subject, text=m.text,
-                           html=m.html, message_key=m.message_key)
+                           html=m.html, message_key=m.message_key), True
         _, model = claimed_message(conn, plan, recipient, token, as_of, coordinator=coordinator, portal_url=portal_url)
         kinds = {str(r.topic).split(":")[0]: r for r in rows if r.topic}
         if DECISIONS_TOPIC in kinds and not model.decisions:
@@ -285,7 +306,7 @@ def frozen_message(engine: Engine, plan: Plan, recipient: Any, token: str, *, no
         conn.execute(update(D).where(D.c.claim == token).values(message_id=stored))
     faults.point("deliver.frozen")
     return Message(recipient_name=recipient.name, address=recipient.address, subject=rendered.subject,
-                   text=rendered.text, html=rendered.html, message_key=key)
+                   text=rendered.text, html=rendered.html, message_key=key), False
 
 
 def _day(value: Any) -> dt.date:
@@ -306,7 +327,12 @@ def _record_weekly_sent(conn: Connection, plan_id: str, token: str, now: dt.date
 def _record_failure(engine: Engine, token: str, now: dt.datetime, error: str, *, permanent: bool,
                     channel_fault: bool, max_attempts: int, summary: DeliverySummary) -> None:
     """A channel fault holds the rows (no attempt used, due again as soon as the channel is
-    enabled); a permanent refusal kills them; anything else backs off until attempts run out."""
+    enabled); a permanent refusal kills them; anything else backs off until attempts run out.
+
+    A refusal (channel fault or permanent) means the peer did not take the message: its rows
+    leave the frozen message and join the next one, rendered afresh with whatever else is
+    due. After a transient failure the peer may have taken it (a timeout after the data):
+    the rows keep it, so a retry is the same bytes and Message-ID."""
     with engine.begin() as conn:
         rows = conn.execute(select(D.c.id, D.c.attempts).where(D.c.claim == token, D.c.state == "sending")).all()
         for row in rows:
@@ -320,6 +346,8 @@ def _record_failure(engine: Engine, token: str, now: dt.datetime, error: str, *,
             else:
                 values = {"state": "failed", "fault": None, "next_attempt_at": now + backoff(row.attempts)}
                 summary.failed += 1
+            if channel_fault or permanent:
+                values["message_id"] = None
             conn.execute(update(D).where(D.c.id == row.id, D.c.claim == token).values(last_error=error[:1000], **values))
 
 
