@@ -66,7 +66,7 @@ INBOX = {
 }
 
 NAMED = ["nightly.started:1", "nightly.collected:1", "evaluate.batch:4", "nightly.evaluated:1",
-         "deliver.claimed:2", "deliver.sent:1", "deliver.sent:3", "nightly.delivered:1", "nightly.reported:1"]
+         "deliver.claimed:2", "deliver.frozen:1", "deliver.sent:1", "deliver.sent:3", "nightly.delivered:1", "nightly.reported:1"]
 # Transaction boundaries by number (SQLite): commit 4 is the second inbox file's (killed
 # before the file leaves the inbox); precommit 22 and 27 were a delivery's `sent` record and
 # the weekly report's own `sent` event until the week's report joined the managers' reminder
