@@ -238,3 +238,13 @@ def test_each_kind_of_delivery_failure_names_its_own_fix_and_retry_dead_clears_t
     assert [c for c in checks if c["check"] == "delivery" and "dead" in c["message"]] == []
     with store.connect() as conn:
         assert conn.execute(select(d.c.state).where(d.c.id.in_(ids[1:3]))).scalars().all() == ["sent", "sent"]
+
+
+def test_a_weekly_report_waiting_more_than_a_day_fails(store: Engine, tmp_path: Path, smtp_server: Any) -> None:
+    """The week's report is an outbox row of no reminder: the backlog check sees it too."""
+    night(store, dt.date(2018, 10, 15), tmp_path, smtp_host="127.0.0.1", smtp_port=smtp_server.port)  # 02:00: waits
+    code, checks = all_checks(at(dt.date(2018, 10, 15), 10))
+    assert not [c for c in checks if "weekly reports or decisions" in c["message"]]  # not yet a day
+    code, checks = all_checks(at(dt.date(2018, 10, 17), 10))
+    said = [c for c in checks if "weekly reports or decisions" in c["message"]]
+    assert code == 1 and said and said[0]["level"] == "fail" and "plan-tracker deliver" in said[0]["message"]

@@ -190,7 +190,7 @@ def _outbox(conn: Connection, plan_id: str, now: dt.datetime) -> list[Check]:
                             f"{stale} deliveries were claimed and never recorded (a delivery process died after "
                             "claiming them); the next run past the lease sends them again with the same message key",
                             plan_id))
-    checks += delivery_failures(conn, plan_id)
+    checks += delivery_failures(conn, plan_id, now)
     unreachable = conn.execute(
         select(D.c.recipient_key, func.count()).where(D.c.plan_id == plan_id, D.c.state == "dead",
                                                       D.c.recipient_key.like(f"{UNREACHABLE_PREFIX}%"))
@@ -208,11 +208,12 @@ def _outbox(conn: Connection, plan_id: str, now: dt.datetime) -> list[Check]:
     return checks
 
 
-def delivery_failures(conn: Connection, plan_id: str) -> list[Check]:
+def delivery_failures(conn: Connection, plan_id: str, now: dt.datetime) -> list[Check]:
     """Each kind of delivery failure with its own fix: held for a disabled channel (enable it
     after fixing its secret or credentials), refused by the peer (the plan's addresses, then
-    `--retry-dead`), retried until dead (`--retry-dead` once the peer is back), and
-    reminders nobody can receive (the plan's units file)."""
+    `--retry-dead`), retried until dead (`--retry-dead` once the peer is back), reminders
+    nobody can receive (the plan's units file), and the week's report or a decisions digest
+    waiting more than a day (no reminder of their own, so `_outbox` does not see them)."""
     from plan_tracker.services.delivery import UNREACHABLE_PREFIX as NOBODY
 
     mine = and_(D.c.plan_id == plan_id, ~D.c.recipient_key.like(f"{NOBODY}%"))
@@ -246,6 +247,15 @@ def delivery_failures(conn: Connection, plan_id: str) -> list[Check]:
         checks.append(Check("delivery", Level.fail,
                             f"{n} dead deliveries were retried until their attempts ran out (e.g. {example!r}): "
                             f"once the peer answers again, {retry}", plan_id))
+    topics = conn.execute(select(func.count()).where(
+        D.c.plan_id == plan_id, D.c.reminder_id.is_(None), D.c.state.in_(("pending", "failed")),
+        or_(D.c.fault.is_(None), D.c.fault != "channel"), D.c.raised_on < (now - BACKLOG_AFTER).date(),
+        or_(D.c.next_attempt_at.is_(None), D.c.next_attempt_at <= now))).scalar_one()
+    if topics:
+        checks.append(Check("delivery", Level.fail,
+                            f"{topics} weekly reports or decisions digests have waited more than a day: windowed "
+                            "channels send only in the delivery window, so schedule `plan-tracker deliver` during "
+                            "office hours; failing ones show their error in the store's delivery table", plan_id))
     if undeliverable:
         checks.append(Check("delivery", Level.warn,
                             f"{undeliverable} reminders nobody can receive: give their units an address in the plan's "
