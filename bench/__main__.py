@@ -35,6 +35,7 @@ SHARDS = 2  # the "shards" step: the next nights, whole and split over this many
 FOUNDING_STEPS = ["nightly_cli", "nightly_inprocess", "nightly_prefect"]
 FOUNDING = "founding"  # the "size" of the founding plan's rows
 NAIVE_MAX_SIZE = 10_000  # the one-task-per-obligation baseline is timed on a small size only
+PROVINCE = "province"  # the "size" of the province's first night (bench.province, issue 17's shape)
 API = "api"  # the "size" of the API load rows (a store of API_STORE obligations)
 API_STORE = 100_000
 
@@ -94,6 +95,22 @@ def founding_night(backend: str) -> list[dict[str, Any]]:
     return rows
 
 
+def province_night(backend: str) -> list[dict[str, Any]]:
+    """The province's first night (500 units × 17 monthly tasks) on a fresh database."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-province-"))
+    url, drop = database(backend, folder)
+    try:
+        out = subprocess.run([sys.executable, "-m", "bench.province", url], capture_output=True, text=True, check=False)
+        row: dict[str, Any] = (json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0
+                               else {"step": "first_night_cli", "error": out.stderr.strip().splitlines()[-1:]})
+    finally:
+        drop()
+        shutil.rmtree(folder, ignore_errors=True)
+    row.update(size=PROVINCE, backend=backend)
+    print(json.dumps(row, ensure_ascii=False, default=str), flush=True)
+    return [row]
+
+
 def bench(size: int, backend: str, *, naive: bool = False, steps: list[str] | None = None) -> list[dict[str, Any]]:
     folder = Path(tempfile.mkdtemp(prefix=f"bench-{size}-"))
     url, drop = database(backend, folder)
@@ -148,6 +165,10 @@ TARGETS = [
      lambda r: r["nightly_cli"]["seconds"] <= 5),
     ("nightly on the founding plan <= 5 s (CLI, no Prefect server, PostgreSQL)", FOUNDING, "postgresql",
      lambda r: r["nightly_cli"]["seconds"] <= 5),
+    ("a province's first night (102k obligations) <= 4 s, whole `plan-tracker nightly` process (SQLite)",
+     PROVINCE, "sqlite", lambda r: r["first_night_cli"]["seconds"] <= 4),
+    ("a province's first night (102k obligations) <= 6 s, whole `plan-tracker nightly` process (PostgreSQL)",
+     PROVINCE, "postgresql", lambda r: r["first_night_cli"]["seconds"] <= 6),
 ]
 
 
@@ -181,6 +202,8 @@ def main() -> None:
     parser.add_argument("--no-naive", action="store_true", help="skip the one-task-per-obligation baseline")
     parser.add_argument("--no-founding", action="store_true", help="skip the founding plan's night (CLI and Prefect)")
     parser.add_argument("--no-api", action="store_true", help="skip the API load (32 clients, 10 s per backend)")
+    parser.add_argument("--no-province", action="store_true",
+                        help="skip the province's first night (102k obligations, the whole CLI process)")
     parser.add_argument("--out", type=Path, default=None,
                         help="this run's rows (default var/bench/results-<sizes>.json)")
     parser.add_argument("--merge-into", type=Path, default=Path("var/bench/results.json"),
@@ -197,6 +220,9 @@ def main() -> None:
     if not args.no_founding:
         for backend in backends:
             rows += founding_night(backend)
+    if not args.no_province:
+        for backend in backends:
+            rows += province_night(backend)
     if not args.no_api:
         for backend in backends:
             rows += api_load(backend)

@@ -206,6 +206,44 @@ def smtp_server() -> Iterator[SmtpServer]:
         controller.stop()
 
 
+@dataclass
+class HungServer:
+    """A TCP server that accepts every connection and never says a word (no SMTP greeting)."""
+
+    port: int
+    accepted: list[socket.socket] = field(default_factory=list)
+    host: str = "127.0.0.1"
+
+
+@pytest.fixture
+def hung_server() -> Iterator[HungServer]:
+    listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+    server = HungServer(port=int(listener.getsockname()[1]))
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            server.accepted.append(conn)  # held open, silent, until the test ends
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+        for conn in server.accepted:  # a client still waiting sees the connection close
+            conn.close()
+
+
 # --------------------------------------------------------------------------- HTTP
 
 

@@ -29,6 +29,16 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
     smtp_ssl: bool = False
+    # A hung mail server must cost seconds, not minutes (issue 18 finding 7): one timeout
+    # per stage a peer can hang at, and a circuit breaker per channel per delivery run.
+    smtp_connect_timeout_s: float = Field(default=10, gt=0, description="TCP connect (and TLS handshake for smtp_ssl)")
+    smtp_greeting_timeout_s: float = Field(default=10, gt=0, description="wait for the server's 220 greeting")
+    smtp_command_timeout_s: float = Field(default=30, gt=0, description="each SMTP command after the greeting, DATA included")
+    smtp_breaker_threshold: int = Field(
+        default=3, ge=1,
+        description="unreachable failures in a row after which a delivery run stops trying SMTP; "
+                    "the rest wait for the next run without using an attempt",
+    )
     robots: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description='named robots/webhooks: {"name": {"kind": "dingtalk", "url": "...", "secret": "..."}}',

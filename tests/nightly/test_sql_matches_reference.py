@@ -1,6 +1,10 @@
 """The SQL fast path (lights + escalation over the calendar table) equals the pure-Python
 reference rules of the domain, on random plans, reports (blocked ones pause escalation),
-coordinator resumes and sequences of nights."""
+coordinator resumes and sequences of nights.
+
+Three readings of the SQL are held to the reference: the correlated query `status` uses,
+the lights the night saved in `obligation` (the batch fill: windowed on PostgreSQL), and
+the same saved lights when the night runs split into unit shards (`nightly --shard`)."""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from plan_tracker.domain.lights import light_on
 from plan_tracker.domain.obligations import expand
 from plan_tracker.domain.plan import Plan
 from plan_tracker.domain.reports import state_as_of
-from plan_tracker.services.nightly import evaluate
+from plan_tracker.services.nightly import Shard, evaluate, evaluate_shard
 from plan_tracker.services.plans import apply_loaded
 from plan_tracker.services.status import status_rows
 from plan_tracker.services.submissions import Submission, record_report
@@ -86,7 +90,8 @@ def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
 
 def check_equivalence(engine: Engine, tasks: list[dict], ladder: list[tuple[int, int | None]],
                       reports: list[tuple[int, int, str]], nights: list[dt.date],
-                      escalation_from: dt.date | None = None, resumes: list[tuple[int, int]] = ()) -> None:
+                      escalation_from: dt.date | None = None, resumes: list[tuple[int, int]] = (),
+                      shards: int = 1) -> None:
     plan = build_plan(tasks, ladder, escalation_from)
     apply_loaded(engine, plan)
     calendar = WorkCalendar(plan.plan.calendar)
@@ -114,8 +119,9 @@ def check_equivalence(engine: Engine, tasks: list[dict], ladder: list[tuple[int,
     already: dict[tuple[str, str, str], set[tuple[str, int]]] = {k: set() for k in by_key}
     expected_reminders = set()
     for night in nights:
-        evaluate(engine, plan.id, night, now=NOW)
+        run_night(engine, plan.id, night, shards)
         sql_lights = {(r.task, r.unit, r.period): (r.light, r.overdue_wd) for r in status_rows(engine, plan.id, night)}
+        assert saved_lights(engine, plan.id) == sql_lights, night  # the batch fill saved what status reads
         for key, ob in by_key.items():
             _, _, done_on = state_as_of(history[key], night)
             ref = light_on(calendar, as_of=night, period_start=ob.period_start, due=ob.due,
@@ -139,6 +145,22 @@ def check_equivalence(engine: Engine, tasks: list[dict], ladder: list[tuple[int,
     assert got == expected_reminders, repr((sorted(got - expected_reminders), sorted(expected_reminders - got)))
 
 
+def run_night(engine: Engine, plan_id: str, night: dt.date, shards: int) -> None:
+    if shards == 1:
+        evaluate(engine, plan_id, night, now=NOW)
+        return
+    for index in range(shards):  # u1 and u2 fall in shards 2 and 0 of 3: shard 1 is empty
+        evaluate_shard(engine, plan_id, night, now=NOW, shard=Shard(index, shards), worker=f"w{index}")
+
+
+def saved_lights(engine: Engine, plan_id: str) -> dict[tuple[str, str, str], tuple[str | None, int]]:
+    o = Obligation.__table__
+    with engine.connect() as conn:
+        rows = conn.execute(select(o.c.task_id, o.c.unit_id, o.c.period, o.c.light, o.c.overdue_wd)
+                            .where(o.c.plan_id == plan_id))
+        return {(r.task_id, r.unit_id, r.period): (r.light, r.overdue_wd) for r in rows}
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(tasks=st.lists(task_st, min_size=1, max_size=3), ladder=ladder_st, reports=reports_st, nights=nights_st,
        escalation_from=st.one_of(st.none(), dates_2018), resumes=resumes_st)
@@ -153,3 +175,19 @@ def test_sql_evaluation_equals_reference_rules(sqlite_engine: Engine, tasks, lad
 def test_sql_evaluation_equals_reference_rules_on_postgresql(pg_engine: Engine, tasks, ladder, reports, nights,
                                                              escalation_from, resumes) -> None:
     check_equivalence(pg_engine, tasks, ladder, reports, nights, escalation_from, resumes)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(tasks=st.lists(task_st, min_size=1, max_size=2), ladder=ladder_st, reports=reports_st, nights=nights_st,
+       escalation_from=st.one_of(st.none(), dates_2018), resumes=resumes_st)
+def test_sharded_nights_equal_reference_rules(sqlite_engine: Engine, tasks, ladder, reports, nights,
+                                              escalation_from, resumes) -> None:
+    check_equivalence(sqlite_engine, tasks, ladder, reports, nights, escalation_from, resumes, shards=3)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(tasks=st.lists(task_st, min_size=1, max_size=2), ladder=ladder_st, reports=reports_st, nights=nights_st,
+       escalation_from=st.one_of(st.none(), dates_2018), resumes=resumes_st)
+def test_sharded_nights_equal_reference_rules_on_postgresql(pg_engine: Engine, tasks, ladder, reports, nights,
+                                                            escalation_from, resumes) -> None:
+    check_equivalence(pg_engine, tasks, ladder, reports, nights, escalation_from, resumes, shards=3)

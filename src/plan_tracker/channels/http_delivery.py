@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import httpx
 
 from plan_tracker.channels.base import DeliveryError
+from plan_tracker.channels.breaker import Unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -100,22 +101,32 @@ def http_client(client: httpx.Client | None, timeout: float) -> Iterator[httpx.C
 def post_json(
     client: httpx.Client,
     url: str,
-    payload: Mapping[str, Any],
+    payload: Mapping[str, Any] | bytes,
     *,
     timeout: float,
     headers: Mapping[str, str] | None = None,
     secrets: Iterable[str | None] = (),
 ) -> httpx.Response:
-    """POST and return a 2xx response, or raise a classified DeliveryError."""
+    """POST and return a 2xx response, or raise a classified DeliveryError.
+
+    `payload` is a JSON-able mapping, or a body already serialised as JSON (a robot that
+    measured its size sends exactly the bytes it measured)."""
     guard_httpx_logs()
     shown = redact_url(url)
     hidden = [*url_secrets(url), *secrets]
     try:
-        response = client.post(url, json=payload, headers=headers, timeout=timeout)
+        if isinstance(payload, bytes):
+            sent = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
+            response = client.post(url, content=payload, headers=sent, timeout=timeout)
+        else:
+            response = client.post(url, json=payload, headers=headers, timeout=timeout)
     except httpx.TimeoutException as exc:
         # `from None`: the chained httpx error carries the request and its secret URL.
-        raise DeliveryError(f"timed out posting to {shown}: {type(exc).__name__}") from None
-    except httpx.HTTPError as exc:  # connection refused, DNS, protocol errors
+        raise Unreachable(f"timed out posting to {shown}: {type(exc).__name__}") from None
+    except httpx.TransportError as exc:  # connection refused or reset, DNS
+        detail = scrub(str(exc), hidden)
+        raise Unreachable(f"could not post to {shown}: {type(exc).__name__}: {detail}") from None
+    except httpx.HTTPError as exc:  # anything else httpx raises (a malformed URL, a protocol error)
         detail = scrub(str(exc), hidden)
         raise DeliveryError(f"could not post to {shown}: {type(exc).__name__}: {detail}") from None
     error = classify_status(response.status_code)

@@ -43,6 +43,9 @@ def _as_bool(value: Any) -> bool:
 _CONVERT: dict[str, Callable[[Any], Any]] = {
     "port": int,
     "timeout": float,
+    "connect_timeout": float,
+    "greeting_timeout": float,
+    "breaker_threshold": int,
     "max_per_minute": int,
     "max_bytes": int,
     "starttls": _as_bool,

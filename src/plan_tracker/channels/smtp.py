@@ -4,6 +4,12 @@ One connection per `send`: reminders go out once a night, one message per recipi
 a connection per message costs little and leaves no session to go stale or leak between
 sends; nothing connects when the channel is built. Failures are sorted by SMTP reply
 code: 4xx and network trouble are transient, 5xx refusals are permanent.
+
+Three timeouts, because a peer can hang at three places: the TCP connect
+(`connect_timeout`), the 220 greeting (`greeting_timeout`: a server that accepts and
+never greets), and each later command (`timeout`; DATA included). smtplib has one
+timeout for all three; a hung peer then cost 10 s per recipient. A `CircuitBreaker`
+stops the run trying after a few unreachable failures in a row (see `breaker`).
 """
 
 from __future__ import annotations
@@ -11,10 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
+import socket
 import ssl as ssl_module
 from collections.abc import Callable
+from typing import Any
 
 from plan_tracker.channels.base import DeliveryError, Message, Receipt
+from plan_tracker.channels.breaker import CircuitBreaker, Unreachable, guarded
 from plan_tracker.channels.email_format import build_email, envelope_address
 
 logger = logging.getLogger(__name__)
@@ -52,13 +61,18 @@ class SmtpChannel:
         password: str | None = None,
         starttls: bool = False,
         ssl: bool = False,
-        timeout: float = 10,
+        timeout: float = 30,
         *,
+        connect_timeout: float = 10,
+        greeting_timeout: float = 10,
+        breaker_threshold: int = 3,
         name: str = "smtp",
         clock: Callable[[], dt.datetime] = _utcnow,
     ) -> None:
         if starttls and ssl:
             raise ValueError("choose starttls (upgrade on port 587) or ssl (port 465), not both")
+        if min(timeout, connect_timeout, greeting_timeout) <= 0:
+            raise ValueError("SMTP timeouts must be positive numbers of seconds")
         self.host = host
         self.port = port
         self.sender = sender
@@ -66,7 +80,10 @@ class SmtpChannel:
         self._password = password  # private and left out of __repr__: never shown
         self.starttls = starttls
         self.ssl = ssl
-        self.timeout = timeout
+        self.timeout = timeout  # per command after the greeting
+        self.connect_timeout = connect_timeout
+        self.greeting_timeout = greeting_timeout
+        self.breaker = CircuitBreaker(breaker_threshold)
         self.name = name
         self._clock = clock
 
@@ -78,6 +95,9 @@ class SmtpChannel:
         )
 
     def send(self, message: Message) -> Receipt:
+        return guarded(self.breaker, f"{self.host}:{self.port}", lambda: self._send(message))
+
+    def _send(self, message: Message) -> Receipt:
         email = build_email(message, sender=self.sender, date=self._clock())
         try:
             server = self._connect()
@@ -99,25 +119,76 @@ class SmtpChannel:
         except smtplib.SMTPNotSupportedError as exc:
             # The server lacks STARTTLS or AUTH: a configuration error, retrying cannot help.
             raise DeliveryError(f"server does not support: {exc}", permanent=True, channel_fault=True) from None
-        except smtplib.SMTPResponseException as exc:  # sender refused, data refused, greeting
+        except smtplib.SMTPConnectError as exc:  # a greeting other than 220 (421: busy, closing)
+            # 421 is the server saying it cannot serve now: as unreachable as no answer.
+            error = _by_code(exc.smtp_code, f"server refused the connection: {_reply(exc.smtp_error)}")
+            if error.permanent:
+                raise error from None
+            raise Unreachable(str(error)) from None
+        except smtplib.SMTPResponseException as exc:  # sender refused, data refused
             raise _by_code(exc.smtp_code, f"server refused: {_reply(exc.smtp_error)}") from None
         except ssl_module.SSLCertVerificationError as exc:
             raise DeliveryError(f"TLS certificate rejected: {exc}", permanent=True, channel_fault=True) from None
-        except (smtplib.SMTPException, OSError) as exc:  # refused, reset, timeout, DNS
-            raise DeliveryError(f"could not reach {self.host}:{self.port}: {type(exc).__name__}: {exc}") from None
+        except (smtplib.SMTPException, OSError) as exc:  # refused, reset, timeout, DNS, disconnected
+            raise Unreachable(f"could not reach {self.host}:{self.port}: {_what(exc)}") from None
         logger.debug("mail for %s handed to %s:%s", message.address, self.host, self.port)
         return Receipt(channel=self.name, detail=str(email["Message-ID"]))
 
     def _connect(self) -> smtplib.SMTP:
+        server: smtplib.SMTP
         if self.ssl:
-            return smtplib.SMTP_SSL(
-                self.host, self.port, timeout=self.timeout, context=ssl_module.create_default_context()
-            )
-        server = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        if self.starttls:
-            try:
+            server = _TimedSMTPSSL(host=self.host, connect_timeout=self.connect_timeout,
+                                   greeting_timeout=self.greeting_timeout, timeout=self.timeout,
+                                   context=ssl_module.create_default_context())
+        else:
+            server = _TimedSMTP(host=self.host, connect_timeout=self.connect_timeout,
+                                greeting_timeout=self.greeting_timeout, timeout=self.timeout)
+        try:
+            code, greeting = server.connect(self.host, self.port)  # the greeting, under greeting_timeout
+            if code != 220:
+                raise smtplib.SMTPConnectError(code, greeting)
+            if server.sock is not None:
+                server.sock.settimeout(self.timeout)  # every command from here on
+            if self.starttls:
                 server.starttls(context=ssl_module.create_default_context())
-            except BaseException:
-                server.close()
-                raise
+        except BaseException:
+            server.close()
+            raise
         return server
+
+
+def _what(exc: BaseException) -> str:
+    # smtplib turns a read timeout into SMTPServerDisconnected("...: timed out"); the
+    # TimeoutError is its context. Say plainly that the server did not answer.
+    if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+        return f"no answer in time ({type(exc).__name__}: {exc})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+class _TimedSMTP(smtplib.SMTP):
+    """smtplib.SMTP with its own connect and greeting timeouts (smtplib has one for all)."""
+
+    def __init__(self, *, host: str, connect_timeout: float, greeting_timeout: float, timeout: float) -> None:
+        self.connect_timeout, self.greeting_timeout = connect_timeout, greeting_timeout
+        super().__init__(timeout=timeout)  # no host: nothing connects here
+        self._host = host  # what smtplib would have kept: STARTTLS checks the certificate against it
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock: socket.socket = super()._get_socket(host, port, self.connect_timeout)  # type: ignore[misc]
+        sock.settimeout(self.greeting_timeout)
+        return sock
+
+
+class _TimedSMTPSSL(smtplib.SMTP_SSL):
+    """The same for SMTPS (port 465): the TLS handshake is part of the connect."""
+
+    def __init__(self, *, host: str, connect_timeout: float, greeting_timeout: float, timeout: float,
+                 context: Any) -> None:
+        self.connect_timeout, self.greeting_timeout = connect_timeout, greeting_timeout
+        super().__init__(timeout=timeout, context=context)
+        self._host = host  # the TLS handshake checks the certificate against it
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock: socket.socket = super()._get_socket(host, port, self.connect_timeout)  # type: ignore[misc]
+        sock.settimeout(self.greeting_timeout)
+        return sock

@@ -11,6 +11,7 @@ from __future__ import annotations
 import httpx
 
 from plan_tracker.channels.base import Message, Receipt
+from plan_tracker.channels.breaker import CircuitBreaker, guarded
 from plan_tracker.channels.http_delivery import http_client, post_json, redact_url
 
 
@@ -24,6 +25,7 @@ class WebhookChannel:
         client: httpx.Client | None = None,
         *,
         name: str = "webhook",
+        breaker_threshold: int = 3,
     ) -> None:
         if (secret_header is None) != (secret is None):
             raise ValueError("secret_header and secret go together")
@@ -33,12 +35,16 @@ class WebhookChannel:
         self.timeout = timeout
         self._client = client
         self.name = name
+        self.breaker = CircuitBreaker(breaker_threshold)  # a hung receiver: see channels.breaker
 
     def __repr__(self) -> str:
         secret = f", secret_header={self.secret_header!r}, secret='***'" if self.secret_header else ""
         return f"WebhookChannel(url={redact_url(self._url)!r}{secret}, name={self.name!r})"
 
     def send(self, message: Message) -> Receipt:
+        return guarded(self.breaker, redact_url(self._url), lambda: self._send(message))
+
+    def _send(self, message: Message) -> Receipt:
         payload = {
             "subject": message.subject,
             "text": message.text,

@@ -103,7 +103,12 @@ def deliver(
         result = deliver_reminders(engine, pid, now=clock, as_of=day, settings=get_settings())
         out.print(f"deliver {pid}: delivered {result.deliveries_sent} in {result.messages_sent} message(s), "
                   f"failed {result.failed}, dead {result.dead}, waiting for the delivery window {result.waiting}"
-                  f"{held_note(result.held)}", markup=False, highlight=False)
+                  f"{held_note(result.held)}"
+                  + (f", deferred {result.deferred} (channel unreachable)" if result.deferred else ""),
+                  markup=False, highlight=False)
+        for error in result.errors:
+            if "stopped trying" in error:  # an open circuit: the operator should know why
+                out.print(f"  {error}", markup=False, highlight=False)
 
 
 @app.command("init")

@@ -146,5 +146,6 @@ def deliver_waiting(plan_id: str | None = None) -> list[dict[str, Any]]:
         day = today_in(stages.plan_timezone(engine, pid))
         result = deliver_reminders(engine, pid, now=now_utc(), as_of=day, settings=get_settings())
         results.append({"plan": pid, "messages": result.messages_sent, "delivered": result.deliveries_sent,
-                        "failed": result.failed, "dead": result.dead, "waiting": result.waiting})
+                        "failed": result.failed, "dead": result.dead, "waiting": result.waiting,
+                        "deferred": result.deferred})
     return results

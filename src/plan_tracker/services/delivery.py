@@ -45,6 +45,7 @@ from sqlalchemy.sql import text
 
 from plan_tracker import faults
 from plan_tracker.channels import Channel, DeliveryError, Message, build_channel
+from plan_tracker.channels.breaker import circuit_open
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import CalendarNotCovered
 from plan_tracker.domain.plan import Plan
@@ -83,6 +84,7 @@ class DeliverySummary:
     dead: int = 0
     waiting: int = 0  # outside the delivery window
     held: int = 0  # deliveries waiting for a disabled channel (no attempt used)
+    deferred: int = 0  # recipients not tried: their channel's circuit breaker opened this run
     errors: list[str] = field(default_factory=list)
 
 
@@ -127,7 +129,9 @@ def _route_spec(recipient: Any, settings: Settings) -> tuple[str, str, dict[str,
         return "smtp", "smtp", {
             "host": settings.smtp_host, "port": settings.smtp_port, "sender": settings.smtp_sender,
             "username": settings.smtp_username, "password": password,
-            "starttls": settings.smtp_starttls, "ssl": settings.smtp_ssl}, True
+            "starttls": settings.smtp_starttls, "ssl": settings.smtp_ssl,
+            "connect_timeout": settings.smtp_connect_timeout_s, "greeting_timeout": settings.smtp_greeting_timeout_s,
+            "timeout": settings.smtp_command_timeout_s, "breaker_threshold": settings.smtp_breaker_threshold}, True
     if recipient.channel in {"dingtalk", "wecom", "webhook"}:
         robot = settings.robots.get(recipient.address)
         if robot:
@@ -191,6 +195,7 @@ def deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, s
         coordinator = _coordinator_name(plan)
     window_open = in_window(plan, now)
     routes: dict[str, Route] = {}
+    deferred: dict[str, int] = {}  # recipients deferred per route by an open circuit
     for key, count in due.items():
         route = resolve_route(recipients[key], settings, factory, routes)
         if route.windowed and not window_open:
@@ -199,13 +204,26 @@ def deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, s
         if route.name in disabled:  # not even claimed: no attempt is used while it is off
             summary.held += int(count)
             continue
+        if circuit_open(route.channel) is not None:  # left unclaimed: no attempt used, next run
+            summary.deferred += 1
+            deferred[route.name] = deferred.get(route.name, 0) + 1
+            continue
         if _deliver_one(engine, plan, recipients[key], route, now=now, as_of=as_of, settings=settings,
                         summary=summary, coordinator=coordinator, templates=templates, after_send=after_send,
                         topics=topics):
             disabled.add(route.name)
+    _report_open_circuits(routes, deferred, summary)
     with engine.begin() as conn:
         conn.execute(text(q.ROLL_UP_REMINDERS), {"plan": plan_id})
     return summary
+
+
+def _report_open_circuits(routes: dict[str, Route], held: dict[str, int], summary: DeliverySummary) -> None:
+    for route in routes.values():
+        reason = circuit_open(route.channel)
+        if reason is not None:
+            summary.errors.append(f"{route.name}: stopped trying after {reason}; "
+                                  f"{held.get(route.name, 0)} recipient(s) wait for the next delivery run")
 
 
 def _coordinator_name(plan: Plan) -> str:

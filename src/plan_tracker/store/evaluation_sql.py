@@ -347,9 +347,13 @@ WHERE plan_id = :plan AND state IN ('pending', 'failed')
 # Cadence: deliveries raised tonight for a recipient whose every role in the step is a
 # weekly audience wait for the digest day (`next_attempt_at`, UTC). The reminder keeps its
 # own `fired_on`; only the message carrying it waits. (`services.digests.digest_holds`)
+# Driven from the batch's reminders (the step index on obligation_id, then the delivery's own
+# unique index): the earlier `reminder_id IN (subquery)` form walked every delivery of the
+# recipient per batch, which PostgreSQL turned into minutes on a 100k first night.
 HOLD_FOR_DIGEST = """
 UPDATE delivery SET next_attempt_at = :digest_at
-WHERE plan_id = :plan AND state = 'pending' AND next_attempt_at IS NULL AND recipient_key IN :keys
-  AND reminder_id IN (SELECT r.id FROM reminder r WHERE r.plan_id = :plan AND r.fired_on = :as_of
-                      AND r.level = :level AND r.obligation_id BETWEEN :lo AND :hi)
+FROM reminder r
+WHERE delivery.reminder_id = r.id AND r.obligation_id BETWEEN :lo AND :hi AND r.level = :level
+  AND r.fired_on = :as_of AND r.plan_id = :plan
+  AND delivery.state = 'pending' AND delivery.next_attempt_at IS NULL AND delivery.recipient_key IN :keys
 """
