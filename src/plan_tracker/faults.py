@@ -17,6 +17,7 @@ Named points (where `point(name)` is called):
     evaluate.batch      an evaluation batch (lights, flips, reminders, deliveries) committed
     nightly.evaluated   every reminder of the night is raised, nothing delivered yet
     deliver.claimed     a recipient's deliveries are claimed (`sending`), not yet sent
+    deliver.frozen      a fresh message is rendered and stored with its deliveries, not yet sent
     deliver.sent        a message went out, its `sent` record is not written: the crash window
     nightly.delivered   delivery is over, the snapshot is not taken
     nightly.reported    the report stage is over, the run is not marked finished

@@ -52,7 +52,10 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='named robots/webhooks: {"name": {"kind": "dingtalk", "url": "...", "secret": "..."}}',
     )
-    delivery_max_attempts: int = 8
+    delivery_max_attempts: int = Field(
+        default=12, ge=1,
+        description="attempts before a delivery is dead: with the backoff (5 min doubling, capped at 6 h) and "
+                    "office-hours delivery runs, a peer down for about three working days loses nothing (README)")
     evaluation_batch: int = Field(
         default=50_000, ge=1, description="obligations evaluated per transaction by the nightly run"
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from plan_tracker.services.delivery import LEASE, deliver
+from plan_tracker.services.delivery import LEASE, deliver, enable_channel
 from plan_tracker.services.nightly import evaluate
 from plan_tracker.services.plans import apply_plan
 from plan_tracker.settings import Settings
@@ -68,17 +68,74 @@ def test_dingtalk_errcode_is_a_failure_even_with_http_200_and_is_retried(engine,
     assert "sign" in http_server.requests[-1].query and "timestamp" in http_server.requests[-1].query
 
 
-def test_a_permanent_robot_failure_is_recorded_dead_and_disables_the_robot(engine, http_server, tmp_path: Path):
+def robot_rows(engine) -> list[tuple[str, int, str | None]]:
+    d = Delivery.__table__
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(d.c.state, d.c.attempts, d.c.fault).where(
+            d.c.recipient_key == "dingtalk:town-a-robot").order_by(d.c.id))]
+
+
+def test_a_wrong_robot_secret_holds_its_deliveries_until_the_channel_is_enabled(engine, http_server, tmp_path: Path):
+    """Issue 18 (1): errcode 310000 disables the robot; its deliveries wait (not dead), use
+    no attempt while it is off, and go out at the next run after `channels enable`, without
+    waiting a day."""
     robot_plan(tmp_path, engine)
     settings = Settings(data_dir=tmp_path, robots={"town-a-robot": {"kind": "dingtalk", "url": http_server.url(), "secret": "SEC123"}})
     evaluate(engine, "national-day", OCT9, now=at(OCT9))
     http_server.replies((200, {"errcode": 310000, "errmsg": "sign not match"}))
     result = deliver(engine, "national-day", now=at(OCT9, dt.time(9)), as_of=OCT9, settings=settings)
-    assert result.dead == 2
+    assert (result.dead, result.held) == (0, 2)
+    assert robot_rows(engine) == [("failed", 0, "channel"), ("failed", 0, "channel")]
     with engine.connect() as conn:
         disabled = conn.execute(select(ChannelState.__table__.c.name).where(ChannelState.__table__.c.disabled)).scalars().all()
     assert disabled == ["dingtalk:town-a-robot"]
-    assert ("s.self-check", "town-a", "dead") in {(t, u, st) for t, u, lv, _, _, st in reminders(engine)}
+    assert ("s.self-check", "town-a", "dead") not in {(t, u, st) for t, u, lv, _, _, st in reminders(engine)}
+    refused = http_server.requests[-1].body
+    # While it stays disabled, runs (even a day later) do not touch it and use no attempt.
+    asked = len(http_server.requests)
+    for later in (at(OCT9, dt.time(10)), at(OCT9 + dt.timedelta(days=1), dt.time(10))):
+        held = deliver(engine, "national-day", now=later, as_of=OCT9, settings=settings)
+        assert (held.held, held.dead, held.failed) == (2, 0, 0)
+    assert len(http_server.requests) == asked
+    assert robot_rows(engine) == [("failed", 0, "channel"), ("failed", 0, "channel")]
+    # The operator fixes the secret and enables the robot: the next run sends them, at once.
+    http_server.replies((200, {"errcode": 0, "errmsg": "ok"}))
+    assert enable_channel(engine, "dingtalk:town-a-robot", at(OCT9 + dt.timedelta(days=1), dt.time(10, 5)))
+    after = deliver(engine, "national-day", now=at(OCT9 + dt.timedelta(days=1), dt.time(10, 10)), as_of=OCT9 + dt.timedelta(days=1),
+                    settings=settings)
+    assert (after.deliveries_sent, after.held, after.dead) == (2, 0, 0)
+    assert [state for state, *_ in robot_rows(engine)] == ["sent", "sent"]
+    # the robot never took the refused message: the held items go in one message rendered afresh
+    assert refused != http_server.requests[-1].body and b"2018-10-10" in http_server.requests[-1].body
+
+
+def test_retry_dead_requeues_dead_deliveries_explicitly_and_audits_it(engine, http_server, tmp_path: Path):
+    from plan_tracker.services.delivery import retry_dead
+    from plan_tracker.store.models import Event
+
+    robot_plan(tmp_path, engine)
+    settings = Settings(data_dir=tmp_path, robots={"town-a-robot": {"kind": "dingtalk", "url": http_server.url(), "secret": "SEC123"}})
+    evaluate(engine, "national-day", OCT9, now=at(OCT9))
+    http_server.replies((200, {"errcode": 430102, "errmsg": "content refused"}))  # permanent, not a channel fault
+    first = deliver(engine, "national-day", now=at(OCT9, dt.time(9)), as_of=OCT9, settings=settings)
+    assert first.dead == 2 and [f for *_, f in robot_rows(engine)] == ["refused", "refused"]
+    # narrowed to another channel or a later day: nothing requeued
+    assert retry_dead(engine, settings, now=at(OCT9, dt.time(9, 30)), actor="op", channel="smtp") == []
+    assert retry_dead(engine, settings, now=at(OCT9, dt.time(9, 30)), actor="op", since=OCT9 + dt.timedelta(days=1)) == []
+    done = retry_dead(engine, settings, now=at(OCT9, dt.time(9, 30)), actor="op", since=OCT9,
+                      channel="dingtalk:town-a-robot")
+    assert [(r.plan_id, r.deliveries) for r in done] == [("national-day", 2)]
+    assert robot_rows(engine) == [("pending", 0, None), ("pending", 0, None)]
+    http_server.replies((200, {"errcode": 0, "errmsg": "ok"}))
+    again = deliver(engine, "national-day", now=at(OCT9, dt.time(9, 31)), as_of=OCT9, settings=settings)
+    assert again.deliveries_sent == 2 and [s for s, *_ in robot_rows(engine)] == ["sent", "sent"]
+    assert ("s.self-check", "town-a", "sent") in {(t, u, st) for t, u, lv, _, _, st in reminders(engine)}
+    assert UNREACHABLE in deliveries(engine)  # a role nobody holds stays dead: nothing to send it to
+    e = Event.__table__
+    with engine.connect() as conn:
+        audit = conn.execute(select(e.c.actor, e.c.payload).where(e.c.kind == "delivery.retry_dead")).all()
+    assert [(a, p["deliveries"], p["channel"], p["since"]) for a, p in audit] == [
+        ("op", 2, "dingtalk:town-a-robot", "2018-10-09")]
 
 
 def test_webhook_server_error_is_retried_until_it_answers(engine, http_server, tmp_path: Path):
@@ -92,6 +149,32 @@ def test_webhook_server_error_is_retried_until_it_answers(engine, http_server, t
     assert deliver(engine, "national-day", now=at(OCT9, dt.time(9)), as_of=OCT9, settings=settings).failed == 1
     assert deliver(engine, "national-day", now=at(OCT9, dt.time(12)), as_of=OCT9, settings=settings).deliveries_sent == 1
     assert http_server.requests[-1].json["recipient"] == "钱七"
+
+
+def office_hours(day: dt.date) -> list[dt.datetime]:
+    """A delivery run every 30 minutes, 08:30 to 17:30 (the README's schedule)."""
+    return [at(day, dt.time(8 + (30 + 30 * n) // 60, (30 + 30 * n) % 60)) for n in range(19)]
+
+
+def test_an_smtp_outage_of_three_working_days_loses_nothing(applied, smtp_server, tmp_path: Path):
+    """Issue 18 (7): the retry schedule against an outage over more than one working day.
+    Down from the first attempt (Tue 10-09 08:30) to the end of Thursday; up on Friday
+    morning: every reminder goes out, none died on the way (attempts counted)."""
+    from ..conftest import free_port
+
+    down = Settings(data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=free_port())  # nobody listens
+    evaluate(applied, "national-day", OCT9, now=at(OCT9))
+    tried: list[int] = []
+    for day in (OCT9, dt.date(2018, 10, 10), dt.date(2018, 10, 11)):
+        for moment in office_hours(day):
+            result = deliver(applied, "national-day", now=moment, as_of=day, settings=down)
+            assert result.dead == 0, moment
+            tried.append(result.failed)
+    up = Settings(data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=smtp_server.port)
+    friday = deliver(applied, "national-day", now=at(dt.date(2018, 10, 12), dt.time(8, 30)), as_of=dt.date(2018, 10, 12),
+                     settings=up)
+    assert friday.dead == 0 and {state for _, state in addressed(applied)} == {"sent"}
+    assert sum(1 for n in tried if n) == 11  # attempts 1-7 on Tuesday, two a day after (6 h cap); the 12th sends
 
 
 class Crash(Exception):

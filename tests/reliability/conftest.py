@@ -186,6 +186,10 @@ def state_of(engine: Engine) -> dict[str, Any]:
             for row in conn.execute(select(o.c.task_id, o.c.unit_id, o.c.period, r.c.level, r.c.seq, d.c.recipient_key,
                                            d.c.state).join(r, r.c.id == d.c.reminder_id)
                                     .join(o, o.c.id == r.c.obligation_id)))
+        # the week's report and the coordinator's decisions: outbox rows of no reminder
+        topics = sorted((row.recipient_key, row.topic, str(row.raised_on), row.state)
+                        for row in conn.execute(select(d.c.recipient_key, d.c.topic, d.c.raised_on, d.c.state)
+                                                .where(d.c.reminder_id.is_(None))))
         reports = sorted(
             (row.task_id, row.unit_id, row.period, row.status, row.progress, str(row.reported_on), row.source, row.note or "")
             for row in conn.execute(select(o.c.task_id, o.c.unit_id, o.c.period, s.c.status, s.c.progress,
@@ -202,7 +206,7 @@ def state_of(engine: Engine) -> dict[str, Any]:
         events = sorted(Counter(
             (row.kind, row.actor, _weekly_state(row.payload))
             for row in conn.execute(select(e.c.kind, e.c.actor, e.c.payload))).items())
-    return {"reminders": reminders, "deliveries": deliveries, "reports": reports, "flips": flips,
+    return {"reminders": reminders, "deliveries": deliveries, "topics": topics, "reports": reports, "flips": flips,
             "lights": lights, "daily_figures": daily, "events": events}
 
 

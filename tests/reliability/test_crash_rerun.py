@@ -10,16 +10,18 @@ is seen. A scenario:
 
 1. runs `plan-tracker nightly --as-of 2018-10-15` in a subprocess with
    `PLAN_TRACKER_FAULT=<point>` (see `plan_tracker.faults`), which SIGKILLs it there;
-2. notes what the dead process left half-done: deliveries claimed (`sending`) and weekly
-   reports sent but not recorded — the crash window;
+2. notes what the dead process left half-done: deliveries claimed (`sending`) whose frozen
+   message went out (the week's report rows among them) — the crash window;
 3. runs the same night again, 11 minutes later (past the 10-minute lease);
 4. compares the store with a control store that ran the night once without a crash, and
-   counts, per delivery, the e-mails that carried it (via the Message-ID each message key
-   gives).
+   counts, per delivery, the e-mails that carried it (via the Message-ID of the frozen
+   message each delivery points at), and checks that every resend is byte-identical to the
+   first send (Date header aside).
 
 Figures per backend: runs killed, reminders due, deliveries delivered exactly once,
 delivered twice (and how many of those in the window: must be all), lost (must be 0),
-status reports lost or doubled (must be 0), messages nobody can explain (must be 0).
+status reports lost or doubled (must be 0), messages nobody can explain (must be 0), resends
+not byte-identical (must be 0).
 """
 
 from __future__ import annotations
@@ -36,13 +38,10 @@ from sqlalchemy import Engine, select
 
 from plan_tracker.channels.email_format import key_digest
 from plan_tracker.night import run_nightly
-from plan_tracker.reports.schedule import week_key, weekly_message_key
-from plan_tracker.services.messages import message_key
 from plan_tracker.services.submissions import Submission, submit
 from plan_tracker.settings import Settings
 from plan_tracker.store.db import make_engine
-from plan_tracker.store.models import Event
-from plan_tracker.store.outbox_models import Delivery
+from plan_tracker.store.outbox_models import Delivery, DeliveryMessage
 
 from .conftest import (
     LONG,
@@ -67,7 +66,7 @@ INBOX = {
 }
 
 NAMED = ["nightly.started:1", "nightly.collected:1", "evaluate.batch:4", "nightly.evaluated:1",
-         "deliver.claimed:2", "deliver.sent:1", "deliver.sent:3", "nightly.delivered:1", "nightly.reported:1"]
+         "deliver.claimed:2", "deliver.frozen:1", "deliver.sent:1", "deliver.sent:3", "nightly.delivered:1", "nightly.reported:1"]
 # Transaction boundaries by number (SQLite): commit 4 is the second inbox file's (killed
 # before the file leaves the inbox); precommit 22 and 27 were a delivery's `sent` record and
 # the weekly report's own `sent` event until the week's report joined the managers' reminder
@@ -111,77 +110,66 @@ def received_ids(smtp: Any) -> Counter[str]:
     return ids
 
 
-def weekly_carried(smtp: Any) -> Counter[str]:
-    """Per recipient key: reminder e-mails that carried the week's report inside them (a
-    manager with reminders waiting on the report's day gets one message, not two)."""
-    carried: Counter[str] = Counter()
+def without_date(content: bytes) -> bytes:
+    """An e-mail's bytes less its Date header (the send time; everything else is frozen)."""
+    return b"\n".join(line for line in content.replace(b"\r\n", b"\n").split(b"\n") if not line.startswith(b"Date: "))
+
+
+def resent_rewritten(smtp: Any) -> int:
+    """E-mails sharing a Message-ID with an earlier one whose bytes (Date aside) differ: a
+    resend must be the message first sent, byte for byte."""
+    first: dict[str, bytes] = {}
+    rewritten = 0
     for envelope in smtp.handler.envelopes:
-        mail = message_from_bytes(envelope.content, policy=policy.default)
-        subject = str(mail["Subject"])
-        if "督查督办周报" in subject and not subject.startswith("【督查督办周报】"):
-            for address in mail["To"].addresses:
-                carried[f"email:{address.addr_spec}"] += 1
-    return carried
+        header = str(message_from_bytes(envelope.content, policy=policy.default)["Message-ID"])
+        body = without_date(envelope.content)
+        rewritten += first.setdefault(header, body) != body
+    return rewritten
 
 
 def msgid(key: str) -> str:
     return key_digest(key)[:40]
 
 
-def claim_groups(engine: Engine, state: str) -> list[tuple[str, str, tuple[int, ...]]]:
-    """(claim, recipient, delivery ids) of the deliveries in `state`, per claim."""
+def stored_keys(engine: Engine) -> dict[int, str]:
+    """Delivery id -> the Message-ID digest of the frozen message carrying it."""
+    d, m = Delivery.__table__, DeliveryMessage.__table__
+    with engine.connect() as conn:
+        return {int(i): msgid(k) for i, k in conn.execute(select(d.c.id, m.c.message_key).join(m, m.c.id == d.c.message_id))}
+
+
+def in_window(engine: Engine, received: Counter[str]) -> set[int]:
+    """Deliveries a killed run left claimed (`sending`) although their message went out: the
+    crash window."""
     d = Delivery.__table__
-    groups: dict[tuple[str, str], list[int]] = {}
+    keys = stored_keys(engine)
     with engine.connect() as conn:
-        for row in conn.execute(select(d.c.id, d.c.claim, d.c.recipient_key).where(d.c.state == state, d.c.claim.is_not(None))):
-            groups.setdefault((row.claim, row.recipient_key), []).append(int(row.id))
-    return [(claim, recipient, tuple(sorted(ids))) for (claim, recipient), ids in groups.items()]
+        sending = conn.execute(select(d.c.id).where(d.c.state == "sending")).scalars()
+        return {int(i) for i in sending if received[keys.get(int(i), "")]}
 
 
-def weekly_recorded(engine: Engine) -> set[str]:
-    """Managers whose weekly report of the night's week is recorded `sent`."""
-    e = Event.__table__
-    with engine.connect() as conn:
-        payloads = conn.execute(select(e.c.payload).where(e.c.kind == "report.weekly")).scalars()
-        return {p["recipient"] for p in payloads if p.get("state") == "sent" and p.get("week") == week_key(NIGHT)}
-
-
-def managers(engine: Engine) -> list[str]:
-    from plan_tracker.reports.schedule import _managers
-
-    return [r.key for r in _managers(engine, PLAN_ID)]
-
-
-def count_deliveries(engine: Engine, received: Counter[str], window_groups: list[tuple[str, str, tuple[int, ...]]],
-                     window_weekly: set[str], earlier: set[int], carried: Counter[str] | None = None) -> dict[str, Any]:
-    """Per delivery row of the night (not `earlier` ones) and per weekly report: how many
-    e-mails carried it."""
-    rows: dict[int, set[str]] = {}
-    for _, recipient, ids in claim_groups(engine, "sent") + window_groups:
-        key = msgid(message_key(PLAN_ID, recipient, list(ids)))
-        for i in ids:
-            rows.setdefault(i, set()).add(key)
-    in_window = {i for _, _, ids in window_groups for i in ids}
-    counts = {i: sum(received[k] for k in keys) for i, keys in rows.items()}
+def count_deliveries(engine: Engine, received: Counter[str], window: set[int], earlier: set[int]) -> dict[str, Any]:
+    """Per delivery row of the night (not `earlier` ones; the week's report rows included):
+    how many e-mails carried it."""
+    keys = stored_keys(engine)
     d = Delivery.__table__
     with engine.connect() as conn:
-        all_rows = {int(r.id): r.state for r in conn.execute(select(d.c.id, d.c.state)) if int(r.id) not in earlier}
-    week = week_key(NIGHT)
-    carried = carried or Counter()
-    weekly = {m: received[msgid(weekly_message_key(PLAN_ID, week, m))] + carried[m] for m in managers(engine)}
-    explained = {k for keys in rows.values() for k in keys} | {msgid(weekly_message_key(PLAN_ID, week, m)) for m in weekly}
+        all_rows = {int(r.id): (r.state, r.topic or "") for r in conn.execute(select(d.c.id, d.c.state, d.c.topic))
+                    if int(r.id) not in earlier}
+    counts = {i: received[keys[i]] if i in keys else 0 for i in all_rows}
+    weekly = {i for i, (_, topic) in all_rows.items() if topic.startswith("weekly:")}
     return {
         "deliveries": len(all_rows),
-        "once": sum(1 for i in all_rows if counts.get(i, 0) == 1),
-        "twice": sum(1 for i in all_rows if counts.get(i, 0) == 2),
-        "twice_in_window": sum(1 for i in all_rows if counts.get(i, 0) == 2 and i in in_window),
-        "more": sum(1 for i in all_rows if counts.get(i, 0) > 2),
-        "lost": sum(1 for i, state in all_rows.items() if counts.get(i, 0) == 0 or state != "sent"),
-        "weekly_once": sum(1 for n in weekly.values() if n == 1),
-        "weekly_twice": sum(1 for n in weekly.values() if n == 2),
-        "weekly_twice_in_window": sum(1 for m, n in weekly.items() if n == 2 and m in window_weekly),
-        "weekly_lost": sum(1 for n in weekly.values() if n == 0),
-        "unexplained_messages": sum(n for k, n in received.items() if k not in explained),
+        "once": sum(1 for i in all_rows if counts[i] == 1),
+        "twice": sum(1 for i in all_rows if counts[i] == 2),
+        "twice_in_window": sum(1 for i in all_rows if counts[i] == 2 and i in window),
+        "more": sum(1 for i in all_rows if counts[i] > 2),
+        "lost": sum(1 for i, (state, _) in all_rows.items() if counts[i] == 0 or state != "sent"),
+        "weekly_once": sum(1 for i in weekly if counts[i] == 1),
+        "weekly_twice": sum(1 for i in weekly if counts[i] == 2),
+        "weekly_twice_in_window": sum(1 for i in weekly if counts[i] == 2 and i in window),
+        "weekly_lost": sum(1 for i in weekly if counts[i] == 0),
+        "unexplained_messages": sum(n for k, n in received.items() if k not in set(keys.values())),
     }
 
 
@@ -207,17 +195,11 @@ def run_scenario(store: Store, point: str, root: Path, smtp: Any) -> dict[str, A
     assert "Traceback" not in killed.stderr
     engine = make_engine(url)
     try:
-        window_groups = [g for g in claim_groups(engine, "sending")
-                         if received_ids(smtp)[msgid(message_key(PLAN_ID, g[1], list(g[2])))]]
-        sent_before = received_ids(smtp)
-        carried_before = weekly_carried(smtp)
-        window_weekly = {m for m in managers(engine)
-                         if (sent_before[msgid(weekly_message_key(PLAN_ID, week_key(NIGHT), m))] or carried_before[m])
-                         and m not in weekly_recorded(engine)}
+        window = in_window(engine, received_ids(smtp))
         run_nightly(engine, PLAN_ID, NIGHT, now=at(NIGHT, 9, 11), settings=settings_for(folder, smtp.port))
-        counted = count_deliveries(engine, received_ids(smtp), window_groups, window_weekly, delivered_before(store),
-                                   weekly_carried(smtp))
-        return {"point": point, "killed": was_killed, "state": state_of(engine), **counted}
+        counted = count_deliveries(engine, received_ids(smtp), window, delivered_before(store))
+        return {"point": point, "killed": was_killed, "state": state_of(engine),
+                "resent_rewritten": resent_rewritten(smtp), **counted}
     finally:
         engine.dispose()
 
@@ -257,7 +239,7 @@ def crash_sweep(store: Store, points: list[str] | None, root: Path, smtp: Any) -
         for part in expected:
             if state[part] != expected[part]:
                 problems.append((r["point"], part, sorted(set(map(repr, state[part])) ^ set(map(repr, expected[part])))[:6]))
-        if r["lost"] or r["more"] or r["weekly_lost"] or r["unexplained_messages"] \
+        if r["lost"] or r["more"] or r["weekly_lost"] or r["unexplained_messages"] or r["resent_rewritten"] \
                 or r["twice"] != r["twice_in_window"] or r["weekly_twice"] != r["weekly_twice_in_window"]:
             problems.append((r["point"], "deliveries", r))
     reports_expected = len(expected["reports"])
@@ -276,6 +258,7 @@ def crash_sweep(store: Store, points: list[str] | None, root: Path, smtp: Any) -
         "status_reports_expected": reports_expected * len(results),
         "status_reports_lost_or_doubled": sum(1 for p in problems if p[1] == "reports"),
         "unexplained_messages": sum(r["unexplained_messages"] for r in results),
+        "resent_rewritten": sum(r["resent_rewritten"] for r in results),
         "points_with_duplicates": sorted(r["point"] for r in results if r["twice"] or r["weekly_twice"]),
         "problems": problems,
     }
@@ -293,6 +276,7 @@ def test_a_killed_nightly_run_reruns_with_nothing_lost_and_duplicates_only_in_th
     assert result["problems"] == []
     assert result["lost"] == 0 and result["weekly_reports_lost"] == 0
     assert result["status_reports_lost_or_doubled"] == 0 and result["unexplained_messages"] == 0
+    assert result["resent_rewritten"] == 0  # every resend is the message first sent, byte for byte
     assert result["delivered_twice"] == result["delivered_twice_in_window"]
     assert result["runs_killed"] >= min(len(points or []), 1)
     # (the numbered precommit points moved when the weekly report joined the reminder
@@ -300,3 +284,38 @@ def test_a_killed_nightly_run_reruns_with_nothing_lost_and_duplicates_only_in_th
     for window in ("deliver.sent:1",) if backend == "sqlite" else ("deliver.sent:2",):
         if points is not None and window in points:  # the window is real, and counted
             assert window in result["points_with_duplicates"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_message_resent_days_after_a_crash_is_the_message_first_sent(
+        backend: str, store_factory: Any, smtp_server: Any, tmp_path: Path, figures: Figures) -> None:
+    """Issue 18 (6): killed after its first send, the night's message goes again at the next
+    working day's delivery run, byte-identical (Date aside): the same Message-ID, the date
+    line and "还有 N 个工作日" of the night that raised it, not of the delivery day."""
+    from plan_tracker.reports.weekly_mail import deliver_with_weekly
+
+    store = store_factory(backend)
+    build_store(store, tmp_path)
+    folder = scenario_dir(tmp_path, "next-day")
+    url = store.clone()
+    smtp_server.handler.envelopes.clear()
+    env = cli_env(url, folder / "var", PLAN_TRACKER_SMTP_HOST="127.0.0.1", PLAN_TRACKER_SMTP_PORT=str(smtp_server.port),
+                  PLAN_TRACKER_EVALUATION_BATCH=str(BATCH), PLAN_TRACKER_FAULT="deliver.sent:1")
+    killed = run_cli(["nightly", "--plan", PLAN_ID, "--as-of", str(NIGHT), "--now", at(NIGHT, 9).isoformat()], env, folder)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    [first] = [e.content for e in smtp_server.handler.envelopes]
+    later = NIGHT + dt.timedelta(days=1)  # Tuesday, a working day: the lease is long gone
+    engine = make_engine(url)
+    try:
+        deliver_with_weekly(engine, PLAN_ID, now=at(later, 9), as_of=later, settings=settings_for(folder, smtp_server.port))
+        first_id = message_from_bytes(first, policy=policy.default)["Message-ID"]
+        again = [e.content for e in smtp_server.handler.envelopes[1:]
+                 if message_from_bytes(e.content, policy=policy.default)["Message-ID"] == first_id]
+    finally:
+        engine.dispose()
+    text = message_from_bytes(first, policy=policy.default).get_body(preferencelist=("plain",)).get_content()
+    figures.record(f"resend_next_day_{backend}", resent=len(again),
+                   identical=sum(without_date(a) == without_date(first) for a in again),
+                   messages_next_day=len(smtp_server.handler.envelopes) - 1)
+    assert len(again) == 1 and without_date(again[0]) == without_date(first)
+    assert str(NIGHT) in text and str(later) not in text  # dated for the night that raised it

@@ -243,3 +243,57 @@ def test_an_unknown_plan_is_a_failed_check(store: Engine) -> None:
     assert code == 1 and "no plan 'nope'" in checks["plan"]["message"]
     with store.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM plan")).scalar_one() == 1
+
+
+def all_checks(now: dt.datetime) -> tuple[int, list[dict[str, Any]]]:
+    result = runner.invoke(app, ["doctor", "--format", "json", "--now", now.isoformat()])
+    assert "Traceback" not in result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_each_kind_of_delivery_failure_names_its_own_fix_and_retry_dead_clears_the_dead(
+        store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 18 (1): held for a disabled channel -> enable it after fixing the secret; refused
+    -> the plan's units file, then `--retry-dead`; retried to death -> `--retry-dead`."""
+    from sqlalchemy import select, update
+
+    from plan_tracker.settings import get_settings
+    from plan_tracker.store.outbox_models import Delivery
+
+    night(store, dt.date(2018, 10, 9), tmp_path)
+    d = Delivery.__table__
+    with store.begin() as conn:
+        ids = list(conn.execute(select(d.c.id).where(~d.c.recipient_key.like("unreachable:%")).order_by(d.c.id)).scalars())
+        assert len(ids) >= 3
+        for i, (state, fault, error) in zip(ids, [("failed", "channel", "errcode 310000: sign not match"),
+                                                  ("dead", "refused", "recipient refused (SMTP 550)"),
+                                                  ("dead", "exhausted", "could not reach smtp: timed out")], strict=False):
+            conn.execute(update(d).where(d.c.id == i).values(state=state, fault=fault, last_error=error, attempts=3))
+    code, checks = all_checks(at(dt.date(2018, 10, 9), 10))
+    said = [c["message"] for c in checks if c["check"] == "delivery"]
+    assert code == 1 and len(said) == 3
+    held, refused, exhausted = said
+    assert "held for a disabled channel" in held and "channels enable" in held and "secret" in held
+    assert "units file" in refused and "--retry-dead" in refused
+    assert "attempts ran out" in exhausted and "--retry-dead" in exhausted and "units file" not in exhausted
+    monkeypatch.setenv("PLAN_TRACKER_DATA_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    bad = runner.invoke(app, ["deliver", "--since", "2018-10-09"])
+    assert bad.exit_code == 2 and "--retry-dead" in bad.output
+    again = runner.invoke(app, ["deliver", "--plan", PLAN_ID, "--retry-dead", "--since", "2018-10-09",
+                                "--now", at(dt.date(2018, 10, 9), 10).isoformat()])
+    assert again.exit_code == 0 and "requeued 2 dead deliveries" in again.output, again.output
+    code, checks = all_checks(at(dt.date(2018, 10, 9), 11))
+    assert [c for c in checks if c["check"] == "delivery" and "dead" in c["message"]] == []
+    with store.connect() as conn:
+        assert conn.execute(select(d.c.state).where(d.c.id.in_(ids[1:3]))).scalars().all() == ["sent", "sent"]
+
+
+def test_a_weekly_report_waiting_more_than_a_day_fails(store: Engine, tmp_path: Path, smtp_server: Any) -> None:
+    """The week's report is an outbox row of no reminder: the backlog check sees it too."""
+    night(store, dt.date(2018, 10, 15), tmp_path, smtp_host="127.0.0.1", smtp_port=smtp_server.port)  # 02:00: waits
+    code, checks = all_checks(at(dt.date(2018, 10, 15), 10))
+    assert not [c for c in checks if "weekly reports or decisions" in c["message"]]  # not yet a day
+    code, checks = all_checks(at(dt.date(2018, 10, 17), 10))
+    said = [c for c in checks if "weekly reports or decisions" in c["message"]]
+    assert code == 1 and said and said[0]["level"] == "fail" and "plan-tracker deliver" in said[0]["message"]

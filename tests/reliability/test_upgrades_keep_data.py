@@ -51,7 +51,11 @@ def copy_tables(source: Engine, target: Engine, tables: list[str]) -> None:
     with source.connect() as src, target.begin() as dst:
         for name in tables:
             wanted = [c for c in meta.tables[name].columns if c.name in old.tables[name].columns]
-            rows = [dict(r._mapping) for r in src.execute(select(*wanted))]
+            query = select(*wanted)
+            if name == "delivery" and "topic" not in old.tables[name].columns:
+                # topic rows (the week's report, decisions: 0009) have no reminder; an older store has none
+                query = query.where(meta.tables[name].c.reminder_id.is_not(None))
+            rows = [dict(r._mapping) for r in src.execute(query)]
             if rows:
                 dst.execute(insert(old.tables[name]), rows)
         if target.dialect.name == "postgresql":  # explicit ids: move each sequence past them
@@ -72,7 +76,9 @@ def rows_of(engine: Engine, tables: list[str], columns: dict[str, list[str]] | N
     with engine.connect() as conn:
         for t in tables:
             names = ", ".join(f'"{c}"' for c in columns[t]) if columns else "*"
-            found[t] = sorted((tuple(r) for r in conn.execute(text(f'SELECT {names} FROM "{t}"'))), key=repr)
+            older = columns is not None and t == "delivery" and "topic" not in columns[t]
+            where = " WHERE reminder_id IS NOT NULL" if older else ""  # topic rows came with 0009
+            found[t] = sorted((tuple(r) for r in conn.execute(text(f'SELECT {names} FROM "{t}"{where}'))), key=repr)
     return found
 
 

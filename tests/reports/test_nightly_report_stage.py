@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from plan_tracker.channels import DeliveryError, Receipt
-from plan_tracker.reports.schedule import send_weekly_report
+from plan_tracker.reports.weekly_mail import deliver_with_weekly
 from plan_tracker.services.plans import apply_plan
 from plan_tracker.settings import Settings
 from plan_tracker.store.models import Event
@@ -90,32 +90,65 @@ def smtp_settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "var", database_url=None, smtp_host="127.0.0.1")
 
 
-def test_weekly_e_mail_waits_for_the_delivery_window_and_goes_once(county, smtp_settings):
+def weekly_rows(engine) -> list[tuple[str, str, int]]:
+    from plan_tracker.store.outbox_models import Delivery
+
+    d = Delivery.__table__
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(d.c.topic, d.c.state, d.c.attempts)
+                                               .where(d.c.topic.like("weekly:%")).order_by(d.c.recipient_key))]
+
+
+def test_weekly_e_mail_goes_through_the_outbox_waits_for_the_window_and_goes_once(county, smtp_settings):
     channel = Recording()
     factory = lambda kind, options: channel  # noqa: E731
-    night = send_weekly_report(county, PLAN_ID, dt.date(2018, 4, 16), now=local("2018-04-16", "02:00"),
-                               settings=smtp_settings, factory=factory)
-    assert (night.week, night.waiting, night.sent, channel.sent) == ("2018-W16", 2, 0, [])
-    morning = send_weekly_report(county, PLAN_ID, dt.date(2018, 4, 16), now=local("2018-04-16", "09:00"),
-                                 settings=smtp_settings, factory=factory)
-    assert morning.sent == 2 and len(channel.sent) == 2
+    night = deliver_with_weekly(county, PLAN_ID, as_of=dt.date(2018, 4, 16), now=local("2018-04-16", "02:00"),
+                                settings=smtp_settings, factory=factory)
+    assert (night.waiting, night.messages_sent, channel.sent) == (2, 0, [])
+    assert weekly_rows(county) == [("weekly:2018-W16", "pending", 0)] * 2  # raised, waiting in the outbox
+    morning = deliver_with_weekly(county, PLAN_ID, as_of=dt.date(2018, 4, 16), now=local("2018-04-16", "09:00"),
+                                  settings=smtp_settings, factory=factory)
+    assert morning.messages_sent == 2 and len(channel.sent) == 2
     assert {m.address for m in channel.sent} == {"lg@example.org", "office@example.org"}
     assert channel.sent[0].subject == "【督查督办周报】测试县2018年法治政府建设工作安排（截至2018年4月16日）"
-    again = send_weekly_report(county, PLAN_ID, dt.date(2018, 4, 17), now=local("2018-04-17", "09:00"),
-                               settings=smtp_settings, factory=factory)
-    assert (again.sent, again.already_sent, len(channel.sent)) == (0, 2, 2)
+    assert weekly_rows(county) == [("weekly:2018-W16", "sent", 1)] * 2
+    assert sorted(weekly_events(county)) == [("2018-W16", "email:lg@example.org", "sent"),
+                                             ("2018-W16", "email:office@example.org", "sent")]
+    again = deliver_with_weekly(county, PLAN_ID, as_of=dt.date(2018, 4, 17), now=local("2018-04-17", "09:00"),
+                                settings=smtp_settings, factory=factory)
+    assert (again.messages_sent, len(channel.sent), len(weekly_rows(county))) == (0, 2, 2)
 
 
-def test_a_failed_weekly_send_is_recorded_and_retried_on_the_next_run(county, smtp_settings):
+def test_a_failed_weekly_send_is_retried_from_the_outbox_byte_identical(county, smtp_settings):
     broken = Recording(fail=DeliveryError("451 try again later"))
-    first = send_weekly_report(county, PLAN_ID, dt.date(2018, 4, 16), now=local("2018-04-16", "09:00"),
-                               settings=smtp_settings, factory=lambda kind, options: broken)
-    assert (first.failed, first.sent) == (2, 0)
-    assert [state for _, _, state in weekly_events(county)] == ["failed", "failed"]
+    first = deliver_with_weekly(county, PLAN_ID, as_of=dt.date(2018, 4, 16), now=local("2018-04-16", "09:00"),
+                                settings=smtp_settings, factory=lambda kind, options: broken)
+    assert (first.failed, first.messages_sent) == (2, 0)
+    assert weekly_rows(county) == [("weekly:2018-W16", "failed", 1)] * 2 and weekly_events(county) == []
     healed = Recording()
-    second = send_weekly_report(county, PLAN_ID, dt.date(2018, 4, 17), now=local("2018-04-17", "09:00"),
-                                settings=smtp_settings, factory=lambda kind, options: healed)
-    assert second.sent == 2 and len(healed.sent) == 2
+    second = deliver_with_weekly(county, PLAN_ID, as_of=dt.date(2018, 4, 17), now=local("2018-04-17", "09:00"),
+                                 settings=smtp_settings, factory=lambda kind, options: healed)
+    assert second.messages_sent == 2 and len(healed.sent) == 2
+    # frozen on the 16th: the report of the 16th, not rebuilt for the 17th
+    assert all("2018年4月16日" in m.subject and "2018-04-17" not in m.text for m in healed.sent)
+
+
+def test_the_weekly_report_honours_a_disabled_channel(county, smtp_settings):
+    from plan_tracker.services.delivery import enable_channel
+    from plan_tracker.store.outbox_models import ChannelState
+
+    with county.begin() as conn:
+        conn.execute(ChannelState.__table__.insert().values(name="smtp", disabled=True, reason="535 auth",
+                                                            changed_at=local("2018-04-15", "09:00")))
+    channel = Recording()
+    held = deliver_with_weekly(county, PLAN_ID, as_of=dt.date(2018, 4, 16), now=local("2018-04-16", "09:00"),
+                               settings=smtp_settings, factory=lambda kind, options: channel)
+    assert (held.held, held.messages_sent, channel.sent) == (2, 0, [])
+    assert weekly_rows(county) == [("weekly:2018-W16", "pending", 0)] * 2
+    enable_channel(county, "smtp", local("2018-04-16", "10:00"))
+    sent = deliver_with_weekly(county, PLAN_ID, as_of=dt.date(2018, 4, 16), now=local("2018-04-16", "10:30"),
+                               settings=smtp_settings, factory=lambda kind, options: channel)
+    assert sent.messages_sent == 2 and weekly_rows(county) == [("weekly:2018-W16", "sent", 1)] * 2
 
 
 def test_a_night_reruns_without_a_second_weekly_report(county, tmp_path: Path, monkeypatch):
@@ -129,12 +162,12 @@ def test_a_night_reruns_without_a_second_weekly_report(county, tmp_path: Path, m
     files = {p.name: p.read_bytes() for p in (settings.folder("reports") / PLAN_ID).iterdir()}
     second = run_nightly(county, PLAN_ID, dt.date(2018, 4, 16), now=local("2018-04-16", "09:00"), settings=settings)
     get_settings.cache_clear()
-    # Both managers had reminders waiting that night: the week's report went inside those
-    # messages (the delivery stage), so the report stage finds it already sent.
+    # The delivery stage raised and sent the week's rows (inside the managers' messages);
+    # the report stage, after the snapshot, says where they stand.
     assert first.as_dict()["report"] == {
         "files": ["2018-04-16.html", "2018-04-16.xlsx", "2018-04-16.json"],
-        "weekly": {"week": "2018-W16", "sent": 0, "already_sent": 2, "waiting": 0, "failed": 0}}
-    assert second.report.weekly.already_sent == 2 and second.report.weekly.sent == 0
+        "weekly": {"week": "2018-W16", "sent": 2, "waiting": 0, "failed": 0}}
+    assert second.report.weekly.sent == 2 and weekly_rows(county) == [("weekly:2018-W16", "sent", 1)] * 2
     assert len(weekly_events(county)) == 2
     after = {p.name: p.read_bytes() for p in (settings.folder("reports") / PLAN_ID).iterdir()}
     assert after.keys() == files.keys()

@@ -75,6 +75,13 @@ def build_email(message: Message, *, sender: str, date: dt.datetime) -> EmailMes
         email.add_alternative(message.html, subtype="html", charset="utf-8", cte="base64")
     for attachment in message.attachments:
         _attach(email, attachment)
+    # Boundaries from the key, not random: a resend is the same bytes (Date aside). "=_" never
+    # occurs in base64 text, so a boundary cannot collide with a body line; nested parts
+    # (text + HTML inside the attachments' multipart/mixed) are numbered in front, so no
+    # boundary is a prefix of another.
+    digest = key_digest(message.message_key)[:40]
+    for number, part in enumerate(p for p in email.walk() if p.is_multipart()):
+        part.set_boundary(f"=_pt{number}_{digest}")
     return email
 
 

@@ -319,7 +319,14 @@ def _print_nightly(data: dict[str, Any]) -> None:
     out.print(f"  reminders raised {rem['raised']} (skipped {rem['skipped']}, undeliverable {rem['undeliverable']}"
               f"{already}); "
               f"delivered {dl['delivered']} in {dl['messages']} message(s), failed {dl['failed']}, "
-              f"dead {dl['dead']}, waiting for the delivery window {dl['waiting_for_window']}")
+              f"dead {dl['dead']}, waiting for the delivery window {dl['waiting_for_window']}"
+              f"{held_note(dl.get('held_by_disabled_channel', 0))}")
+
+
+def held_note(held: int) -> str:
+    """Deliveries kept for a disabled channel: said only when there are some."""
+    return (f", held for a disabled channel {held} (fix it, then `plan-tracker channels enable NAME`)"
+            if held else "")
 
 
 @app.command("reminders")

@@ -14,6 +14,7 @@ from rich.table import Table
 from plan_tracker.commands.common import (
     BadInput,
     _as_of,
+    _date,
     _engine,
     _format,
     _now,
@@ -71,25 +72,44 @@ def doctor(
 @handles_errors
 def deliver(
     plan: Annotated[str | None, typer.Option("--plan", help="plan id; default every plan in the store")] = None,
+    retry_dead: Annotated[bool, typer.Option("--retry-dead", help="requeue dead deliveries first (audited), then deliver")] = False,
+    since: Annotated[str | None, typer.Option("--since", help="with --retry-dead: only those raised on or after DATE")] = None,
+    channel: Annotated[str | None, typer.Option("--channel", help="with --retry-dead: only those for this channel (see `channels list`: smtp, dingtalk:NAME, file…)")] = None,
     now: Annotated[str | None, typer.Option("--now", hidden=True, help="tests only: the clock reading (ISO date-time)")] = None,
 ) -> None:
     """Send the reminders waiting for the delivery window (schedule it in office hours,
-    e.g. every 30 minutes 08:30–18:00: the nightly run at 02:00 is outside the window)."""
+    e.g. every 30 minutes 08:30–18:00: the nightly run at 02:00 is outside the window).
+    With --retry-dead, dead deliveries are requeued first and go out in this run."""
+    from plan_tracker.commands.core import held_note
     from plan_tracker.reports.weekly_mail import deliver_with_weekly as deliver_reminders
     from plan_tracker.services import nightly as stages
+    from plan_tracker.services.context import UnknownPlan
+    from plan_tracker.services.delivery import retry_dead as requeue
     from plan_tracker.settings import get_settings
 
+    if (since or channel) and not retry_dead:
+        raise BadInput("cli.retry_dead_options")
+    first = _date(since, "--since") if since else None
     engine = _engine()
     clock = _now(now)
     plans = [plan] if plan else stages.plan_ids(engine)
     if not plans:
         raise BadInput("cli.no_plans")
+    if plan and plan not in (known := stages.plan_ids(engine)):
+        raise UnknownPlan(plan, known)
+    if retry_dead:
+        done = {r.plan_id: r.deliveries for r in requeue(engine, get_settings(), now=clock, actor="cli", plan_id=plan,
+                                                          since=first, channel=channel)}
+        for pid in plans:
+            out.print(f"deliver {pid}: requeued {done.get(pid, 0)} dead deliveries", markup=False, highlight=False)
     for pid in plans:
         day = _as_of(engine, pid, None, now=clock)
         result = deliver_reminders(engine, pid, now=clock, as_of=day, settings=get_settings())
         out.print(f"deliver {pid}: delivered {result.deliveries_sent} in {result.messages_sent} message(s), "
                   f"failed {result.failed}, dead {result.dead}, waiting for the delivery window {result.waiting}"
-                  + (f", deferred {result.deferred} (channel unreachable)" if result.deferred else ""))
+                  f"{held_note(result.held)}"
+                  + (f", deferred {result.deferred} (channel unreachable)" if result.deferred else ""),
+                  markup=False, highlight=False)
         for error in result.errors:
             if "stopped trying" in error:  # an open circuit: the operator should know why
                 out.print(f"  {error}", markup=False, highlight=False)

@@ -329,6 +329,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                             "en": "no mailbox configured: set PLAN_TRACKER_IMAP_URL (docs/INBOX.md, \"Answer by reply\")"},
     "mail.stopped_answering": {"zh": "邮箱中途停止响应（{reason}）；未处理的邮件留在邮箱中，下次收取时再处理",
                                "en": "the mailbox stopped answering ({reason}); unhandled messages stay in it for the next fetch"},
+    "cli.retry_dead_options": {"zh": "--since 和 --channel 须与 --retry-dead 一起使用",
+                               "en": "--since and --channel go with --retry-dead"},
 }
 
 CATALOGUE = Catalogue(MESSAGES)

@@ -4,25 +4,24 @@
   rewrites the same files).
 - On the first working day of each ISO week (by the plan's calendar) the week's report goes
   to the managers — the plan's coordinator and leading-group recipients — through the
-  reminder channels: one message per recipient, text and HTML (headline figures and the
-  overdue list). A manager with reminders or a digest waiting gets the report inside that
-  message instead (`reports.weekly_mail`), so the week's report never makes a second message. A night
-  missed on that day, a failed send or a message waiting for the delivery window is caught
-  up by a later run of the same week (see `weekly_due`).
+  delivery outbox (`reports.weekly_mail.raise_weekly`, raised in the delivery stage): one
+  `weekly:<ISO week>` row per manager, sent in the manager's one message of the run with
+  their reminders or 通报 digest (or alone), text and HTML (headline figures and the overdue
+  list). A night missed on that day is caught up by a later run of the same week (see
+  `weekly_due`); a failed send is retried, a disabled channel holds it, the delivery window
+  applies, exactly as for reminders (`services.delivery`).
+- This stage, after the snapshot, only reports where the week's rows stand.
 
-Decision before side effect: a recipient's weekly report is sent only when no `sent` record
-exists for (plan, ISO week, recipient), and the send is recorded in the event log right
-after. A crash between the two resends on the next run with the same message key (the file
-outbox then keeps its one file; e-mail carries the same Message-ID) — the same documented
-window as reminder delivery. A failing channel is recorded and never stops the night;
-windowed channels (SMTP, robots) wait for the plan's delivery window like reminders do.
+Decision before side effect: a manager's weekly row is raised only when no `sent` record
+exists for (plan, ISO week, recipient) and no row for the week exists; its delivery is
+claimed, frozen and recorded like a reminder's, with the `report.weekly` event written in
+the transaction that records it `sent`. The only duplicate is the documented crash window
+between a send and its record, resent byte-identical (same Message-ID).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,18 +29,14 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, select
 
 from plan_tracker.atomic_files import SHARED, write_atomically
-from plan_tracker.channels import DeliveryError, Message, build_channel
 from plan_tracker.domain.cadence import first_working_day_of_week
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import CalendarNotCovered
-from plan_tracker.reports.build import build_report, snapshot_on_or_before
+from plan_tracker.reports.build import build_report
 from plan_tracker.reports.files import render
 from plan_tracker.reports.model import Report
-from plan_tracker.reports.weekly_mail import weekly_part
 from plan_tracker.services.context import PlanContext
-from plan_tracker.services.messages import MessageModel, render_model
 from plan_tracker.services.plans import stored_plan
-from plan_tracker.store.audit import record_event
 from plan_tracker.store.models import Event
 from plan_tracker.store.outbox_models import NightlyRun, Recipient, RoleRecipient
 
@@ -52,12 +47,12 @@ WEEKLY_EVENT = "report.weekly"
 
 @dataclass
 class WeeklyResult:
+    """Where the week's report rows stand after the night (delivery is the outbox's job)."""
+
     week: str | None = None  # ISO week key when the weekly report is due this run
     sent: int = 0
-    already_sent: int = 0
-    waiting: int = 0  # outside the delivery window
-    failed: int = 0
-    errors: list[str] = field(default_factory=list)
+    waiting: int = 0  # raised, not sent yet: delivery window, backoff or a disabled channel
+    failed: int = 0  # dead (see `plan-tracker doctor`)
 
 
 @dataclass
@@ -68,8 +63,7 @@ class ReportStageResult:
     def as_dict(self) -> dict[str, Any]:
         w = self.weekly
         return {"files": [p.name for p in self.files],
-                "weekly": {"week": w.week, "sent": w.sent, "already_sent": w.already_sent,
-                           "waiting": w.waiting, "failed": w.failed}}
+                "weekly": {"week": w.week, "sent": w.sent, "waiting": w.waiting, "failed": w.failed}}
 
 
 def daily_paths(folder: Path, plan_id: str, as_of: dt.date) -> dict[str, Path]:
@@ -115,9 +109,20 @@ def run_report_stage(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.da
         found = conn.execute(select(func.min(runs.c.as_of)).where(runs.c.plan_id == plan_id)).scalar_one()
     first_night = None if found is None else found if isinstance(found, dt.date) else dt.date.fromisoformat(str(found))
     if weekly_due(WorkCalendar(plan.plan.calendar), as_of, first_night):
-        result.weekly = send_weekly_report(engine, plan_id, as_of, now=now, settings=settings, factory=factory,
-                                           context=context)
+        result.weekly = weekly_status(engine, plan_id, week_key(as_of))
     return result
+
+
+def weekly_status(engine: Engine, plan_id: str, week: str) -> WeeklyResult:
+    from plan_tracker.store.outbox_models import Delivery
+
+    d = Delivery.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        states: dict[str, int] = dict(conn.execute(select(d.c.state, func.count()).where(
+            d.c.plan_id == plan_id, d.c.topic == f"weekly:{week}").group_by(d.c.state)).all())
+    return WeeklyResult(week=week, sent=states.get("sent", 0),
+                        waiting=sum(states.get(s, 0) for s in ("pending", "failed", "sending")),
+                        failed=states.get("dead", 0))
 
 
 def _managers(engine: Engine, plan_id: str) -> list[Any]:
@@ -137,60 +142,3 @@ def _sent_keys(engine: Engine, plan_id: str, week: str) -> set[str]:
         rows = conn.execute(select(ev.c.payload).where(ev.c.plan_id == plan_id, ev.c.kind == WEEKLY_EVENT))
         return {p.get("recipient") for (p,) in rows
                 if p.get("week") == week and p.get("state") in ("sent", "dead")}
-
-
-def _record(engine: Engine, plan_id: str, now: dt.datetime, payload: dict[str, Any]) -> None:
-    with engine.begin() as conn:
-        record_event(conn, plan_id=plan_id, kind=WEEKLY_EVENT, actor="nightly", source="nightly",
-                     payload=payload, at=now)
-
-
-def weekly_message_key(plan_id: str, week: str, recipient_key: str) -> str:
-    return hashlib.sha256(f"weekly|{plan_id}|{week}|{recipient_key}".encode()).hexdigest()[:32]
-
-
-def send_weekly_report(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, settings: Any,
-                       factory: Any = None, context: PlanContext | None = None) -> WeeklyResult:
-    """Send the week's report to every manager not yet sent it this ISO week."""
-    from plan_tracker.services.delivery import in_window, resolve_route
-
-    factory = factory or (lambda kind, options: build_channel(kind, **options))
-    week = week_key(as_of)
-    result = WeeklyResult(week=week)
-    recipients = _managers(engine, plan_id)
-    done = _sent_keys(engine, plan_id, week)
-    pending = [r for r in recipients if r.key not in done]
-    result.already_sent = len(recipients) - len(pending)
-    if not pending:
-        return result
-    with engine.connect() as conn:
-        plan = context.plan if context is not None else stored_plan(conn, plan_id, as_of)
-        # "Change since the previous report": the last snapshot a week or more before.
-        since = snapshot_on_or_before(conn, plan_id, as_of - dt.timedelta(days=7))
-    report = build_report(engine, context or plan_id, as_of, since=since)
-    # The same message templates as the reminders: text and HTML from one model, no sections.
-    model = MessageModel(plan.plan.locale, "", plan.plan.title, as_of, report.coordinator_name,
-                         plan.plan.portal_url or settings.portal_url, sections=[], weekly=weekly_part(report))
-    window_open = in_window(plan, now)
-    routes: dict[str, Any] = {}
-    for recipient in pending:
-        route = resolve_route(recipient, settings, factory, routes)
-        if route.windowed and not window_open:
-            result.waiting += 1
-            continue
-        rendered = render_model(plan, dataclasses.replace(model, recipient_name=recipient.name))
-        message = Message(recipient_name=recipient.name, address=recipient.address, subject=rendered.subject,
-                          text=rendered.text, html=rendered.html,
-                          message_key=weekly_message_key(plan_id, week, recipient.key))
-        try:
-            receipt = route.channel.send(message)
-        except DeliveryError as exc:
-            result.failed += 1
-            result.errors.append(f"{route.name} → {recipient.key}: {exc}")
-            _record(engine, plan_id, now, {"week": week, "as_of": as_of.isoformat(), "recipient": recipient.key,
-                                           "state": "dead" if exc.permanent else "failed", "error": str(exc)[:500]})
-            continue
-        _record(engine, plan_id, now, {"week": week, "as_of": as_of.isoformat(), "recipient": recipient.key,
-                                       "state": "sent", "channel": route.name, "receipt": receipt.detail[:500]})
-        result.sent += 1
-    return result

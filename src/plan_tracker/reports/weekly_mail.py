@@ -1,10 +1,11 @@
 """The weekly report as part of a message: headline figures and the overdue list, carried by
-the managers' (coordinator, leading group) first message of the week.
+the managers' (coordinator, leading group) message of the week.
 
-On the week's report day a manager who also has reminders or a 通报 digest waiting gets ONE
-message holding both; one with nothing waiting gets the weekly report alone from the report
-stage (`schedule.send_weekly_report`). Either way the `report.weekly` event records the
-send, in the same transaction as the deliveries it travelled with, so it goes once a week.
+On the week's report day each manager not yet sent the week's report gets a `weekly:<week>`
+delivery row in the outbox (`raise_weekly`); the delivery run puts it in the manager's one
+message with their reminders or 通报 digest (or alone), claimed, frozen, sent and recorded
+like a reminder, honouring disabled channels and the delivery window. The `report.weekly`
+event records the send in the same transaction as the delivery, so it goes once a week.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Engine, func, select
 
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.reports.labels import labels, long_date, num, pct, signed
@@ -20,7 +21,6 @@ from plan_tracker.reports.model import LIGHTS, Report
 from plan_tracker.services.context import PlanContext
 from plan_tracker.services.messages import Item, UnitWords, WeeklyPart, clean_note
 from plan_tracker.services.plans import stored_plan
-from plan_tracker.store.audit import record_event
 from plan_tracker.store.outbox_models import NightlyRun
 
 OVERDUE_LISTED = 20
@@ -51,52 +51,58 @@ def weekly_part(report: Report, *, limit: int = OVERDUE_LISTED) -> WeeklyPart:
                       more=L["more_items"].format(n=left) if left > 0 else None)
 
 
-class WeeklyMail:
-    """What a delivery run needs to carry the week's report: who is still owed it this week
-    (when the report is due today) and the report itself (built once, on first use)."""
+class WeeklyParts:
+    """The week's report parts a delivery run needs (`services.delivery.TopicSource`), built
+    once per night they speak for."""
 
-    def __init__(self, engine: Engine, plan_id: str, as_of: dt.date, context: PlanContext | None = None) -> None:
-        from plan_tracker.reports.schedule import _managers, _sent_keys, week_key, weekly_due
+    def __init__(self, engine: Engine, plan_id: str, context: PlanContext | None = None) -> None:
+        self.engine, self.plan_id, self.context = engine, plan_id, context
+        self._parts: dict[dt.date, WeeklyPart] = {}
 
-        self.engine, self.plan_id, self.as_of = engine, plan_id, as_of
-        self.week = week_key(as_of)
-        self.context = context
-        self._part: WeeklyPart | None = None
-        with engine.connect() as conn:
-            plan = context.plan if context is not None else stored_plan(conn, plan_id, as_of)
-            runs = NightlyRun.__table__  # type: ignore[attr-defined]
-            found = conn.execute(select(func.min(runs.c.as_of)).where(runs.c.plan_id == plan_id)).scalar_one()
-        first_night = None if found is None else found if isinstance(found, dt.date) else dt.date.fromisoformat(str(found))
-        due = weekly_due(WorkCalendar(plan.plan.calendar), as_of, first_night or as_of)
-        self.owed = ({r.key for r in _managers(engine, plan_id)} - _sent_keys(engine, plan_id, self.week)) if due else set()
-
-    def part_for(self, recipient_key: str) -> WeeklyPart | None:
-        if recipient_key not in self.owed:
-            return None
-        if self._part is None:
+    def weekly_part(self, raised_on: dt.date) -> WeeklyPart:
+        if raised_on not in self._parts:
             from plan_tracker.reports.build import build_report, snapshot_on_or_before
 
             with self.engine.connect() as conn:
-                since = snapshot_on_or_before(conn, self.plan_id, self.as_of - dt.timedelta(days=7))
-            self._part = weekly_part(build_report(self.engine, self.context or self.plan_id, self.as_of, since=since))
-        return self._part
+                # "Change since the previous report": the last snapshot a week or more before.
+                since = snapshot_on_or_before(conn, self.plan_id, raised_on - dt.timedelta(days=7))
+            source = self.context if self.context is not None and self.context.as_of == raised_on else self.plan_id
+            self._parts[raised_on] = weekly_part(build_report(self.engine, source, raised_on, since=since))
+        return self._parts[raised_on]
 
-    def record_sent(self, conn: Connection, recipient_key: str, now: dt.datetime, channel: str, receipt: str) -> None:
-        """In the caller's transaction (the one that records the deliveries sent)."""
-        from plan_tracker.reports.schedule import WEEKLY_EVENT
 
-        record_event(conn, plan_id=self.plan_id, kind=WEEKLY_EVENT, actor="nightly", source="nightly", at=now,
-                     payload={"week": self.week, "as_of": self.as_of.isoformat(), "recipient": recipient_key,
-                              "state": "sent", "channel": channel, "receipt": receipt[:500], "with": "reminders"})
-        self.owed.discard(recipient_key)
+def raise_weekly(engine: Engine, plan_id: str, as_of: dt.date, context: PlanContext | None = None) -> int:
+    """On the week's report day (or a catch-up night of the same week, see
+    `schedule.weekly_due`), one `weekly:<ISO week>` delivery row per manager not yet sent
+    it this week. The rows go out with the managers' other rows of the run, as one message."""
+    from plan_tracker.reports.schedule import _managers, _sent_keys, week_key, weekly_due
+    from plan_tracker.services.topics import raise_topic
+
+    with engine.connect() as conn:
+        plan = context.plan if context is not None else stored_plan(conn, plan_id, as_of)
+        runs = NightlyRun.__table__  # type: ignore[attr-defined]
+        found = conn.execute(select(func.min(runs.c.as_of)).where(runs.c.plan_id == plan_id)).scalar_one()
+    first_night = None if found is None else found if isinstance(found, dt.date) else dt.date.fromisoformat(str(found))
+    if not weekly_due(WorkCalendar(plan.plan.calendar), as_of, first_night or as_of):
+        return 0
+    week = week_key(as_of)
+    owed = [r.key for r in _managers(engine, plan_id) if r.key not in _sent_keys(engine, plan_id, week)]
+    with engine.begin() as conn:
+        return sum(raise_topic(conn, plan_id, key, f"weekly:{week}", as_of) for key in owed)
 
 
 def deliver_with_weekly(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, settings: Any,
                         factory: Any = None, context: PlanContext | None = None) -> Any:
-    """The delivery stage: reminders, with the week's report riding along to the managers."""
+    """The delivery stage: raise the night's topic rows (the week's report on its day, the
+    coordinator's decisions digest), then deliver everything due, one message per recipient."""
     from plan_tracker.inbox.forms import ReplyForms
     from plan_tracker.services.delivery import deliver
+    from plan_tracker.services.topics import raise_decisions
 
+    with engine.connect() as conn:
+        plan = context.plan if context is not None else stored_plan(conn, plan_id, as_of)
+    raise_weekly(engine, plan_id, as_of, context)
+    raise_decisions(engine, plan, as_of)
     return deliver(engine, plan_id, now=now, as_of=as_of, settings=settings, factory=factory, context=context,
-                   weekly=WeeklyMail(engine, plan_id, as_of, context),
+                   topics=WeeklyParts(engine, plan_id, context),
                    forms=ReplyForms(engine, settings))  # a unit contact's form, to answer by reply

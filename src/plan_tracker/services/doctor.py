@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, select, text
+from sqlalchemy import Connection, Engine, and_, func, or_, select, text
 
 from plan_tracker.services.follow_up import follow_up_end
 from plan_tracker.store.models import CalendarDay, PlanRow
@@ -226,7 +226,8 @@ def _backlog(conn: Connection, f: PlanFacts) -> Check | None:
         select(func.count(), func.min(R.c.created_at)).select_from(D.join(R, R.c.id == D.c.reminder_id))
         .where(D.c.plan_id == f.plan_id, D.c.state.in_(("pending", "failed")), R.c.created_at < f.now - BACKLOG_AFTER,
                # a weekly digest's deliveries wait for their day on purpose (`services.digests`)
-               ~and_(D.c.state == "pending", D.c.next_attempt_at.is_not(None), D.c.next_attempt_at > f.now))
+               ~and_(D.c.state == "pending", D.c.next_attempt_at.is_not(None), D.c.next_attempt_at > f.now),
+               _not_held())  # held for a disabled channel: `_held` names that fix
     ).one()
     if not waiting[0]:
         return None
@@ -240,7 +241,7 @@ def _backlog(conn: Connection, f: PlanFacts) -> Check | None:
 def _failing(conn: Connection, f: PlanFacts) -> Check | None:
     """Deliveries whose last attempt failed and that will be retried: not ok, however recent."""
     failing = conn.execute(select(func.count(), func.max(D.c.last_error)).where(
-        D.c.plan_id == f.plan_id, D.c.state == "failed")).one()
+        D.c.plan_id == f.plan_id, D.c.state == "failed", _not_held())).one()
     if not failing[0]:
         return None
     return Check("failing", Level.warn, f"{failing[0]} deliveries failed and wait for a retry (e.g. {failing[1]!r})",
@@ -264,15 +265,73 @@ def _stale_claims(conn: Connection, f: PlanFacts) -> Check | None:
                      "the next night does it too")
 
 
-def _dead_deliveries(conn: Connection, f: PlanFacts) -> Check | None:
-    """Deliveries a channel gave up on: those messages will not be sent by any later run."""
-    dead = conn.execute(select(func.count(), func.max(D.c.last_error)).where(
-        D.c.plan_id == f.plan_id, D.c.state == "dead", ~D.c.recipient_key.like(f"{UNREACHABLE_PREFIX}%"))).one()
-    if not dead[0]:
+def _not_held() -> Any:
+    return or_(D.c.fault.is_(None), D.c.fault != "channel")
+
+
+def _retry_dead(plan_id: str) -> str:
+    return f"`plan-tracker deliver --plan {plan_id} --retry-dead` (add --since DATE or --channel NAME to narrow it)"
+
+
+def _mine(plan_id: str) -> Any:
+    from plan_tracker.services.delivery import UNREACHABLE_PREFIX as NOBODY
+
+    return and_(D.c.plan_id == plan_id, ~D.c.recipient_key.like(f"{NOBODY}%"))
+
+
+def _held(conn: Connection, f: PlanFacts) -> Check | None:
+    """Deliveries held for a disabled channel: none lost, no attempt used."""
+    held = conn.execute(select(func.count(), func.max(D.c.last_error)).where(
+        _mine(f.plan_id), D.c.state.in_(("pending", "failed")), D.c.fault == "channel")).one()
+    if not held[0]:
         return None
-    return Check("dead", Level.fail, f"{dead[0]} dead deliveries (e.g. {dead[1]!r}): they will not be sent",
-                 f.plan_id, fix="fix what the error names (the address in the plan, the channel's settings); "
-                                "`plan-tracker reminders` lists them")
+    return Check("held", Level.warn, f"{held[0]} deliveries are held for a disabled channel (e.g. {held[1]!r}); "
+                 "none is lost and no attempt is used", f.plan_id,
+                 fix="fix the channel's secret or credentials in the settings, then `plan-tracker channels enable "
+                     "NAME` (`channels list` names it); the next delivery run sends them")
+
+
+def _dead_kinds(conn: Connection, plan_id: str) -> dict[str, tuple[int, str]]:
+    dead: dict[str, tuple[int, str]] = {}
+    for kind, n, example in conn.execute(select(D.c.fault, func.count(), func.max(D.c.last_error))
+                                         .where(_mine(plan_id), D.c.state == "dead").group_by(D.c.fault)):
+        kind = "refused" if kind == "refused" else "exhausted"  # rows dead before 0009 have no kind
+        dead[kind] = (dead.get(kind, (0, ""))[0] + n, example)
+    return dead
+
+
+def _dead_refused(conn: Connection, f: PlanFacts) -> Check | None:
+    """Dead deliveries the peer refused (a bad address): no later run sends them by itself."""
+    n, example = _dead_kinds(conn, f.plan_id).get("refused", (0, ""))
+    if not n:
+        return None
+    return Check("dead", Level.fail, f"{n} dead deliveries were refused by the peer (e.g. {example!r})", f.plan_id,
+                 fix="correct the address in the plan's units file and re-apply it (`plan-tracker plan apply "
+                     f"FILE`), then {_retry_dead(f.plan_id)}")
+
+
+def _dead_exhausted(conn: Connection, f: PlanFacts) -> Check | None:
+    """Dead deliveries retried until their attempts ran out (an outage longer than the schedule)."""
+    n, example = _dead_kinds(conn, f.plan_id).get("exhausted", (0, ""))
+    if not n:
+        return None
+    return Check("dead", Level.fail, f"{n} dead deliveries were retried until their attempts ran out "
+                 f"(e.g. {example!r})", f.plan_id, fix=f"once the peer answers again, {_retry_dead(f.plan_id)}")
+
+
+def _topics_waiting(conn: Connection, f: PlanFacts) -> Check | None:
+    """The week's report or a decisions digest waiting more than a day (no reminder of their
+    own, so `_backlog` does not see them)."""
+    waiting = conn.execute(select(func.count()).where(
+        D.c.plan_id == f.plan_id, D.c.reminder_id.is_(None), D.c.state.in_(("pending", "failed")), _not_held(),
+        D.c.raised_on < (f.now - BACKLOG_AFTER).date(),
+        or_(D.c.next_attempt_at.is_(None), D.c.next_attempt_at <= f.now))).scalar_one()
+    if not waiting:
+        return None
+    return Check("outbox", Level.fail, f"{waiting} weekly reports or decisions digests have waited more than a day",
+                 f.plan_id, fix="windowed channels send only in the delivery window, so schedule `plan-tracker "
+                                "deliver` during office hours; failing ones show their error in the store's "
+                                "delivery table")
 
 
 def _unreachable(conn: Connection, f: PlanFacts) -> Check | None:
@@ -294,8 +353,8 @@ def _unreachable(conn: Connection, f: PlanFacts) -> Check | None:
 
 
 # The per-plan checks, in the order they are listed; each returns None when it has nothing to say.
-PLAN_CHECKS: tuple[PlanCheck, ...] = (_dead_man, _unfinished_runs, _calendar, _backlog, _failing, _stale_claims,
-                                      _dead_deliveries, _unreachable)
+PLAN_CHECKS: tuple[PlanCheck, ...] = (_dead_man, _unfinished_runs, _calendar, _backlog, _topics_waiting, _failing,
+                                      _held, _stale_claims, _dead_refused, _dead_exhausted, _unreachable)
 
 
 def _prefect(api_url: str, now: dt.datetime) -> Check:
@@ -324,6 +383,8 @@ def _channels(conn: Connection) -> list[Check]:
     if not rows:
         return [Check("channels", Level.ok, "no channel is disabled")]
     return [Check("channels", Level.fail,
-                  f"channel {name} is disabled since {_aware(changed):%Y-%m-%d %H:%M} UTC ({reason}); its reminders "
-                  "wait", fix=f"fix the cause, then `plan-tracker channels enable {name}`")
+                  f"channel {name} is disabled since {_aware(changed):%Y-%m-%d %H:%M} UTC ({reason}); its "
+                  "deliveries are held (not dead, no attempt used)",
+                  fix=f"fix its secret or credentials in the settings, then `plan-tracker channels enable {name}`: "
+                      "the next delivery run sends them")
             for name, reason, changed in rows]

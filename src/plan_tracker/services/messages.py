@@ -231,8 +231,8 @@ class Rendered:
 
 def render_model(plan: Plan, model: MessageModel, templates: Path | None = None) -> Rendered:
     """Subject, plain text and HTML of one message, all from the same model."""
-    if not model.items and model.weekly is None:
-        raise ValueError("a message needs at least one item (or the weekly report)")
+    if not model.items and model.weekly is None and not model.decisions:
+        raise ValueError("a message needs at least one item (or the weekly report, or decisions waiting)")
     env = _environment(None if templates is None else str(templates))
     locale = model.locale if model.locale in ("zh", "en") else "zh"
     context = _context(plan, model)

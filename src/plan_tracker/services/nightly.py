@@ -281,8 +281,8 @@ class NightlySummary:
             "reminders": {"raised": e.raised, "skipped": e.skipped, "undeliverable": e.undeliverable,
                           "already_raised": e.already_raised},
             "delivery": {"messages": d.messages_sent, "delivered": d.deliveries_sent, "failed": d.failed,
-                         "dead": d.dead, "waiting_for_window": d.waiting, "deferred_by_circuit": d.deferred}
-            if d else None,
+                         "dead": d.dead, "waiting_for_window": d.waiting, "deferred_by_circuit": d.deferred,
+                         "held_by_disabled_channel": d.held} if d else None,
             "figures": self.figures,
             "report": self.report.as_dict() if self.report else None,
         }

@@ -50,7 +50,7 @@ def reminder_rows(engine: Engine, plan_id: str, as_of: dt.date | None = None) ->
         recipients: dict[int, list[str]] = {}
         for reminder_id, address in conn.execute(
             select(d.c.reminder_id, rc.c.address).join(rc, and_(rc.c.plan_id == d.c.plan_id, rc.c.key == d.c.recipient_key))
-            .where(d.c.plan_id == plan_id).order_by(d.c.reminder_id, rc.c.address)
+            .where(d.c.plan_id == plan_id, d.c.reminder_id.is_not(None)).order_by(d.c.reminder_id, rc.c.address)
         ):
             recipients.setdefault(reminder_id, []).append(address)
     found = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from plan_tracker.store.models import utcnow
@@ -54,21 +54,59 @@ class Reminder(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow)
 
 
+class DeliveryMessage(SQLModel, table=True):
+    """A message as first rendered, before its first send: a resend (after a crash, a
+    failure, a disabled channel or `deliver --retry-dead`) sends these very bytes, with the
+    same key (Message-ID), dated for the night it speaks for (`as_of`)."""
+
+    __tablename__ = "delivery_message"
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: str = Field(max_length=64)
+    recipient_key: str = Field(max_length=300)
+    message_key: str = Field(max_length=64)
+    as_of: dt.date
+    subject: str
+    text: str
+    html: str | None = None
+    reply_to: str | None = Field(default=None, max_length=300)  # where a unit's reply with its form goes
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class DeliveryAttachment(SQLModel, table=True):
+    """A file a frozen message carries (the unit's pre-filled form): stored with the message,
+    so a resend attaches the very same workbook."""
+
+    __tablename__ = "delivery_attachment"
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="delivery_message.id", index=True)
+    position: int = 0
+    filename: str = Field(max_length=255)
+    mime_type: str = Field(max_length=100)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 class Delivery(SQLModel, table=True):
-    """One reminder to one recipient. Rows of a recipient are sent together as one message."""
+    """One reminder (or one topic: the week's report, the coordinator's decisions) to one
+    recipient. Rows of a recipient are sent together as one message."""
 
     __tablename__ = "delivery"
     __table_args__ = (
         UniqueConstraint("reminder_id", "recipient_key", name="uq_delivery"),
+        UniqueConstraint("plan_id", "recipient_key", "topic", name="uq_delivery_topic"),
+        Index("ix_delivery_message", "message_id"),
         Index("ix_delivery_claim", "plan_id", "state", "recipient_key"),
         Index("ix_delivery_claim_token", "claim"),
         Index("ix_delivery_recipient", "plan_id", "recipient_key", "state"),
     )
     id: int | None = Field(default=None, primary_key=True)
     plan_id: str = Field(max_length=64)
-    reminder_id: int = Field(foreign_key="reminder.id")
+    reminder_id: int | None = Field(default=None, foreign_key="reminder.id")  # None: a topic row
     recipient_key: str = Field(max_length=300)
-    state: str = Field(default="pending", max_length=10)  # pending|sending|sent|failed|dead
+    topic: str | None = Field(default=None, max_length=40)  # weekly:2018-W42 | decisions:2018-10-15
+    raised_on: dt.date | None = None  # a topic row's night
+    message_id: int | None = Field(default=None, foreign_key="delivery_message.id")  # frozen content
+    fault: str | None = Field(default=None, max_length=12)  # channel | refused | exhausted
+    state: str = Field(default="pending", max_length=10)  # pending|sending|sent|failed|dead|void
     attempts: int = 0
     next_attempt_at: dt.datetime | None = None  # UTC; None = as soon as the window opens
     claim: str | None = Field(default=None, max_length=40)
