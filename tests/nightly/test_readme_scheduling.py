@@ -120,7 +120,7 @@ def test_the_readme_scheduling_and_production_blocks_run_as_written_and_end_heal
         print(f"README scheduling block: {took:.0f} s; the night's flow run {run['total_run_time']:.1f} s of "
               f"flow time, {len(tasks)} task runs ({', '.join(t['name'] for t in sorted(tasks, key=lambda t: t['start_time']))})")
         assert [t["name"].rsplit("-", 1)[0] for t in sorted(tasks, key=lambda t: t["start_time"])] == [
-            "collect", "evaluate", "deliver", "snapshot", "report"]
+            "mail", "collect", "evaluate", "deliver", "snapshot", "report"]
         assert {t["state_type"] for t in tasks} == {"COMPLETED"}
     finally:
         _stop_group(shell.pid)  # the server and the worker the block left running

@@ -106,7 +106,7 @@ def received_ids(smtp: Any) -> Counter[str]:
     ids = Counter()
     for envelope in smtp.handler.envelopes:
         header = str(message_from_bytes(envelope.content, policy=policy.default)["Message-ID"])
-        ids[header.strip("<>").split("@")[0]] += 1
+        ids[header.strip("<>").split("@")[0].split(".")[0]] += 1  # <digest[.plan]@domain>
     return ids
 
 

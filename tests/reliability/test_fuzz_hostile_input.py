@@ -99,8 +99,9 @@ def check_plan_answer(path: Path, display: str) -> str:
         assert exc.problems, "a rejection names at least one problem"
         for problem in exc.problems:
             assert problem.file.startswith(display.split(":")[0][:10]) or problem.file.endswith("units.yaml")
-            assert problem.line >= 1 and problem.column >= 1 and problem.message.strip()
-            assert "Traceback" not in problem.message
+            said = [problem.render(locale) for locale in ("zh", "en")]  # worded in both, never empty
+            assert problem.line >= 1 and problem.column >= 1 and all(s.strip() for s in said)
+            assert not any("Traceback" in s for s in said)
         outcome = "rejected"
     else:
         assert isinstance(result, Plan)

@@ -61,20 +61,20 @@ def open_source(url: str, done_folder: str) -> MailSource:
     if parts.scheme == "maildir":
         return MaildirSource(Path(unquote(parts.path or parts.netloc)), done_folder)
     if parts.scheme not in ("imap", "imaps"):
-        raise MailboxConfigError("mail.unknown_scheme", scheme=parts.scheme)
+        raise MailboxConfigError("mailbox.unknown_scheme", scheme=parts.scheme)
     options = parse_qs(parts.query, keep_blank_values=True)
     host = parts.hostname or ""
     if parts.scheme == "imap" and "starttls" not in options and ("plain" not in options or host not in LOOPBACK):
-        raise MailboxConfigError("mail.cleartext")
+        raise MailboxConfigError("mailbox.cleartext")
     if not host or not parts.username:
-        raise MailboxConfigError("mail.no_host_or_user")
+        raise MailboxConfigError("mailbox.no_host_or_user")
     try:
         return ImapSource(host=host, port=parts.port, user=unquote(parts.username),
                           password=unquote(parts.password or ""), folder=unquote(parts.path.lstrip("/")) or "INBOX",
                           tls="tls" if parts.scheme == "imaps" else ("starttls" if "starttls" in options else "plain"),
                           done_folder=done_folder)
     except (OSError, imaplib.IMAP4.error, ImapToolsError) as exc:  # refused, TLS, login: say which, no traceback
-        raise MailboxConfigError("mail.cannot_open", where=f"{host}:{parts.port or ''}",
+        raise MailboxConfigError("mailbox.cannot_open", where=f"{host}:{parts.port or ''}",
                                  reason=f"{type(exc).__name__}: {exc}") from None
 
 
@@ -143,7 +143,7 @@ class MaildirSource:
 
     def __init__(self, path: Path, done_folder: str) -> None:
         if not path.is_dir():
-            raise MailboxConfigError("mail.not_maildir", path=str(path))
+            raise MailboxConfigError("mailbox.not_maildir", path=str(path))
         self._box = mailbox.Maildir(path, create=False)
         name = done_folder.replace("/", ".")
         self._done = self._box.get_folder(name) if name in self._box.list_folders() else self._box.add_folder(name)

@@ -27,7 +27,7 @@ def fetch(
 
     settings = get_settings()
     if settings.imap_url is None or not settings.imap_url.get_secret_value():
-        raise BadInput("mail.not_configured")
+        raise BadInput("mailbox.not_configured")
     engine = _engine()
     if plan is not None:
         with engine.connect() as conn:

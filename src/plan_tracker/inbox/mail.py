@@ -401,7 +401,7 @@ def run_fetch(engine: Engine, settings: Settings, *, now: dt.datetime, only_plan
     try:
         return fetch_mail(engine, source, settings=settings, now=now, only_plan=only_plan, factory=factory)
     except (OSError, imaplib.IMAP4.error, ImapToolsError) as exc:  # the server went away mid-fetch
-        raise MailboxConfigError("mail.stopped_answering", reason=f"{type(exc).__name__}: {exc}") from None
+        raise MailboxConfigError("mailbox.stopped_answering", reason=f"{type(exc).__name__}: {exc}") from None
     finally:
         with contextlib.suppress(OSError, imaplib.IMAP4.error, ImapToolsError):
             source.close()

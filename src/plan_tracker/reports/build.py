@@ -144,7 +144,7 @@ def _blocked(conn: Connection, plan_id: str, as_of: dt.date, names: dict[str, di
              limit: int) -> list[BlockedEntry]:
     """Blocked items among the obligations tracked on `as_of`, under the ids they had then
     (the report's items table holds the terms as of the date)."""
-    found = blocked_items(conn, plan_id, as_of, limit=limit)
+    found = blocked_items(conn, plan_id, as_of, limit=limit, active_only=False)
     as_of_ids = {int(r.id): (r.task_id, r.unit_id) for r in conn.execute(text(f"SELECT id, task_id, unit_id FROM {q.ITEMS_TABLE}"))}  # noqa: S608
     entries = []
     for b in found:

@@ -43,9 +43,12 @@ class BlockedItem:
     since: dt.date  # the blocked report's date
 
 
-def blocked_items(conn: Connection, plan_id: str, as_of: dt.date, *, limit: int = 500) -> list[BlockedItem]:
+def blocked_items(conn: Connection, plan_id: str, as_of: dt.date, *, limit: int = 500,
+                  active_only: bool = True) -> list[BlockedItem]:
     """Active items whose latest report on `as_of` (dated and received by then) says blocked
-    and that no resume since answers: escalation is paused for them (oldest first)."""
+    and that no resume since answers: escalation is paused for them (oldest first).
+    `active_only=False` for a past date: an item cancelled later was still tracked then (the
+    report filters by the terms in force on its date)."""
     newer = REPORTS.alias("newer")
     later = select(newer.c.id).where(
         newer.c.obligation_id == REPORTS.c.obligation_id, newer.c.reported_on <= as_of,
@@ -59,8 +62,8 @@ def blocked_items(conn: Connection, plan_id: str, as_of: dt.date, *, limit: int 
     rows = conn.execute(
         select(o.c.id, o.c.task_id, o.c.unit_id, o.c.period, REPORTS.c.note, REPORTS.c.reported_on)
         .join(REPORTS, REPORTS.c.obligation_id == o.c.id)
-        .where(o.c.plan_id == plan_id, o.c.active, REPORTS.c.status == "blocked", REPORTS.c.reported_on <= as_of,
-               REPORTS.c.received_on <= as_of,
+        .where(o.c.plan_id == plan_id, o.c.active if active_only else o.c.id.is_not(None),
+               REPORTS.c.status == "blocked", REPORTS.c.reported_on <= as_of,
                REPORTS.c.received_on <= as_of, ~later.exists(), ~resumed.exists())
         .order_by(REPORTS.c.reported_on, o.c.id).limit(limit))
     return [BlockedItem(int(r.id), r.task_id, r.unit_id, r.period, r.note, _date(r.reported_on)) for r in rows]
