@@ -345,10 +345,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "out.kind_task": {"zh": "任务", "en": "task"},
     "out.kind_unit": {"zh": "单位", "en": "unit"},
     "out.apply_dates_moved": {"zh": "  任务 {task}：{count} 项督办事项的完成时限自 {effective} 起调整（计划调整）；此前的时限不变",
-                              "en": "  task {task}: due dates of {count} obligations move (plan adjustment, 计划调整) from "
+                              "en": "  task {task}: due dates of {count} obligations move (plan adjustment) from "
                                     "{effective}; earlier dates keep the old ones"},
     "out.apply_cancelled": {"zh": "  {what} 自 {on} 起撤销：{count} 项督办事项不再跟踪（{reason}）",
-                            "en": "  {what} cancelled (撤销) from {on}: {count} obligations no longer tracked ({reason})"},
+                            "en": "  {what} cancelled from {on}: {count} obligations no longer tracked ({reason})"},
     "out.apply_stop_warning": {"zh": "  ! 任务 {task}：{count} 项督办事项自 {effective} 起不再跟踪（已到期 {due} 项，"
                                      "已有报送 {reported} 项）；{effective} 之前的记录保留",
                                "en": "  ! task {task}: {count} obligations stop being tracked from {effective} "
@@ -357,12 +357,12 @@ MESSAGES: dict[str, dict[str, str]] = {
                          "en": "  obligations: +{added} ~{changed} -{removed} (total {total})"},
     # plan validate's warnings (services/recipients.py: Unreachable)
     "out.warning": {"zh": "{file}：警告：{message}", "en": "{file}: warning: {message}"},
-    "out.unreachable_plan_wide": {"zh": "催办级别“{level}”通知 {role}，但{who}没有可用地址：这些催办将记为无法送达",
+    "out.unreachable_plan_wide": {"zh": "催办级别“{level}”通知 {role}，但{who}：这些催办将记为无法送达",
                                   "en": "step {level!r} notifies {role}, but {who} with an address: its reminders will "
                                         "be recorded dead"},
     "out.who_coordinator": {"zh": "牵头协调单位没有联系人或负责人", "en": "the coordinating unit has no contact or head"},
     "out.who_leading_group": {"zh": "领导小组没有邮箱或收件人", "en": "the leading group has no e-mail or recipients"},
-    "out.who_role": {"zh": "{role}", "en": "{role}"},
+    "out.who_role": {"zh": "{role} 没有可用地址", "en": "{role}"},
     "out.unreachable_unit": {"zh": "催办级别“{level}”通知 {role}，但单位 {name}（{unit}）没有可用邮箱或机器人的 {role}："
                                    "发给 {role} 的催办将记为无法送达",
                              "en": "step {level!r} notifies {role}, but unit {name} ({unit}) has no {role} with an "
