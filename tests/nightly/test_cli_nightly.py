@@ -36,7 +36,9 @@ def test_nightly_prints_a_summary_and_reminders_lists_rows_as_in_design(cli_env,
 def test_an_english_plans_summary_and_reminders_table_speak_english(cli_env, plan_file):
     plan_file.write_text(plan_file.read_text(encoding="utf-8").replace("plan:\n", "plan:\n  locale: en\n", 1),
                          encoding="utf-8")
-    assert runner.invoke(app, ["plan", "apply", str(plan_file)]).exit_code == 0
+    applied = runner.invoke(app, ["plan", "apply", str(plan_file)])
+    assert applied.exit_code == 0 and "plan national-day: applied version 1 (new plan), in force from " in applied.stdout
+    assert "  + unit town-a" in applied.stdout and "  obligations: +" in applied.stdout
     result = runner.invoke(app, ["nightly", "--plan", "national-day", "--as-of", "2018-10-09"])
     assert result.exit_code == 0, result.output
     head, counts = result.output.splitlines()[:2]
@@ -49,6 +51,8 @@ def test_an_english_plans_summary_and_reminders_table_speak_english(cli_env, pla
     listed = runner.invoke(app, ["plans", "list"]).stdout
     assert "plans" in listed and "follow-up until" in listed and "last night" in listed
     assert "2018-10-09" in listed and "跟进截止" not in listed
+    doctor = runner.invoke(app, ["doctor", "--now", "2018-10-09T09:00+08:00"]).stdout
+    assert "plan-tracker doctor" in doctor and "result" in doctor and "体检" not in doctor
 
 
 def test_nightly_on_an_unknown_plan_or_a_bad_date_exits_2(cli_env, plan_file):
