@@ -431,6 +431,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "out.level_ok": {"zh": "正常", "en": "ok"},
     "out.level_warn": {"zh": "警告", "en": "warn"},
     "out.level_fail": {"zh": "失败", "en": "fail"},
+    # templates (commands/inbox.py)
+    "out.template_written": {"zh": "已写入 {path}（{unit} 的 {rows} 项督办事项）",
+                             "en": "wrote {path} ({rows} obligation(s) of {unit})"},
+    "out.no_templates": {"zh": "{day}{scope}没有进行中的督办事项：未写入模板",
+                         "en": "no open obligations{scope} on {day}: no template written"},
+    "out.template_scope": {"zh": "（{what}）", "en": " for {what}"},
+    "out.scope_unit": {"zh": "单位 {unit}", "en": "unit {unit}"},
+    "out.scope_period": {"zh": "期间 {period}", "en": "period {period}"},
     # deliver, init
     "out.requeued": {"zh": "发送 {plan}：已重新排队 {count} 条无法送达的催办", "en": "deliver {plan}: requeued {count} dead deliveries"},
     "out.delivered": {"zh": "发送 {plan}：已送达 {delivered} 条，共 {messages} 封消息，失败 {failed}，无法送达 {dead}，"
