@@ -92,7 +92,8 @@ def test_reading_commands_without_as_of_answer_for_today_years_after_the_plan(
     report = json.loads(runner.invoke(app, ["report", "--plan", "late-2018", "--format", "json",
                                             "--out", "-"]).stdout)
     assert report["as_of"] == "2026-12-03"
-    ok("notice", "--plan", "late-2018", "--out", str(tmp_path / "notice.html"))
+    notice = runner.invoke(app, ["notice", "--plan", "late-2018", "--out", str(tmp_path / "notice.html")])
+    assert notice.exit_code == 0 and f"已写入 {tmp_path / 'notice.html'}（" in notice.stderr  # the zh plan's receipt
     assert (tmp_path / "notice.html").stat().st_size > 0
     reminders = json.loads(ok("reminders", "--plan", "late-2018", "--format", "json"))
     assert reminders and all(r["fired_on"] <= "2019-01-15" for r in reminders)

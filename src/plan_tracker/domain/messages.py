@@ -439,6 +439,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "out.template_scope": {"zh": "（{what}）", "en": " for {what}"},
     "out.scope_unit": {"zh": "单位 {unit}", "en": "unit {unit}"},
     "out.scope_period": {"zh": "期间 {period}", "en": "period {period}"},
+    "out.file_written": {"zh": "已写入 {path}（{size} 字节）", "en": "wrote {path} ({size} bytes)"},
     # deliver, init
     "out.requeued": {"zh": "发送 {plan}：已重新排队 {count} 条无法送达的催办", "en": "deliver {plan}: requeued {count} dead deliveries"},
     "out.delivered": {"zh": "发送 {plan}：已送达 {delivered} 条，共 {messages} 封消息，失败 {failed}，无法送达 {dead}，"
