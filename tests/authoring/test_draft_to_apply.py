@@ -74,7 +74,7 @@ def test_the_draft_lists_exactly_its_blanks_before_filling(drafted: Path) -> Non
     assert result.exit_code == 2
     reported = sorted({int(m) for m in re.findall(rf"{re.escape(str(drafted))}:(\d+):\d+: 待填写的空白", result.stderr)})
     assert reported == blanks
-    assert f"fill the {len(blanks)} TODO blank(s)" in invoke("plan", "draft", str(SEED), "--out", str(drafted), "--force").stdout
+    assert f"请填写 {len(blanks)} 处 TODO 空白" in invoke("plan", "draft", str(SEED), "--out", str(drafted), "--force").stdout
 
 
 def test_filling_only_the_blanks_changes_only_blank_lines(drafted: Path) -> None:

@@ -440,6 +440,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "out.scope_unit": {"zh": "单位 {unit}", "en": "unit {unit}"},
     "out.scope_period": {"zh": "期间 {period}", "en": "period {period}"},
     "out.file_written": {"zh": "已写入 {path}（{size} 字节）", "en": "wrote {path} ({size} bytes)"},
+    # plan draft, example, schema (commands/authoring.py)
+    "out.drafted": {"zh": "已写入 {path}：请填写 {blanks} 处 TODO 空白，然后运行 `plan-tracker plan validate {path}`",
+                    "en": "wrote {path}: fill the {blanks} TODO blank(s), then run `plan-tracker plan validate {path}`"},
+    "out.wrote": {"zh": "已写入 {path}", "en": "wrote {path}"},
+    "out.next_apply": {"zh": "下一步：plan-tracker plan apply {path}", "en": "next: plan-tracker plan apply {path}"},
     # deliver, init
     "out.requeued": {"zh": "发送 {plan}：已重新排队 {count} 条无法送达的催办", "en": "deliver {plan}: requeued {count} dead deliveries"},
     "out.delivered": {"zh": "发送 {plan}：已送达 {delivered} 条，共 {messages} 封消息，失败 {failed}，无法送达 {dead}，"
