@@ -74,7 +74,7 @@ def test_the_draft_lists_exactly_its_blanks_before_filling(drafted: Path) -> Non
     assert result.exit_code == 2
     reported = sorted({int(m) for m in re.findall(rf"{re.escape(str(drafted))}:(\d+):\d+: 待填写的空白", result.stderr)})
     assert reported == blanks
-    assert f"fill the {len(blanks)} TODO blank(s)" in invoke("plan", "draft", str(SEED), "--out", str(drafted), "--force").stdout
+    assert f"请填写 {len(blanks)} 处 TODO 空白" in invoke("plan", "draft", str(SEED), "--out", str(drafted), "--force").stdout
 
 
 def test_filling_only_the_blanks_changes_only_blank_lines(drafted: Path) -> None:
@@ -107,8 +107,8 @@ def test_draft_then_fill_only_the_blanks_then_validate_preview_and_apply(
 
     applied = invoke("plan", "apply", str(drafted))
     assert applied.exit_code == 0, applied.stderr
-    assert "plan jingzhou-2018: applied version 1 (new plan)" in applied.stdout
-    assert f"obligations: +{tasks} ~0 -0 (total {tasks})" in applied.stdout
+    assert "计划 jingzhou-2018：已导入第 1 版（新计划）" in applied.stdout
+    assert f"督办事项：+{tasks} ~0 -0（共 {tasks} 项）" in applied.stdout
 
     status = invoke("status", "--plan", "jingzhou-2018", "--as-of", "2018-10-09", "--format", "json")
     assert status.exit_code == 0, status.stderr
@@ -118,4 +118,4 @@ def test_draft_then_fill_only_the_blanks_then_validate_preview_and_apply(
     assert rolled and all(r["light"] == "red" and r["overdue_wd"] == 1 for r in rolled)
 
     again = invoke("plan", "apply", str(drafted))
-    assert again.stdout.strip() == "plan jingzhou-2018: no changes (version 1)"
+    assert again.stdout.strip() == "计划 jingzhou-2018：无变化（第 1 版）"

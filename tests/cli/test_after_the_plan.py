@@ -92,7 +92,8 @@ def test_reading_commands_without_as_of_answer_for_today_years_after_the_plan(
     report = json.loads(runner.invoke(app, ["report", "--plan", "late-2018", "--format", "json",
                                             "--out", "-"]).stdout)
     assert report["as_of"] == "2026-12-03"
-    ok("notice", "--plan", "late-2018", "--out", str(tmp_path / "notice.html"))
+    notice = runner.invoke(app, ["notice", "--plan", "late-2018", "--out", str(tmp_path / "notice.html")])
+    assert notice.exit_code == 0 and f"已写入 {tmp_path / 'notice.html'}（" in notice.stderr  # the zh plan's receipt
     assert (tmp_path / "notice.html").stat().st_size > 0
     reminders = json.loads(ok("reminders", "--plan", "late-2018", "--format", "json"))
     assert reminders and all(r["fired_on"] <= "2019-01-15" for r in reminders)
@@ -105,7 +106,7 @@ def test_nightly_after_follow_up_ended_says_so_and_changes_nothing(
     monkeypatch.setenv("PLAN_TRACKER_NOW", NOW)
     said = ok("nightly", "--plan", "late-2018")
     # The last due date is 2019-01-08 (2018-Q4 + 5 wd): follow-up runs 60 days past it.
-    assert "follow-up ended on 2019-03-09" in said
+    assert "跟进已于 2019-03-09 结束" in said and "无需处理" in said
     assert counts(store) == before
     # doctor still fails on what waits undelivered (the last night's digest deliveries, held for
     # the leading group's weekly cadence), but expects no more nights.
@@ -116,7 +117,7 @@ def test_nightly_after_follow_up_ended_says_so_and_changes_nothing(
 
 def test_a_night_before_the_end_of_follow_up_still_runs(store: Engine) -> None:
     said = ok("nightly", "--plan", "late-2018", "--as-of", "2019-03-08", "--now", "2019-03-08T09:00+08:00")
-    assert "follow-up ended" not in said and "reminders raised" in said
+    assert "跟进已于" not in said and "新增催办" in said
 
 
 def test_an_as_of_past_the_calendar_names_its_last_day_and_what_to_do(store: Engine) -> None:

@@ -111,9 +111,9 @@ def status_json(*args: str) -> list[dict[str, object]]:
 def test_plan_apply_prints_the_diff_and_writes(store: Engine, plan_file: Path) -> None:
     result = invoke("plan", "apply", str(plan_file))
     assert result.exit_code == 0, result.stderr
-    assert "plan cli-2018: applied version 1 (new plan)" in result.stdout
-    for line in ("+ unit town-a", "+ task capability.training", "+ task capability.study-plan",
-                 f"obligations: +{TOTAL} ~0 -0 (total {TOTAL})"):
+    assert "计划 cli-2018：已导入第 1 版（新计划），自 2018-01-01 起施行" in result.stdout
+    for line in ("+ 单位 town-a", "+ 任务 capability.training", "+ 任务 capability.study-plan",
+                 f"督办事项：+{TOTAL} ~0 -0（共 {TOTAL} 项）"):
         assert line in result.stdout
     counts = row_counts(store)
     assert (counts["plan"], counts["plan_version"], counts["obligation"]) == (1, 1, TOTAL)
@@ -125,7 +125,7 @@ def test_applying_the_same_file_twice_says_no_changes_and_changes_nothing(
     before = row_counts(store)
     result = invoke("plan", "apply", str(applied))
     assert result.exit_code == 0
-    assert result.stdout.strip() == "plan cli-2018: no changes (version 1)"
+    assert result.stdout.strip() == "计划 cli-2018：无变化（第 1 版）"
     assert row_counts(store) == before
 
 
@@ -133,8 +133,8 @@ def test_dry_run_shows_what_would_change_and_writes_nothing(store: Engine, plan_
     empty = row_counts(store)
     result = invoke("plan", "apply", str(plan_file), "--dry-run")
     assert result.exit_code == 0, result.stderr
-    assert "plan cli-2018: would apply version 1 (new plan)" in result.stdout
-    assert f"obligations: +{TOTAL}" in result.stdout
+    assert "计划 cli-2018：将导入第 1 版（新计划）" in result.stdout
+    assert f"督办事项：+{TOTAL}" in result.stdout
     assert row_counts(store) == empty
 
 
@@ -157,15 +157,15 @@ def test_editing_and_reapplying_keeps_reports_and_records_a_version(
 """)
     applied.write_text(edited, encoding="utf-8")
     dry = invoke("plan", "apply", str(applied), "--dry-run", "--effective", "2018-04-01")
-    assert "would apply version 2, in force from 2018-04-01" in dry.stdout
+    assert "将导入第 2 版，自 2018-04-01 起施行" in dry.stdout
     result = invoke("plan", "apply", str(applied), "--effective", "2018-04-01")
     assert result.exit_code == 0, result.stderr
     out = result.stdout
-    assert "applied version 2" in out
-    assert "+ task capability.case-review" in out
-    assert "~ task capability.training" in out
-    assert "- task capability.study-plan" in out
-    assert "obligations: +1 ~8 -1 (total 9)" in out
+    assert "已导入第 2 版" in out
+    assert "+ 任务 capability.case-review" in out
+    assert "~ 任务 capability.training" in out
+    assert "- 任务 capability.study-plan" in out
+    assert "督办事项：+1 ~8 -1（共 9 项）" in out
 
     rows = {(r["task"], r["unit"], r["period"]): r for r in status_json("--as-of", "2018-04-02")}
     kept = rows[("capability.training", "town-a", "2018-Q1")]
@@ -298,7 +298,7 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
 def test_apply_and_status_as_real_processes(cli_env: dict[str, str], plan_file: Path) -> None:
     first = run_cli(["plan", "apply", str(plan_file)], cli_env, plan_file.parent)
     assert first.returncode == 0, first.stderr
-    assert "applied version 1 (new plan)" in first.stdout
+    assert "已导入第 1 版（新计划）" in first.stdout
     # (The report goes in in-process: same database, one process start saved.)
     assert invoke("submit", "--plan", "cli-2018", "--task", "capability.study-plan", "--unit",
                   "legal-office", "--period", "once", "--status", "done", "--on", "2018-10-09").exit_code == 0
@@ -332,7 +332,7 @@ def test_founding_plan_applies_and_reports_one_row_per_obligation(
 
     applied = invoke("plan", "apply", str(founding_plan))
     assert applied.exit_code == 0, applied.stderr
-    assert f"(total {len(expected)})" in applied.stdout
+    assert f"（共 {len(expected)} 项）" in applied.stdout
 
     rows = json.loads(invoke("status", "--plan", plan.id, "--as-of", "2018-06-30", "--format", "json").stdout)
     assert len(rows) == len(expected)
@@ -366,8 +366,9 @@ sections:
 """, encoding="utf-8")
     loose = invoke("plan", "validate", str(path))
     assert loose.exit_code == 0, loose.stderr
-    assert "step 'urge' notifies head, but unit 甲镇 (town-a) has no head with an e-mail or robot" in loose.stderr
-    assert "step 'accountability' notifies leading_group, but the leading group has no e-mail" in loose.stderr
-    assert "town-a) has no contact" not in loose.stderr
+    said = " ".join(loose.stderr.split())
+    assert f"{path}：警告：催办级别“urge”通知 head，但单位 甲镇（town-a）没有可用邮箱或机器人的 head" in said
+    assert "催办级别“accountability”通知 leading_group，但领导小组没有邮箱或收件人：这些催办将记为无法送达" in said
+    assert "的 contact" not in said
     strict = invoke("plan", "validate", str(path), "--strict")
     assert_bad_input(strict, "有 2 条警告且指定了 --strict")

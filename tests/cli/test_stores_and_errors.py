@@ -152,6 +152,8 @@ def test_plans_list_shows_version_dates_obligations_and_last_night(fresh: Path) 
     assert listed[0]["last_night"] == "2018-03-05"
     table = runner.invoke(app, ["plans", "list"]).stdout
     assert "stores-2018" in table and "2018-03-05" in table and "5" in table
+    # a zh plan's table: headers in Chinese (the JSON above keeps its English keys)
+    assert "最近成功运行" in table and "跟进截止" in table and "last night" not in table
 
 
 def test_an_internal_error_exits_1_with_one_line_and_the_traceback_in_the_log(

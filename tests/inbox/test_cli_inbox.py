@@ -41,7 +41,7 @@ def test_templates_writes_one_workbook_per_unit_and_names_them(store: Engine, tm
     assert result.exit_code == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "t").iterdir()) == [
         f"{PLAN_ID}-legal-office-2018-05-02.xlsx", f"{PLAN_ID}-town-a-2018-05-02.xlsx", f"{PLAN_ID}-town-b-2018-05-02.xlsx"]
-    assert "3 obligation(s) of town-a" in result.stdout
+    assert "（town-a 的 3 项督办事项）" in result.stdout  # a zh plan's receipt
 
 
 def test_templates_refuses_an_unknown_unit_plan_or_date_cleanly(store: Engine, tmp_path: Path) -> None:

@@ -117,7 +117,7 @@ def test_the_cli_resumes_a_blocked_item_and_refuses_one_that_is_not(applied, cli
     args = ["resume", "--plan", PLAN, "--task", "s.self-check", "--unit", "town-a", "--period", "once",
             "--reason", "已协调"]
     first = runner.invoke(app, args, catch_exceptions=False)
-    assert first.exit_code == 0 and "escalation resumed" in first.stdout
+    assert first.exit_code == 0 and "已恢复催办：s.self-check / town-a / once，自 " in first.stdout
     again = runner.invoke(app, args, catch_exceptions=False)
     assert again.exit_code == 2 and "该事项未报受阻" in again.stderr and "Traceback" not in again.stderr
     unknown = runner.invoke(app, [*args[:6], "town-b", "--period", "2018-Q9"], catch_exceptions=False)

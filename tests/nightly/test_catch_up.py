@@ -74,7 +74,7 @@ def test_a_plan_that_never_ran_catches_up_from_its_first_night(store: Engine, tm
     assert nights_run(store) == [f"2018-10-{d:02d}" for d in range(1, 11)]
     # September's report is not in the plan (it starts in October); nothing was passed over:
     # each step fired on its own night, none skipped.
-    assert "skipped 1" not in said and said.count(" as of 2018-10-") == 10
+    assert "跳过 1" not in said and said.count("，截至 2018-10-") == 10
 
 
 def test_an_explicit_since_lifts_the_cap(store: Engine, tmp_path: Path) -> None:
@@ -89,17 +89,17 @@ def test_rerunning_nights_counts_nothing_as_raised_again(store: Engine, tmp_path
     apply(tmp_path, "2018-10-01")
     first = runner.invoke(app, ["nightly", "--plan", "catch-2018", "--as-of", "2018-11-06", "--now",
                                 "2018-11-06T09:00+08:00"]).stdout
-    raised = int(re.search(r"reminders raised (\d+)", first).group(1))
+    raised = int(re.search(r"新增催办 (\d+)", first).group(1))
     assert raised > 0
     again = runner.invoke(app, ["nightly", "--plan", "catch-2018", "--as-of", "2018-11-06", "--now",
                                 "2018-11-06T09:00+08:00"]).stdout
-    assert "reminders raised 0 " in again and f"already raised by an earlier run {raised}" in again
+    assert "新增催办 0 条" in again and f"此前运行已产生 {raised}）" in again
     said = catch_up("--since", "2018-11-05", "--as-of", "2018-11-06", "--now", "2018-11-06T09:00+08:00")
     # Only 11-05 was new to this catch-up: the closing line counts its reminders, not 11-06's again.
-    assert f"reminders raised now {_raised_on(said, '2018-11-05')}," in said
-    assert f"already raised by earlier runs {raised}" in said
+    assert f"本次新增催办 {_raised_on(said, '2018-11-05')} 条，" in said
+    assert f"此前运行已产生 {raised} 条" in said
 
 
 def _raised_on(output: str, night: str) -> int:
-    block = output.split(f"as of {night}:", 1)[1]
-    return int(re.search(r"reminders raised (\d+)", block).group(1))
+    block = output.split(f"截至 {night}：", 1)[1]
+    return int(re.search(r"新增催办 (\d+)", block).group(1))

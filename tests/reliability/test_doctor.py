@@ -63,7 +63,9 @@ def test_the_dead_man_check_fails_when_the_last_successful_run_is_older_than_a_d
     assert checks["nightly"]["state"] == "fail" and "--catch-up" in checks["nightly"]["fix"]
     # A human-readable table says the same and exits 1 too.
     table = runner.invoke(app, ["doctor", "--now", at(dt.date(2018, 10, 11), 10).isoformat()])
-    assert table.exit_code == 1 and "fail" in table.output
+    # headers and levels in the plan's language (zh); the check names stay as in the JSON
+    assert table.exit_code == 1 and "失败" in table.output and "检查项" in table.output
+    assert "nightly" in table.output and "│ fail" not in table.output
 
 
 def test_the_day_is_counted_in_the_plans_time_zone(store: Engine, tmp_path: Path) -> None:
@@ -153,7 +155,7 @@ def test_deliveries_waiting_more_than_a_day_fail_and_deliver_clears_them(store: 
     monkeypatch.setenv("PLAN_TRACKER_SMTP_PORT", str(smtp_server.port))
     get_settings.cache_clear()
     sent = runner.invoke(app, ["deliver", "--plan", PLAN_ID, "--now", at(dt.date(2018, 10, 10), 9).isoformat()])
-    assert sent.exit_code == 0 and "delivered" in sent.output, sent.output
+    assert sent.exit_code == 0 and f"发送 {PLAN_ID}：已送达 " in sent.output, sent.output
     assert smtp_server.handler.envelopes
     code, checks = doctor(at(dt.date(2018, 10, 10), 10))
     assert code == 0 and checks["outbox"]["level"] == "ok"
@@ -167,7 +169,7 @@ def test_a_disabled_channel_fails_until_it_is_enabled(store: Engine, tmp_path: P
     code, checks = doctor(at(dt.date(2018, 10, 9), 10))
     assert code == 1 and "dingtalk:town-robot is disabled" in checks["channels"]["message"]
     listed = runner.invoke(app, ["channels", "list"])
-    assert "dingtalk:town-robot" in listed.output
+    assert "dingtalk:town-robot" in listed.output and "通知渠道" in listed.output and "是" in listed.output
     assert runner.invoke(app, ["channels", "enable", "dingtalk:town-robot"]).exit_code == 0
     assert runner.invoke(app, ["channels", "enable", "dingtalk:town-robot"]).exit_code == 2
     assert doctor(at(dt.date(2018, 10, 9), 10))[0] == 0
@@ -283,7 +285,7 @@ def test_each_kind_of_delivery_failure_names_its_own_fix_and_retry_dead_clears_t
     assert bad.exit_code == 2 and "须与 --retry-dead 一起使用" in bad.output  # the plan-less CLI speaks Chinese
     again = runner.invoke(app, ["deliver", "--plan", PLAN_ID, "--retry-dead", "--since", "2018-10-09",
                                 "--now", at(dt.date(2018, 10, 9), 10).isoformat()])
-    assert again.exit_code == 0 and "requeued 2 dead deliveries" in again.output, again.output
+    assert again.exit_code == 0 and "已重新排队 2 条无法送达的催办" in again.output, again.output
     code, checks = all_checks(at(dt.date(2018, 10, 9), 11))
     assert [c for c in checks if c["check"] == "dead"] == []
     with store.connect() as conn:

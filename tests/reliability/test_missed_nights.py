@@ -74,10 +74,10 @@ def test_catching_up_after_an_outage_equals_never_having_missed_a_night(
         engine_for.cache_clear()
         result = runner.invoke(app, ["nightly", "--plan", PLAN_ID, "--catch-up", "--now", at(LAST).isoformat()])
         assert result.exit_code == 0, result.output
-        assert result.output.count("nightly harness-2018 as of") == len(nights(DOWN_FROM, LAST))
+        assert result.output.count("每晚跟进 harness-2018，截至 ") == len(nights(DOWN_FROM, LAST))
         caught_up = state_of(restarted)
         again = runner.invoke(app, ["nightly", "--plan", PLAN_ID, "--catch-up", "--now", at(LAST).isoformat()])
-        assert "nothing to catch up" in again.output
+        assert "无需补跑" in again.output
         get_settings.cache_clear()
         engine_for.cache_clear()
         figures.record(f"missed_nights_catch_up_{engine.dialect.name}", nights_missed=len(nights(DOWN_FROM, LAST)),
@@ -140,7 +140,7 @@ def test_an_outage_longer_than_the_cap_needs_an_explicit_start(cli_env: dict[str
     too_many = runner.invoke(app, ["nightly", "--plan", PLAN_ID, "--catch-up", "--as-of", "2018-10-09"])
     assert too_many.exit_code == 2 and "--since" in too_many.output and "Traceback" not in too_many.output
     since = runner.invoke(app, ["nightly", "--plan", PLAN_ID, "--catch-up", "--since", "2018-10-08", "--as-of", "2018-10-09"])
-    assert since.exit_code == 0 and since.output.count("as of") == 2
+    assert since.exit_code == 0 and since.output.count("，截至 ") == 2
     alone = runner.invoke(app, ["nightly", "--plan", PLAN_ID, "--since", "2018-10-08"])
     assert alone.exit_code == 2 and "--since 须与 --catch-up 一起使用" in alone.output
     bad_now = runner.invoke(app, ["nightly", "--plan", PLAN_ID, "--now", "yesterday"])

@@ -102,10 +102,10 @@ def test_removing_a_unit_warns_and_keeps_every_earlier_report(
     write(year, without_b)
     dry = CliRunner().invoke(app, ["plan", "apply", str(year), "--dry-run", "--effective", "2019-06-04"])
     assert dry.exit_code == 0, dry.output
-    assert "- unit town-b" in dry.stdout
+    assert "- 单位 town-b" in dry.stdout
     warnings = [line for line in dry.stdout.splitlines() if line.strip().startswith("!")]
     # town-b's survey (due 03-29, never reported) and its monthly items already due stop being tracked
-    assert any("s.survey" in w and "already due" in w for w in warnings), dry.stdout
+    assert any("任务 s.survey" in w and "已到期" in w for w in warnings), dry.stdout
     assert any("s.monthly" in w for w in warnings), dry.stdout
     applied = CliRunner().invoke(app, ["plan", "apply", str(year), "--effective", "2019-06-04"])
     assert applied.exit_code == 0, applied.output

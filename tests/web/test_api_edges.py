@@ -159,9 +159,11 @@ def test_tokens_from_the_command_line(cli_env: dict[str, str], plan_file: Any) -
     rows = [(t["prefix"], t["unit"], t["coordinator"]) for t in json.loads(listed.stdout)]
     assert (prefix, "town-a", False) in rows and len(rows) == 2
     assert token not in listed.stdout
-    assert runner.invoke(cli, ["tokens", "list"]).exit_code == 0
+    assert "为计划" in made.stderr and "单位 town-a" in made.stderr and "只显示这一次" in made.stderr
+    table = runner.invoke(cli, ["tokens", "list"])
+    assert table.exit_code == 0 and "持有人" in table.stdout and "牵头协调人" in table.stdout
     assert runner.invoke(cli, ["tokens", "revoke", prefix]).exit_code == 0
-    assert "revoked" in runner.invoke(cli, ["tokens", "revoke", prefix]).stdout
+    assert f"已吊销令牌 {prefix}" in runner.invoke(cli, ["tokens", "revoke", prefix]).stdout
     bad = [runner.invoke(cli, args) for args in (
         ["tokens", "create", "--plan", PLAN_ID, "--unit", "nobody"],
         ["tokens", "create", "--plan", PLAN_ID],

@@ -8,7 +8,17 @@ from typing import Annotated, TextIO
 
 import typer
 
-from plan_tracker.commands.common import BadInput, _format, app, handles_errors, out, plan_app
+from plan_tracker.commands.common import (
+    BadInput,
+    _format,
+    app,
+    default_locale,
+    handles_errors,
+    out,
+    plan_app,
+    reader_locale,
+)
+from plan_tracker.domain.messages import word
 
 
 @plan_app.command("draft")
@@ -31,7 +41,8 @@ def plan_draft(
         raise BadInput("cli.draft_failed", document=document, reason=str(exc)) from None
     output.write_text(text, encoding="utf-8")
     blanks = text.count(': "TODO')  # values only: the header comment also quotes "TODO"
-    out.print(f"wrote {output}: fill the {blanks} TODO blank(s), then run `plan-tracker plan validate {output}`")
+    # a draft has no locale yet (drafts come from Chinese work reports): the setting decides
+    out.print(word("out.drafted", default_locale(), path=output, blanks=blanks), markup=False, highlight=False)
 
 
 @app.command("example")
@@ -45,9 +56,10 @@ def example(
     from plan_tracker.resources import write_example
 
     written = write_example(name, output, force=force)
+    locale = reader_locale({"file": written[0]})  # the example plan's own locale
     for path in written:
-        out.print(f"wrote {path}", markup=False, highlight=False)
-    out.print(f"next: plan-tracker plan apply {written[0]}", markup=False, highlight=False)
+        out.print(word("out.wrote", locale, path=path), markup=False, highlight=False)
+    out.print(word("out.next_apply", locale, path=written[0]), markup=False, highlight=False)
 
 
 @plan_app.command("schema")
@@ -69,7 +81,7 @@ def plan_schema(
         sys.stdout.write(text)
         return
     _write(output, text)
-    out.print(f"wrote {output}")
+    out.print(word("out.wrote", default_locale(), path=output), markup=False, highlight=False)
 
 
 PREVIEW_FORMATS = ("table", "ics", "html")

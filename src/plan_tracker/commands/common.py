@@ -97,6 +97,30 @@ def reader_locale(options: dict[str, Any]) -> str:
     return found if found in LOCALES else default_locale()
 
 
+def plan_locale(engine: Any, plan_id: str) -> str:
+    """The stored plan's locale: its tables and summaries speak it."""
+    from plan_tracker.services.plans import stored_plan
+
+    with engine.connect() as conn:
+        return stored_plan(conn, plan_id).plan.locale
+
+
+def store_locale(engine: Any, plan_id: str | None = None) -> str:
+    """The locale of output about the store rather than one plan (`plans list`, `doctor`,
+    `channels`, `tokens list`): the plan named, else the plans' common locale when they all
+    agree (a store of English plans reads English), else PLAN_TRACKER_LOCALE, else Chinese."""
+    from plan_tracker.services.nightly import plan_ids
+    from plan_tracker.services.plans import stored_plan
+
+    try:
+        ids = [plan_id] if plan_id else plan_ids(engine)
+        with engine.connect() as conn:
+            found = {stored_plan(conn, pid).plan.locale for pid in ids}
+    except Exception:  # no plan to ask (unknown id, empty store): the default; the command says why
+        return default_locale()
+    return found.pop() if len(found) == 1 else default_locale()
+
+
 def default_locale() -> str:
     """PLAN_TRACKER_LOCALE, or Chinese (also when the settings themselves are broken)."""
     from plan_tracker.settings import get_settings

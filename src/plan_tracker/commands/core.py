@@ -24,7 +24,11 @@ from plan_tracker.commands.common import (
     handles_errors,
     out,
     plan_app,
+    plan_locale,
+    reader_locale,
 )
+from plan_tracker.domain.messages import msg, word
+from plan_tracker.wording import Msg
 
 
 # -- plan ---------------------------------------------------------------------------------
@@ -34,14 +38,14 @@ def plan_validate(file: Path, strict: Annotated[bool, typer.Option(
         "--strict", help="fail (exit 2) on warnings too, e.g. a ladder role nobody can receive")] = False) -> None:
     """Check a plan file; print every problem as FILE:LINE:COL: message."""
     from plan_tracker.domain.calendar import WorkCalendar
-    from plan_tracker.domain.messages import word
     from plan_tracker.domain.obligations import expand
     from plan_tracker.planfile import load_plan
     from plan_tracker.services.recipients import unreachable_roles
 
     plan = load_plan(file)
     count = sum(1 for _ in expand(plan, WorkCalendar(plan.plan.calendar)))
-    warnings = [f"{file}: warning: {gap.sentence(plan)}" for gap in unreachable_roles(plan)]
+    warnings = [word("out.warning", plan.plan.locale, file=file, message=gap.message(plan))
+                for gap in unreachable_roles(plan)]
     for line in warnings:
         err.print(line, highlight=False, markup=False)
     if warnings and strict:
@@ -64,7 +68,7 @@ def plan_apply(
 
     engine = _engine(create=True) if not dry_run else _dry_run_engine()
     result = apply_plan(engine, file, dry_run=dry_run, effective=_date(effective, "--effective"))
-    _print_apply(result)
+    _print_apply(result, reader_locale({"file": file}))
 
 
 def _dry_run_engine() -> Any:
@@ -78,37 +82,40 @@ def _dry_run_engine() -> Any:
         return engine_for("sqlite://")
 
 
-def _print_apply(result: Any) -> None:
+def _print_apply(result: Any, locale: str) -> None:
+    def say(key: str, style: str | None = None, **fields: Any) -> None:
+        out.print(word(key, locale, **fields), style=style, markup=False, highlight=False)
+
     if not result.changed:
-        out.print(f"plan {result.plan_id}: no changes (version {result.version})")
+        say("out.apply_unchanged", plan=result.plan_id, version=result.version)
         return
-    verb = "would apply" if result.dry_run else "applied"
-    out.print(f"plan {result.plan_id}: {verb} version {result.version}" + (" (new plan)" if result.new_plan else "")
-              + f", in force from {result.effective}")
+    say("out.apply_done", plan=result.plan_id, version=result.version, effective=result.effective,
+        verb=msg("out.apply_verb_would" if result.dry_run else "out.apply_verb_applied"),
+        new=msg("out.apply_new_plan") if result.new_plan else "")
     renamed = {**{old: ("task", new) for old, new in result.renamed_tasks.items()},
                **{old: ("unit", new) for old, new in result.renamed_units.items()}}
     for old, (kind, new) in renamed.items():
         kept = result.history_kept.get(f"{kind} {old} → {new}", {})
-        out.print(f"  {kind} {old} → {new} (history kept: {kept.get('reports', 0)} reports, "
-                  f"{kept.get('reminders', 0)} reminders)", style="cyan", markup=False)
-    for name, changes in (("units", result.units), ("tasks", result.tasks)):
+        say("out.apply_renamed", "cyan", kind=msg(f"out.kind_{kind}"), old=old, new=new,
+            reports=kept.get("reports", 0), reminders=kept.get("reminders", 0))
+    for kind, changes in (("unit", result.units), ("task", result.tasks)):
         for sign, items, style in (("+", changes.added, "green"), ("~", changes.changed, "yellow"), ("-", changes.removed, "red")):
             for item in items:
                 if sign == "+" and item in {new for _, new in renamed.values()}:
                     continue
                 if sign == "-" and item in renamed:
                     continue
-                out.print(f"  {sign} {name[:-1]} {item}", style=style, markup=False)
+                say("out.apply_item", style, sign=sign, kind=msg(f"out.kind_{kind}"), item=item)
     for task, count in sorted(result.dates_moved.items()):
-        out.print(f"  task {task}: due dates of {count} obligations move (plan adjustment, 计划调整) from "
-                  f"{result.effective}; earlier dates keep the old ones", markup=False)
+        say("out.apply_dates_moved", task=task, count=count, effective=result.effective)
     for what, info in sorted(result.cancelled.items()):
-        out.print(f"  {what} cancelled (撤销) from {info['on']}: {info['obligations']} obligations no longer tracked "
-                  f"({info['reason']})", style="red", markup=False)
-    for warning in result.warnings:
-        out.print(f"  ! {warning}", style="bold red", markup=False)
-    out.print(f"  obligations: +{result.obligations_added} ~{result.obligations_changed} "
-              f"-{result.obligations_removed} (total {result.obligations_total})")
+        kind, _, name = what.partition(" ")  # "task X" / "unit X"
+        say("out.apply_cancelled", "red", what=f"{word(f'out.kind_{kind}', locale)} {name}" if name else what,
+            on=info["on"], count=info["obligations"], reason=info["reason"])
+    for stop in result.stops:
+        say("out.apply_stop_warning", "bold red", **stop)
+    say("out.apply_totals", added=result.obligations_added, changed=result.obligations_changed,
+        removed=result.obligations_removed, total=result.obligations_total)
 
 
 # -- status -------------------------------------------------------------------------------
@@ -132,7 +139,7 @@ def status(
         return
     # People read the table: headers, lights and statuses in the plan's language (the JSON
     # rows keep the codes other tools rely on). Ids and period keys stay as typed in `submit`.
-    words = labels(_plan_locale(engine, plan))
+    words = labels(plan_locale(engine, plan))
     table = Table(title=f"{plan} — {day}")
     for key in ("task", "unit", "period", "due", "light_word", "status_word", "progress_word", "overdue_wd"):
         table.add_column(words[key])
@@ -142,13 +149,6 @@ def status(
                       words["status"].get(r.status, r.status) if r.status else "-",
                       "-" if r.progress is None else str(r.progress), str(r.overdue_wd))
     out.print(table)
-
-
-def _plan_locale(engine: Any, plan_id: str) -> str:
-    from plan_tracker.services.plans import stored_plan
-
-    with engine.connect() as conn:
-        return stored_plan(conn, plan_id).plan.locale
 
 
 @app.command("submit")
@@ -166,7 +166,6 @@ def submit(
 ) -> None:
     """Record a unit's status report on one obligation."""
     from plan_tracker.clock import today_in
-    from plan_tracker.domain.messages import word
     from plan_tracker.domain.reports import parse_status
     from plan_tracker.reports.labels import labels
     from plan_tracker.services.plans import stored_plan
@@ -184,7 +183,7 @@ def submit(
         actor="coordinator", source="cli",  # a paper report: the coordinator vouches for its date
     )
     recorded = parse_status(status_).value  # what the store holds (a Chinese label becomes its code)
-    locale = _plan_locale(engine, plan)
+    locale = plan_locale(engine, plan)
     out.print(word("cli.recorded", locale, report=receipt.report_id, task=task, unit=unit, period=period,
                    status=labels(locale)["status"].get(recorded, recorded), code=recorded, day=reported_on),
               markup=False, highlight=False)
@@ -210,7 +209,8 @@ def resume(
         obligation_id = find_obligation(conn, plan, task, unit, period)
     resume_escalation(engine, plan_id=plan, obligation_id=obligation_id, actor="coordinator", reason=reason,
                       today=today, source="cli")
-    out.print(f"escalation resumed: {task} / {unit} / {period} from {today}")
+    out.print(word("out.resumed", plan_locale(engine, plan), task=task, unit=unit, period=period, day=today),
+              markup=False, highlight=False)
 
 
 @app.command("nightly")
@@ -264,7 +264,7 @@ def nightly(
         if _follow_up_over(engine, pid, day):
             continue
         summary = run_nightly(engine, pid, day, now=clock, settings=get_settings())
-        _print_nightly(summary.as_dict())
+        _print_nightly(summary.as_dict(), plan_locale(engine, pid))
 
 
 def _catch_up(engine: Any, plan_id: str, day: Any, *, since: Any, now: Any) -> None:
@@ -277,26 +277,29 @@ def _catch_up(engine: Any, plan_id: str, day: Any, *, since: Any, now: Any) -> N
     from plan_tracker.settings import get_settings
 
     plan = plan_catch_up(engine, plan_id, day, since=since)
+    locale = plan_locale(engine, plan_id)
     if plan.follow_up_ended:
-        out.print(f"nightly {plan_id}: follow-up ended on {plan.follow_up_ended}; catching up through that night "
-                  "only", markup=False, highlight=False)
+        _say("out.catch_up_ended", locale, plan=plan_id, last=plan.follow_up_ended)
     if not plan.nights:
-        out.print(f"nightly {plan_id}: nothing to catch up (the night of {plan.follow_up_ended or day} already ran)",
-                  markup=False, highlight=False)
+        _say("out.catch_up_nothing", locale, plan=plan_id, day=plan.follow_up_ended or day)
         return
     totals = {"raised": 0, "already": 0}
     with Progress(console=out, transient=True, disable=len(plan.nights) < 2) as progress:
-        bar = progress.add_task(f"catching up {plan_id}", total=len(plan.nights))
+        bar = progress.add_task(word("out.catch_up_bar", locale, plan=plan_id), total=len(plan.nights))
 
         for night in plan.nights:
             summary = run_nightly(engine, plan_id, night, now=now, settings=get_settings())
             totals["raised"] += summary.evaluation.raised
             totals["already"] += summary.evaluation.already_raised
-            _print_nightly(summary.as_dict())
+            _print_nightly(summary.as_dict(), locale)
             progress.advance(bar)
-    out.print(f"caught up {len(plan.nights)} night(s) of {plan_id} ({plan.nights[0]} to {plan.nights[-1]}): "
-              f"reminders raised now {totals['raised']}, already raised by earlier runs {totals['already']}",
-              markup=False, highlight=False)
+    _say("out.catch_up_done", locale, plan=plan_id, count=len(plan.nights), first=plan.nights[0],
+         last=plan.nights[-1], raised=totals["raised"], already=totals["already"])
+
+
+def _say(key: str, locale: str, **fields: Any) -> None:
+    """One catalogue line on standard output, as worded (no rich markup in ids or reasons)."""
+    out.print(word(key, locale, **fields), markup=False, highlight=False)
 
 
 def _follow_up_over(engine: Any, plan_id: str, day: Any) -> bool:
@@ -306,27 +309,28 @@ def _follow_up_over(engine: Any, plan_id: str, day: Any) -> bool:
     last = follow_up_over(engine, plan_id, day)
     if last is None:
         return False
-    out.print(f"nightly {plan_id} as of {day}: follow-up ended on {last} (plan.follow_up_until; default 60 days "
-              "after the last due date); nothing to do", markup=False, highlight=False)
+    _say("out.follow_up_over", plan_locale(engine, plan_id), plan=plan_id, day=day, last=last)
     return True
 
 
-def _print_nightly(data: dict[str, Any]) -> None:
-    lights = ", ".join(f"{k} {v}" for k, v in sorted(data["lights"].items()))
+def _print_nightly(data: dict[str, Any], locale: str) -> None:
+    """The night's summary (the JSON `as_dict` shape) in the plan's words: lights by their
+    labels, in the catalogue's order of the codes."""
+    from plan_tracker.domain.vocabulary import light_word
+
+    lights = [msg("out.night_light", word=light_word(k, locale), count=v) for k, v in sorted(data["lights"].items())]
     rem, dl = data["reminders"], data["delivery"]
-    out.print(f"nightly {data['plan']} as of {data['as_of']}: {lights}")
-    already = f", already raised by an earlier run {rem['already_raised']}" if rem.get("already_raised") else ""
-    out.print(f"  reminders raised {rem['raised']} (skipped {rem['skipped']}, undeliverable {rem['undeliverable']}"
-              f"{already}); "
-              f"delivered {dl['delivered']} in {dl['messages']} message(s), failed {dl['failed']}, "
-              f"dead {dl['dead']}, waiting for the delivery window {dl['waiting_for_window']}"
-              f"{held_note(dl.get('held_by_disabled_channel', 0))}")
+    _say("out.night_head", locale, plan=data["plan"], day=data["as_of"], lights=lights)
+    already = msg("out.night_already", count=rem["already_raised"]) if rem.get("already_raised") else ""
+    _say("out.night_reminders", locale, raised=rem["raised"], skipped=rem["skipped"],
+         undeliverable=rem["undeliverable"], already=already, delivered=dl["delivered"], messages=dl["messages"],
+         failed=dl["failed"], dead=dl["dead"], waiting=dl["waiting_for_window"],
+         held=held_note(dl.get("held_by_disabled_channel", 0)))
 
 
-def held_note(held: int) -> str:
+def held_note(held: int) -> Msg | str:
     """Deliveries kept for a disabled channel: said only when there are some."""
-    return (f", held for a disabled channel {held} (fix it, then `plan-tracker channels enable NAME`)"
-            if held else "")
+    return msg("out.held", count=held) if held else ""
 
 
 @app.command("reminders")
@@ -340,13 +344,18 @@ def reminders(
     from plan_tracker.services.reminders import reminder_rows
 
     _format(fmt, ("table", "json"))
-    rows = reminder_rows(_engine(), plan, _date(as_of, "--as-of"))
+    engine = _engine()
+    rows = reminder_rows(engine, plan, _date(as_of, "--as-of"))
     if fmt == "json":
         sys.stdout.write(json.dumps([r.as_json() for r in rows], ensure_ascii=False, indent=1) + "\n")
         return
-    table = Table(title=f"{plan} reminders")
+    from plan_tracker.domain.vocabulary import level_word, reminder_state_word
+
+    locale = plan_locale(engine, plan)
+    table = Table(title=word("out.reminders_title", locale, plan=plan))
     for col in ("fired_on", "level", "task", "unit", "period", "state", "recipients"):
-        table.add_column(col)
+        table.add_column(word(f"out.col_{col}", locale))
     for r in rows:
-        table.add_row(r.fired_on.isoformat(), r.level, r.task, r.unit, r.period, r.state, ", ".join(r.recipients))
+        table.add_row(r.fired_on.isoformat(), level_word(r.level, locale), r.task, r.unit, r.period,
+                      reminder_state_word(r.state, locale), ", ".join(r.recipients))
     out.print(table)

@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from plan_tracker.commands.common import BadInput, _date, _engine, app, err, handles_errors, out
+from plan_tracker.commands.common import (
+    BadInput,
+    _date,
+    _engine,
+    app,
+    err,
+    handles_errors,
+    out,
+    plan_locale,
+)
+from plan_tracker.domain.messages import msg, word
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -47,12 +57,16 @@ def templates(
     # Signed with the install's secret: the unit may return the form by replying to a mail.
     files = write_templates(engine, plan, as_of=day, today=today, out_dir=out_dir,
                             unit=unit, period=period, secret=resolve_secret(get_settings()))
+    locale = plan_locale(engine, plan)
     if not files:
-        scope = " ".join(filter(None, [f"unit {unit}" if unit else "", f"period {period}" if period else ""]))
-        out.print(f"no open obligations{' for ' + scope if scope else ''} on {day}: no template written")
+        what = [m for m in (msg("out.scope_unit", unit=unit) if unit else None,
+                            msg("out.scope_period", period=period) if period else None) if m]
+        scope = msg("out.template_scope", what=what) if what else ""
+        out.print(word("out.no_templates", locale, day=day, scope=scope), markup=False, highlight=False)
         return
     for f in files:
-        out.print(f"wrote {f.path} ({f.rows} obligation(s) of {f.unit})", markup=False, highlight=False)
+        out.print(word("out.template_written", locale, path=f.path, rows=f.rows, unit=f.unit),
+                  markup=False, highlight=False)
 
 
 @app.command("ingest")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -19,9 +19,13 @@ from plan_tracker.commands.common import (
     _format,
     _now,
     app,
+    default_locale,
     handles_errors,
     out,
+    plan_locale,
+    store_locale,
 )
+from plan_tracker.domain.messages import msg, word
 
 channels_app = typer.Typer(no_args_is_help=True, help="Notification channels: list, re-enable a disabled one.")
 app.add_typer(channels_app, name="channels")
@@ -52,17 +56,20 @@ def doctor(
     try:
         # with PREFECT_API_URL set, Prefect's flow runs are checked too (a zombie holding the slot)
         checks = diagnose(engine, now=_now(now), plan_id=plan, prefect_api=os.environ.get("PREFECT_API_URL"))
+        locale = store_locale(engine, plan) if fmt == "table" else ""
     finally:
         engine.dispose()
     if fmt == "json":
         sys.stdout.write(json.dumps([c.as_json() for c in checks], ensure_ascii=False, indent=1) + "\n")
     else:
-        table = Table(title="plan-tracker doctor")
+        # headers and levels in the plans' language; the check names (what scripts grep) and
+        # the services' messages stay as they are worded (English)
+        table = Table(title=word("out.doctor_title", locale))
         for col in ("check", "plan", "result", "message", "fix"):
-            table.add_column(col)
+            table.add_column(word(f"out.col_{col}", locale))
         for c in checks:
-            table.add_row(c.name, c.plan or "", f"[{LEVEL_STYLE[c.level.value]}]{c.level.value}[/]", c.message,
-                          c.fix or "")
+            level = word(f"out.level_{c.level.value}", locale)
+            table.add_row(c.name, c.plan or "", f"[{LEVEL_STYLE[c.level.value]}]{level}[/]", c.message, c.fix or "")
         out.print(table)
     if failed(checks):
         raise typer.Exit(1)
@@ -101,15 +108,13 @@ def deliver(
         done = {r.plan_id: r.deliveries for r in requeue(engine, get_settings(), now=clock, actor="cli", plan_id=plan,
                                                           since=first, channel=channel)}
         for pid in plans:
-            out.print(f"deliver {pid}: requeued {done.get(pid, 0)} dead deliveries", markup=False, highlight=False)
+            _say("out.requeued", plan_locale(engine, pid), plan=pid, count=done.get(pid, 0))
     for pid in plans:
         day = _as_of(engine, pid, None, now=clock)
         result = deliver_reminders(engine, pid, now=clock, as_of=day, settings=get_settings())
-        out.print(f"deliver {pid}: delivered {result.deliveries_sent} in {result.messages_sent} message(s), "
-                  f"failed {result.failed}, dead {result.dead}, waiting for the delivery window {result.waiting}"
-                  f"{held_note(result.held)}"
-                  + (f", deferred {result.deferred} (channel unreachable)" if result.deferred else ""),
-                  markup=False, highlight=False)
+        _say("out.delivered", plan_locale(engine, pid), plan=pid, delivered=result.deliveries_sent,
+             messages=result.messages_sent, failed=result.failed, dead=result.dead, waiting=result.waiting,
+             held=held_note(result.held), deferred=msg("out.deferred", count=result.deferred) if result.deferred else "")
         for error in result.errors:
             if "stopped trying" in error:  # an open circuit: the operator should know why
                 out.print(f"  {error}", markup=False, highlight=False)
@@ -124,7 +129,7 @@ def init() -> None:
 
     url = get_settings().resolved_database_url()
     _engine(create=True)
-    out.print(f"store ready: {url}", markup=False, highlight=False)
+    _say("out.store_ready", default_locale(), url=url)
 
 
 @plans_app.command("list")
@@ -135,19 +140,22 @@ def plans_list(fmt: Annotated[str, typer.Option("--format", help="table | json")
     from plan_tracker.services.plan_list import list_plans
 
     _format(fmt, ("table", "json"))
-    plans = list_plans(_engine())
+    engine = _engine()
+    plans = list_plans(engine)
     if fmt == "json":
         sys.stdout.write(json.dumps([p.as_json() for p in plans], ensure_ascii=False, indent=1) + "\n")
         return
+    locale = store_locale(engine)
     if not plans:
-        out.print("no plans in the store; apply one with `plan-tracker plan apply FILE`", markup=False)
+        _say("cli.no_plans", locale)
         return
-    table = Table(title="plans")
-    for col in ("plan", "title", "version", "start", "end", "obligations", "last night", "follow-up until"):
-        table.add_column(col)
+    table = Table(title=word("out.plans_title", locale))
+    for col in ("plan", "title", "version", "start", "end", "obligations", "last_night", "follow_up_until"):
+        table.add_column(word(f"out.col_{col}", locale))
     for p in plans:
         table.add_row(p.id, p.title, str(p.version), p.start.isoformat(), p.end.isoformat(), str(p.obligations),
-                      p.last_night.isoformat() if p.last_night else "never", p.follow_up_until.isoformat())
+                      p.last_night.isoformat() if p.last_night else word("out.never", locale),
+                      p.follow_up_until.isoformat())
     out.print(table)
 
 
@@ -157,11 +165,14 @@ def channels_list() -> None:
     """Channels that were ever disabled, and whether they still are."""
     from plan_tracker.services.delivery import channel_states
 
-    table = Table(title="channels")
+    engine = _engine()
+    locale = store_locale(engine)
+    table = Table(title=word("out.channels_title", locale))
     for col in ("name", "disabled", "since", "reason"):
-        table.add_column(col)
-    for row in channel_states(_engine()):
-        table.add_row(row.name, "yes" if row.disabled else "no", str(row.changed_at), row.reason or "")
+        table.add_column(word(f"out.col_{col}", locale))
+    for row in channel_states(engine):
+        table.add_row(row.name, word("out.yes" if row.disabled else "out.no", locale), str(row.changed_at),
+                      row.reason or "")
     out.print(table)
 
 
@@ -172,6 +183,11 @@ def channels_enable(name: str) -> None:
     from plan_tracker.clock import now_utc
     from plan_tracker.services.delivery import enable_channel
 
-    if not enable_channel(_engine(), name, now_utc()):
+    engine = _engine()
+    if not enable_channel(engine, name, now_utc()):
         raise BadInput("cli.channel_not_disabled", name=name)
-    out.print(f"channel {name} enabled; its waiting reminders go out on the next delivery run")
+    _say("out.channel_enabled", store_locale(engine), name=name)
+
+
+def _say(key: str, locale: str, **fields: Any) -> None:
+    out.print(word(key, locale, **fields), markup=False, highlight=False)

@@ -17,13 +17,15 @@ from plan_tracker.commands.common import (
     app,
     err,
     handles_errors,
+    plan_locale,
 )
+from plan_tracker.domain.messages import word
 
 AS_OF_HELP = "YYYY-MM-DD; default today in the plan's time zone"
 OUT_HELP = "file to write; '-' writes text formats to standard output"
 
 
-def _emit(data: bytes, out: Path, *, binary: bool) -> None:
+def _emit(data: bytes, out: Path, *, binary: bool, locale: str) -> None:
     from plan_tracker.atomic_files import SHARED, write_atomically
 
     if str(out) == "-":
@@ -33,7 +35,7 @@ def _emit(data: bytes, out: Path, *, binary: bool) -> None:
         sys.stdout.flush()
         return
     write_atomically(out, data, mode=SHARED)
-    err.print(f"wrote {out} ({len(data):,} bytes)", markup=False, highlight=False)
+    err.print(word("out.file_written", locale, path=out, size=f"{len(data):,}"), markup=False, highlight=False)
 
 
 @app.command("report")
@@ -54,7 +56,7 @@ def report(
     engine = _engine()
     day = _as_of(engine, plan, as_of)
     built = build_report(engine, plan, day, since=_date(since, "--since"), overdue_limit=overdue_limit)
-    _emit(render(built, fmt), out, binary=fmt == "xlsx")
+    _emit(render(built, fmt), out, binary=fmt == "xlsx", locale=plan_locale(engine, plan))
 
 
 @app.command("notice")
@@ -73,7 +75,7 @@ def notice(
     engine = _engine()
     day = _as_of(engine, plan, as_of)
     built = build_report(engine, plan, day, overdue_limit=0)
-    _emit(render_notice(built, fmt), out, binary=fmt == "xlsx")
+    _emit(render_notice(built, fmt), out, binary=fmt == "xlsx", locale=plan_locale(engine, plan))
 
 
 @app.command("deadlines")
@@ -89,4 +91,4 @@ def deadlines(
 
     engine = _engine()
     day = _as_of(engine, plan, as_of)
-    _emit(ics_for_unit(engine, plan, unit, day).encode("utf-8"), out, binary=False)
+    _emit(ics_for_unit(engine, plan, unit, day).encode("utf-8"), out, binary=False, locale=plan_locale(engine, plan))

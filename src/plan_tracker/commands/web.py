@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from plan_tracker.commands.common import BadInput, _engine, _format, app, err, handles_errors, out
+from plan_tracker.commands.common import (
+    BadInput,
+    _engine,
+    _format,
+    app,
+    err,
+    handles_errors,
+    out,
+    plan_locale,
+    store_locale,
+)
+from plan_tracker.domain.messages import msg, word
+from plan_tracker.wording import Msg
 
 tokens_app = typer.Typer(no_args_is_help=True, help="API and portal tokens: create (shown once), list, revoke.")
 app.add_typer(tokens_app, name="tokens")
@@ -67,10 +79,11 @@ def tokens_create(
 
     if coordinator == (unit is not None):
         raise BadInput("cli.unit_or_coordinator")
-    created = create_token(_engine(), secret_key=resolve_secret(get_settings()), plan_id=plan,
+    engine = _engine()
+    created = create_token(engine, secret_key=resolve_secret(get_settings()), plan_id=plan,
                            unit_id=unit, coordinator=coordinator, label=label, now=now_utc())
-    err.print(f"token for {created.info.holder} of plan {plan} (prefix {created.info.prefix}); "
-              "it is shown only now — keep it safe", markup=False, highlight=False)
+    err.print(word("out.token_created", plan_locale(engine, plan), holder=_holder(created.info), plan=plan,
+                   prefix=created.info.prefix), markup=False, highlight=False)
     typer.echo(created.token)
 
 
@@ -84,7 +97,8 @@ def tokens_list(
     from plan_tracker.services.tokens import list_tokens
 
     _format(fmt, ("table", "json"))
-    infos = list_tokens(_engine(), plan)
+    engine = _engine()
+    infos = list_tokens(engine, plan)
     if fmt == "json":
         rows = [{"prefix": i.prefix, "plan": i.plan_id, "unit": i.unit_id, "coordinator": i.coordinator,
                  "label": i.label, "created_at": i.created_at.isoformat(),
@@ -92,11 +106,12 @@ def tokens_list(
                  "revoked_at": i.revoked_at.isoformat() if i.revoked_at else None} for i in infos]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
         return
-    table = Table(title="tokens")
-    for col in ("prefix", "plan", "holder", "label", "created", "last used", "revoked"):
-        table.add_column(col)
+    locale = store_locale(engine, plan)
+    table = Table(title=word("out.tokens_title", locale))
+    for col in ("prefix", "plan", "holder", "label", "created", "last_used", "revoked"):
+        table.add_column(word(f"out.col_{col}", locale))
     for info in infos:
-        table.add_row(info.prefix, info.plan_id, info.holder, info.label or "",
+        table.add_row(info.prefix, info.plan_id, _holder(info).render(locale), info.label or "",
                       f"{info.created_at:%Y-%m-%d %H:%M}",
                       f"{info.last_used_at:%Y-%m-%d %H:%M}" if info.last_used_at else "-",
                       f"{info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else "-")
@@ -110,5 +125,12 @@ def tokens_revoke(prefix: Annotated[str, typer.Argument(help="the token's prefix
     from plan_tracker.clock import now_utc
     from plan_tracker.services.tokens import revoke_token
 
-    info = revoke_token(_engine(), prefix, now=now_utc())
-    out.print(f"revoked token {info.prefix} ({info.holder} of plan {info.plan_id})")
+    engine = _engine()
+    info = revoke_token(engine, prefix, now=now_utc())
+    out.print(word("out.token_revoked", plan_locale(engine, info.plan_id), prefix=info.prefix, holder=_holder(info),
+                   plan=info.plan_id), markup=False, highlight=False)
+
+
+def _holder(info: Any) -> Msg:
+    """Who a token acts for, in words (the JSON keeps `unit` and `coordinator`)."""
+    return msg("out.holder_coordinator") if info.coordinator else msg("out.holder_unit", unit=info.unit_id)

@@ -331,6 +331,141 @@ MESSAGES: dict[str, dict[str, str]] = {
                                "en": "the mailbox stopped answering ({reason}); unhandled messages stay in it for the next fetch"},
     "cli.retry_dead_options": {"zh": "--since 和 --channel 须与 --retry-dead 一起使用",
                                "en": "--since and --channel go with --retry-dead"},
+    # -- what the commands print (tables and summaries; JSON keeps codes and English keys) ----------
+    # plan apply's diff (commands/core.py)
+    "out.apply_unchanged": {"zh": "计划 {plan}：无变化（第 {version} 版）", "en": "plan {plan}: no changes (version {version})"},
+    "out.apply_done": {"zh": "计划 {plan}：{verb}第 {version} 版{new}，自 {effective} 起施行",
+                       "en": "plan {plan}: {verb} version {version}{new}, in force from {effective}"},
+    "out.apply_verb_applied": {"zh": "已导入", "en": "applied"},
+    "out.apply_verb_would": {"zh": "将导入", "en": "would apply"},
+    "out.apply_new_plan": {"zh": "（新计划）", "en": " (new plan)"},
+    "out.apply_renamed": {"zh": "  {kind} {old} → {new}（保留历史：报送 {reports} 条，催办 {reminders} 条）",
+                          "en": "  {kind} {old} → {new} (history kept: {reports} reports, {reminders} reminders)"},
+    "out.apply_item": {"zh": "  {sign} {kind} {item}", "en": "  {sign} {kind} {item}"},
+    "out.kind_task": {"zh": "任务", "en": "task"},
+    "out.kind_unit": {"zh": "单位", "en": "unit"},
+    "out.apply_dates_moved": {"zh": "  任务 {task}：{count} 项督办事项的完成时限自 {effective} 起调整（计划调整）；此前的时限不变",
+                              "en": "  task {task}: due dates of {count} obligations move (plan adjustment) from "
+                                    "{effective}; earlier dates keep the old ones"},
+    "out.apply_cancelled": {"zh": "  {what} 自 {on} 起撤销：{count} 项督办事项不再跟踪（{reason}）",
+                            "en": "  {what} cancelled from {on}: {count} obligations no longer tracked ({reason})"},
+    "out.apply_stop_warning": {"zh": "  ! 任务 {task}：{count} 项督办事项自 {effective} 起不再跟踪（已到期 {due} 项，"
+                                     "已有报送 {reported} 项）；{effective} 之前的记录保留",
+                               "en": "  ! task {task}: {count} obligations stop being tracked from {effective} "
+                                     "({due} already due, {reported} with reports); the record before {effective} is kept"},
+    "out.apply_totals": {"zh": "  督办事项：+{added} ~{changed} -{removed}（共 {total} 项）",
+                         "en": "  obligations: +{added} ~{changed} -{removed} (total {total})"},
+    # plan validate's warnings (services/recipients.py: Unreachable)
+    "out.warning": {"zh": "{file}：警告：{message}", "en": "{file}: warning: {message}"},
+    "out.unreachable_plan_wide": {"zh": "催办级别“{level}”通知 {role}，但{who}：这些催办将记为无法送达",
+                                  "en": "step {level!r} notifies {role}, but {who} with an address: its reminders will "
+                                        "be recorded dead"},
+    "out.who_coordinator": {"zh": "牵头协调单位没有联系人或负责人", "en": "the coordinating unit has no contact or head"},
+    "out.who_leading_group": {"zh": "领导小组没有邮箱或收件人", "en": "the leading group has no e-mail or recipients"},
+    "out.who_role": {"zh": "{role} 没有可用地址", "en": "{role}"},
+    "out.unreachable_unit": {"zh": "催办级别“{level}”通知 {role}，但单位 {name}（{unit}）没有可用邮箱或机器人的 {role}："
+                                   "发给 {role} 的催办将记为无法送达",
+                             "en": "step {level!r} notifies {role}, but unit {name} ({unit}) has no {role} with an "
+                                   "e-mail or robot: those reminders will be recorded dead for {role}"},
+    # nightly and catch-up (commands/core.py)
+    "out.night_head": {"zh": "每晚跟进 {plan}，截至 {day}：{lights}", "en": "nightly {plan} as of {day}: {lights}"},
+    "out.night_light": {"zh": "{word} {count}", "en": "{word} {count}"},
+    "out.night_reminders": {
+        "zh": "  新增催办 {raised} 条（跳过 {skipped}，无人可收 {undeliverable}{already}）；已送达 {delivered} 条，"
+              "共 {messages} 封消息，失败 {failed}，无法送达 {dead}，等待发送时段 {waiting}{held}",
+        "en": "  reminders raised {raised} (skipped {skipped}, undeliverable {undeliverable}{already}); delivered "
+              "{delivered} in {messages} message(s), failed {failed}, dead {dead}, waiting for the delivery window "
+              "{waiting}{held}"},
+    "out.night_already": {"zh": "，此前运行已产生 {count}", "en": ", already raised by an earlier run {count}"},
+    "out.held": {"zh": "，因渠道停用而暂存 {count} 条（修复后运行 `plan-tracker channels enable NAME`）",
+                 "en": ", held for a disabled channel {count} (fix it, then `plan-tracker channels enable NAME`)"},
+    "out.follow_up_over": {"zh": "每晚跟进 {plan}，截至 {day}：跟进已于 {last} 结束（plan.follow_up_until；默认为最后完成时限后 "
+                                 "60 天）；无需处理",
+                           "en": "nightly {plan} as of {day}: follow-up ended on {last} (plan.follow_up_until; default "
+                                 "60 days after the last due date); nothing to do"},
+    "out.catch_up_ended": {"zh": "每晚跟进 {plan}：跟进已于 {last} 结束；只补跑到该晚",
+                           "en": "nightly {plan}: follow-up ended on {last}; catching up through that night only"},
+    "out.catch_up_nothing": {"zh": "每晚跟进 {plan}：无需补跑（{day} 当晚已运行）",
+                             "en": "nightly {plan}: nothing to catch up (the night of {day} already ran)"},
+    "out.catch_up_bar": {"zh": "补跑 {plan}", "en": "catching up {plan}"},
+    "out.catch_up_done": {"zh": "已补跑 {plan} 的 {count} 晚（{first} 至 {last}）：本次新增催办 {raised} 条，此前运行已产生 {already} 条",
+                          "en": "caught up {count} night(s) of {plan} ({first} to {last}): reminders raised now {raised}, "
+                                "already raised by earlier runs {already}"},
+    "out.resumed": {"zh": "已恢复催办：{task} / {unit} / {period}，自 {day} 起", "en": "escalation resumed: {task} / {unit} / {period} from {day}"},
+    # reminders table
+    "out.reminders_title": {"zh": "{plan} 催办记录", "en": "{plan} reminders"},
+    "out.col_fired_on": {"zh": "产生日期", "en": "fired on"},
+    "out.col_level": {"zh": "级别", "en": "level"},
+    "out.col_task": {"zh": "任务", "en": "task"},
+    "out.col_unit": {"zh": "单位", "en": "unit"},
+    "out.col_period": {"zh": "期间", "en": "period"},
+    "out.col_state": {"zh": "状态", "en": "state"},
+    "out.col_recipients": {"zh": "收件人", "en": "recipients"},
+    # plans list
+    "out.plans_title": {"zh": "计划", "en": "plans"},
+    "out.col_plan": {"zh": "计划", "en": "plan"},
+    "out.col_title": {"zh": "名称", "en": "title"},
+    "out.col_version": {"zh": "版本", "en": "version"},
+    "out.col_start": {"zh": "开始", "en": "start"},
+    "out.col_end": {"zh": "结束", "en": "end"},
+    "out.col_obligations": {"zh": "督办事项", "en": "obligations"},
+    "out.col_last_night": {"zh": "最近成功运行", "en": "last night"},
+    "out.col_follow_up_until": {"zh": "跟进截止", "en": "follow-up until"},
+    "out.never": {"zh": "从未", "en": "never"},
+    # channels
+    "out.channels_title": {"zh": "通知渠道", "en": "channels"},
+    "out.col_name": {"zh": "名称", "en": "name"},
+    "out.col_disabled": {"zh": "已停用", "en": "disabled"},
+    "out.col_since": {"zh": "自", "en": "since"},
+    "out.col_reason": {"zh": "原因", "en": "reason"},
+    "out.yes": {"zh": "是", "en": "yes"},
+    "out.no": {"zh": "否", "en": "no"},
+    "out.channel_enabled": {"zh": "渠道 {name} 已重新启用；等待中的催办将在下次发送时发出",
+                            "en": "channel {name} enabled; its waiting reminders go out on the next delivery run"},
+    # doctor (check names and messages stay as the services word them; JSON unchanged)
+    "out.doctor_title": {"zh": "plan-tracker 体检", "en": "plan-tracker doctor"},
+    "out.col_check": {"zh": "检查项", "en": "check"},
+    "out.col_result": {"zh": "结果", "en": "result"},
+    "out.col_message": {"zh": "说明", "en": "message"},
+    "out.col_fix": {"zh": "处理办法", "en": "fix"},
+    "out.level_ok": {"zh": "正常", "en": "ok"},
+    "out.level_warn": {"zh": "警告", "en": "warn"},
+    "out.level_fail": {"zh": "失败", "en": "fail"},
+    # templates (commands/inbox.py)
+    "out.template_written": {"zh": "已写入 {path}（{unit} 的 {rows} 项督办事项）",
+                             "en": "wrote {path} ({rows} obligation(s) of {unit})"},
+    "out.no_templates": {"zh": "{day}{scope}没有进行中的督办事项：未写入模板",
+                         "en": "no open obligations{scope} on {day}: no template written"},
+    "out.template_scope": {"zh": "（{what}）", "en": " for {what}"},
+    "out.scope_unit": {"zh": "单位 {unit}", "en": "unit {unit}"},
+    "out.scope_period": {"zh": "期间 {period}", "en": "period {period}"},
+    "out.file_written": {"zh": "已写入 {path}（{size} 字节）", "en": "wrote {path} ({size} bytes)"},
+    # plan draft, example, schema (commands/authoring.py)
+    "out.drafted": {"zh": "已写入 {path}：请填写 {blanks} 处 TODO 空白，然后运行 `plan-tracker plan validate {path}`",
+                    "en": "wrote {path}: fill the {blanks} TODO blank(s), then run `plan-tracker plan validate {path}`"},
+    "out.wrote": {"zh": "已写入 {path}", "en": "wrote {path}"},
+    "out.next_apply": {"zh": "下一步：plan-tracker plan apply {path}", "en": "next: plan-tracker plan apply {path}"},
+    # deliver, init
+    "out.requeued": {"zh": "发送 {plan}：已重新排队 {count} 条无法送达的催办", "en": "deliver {plan}: requeued {count} dead deliveries"},
+    "out.delivered": {"zh": "发送 {plan}：已送达 {delivered} 条，共 {messages} 封消息，失败 {failed}，无法送达 {dead}，"
+                            "等待发送时段 {waiting}{held}{deferred}",
+                      "en": "deliver {plan}: delivered {delivered} in {messages} message(s), failed {failed}, dead {dead}, "
+                            "waiting for the delivery window {waiting}{held}{deferred}"},
+    "out.deferred": {"zh": "，推迟 {count} 条（渠道暂不可达）", "en": ", deferred {count} (channel unreachable)"},
+    "out.store_ready": {"zh": "存储已就绪：{url}", "en": "store ready: {url}"},
+    # tokens
+    "out.token_created": {"zh": "已为计划 {plan} 的 {holder} 创建令牌（前缀 {prefix}）；令牌只显示这一次，请妥善保管",
+                          "en": "token for {holder} of plan {plan} (prefix {prefix}); it is shown only now — keep it safe"},
+    "out.token_revoked": {"zh": "已吊销令牌 {prefix}（计划 {plan} 的 {holder}）", "en": "revoked token {prefix} ({holder} of plan {plan})"},
+    "out.holder_coordinator": {"zh": "牵头协调人", "en": "coordinator"},
+    "out.holder_unit": {"zh": "单位 {unit}", "en": "unit {unit}"},
+    "out.tokens_title": {"zh": "令牌", "en": "tokens"},
+    "out.col_prefix": {"zh": "前缀", "en": "prefix"},
+    "out.col_holder": {"zh": "持有人", "en": "holder"},
+    "out.col_label": {"zh": "备注", "en": "label"},
+    "out.col_created": {"zh": "创建时间", "en": "created"},
+    "out.col_last_used": {"zh": "最近使用", "en": "last used"},
+    "out.col_revoked": {"zh": "吊销时间", "en": "revoked"},
 }
 
 CATALOGUE = Catalogue(MESSAGES)

@@ -15,6 +15,7 @@ __all__ = ["UnknownPlan", "apply_loaded", "apply_plan", "stored_plan"]
 
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import DomainError
+from plan_tracker.domain.messages import word
 from plan_tracker.domain.obligations import Obligation as PlannedObligation
 from plan_tracker.domain.obligations import expand
 from plan_tracker.domain.plan import Plan
@@ -74,7 +75,9 @@ class ApplyResult:
     renamed_units: dict[str, str] = field(default_factory=dict)
     history_kept: dict[str, dict[str, int]] = field(default_factory=dict)
     dates_moved: dict[str, int] = field(default_factory=dict)  # task -> obligations whose plan date moved
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # English, kept in the version's summary and event
+    # the same warnings as fields (task, count, effective, due, reported): the CLI words them in the plan's locale
+    stops: list[dict[str, Any]] = field(default_factory=list)
     cancelled: dict[str, dict[str, Any]] = field(default_factory=dict)  # "task X" -> on, reason, obligations
 
     @property
@@ -239,7 +242,9 @@ def _diff_obligations(conn: Connection, plan: Plan, planned: list[PlannedObligat
     result.obligations_total = sum(1 for o in wanted)
     result.dates_moved = moved_dates
     if stopped and effective is not None:
-        result.warnings += _stop_warnings(conn, timelines, stopped, effective)
+        stops = _stop_warnings(conn, timelines, stopped, effective)
+        result.stops += stops
+        result.warnings += [word("out.apply_stop_warning", "en", **stop).removeprefix("  ! ") for stop in stops]
     if write:
         for start in range(0, len(added_rows), BATCH):  # rows built a batch at a time (1M dicts at once: +450 MiB)
             insert_rows(conn, [_new_row(plan.id, o, effective) for o in added_rows[start:start + BATCH]])
@@ -262,7 +267,8 @@ def _count_cancelled(result: ApplyResult, o: PlannedObligation, task_cancel: dic
     entry["obligations"] += 1
 
 
-def _stop_warnings(conn: Connection, timelines: dict[int, list[Segment]], stopped: list[int], effective: dt.date) -> list[str]:
+def _stop_warnings(conn: Connection, timelines: dict[int, list[Segment]], stopped: list[int],
+                   effective: dt.date) -> list[dict[str, Any]]:
     """One line per task or unit whose obligations stop being tracked although some are
     already due or reported: the record before `effective` keeps them."""
     reported = set(conn.execute(select(REPORTS.c.obligation_id).where(REPORTS.c.obligation_id.in_(stopped))).scalars()) if stopped else set()
@@ -274,8 +280,8 @@ def _stop_warnings(conn: Connection, timelines: dict[int, list[Segment]], stoppe
         due = sum(1 for oid in oids if timelines[oid][-1].terms.due < effective)
         with_reports = sum(1 for oid in oids if oid in reported)
         if due or with_reports:
-            lines.append(f"task {task}: {len(oids)} obligations stop being tracked from {effective} "
-                         f"({due} already due, {with_reports} with reports); the record before {effective} is kept")
+            lines.append({"task": task, "count": len(oids), "effective": effective, "due": due,
+                          "reported": with_reports})
     return lines
 
 

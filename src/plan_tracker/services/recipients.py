@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from plan_tracker.domain.messages import msg
 from plan_tracker.domain.plan import Person, Plan
+from plan_tracker.wording import Msg
 
 PLAN_WIDE = "*"
 CHANNEL_FIELDS = ("email", "dingtalk", "wecom", "webhook")
@@ -60,14 +62,17 @@ class Unreachable:
     role: str
     unit_id: str
 
-    def sentence(self, plan: Plan) -> str:
+    def message(self, plan: Plan) -> Msg:
+        """The warning `plan validate` prints, worded later in the plan's locale."""
         if self.unit_id == PLAN_WIDE:
-            who = {"coordinator": "the coordinating unit has no contact or head",
-                   "leading_group": "the leading group has no e-mail or recipients"}.get(self.role, self.role)
-            return f"step {self.level!r} notifies {self.role}, but {who} with an address: its reminders will be recorded dead"
+            who = {"coordinator": msg("out.who_coordinator"), "leading_group": msg("out.who_leading_group")}.get(
+                self.role, msg("out.who_role", role=self.role))
+            return msg("out.unreachable_plan_wide", level=self.level, role=self.role, who=who)
         unit = plan.unit(self.unit_id)
-        return (f"step {self.level!r} notifies {self.role}, but unit {unit.name} ({unit.id}) has no {self.role} with an "
-                f"e-mail or robot: those reminders will be recorded dead for {self.role}")
+        return msg("out.unreachable_unit", level=self.level, role=self.role, name=unit.name, unit=unit.id)
+
+    def sentence(self, plan: Plan) -> str:
+        return self.message(plan).render("en")
 
 
 def unreachable_roles(plan: Plan) -> list[Unreachable]:
