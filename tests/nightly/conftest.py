@@ -158,6 +158,6 @@ def night_state(engine: Engine) -> dict[str, Any]:
         reminder_rows = sorted((key[row.obligation_id], row.level, row.seq, row.state, row.scheduled_on,
                                 row.fired_on, row.overdue_wd) for row in conn.execute(select(r)))
         # a topic row (the week's report, the decisions digest) has no reminder: keyed by its topic
-        deliveries = sorted((reminders[row.reminder_id] if row.reminder_id is not None else (row.topic,),
-                             row.recipient_key, row.state) for row in conn.execute(select(d)))
+        deliveries = sorted(((reminders[row.reminder_id] if row.reminder_id is not None else (row.topic,),
+                              row.recipient_key, row.state) for row in conn.execute(select(d))), key=repr)
     return {"lights": lights, "flips": flips, "reminders": reminder_rows, "deliveries": deliveries}
