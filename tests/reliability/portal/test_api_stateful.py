@@ -70,7 +70,10 @@ def test_stateful_api_runs_answer_by_the_schema_and_keep_what_they_acknowledge(
             # Every scenario starts from the same store: Hypothesis replays choices and must
             # see the same answers (external state would make generation flaky).
             with applied.begin() as conn:
-                for table in ("support_input", "report_review", "extension_request", "status_report", "event"):
+                # idempotency keys too: a key generated again in a later scenario would replay
+                # an answer naming a report this reset deleted
+                for table in ("idempotency_key", "escalation_resume", "support_input", "report_review",
+                              "extension_request", "status_report", "event"):
                     conn.execute(text(f"DELETE FROM {table}"))
                 conn.execute(text("UPDATE obligation SET due = original_due"))
             app.state.limiter.__init__(app.state.settings.auth_max_failures, app.state.settings.auth_failure_window_s)
