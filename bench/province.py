@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from bench.synthetic import LADDER
+
 UNITS, TASKS = 500, 17
 FIRST_NIGHT = dt.date(2018, 7, 20)
 NOW = dt.datetime(2018, 7, 20, 1, 0, tzinfo=dt.UTC)  # 09:00 in Shanghai: inside the delivery window
@@ -41,12 +43,7 @@ def write_province_plan(folder: Path, plan_id: str = "province-2018") -> Path:
                  "start": "2018-01-01", "end": "2018-12-31", "warn_days": 3},
         "leading_group": {"name": "领导小组", "email": "lg@example.org"},
         "units_file": "units.yaml",
-        "escalation": [
-            {"after": -3, "level": "remind", "notify": ["contact"]},
-            {"after": 1, "level": "urge", "notify": ["contact", "head"]},
-            {"after": 5, "level": "supervise", "notify": ["head", "coordinator"]},
-            {"after": 10, "level": "accountability", "notify": ["leading_group"], "repeat_every": 5},
-        ],
+        "escalation": LADDER,
         "sections": [{"id": "monthly", "title": "月度任务", "tasks": [
             {"id": f"m{t:02d}", "title": f"月度任务{t}", "lead": "group:counties", "every": "month",
              "due_after": 5 + t % 10}

@@ -8,6 +8,13 @@ from pathlib import Path
 
 import yaml
 
+# The bench plans' escalation ladder (bench.province uses it too).
+LADDER = [
+    {"after": -3, "level": "remind", "notify": ["contact"]},
+    {"after": 1, "level": "urge", "notify": ["contact", "head"]},
+    {"after": 5, "level": "supervise", "notify": ["head", "coordinator"]},
+    {"after": 10, "level": "accountability", "notify": ["leading_group"], "repeat_every": 5},
+]
 RECURRENCES = [("week", 52), ("month", 12), ("quarter", 4), ("half_year", 2), ("year", 1)]
 
 
@@ -39,12 +46,7 @@ def write_plan(folder: Path, obligations: int, plan_id: str | None = None) -> Pa
                  "start": dt.date(2018, 1, 1), "end": dt.date(2018, 12, 31), "warn_days": 3},
         "leading_group": {"name": "领导小组", "email": "lg@example.org"},
         "units_file": "units.yaml",
-        "escalation": [
-            {"after": -3, "level": "remind", "notify": ["contact"]},
-            {"after": 1, "level": "urge", "notify": ["contact", "head"]},
-            {"after": 5, "level": "supervise", "notify": ["head", "coordinator"]},
-            {"after": 10, "level": "accountability", "notify": ["leading_group"], "repeat_every": 5},
-        ],
+        "escalation": LADDER,
         "sections": [{"id": "s", "title": "基准", "tasks": tasks}],
     }
     folder.mkdir(parents=True, exist_ok=True)
