@@ -35,8 +35,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Test files spread over TEST_WORKERS processes (pytest-xdist); one file stays on one worker so its
+# module fixtures (a year of nights, a Prefect server) are built once. Many tests wait on servers
+# (Prefect, dovecot, chromium) rather than the CPU, so 4 workers pay off on 2 cores.
+TEST_WORKERS ?= 4
+
 test: $(STAMP) system-deps lint typecheck
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # 1k-100k obligations on both backends, the founding plan's night and the API load (minutes). Results
 # merge into var/bench/results.json with those of bench-full (1M, both backends: heavy).
