@@ -147,9 +147,13 @@ def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.da
                     conn.execute(text("ANALYZE eval_batch"))  # analyzed; the joins below need them
                 conn.execute(flips, params)
                 conn.execute(save, params)
-                conn.execute(raise_, params)
+                raised = conn.execute(raise_, params).rowcount or 0
+                if postgresql and raised:  # a first night fills empty tables: later statements
+                    conn.execute(text("ANALYZE reminder"))  # (and the next batch) plan with the rows
                 if pairs:
                     conn.execute(add_deliveries, {**night, **params, **role_params})
+                    if postgresql and raised:
+                        conn.execute(text("ANALYZE delivery"))
                     conn.execute(unreachable, {**night, **params, **role_params})
                 for h in holds:  # weekly audiences: the message waits for the digest day
                     conn.execute(hold, {**params, "level": h.level, "keys": h.keys, "digest_at": h.until})
