@@ -5,7 +5,9 @@ Three holds: every catalogue key renders in both locales with the same named fie
 error class (each subclass of `WordedError`, and plan-file problems) renders in both
 locales without failing; and a scan of the source (AST) finds no raise of a project error
 with an English sentence — a literal that is not a catalogue key, or an f-string — so a
-new raise site cannot slip back into English. The scan is shown to catch a planted case.
+new raise site cannot slip back into English. A second scan finds no English sentence
+printed by the command line (`print`, `echo`, a table's rows, columns and title) or given
+to a doctor `Check`. Each scan is shown to catch a planted case.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import ast
 import importlib
 import inspect
 import pkgutil
+import re
 import string
 from pathlib import Path
 from typing import Any
@@ -209,3 +212,54 @@ def test_a_sentence_that_is_no_key_stays_bad_input_not_a_key_error() -> None:
     error = DomainError("the file is odd")
     assert (error.key, error.render("zh"), str(error)) == ("", "the file is odd", "the file is odd")
     assert own_sentences(ast.parse("raise DomainError('the file is odd')"), error_names())
+
+
+# -- no printed sentence bypasses the catalogue ------------------------------------------------------
+PRINTERS = {"print", "echo", "secho", "print_json", "add_row", "add_column"}
+# two English words: a key (`out.col_task`), a code or a style ("bold red" is a keyword) is not one
+ENGLISH_WORDS = re.compile(r"[A-Za-z]{2,}[ ,:;]+[A-Za-z]{2,}")
+# `make demo`'s walk through the founding plan, for developers; no command of the CLI prints it
+NOT_THE_CLI = ("demo.py",)
+
+
+def printed_sentences(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, source) of each printed text (positional arguments of a print or a table row or
+    column, a table's title) or doctor check message or fix holding an English sentence."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.id if isinstance(node.func, ast.Name) else (
+            node.func.attr if isinstance(node.func, ast.Attribute) else "")
+        if name in PRINTERS:
+            args: list[ast.expr] = list(node.args)
+        elif name == "Table":
+            args = [kw.value for kw in node.keywords if kw.arg == "title"]
+        elif name == "Check":
+            args = node.args[2:3] + [kw.value for kw in node.keywords if kw.arg in ("message", "fix")]
+        else:
+            continue
+        for arg in args:
+            texts = [n.value for n in ast.walk(arg) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+            if any(ENGLISH_WORDS.search(text) for text in texts):
+                found.append((node.lineno, ast.unparse(arg)))
+    return found
+
+
+def test_no_command_prints_its_own_english_sentence() -> None:
+    found = {str(path.relative_to(SRC)): printed_sentences(ast.parse(path.read_text(encoding="utf-8")))
+             for path in sorted(SRC.rglob("*.py")) if path.name not in NOT_THE_CLI and "migrations" not in path.parts}
+    assert {path: lines for path, lines in found.items() if lines} == {}
+
+
+def test_the_print_scan_catches_planted_english_sentences() -> None:
+    planted = ast.parse(
+        "def show(out, err, summary, table, word, locale):\n"
+        "    out.print('mail fetch: ' + summary)\n"
+        "    err.print(f'internal error: {summary}', markup=False)\n"
+        "    typer.echo('warning: cookies are not Secure')\n"
+        "    table.add_column('last night')\n"
+        "    Check('nightly', Level.fail, 'no nightly run has ever completed', fix=f'run {summary} now')\n"
+        "    out.print(word('out.mail_fetched', locale), style='bold red')\n"  # a key, a style: fine
+        "    table.add_row(summary.name, f'[{summary.style}]{summary.level}[/]')\n")
+    assert sorted(line for line, _ in printed_sentences(planted)) == [2, 3, 4, 5, 6]

@@ -112,7 +112,8 @@ def test_nightly_after_follow_up_ended_says_so_and_changes_nothing(
     # the leading group's weekly cadence), but expects no more nights.
     doctor = json.loads(runner.invoke(app, ["doctor", "--format", "json"]).stdout)
     nightly = next(c for c in doctor if c["check"] == "nightly")
-    assert nightly["level"] == "ok" and "no nightly run is expected" in nightly["message"]
+    assert nightly["level"] == "ok" and nightly["key"] == "doctor.follow_up_ended"
+    assert "跟进已于 2019-03-09 结束" in nightly["message"] and "不再需要每晚运行" in nightly["message"]
 
 
 def test_a_night_before_the_end_of_follow_up_still_runs(store: Engine) -> None:

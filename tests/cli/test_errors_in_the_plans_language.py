@@ -6,7 +6,6 @@ problems. With no plan to ask (no store yet), PLAN_TRACKER_LOCALE decides, Chine
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,37 +13,10 @@ from typer.testing import CliRunner, Result
 
 from plan_tracker.cli import app
 
-PLAN = """\
-version: 1
-plan: {id: words-2018, title: 用语测试计划, coordinator: office, start: 2018-01-01, end: 2018-12-31LOCALE}
-leading_group: {name: 领导小组, email: lg@example.org}
-units:
-  - {id: office, name: 办公室, contact: {name: 张三, email: a@example.org}}
-  - {id: town-a, name: 甲镇, contact: {name: 王五, email: c@example.org}}
-escalation:
-  - {after: 1, level: urge, notify: [contact]}
-sections:
-  - id: s
-    title: 工作
-    tasks:
-      - {id: s.report, title: 自查报告, lead: town-a, due: 2018-03-30}
-      - {id: s.rules, title: 制度, lead: office, due: 2018-09-28}
-"""
-LOCALE_LINE = {"zh": "", "en": ", locale: en"}
+from .conftest import words_plan_text
+
 runner = CliRunner()
-
-
-def plan_text(locale: str) -> str:
-    return PLAN.replace("LOCALE", LOCALE_LINE[locale])
-
-
-@pytest.fixture(params=["zh", "en"])
-def applied(request: pytest.FixtureRequest, cli_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
-    """The plan applied to the test store (both backends), in the locale of the parameter."""
-    plan = tmp_path / "plan.yaml"
-    plan.write_text(plan_text(request.param), encoding="utf-8")
-    assert runner.invoke(app, ["plan", "apply", str(plan)]).exit_code == 0
-    yield request.param
+in_both_languages = pytest.mark.parametrize("words_store", ["zh", "en"], indirect=True)
 
 
 def refused(*args: str) -> list[str]:
@@ -78,28 +50,30 @@ EXPECTED = {
 }
 
 
-def test_status_refuses_bad_input_in_the_plans_language(applied: str) -> None:
-    assert refused("status", "--plan", "words-2018", "--as-of", "2018-13-01") == EXPECTED["status-date"][applied]
+@in_both_languages
+def test_status_refuses_bad_input_in_the_plans_language(words_store: str) -> None:
+    assert refused("status", "--plan", "words-2018", "--as-of", "2018-13-01") == EXPECTED["status-date"][words_store]
     assert refused("status", "--plan", "words-2018", "--as-of", "2018-04-02", "--format", "xml") == \
-        EXPECTED["status-format"][applied]
+        EXPECTED["status-format"][words_store]
     beyond = " ".join(refused("status", "--plan", "words-2018", "--as-of", "2040-01-02"))
-    assert ("超出工作日历范围" if applied == "zh" else "after the last day of this plan's working-day calendar") in beyond
+    assert ("超出工作日历范围" if words_store == "zh" else "after the last day of this plan's working-day calendar") in beyond
 
 
-def test_submit_refuses_bad_input_in_the_plans_language(applied: str) -> None:
+@in_both_languages
+def test_submit_refuses_bad_input_in_the_plans_language(words_store: str) -> None:
     base = ["submit", "--plan", "words-2018", "--period", "once", "--on", "2018-03-01"]
     assert refused(*base, "--task", "s.reprot", "--unit", "town-a", "--status", "done") == \
-        EXPECTED["submit-task"][applied]
+        EXPECTED["submit-task"][words_store]
     assert refused(*base, "--task", "s.report", "--unit", "town-a", "--status", "in_progress", "--progress", "150") == \
-        EXPECTED["submit-progress"][applied]
+        EXPECTED["submit-progress"][words_store]
     assert refused(*base, "--task", "s.report", "--unit", "office", "--status", "done") == \
-        EXPECTED["submit-lead"][applied]
+        EXPECTED["submit-lead"][words_store]
 
 
 @pytest.mark.parametrize("locale", ["zh", "en"])
 def test_validate_reports_problems_in_the_files_language_at_their_place(locale: str, tmp_path: Path) -> None:
     path = tmp_path / "plan.yaml"
-    path.write_text(plan_text(locale).replace("lead: town-a", "lead: twn-a"), encoding="utf-8")
+    path.write_text(words_plan_text(locale).replace("lead: town-a", "lead: twn-a"), encoding="utf-8")
     said = refused("plan", "validate", str(path))
     where = f"{path}:13:43: sections.0.tasks.0.lead: "
     assert said == {

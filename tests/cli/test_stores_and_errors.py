@@ -168,7 +168,8 @@ def test_an_internal_error_exits_1_with_one_line_and_the_traceback_in_the_log(
     result = runner.invoke(app, ["status", "--plan", "stores-2018", "--as-of", "2018-03-05"])
     assert result.exit_code == 1, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("internal error: KeyError: 'light'"), lines
+    # one line in the plan's language (a zh plan), the error's own name and words as they are
+    assert len(lines) == 1 and lines[0].startswith("内部错误：KeyError: 'light'（详细记录见 "), lines
     log = fresh / "data" / "plan-tracker.log"
     assert str(log) in lines[0]
     assert "Traceback" in log.read_text(encoding="utf-8") and "broken" in log.read_text(encoding="utf-8")

@@ -115,7 +115,7 @@ def test_a_unit_answers_its_reminder_by_reply_and_gets_a_receipt(applied: Engine
 
     result = fetch_cli(cli_env, mail_settings)
     assert result.exit_code == 0, result.output
-    assert "accepted 1" in result.output
+    assert "已接收 1，" in result.output  # the summary in the plan's language (Chinese)
     stored = {(t, u, s, p, src) for t, u, _, s, p, _, src in reports(applied)}
     assert stored == {("s.self-check", "town-a", "done", 100, "inbox"), ("s.summary", "town-a", "in_progress", 60, "inbox")}
     receipts = [m for m in dovecot.messages("town-a@example.org") if str(m["Subject"]).startswith("回执：")]
@@ -127,7 +127,7 @@ def test_a_unit_answers_its_reminder_by_reply_and_gets_a_receipt(applied: Engine
 
     before, mailbox_before = counts(applied), len(dovecot.messages("town-a@example.org"))
     again = fetch_cli(cli_env, mail_settings)
-    assert again.exit_code == 0 and "messages 0" in again.output
+    assert again.exit_code == 0 and "共 0 封" in again.output
     assert counts(applied) == before and len(dovecot.messages("town-a@example.org")) == mailbox_before
 
 

@@ -234,11 +234,14 @@ def test_doctor_fails_on_a_zombie_run_and_a_night_held_for_its_slot_until_they_a
     code, check = prefect_check(dt.timedelta(minutes=30))
     assert check["state"] == "ok", check
     code, check = prefect_check(dt.timedelta(minutes=90))  # held back an hour: the morning is at risk
-    assert code == 1 and check["state"] == "fail" and "1 flow run(s) stuck" in check["message"]
-    assert str(held.id) in check["message"] and "AwaitingConcurrencySlot since" in check["message"]
+    # the key and counts are what a script reads; the sentence is the plan's (Chinese)
+    assert code == 1 and check["state"] == "fail" and (check["key"], check["params"]["count"]) == (
+        "doctor.prefect_stuck", 1)
+    assert str(held.id) in check["message"] and "起处于 AwaitingConcurrencySlot" in check["message"]
     code, check = prefect_check(dt.timedelta(hours=3))  # Running past the night's 2 h timeout
-    assert code == 1 and "2 flow run(s) stuck" in check["message"] and str(zombie.id) in check["message"]
-    assert "Running since" in check["message"] and str(done.id) not in check["message"]
+    assert code == 1 and check["params"]["count"] == 2 and str(zombie.id) in check["message"]
+    assert "起处于 Running" in check["message"] and str(done.id) not in check["message"]
+    assert check["fix_key"] == "doctor.fix_prefect_zombie"
     assert "set_state" in check["fix"] and "prefect-automations.yaml" in check["fix"]
     for run in (zombie, held):  # what the fix says (the held night: cancel it, the next one comes)
         state = {"type": "CRASHED"} if run is zombie else {"type": "CANCELLED"}
@@ -246,7 +249,7 @@ def test_doctor_fails_on_a_zombie_run_and_a_night_held_for_its_slot_until_they_a
     code, check = prefect_check(dt.timedelta(hours=3))
     assert check["state"] == "ok", check
     code, check = prefect_check(dt.timedelta(hours=3), "http://127.0.0.1:9/api")  # nothing listens there
-    assert check["state"] == "warn" and "does not answer" in check["message"]
+    assert check["state"] == "warn" and check["key"] == "doctor.prefect_down" and "无响应" in check["message"]
 
 
 def test_the_cli_night_through_prefect_prints_the_summary_and_what_did_not_go_out(smtp_down):
@@ -264,5 +267,6 @@ def test_the_cli_night_through_prefect_prints_the_summary_and_what_did_not_go_ou
     result = subprocess.run([str(cli), "nightly", "--plan", "national-day", "--as-of", "2018-10-09"], env=env,
                             capture_output=True, text=True, timeout=180, check=False)
     assert result.returncode == 0, result.stdout + result.stderr  # the night ran and was recorded
-    assert '"as_of": "2018-10-09"' in result.stdout
-    assert "nightly-follow-up: deliveries did not go out — plan national-day: failed" in result.stdout
+    # worded as the in-process night, in the plan's language (Chinese)
+    assert "每晚跟进 national-day，截至 2018-10-09：" in result.stdout
+    assert "national-day：有 " in result.stdout and " 条未能发出（失败 " in result.stdout

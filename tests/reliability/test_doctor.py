@@ -34,11 +34,21 @@ def store(cli_env: dict[str, str], tmp_path: Path) -> Engine:
 
 
 def doctor(now: dt.datetime | str, *args: str) -> tuple[int, dict[str, dict[str, Any]]]:
+    """The checks by name, `message` and `fix` worded in English from each row's `key`,
+    `fix_key` and `params` (what a script reads whatever the language; the harness plan is
+    Chinese, so the row's own words are in `said`)."""
     moment = now if isinstance(now, str) else now.isoformat()
     result = runner.invoke(app, ["doctor", "--format", "json", "--now", moment, *args])
     assert "Traceback" not in result.output
     rows = json.loads(result.stdout)
-    return result.exit_code, {r["check"]: r for r in rows}
+    return result.exit_code, {r["check"]: in_english(r) for r in rows}
+
+
+def in_english(row: dict[str, Any]) -> dict[str, Any]:
+    from plan_tracker.domain.messages import word
+
+    fix = word(row["fix_key"], "en", **row["params"]) if row["fix_key"] else None
+    return row | {"message": word(row["key"], "en", **row["params"]), "fix": fix, "said": row["message"]}
 
 
 def night(engine: Engine, day: dt.date, tmp_path: Path, **settings: Any) -> None:
@@ -136,8 +146,8 @@ def test_json_lists_each_check_with_its_state_and_fix(store: Engine, tmp_path: P
     rows = json.loads(result.stdout)
     assert result.exit_code == 0 and rows
     for row in rows:
-        assert {"check", "plan", "state", "message", "fix"} <= set(row)
-        assert (row["fix"] is None) == (row["state"] == "ok"), row
+        assert {"check", "plan", "state", "message", "fix", "key", "fix_key", "params"} <= set(row)
+        assert (row["fix"] is None) == (row["state"] == "ok") == (row["fix_key"] is None), row
 
 
 def test_deliveries_waiting_more_than_a_day_fail_and_deliver_clears_them(store: Engine, tmp_path: Path,
@@ -250,7 +260,7 @@ def test_an_unknown_plan_is_a_failed_check(store: Engine) -> None:
 def all_checks(now: dt.datetime) -> tuple[int, list[dict[str, Any]]]:
     result = runner.invoke(app, ["doctor", "--format", "json", "--now", now.isoformat()])
     assert "Traceback" not in result.output
-    return result.exit_code, json.loads(result.stdout)
+    return result.exit_code, [in_english(row) for row in json.loads(result.stdout)]
 
 
 def test_each_kind_of_delivery_failure_names_its_own_fix_and_retry_dead_clears_the_dead(

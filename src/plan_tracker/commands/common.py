@@ -67,8 +67,10 @@ def handles_errors(func: F) -> F:
                 raise
             log = _log_traceback(exc)
             first_line = (str(exc).splitlines() or [""])[0]
-            err.print(f"internal error: {type(exc).__name__}: {first_line}"
-                      + (f" (traceback in {log})" if log else ""), markup=False, highlight=False)
+            locale = reader_locale(kwargs)  # never raises: a broken store or setting gives the default
+            where = word("cli.traceback_in", locale, path=log) if log else ""
+            err.print(word("cli.internal_error", locale, error=f"{type(exc).__name__}: {first_line}", log=where),
+                      markup=False, highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]

@@ -252,9 +252,7 @@ def nightly(
         state: Any = nightly_follow_up(plan_id=plan, as_of=given, shards=shards, return_state=True)  # sync flow
         undelivered = state.name == UNDELIVERED  # the night ran and was recorded; messages did not go out
         for result in state.result(raise_on_failure=not undelivered):
-            out.print_json(data=result)
-        if undelivered:
-            out.print(state.message, markup=False, highlight=False)
+            _print_flow_night(result, plan_locale(engine, result["plan"]))
         return
     for pid in plans:
         day = _as_of(engine, pid, as_of, now=clock)
@@ -326,6 +324,20 @@ def _print_nightly(data: dict[str, Any], locale: str) -> None:
          undeliverable=rem["undeliverable"], already=already, delivered=dl["delivered"], messages=dl["messages"],
          failed=dl["failed"], dead=dl["dead"], waiting=dl["waiting_for_window"],
          held=held_note(dl.get("held_by_disabled_channel", 0)))
+
+
+def _print_flow_night(result: dict[str, Any], locale: str) -> None:
+    """A night run by the Prefect flow, worded as the in-process one (the flow's artifacts
+    and state keep their figures): its summary, or that follow-up ended, and what did not go
+    out (the state's message, for people)."""
+    from plan_tracker.flows.outcome import delivery_counts, undelivered
+
+    if "follow_up_ended" in result:
+        _say("out.follow_up_over", locale, plan=result["plan"], day=result["as_of"], last=result["follow_up_ended"])
+        return
+    _print_nightly(result, locale)
+    if undelivered(result):
+        _say("out.night_undelivered", locale, plan=result["plan"], count=undelivered(result), **delivery_counts(result))
 
 
 def held_note(held: int) -> Msg | str:

@@ -6,7 +6,17 @@ from typing import Annotated
 
 import typer
 
-from plan_tracker.commands.common import BadInput, _engine, _now, app, err, handles_errors, out
+from plan_tracker.commands.common import (
+    BadInput,
+    _engine,
+    _now,
+    app,
+    err,
+    handles_errors,
+    out,
+    store_locale,
+)
+from plan_tracker.domain.messages import word
 
 mail_app = typer.Typer(no_args_is_help=True, help="The reply mailbox: units answer reminders by e-mail.")
 app.add_typer(mail_app, name="mail")
@@ -34,9 +44,9 @@ def fetch(
             stored_plan(conn, plan)  # UnknownPlan: exit 2 with the known plans
     summary = run_fetch(engine, settings, now=_now(now), only_plan=plan)
     assert summary is not None
-    figures = summary.as_dict()
-    out.print("mail fetch: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in figures.items()),
-              markup=False, highlight=False)
+    # the plan's language with --plan, else the plans' common one (replies of every plan are read)
+    out.print(word("out.mail_fetched", store_locale(engine, plan), **summary.as_dict()), markup=False,
+              highlight=False)
     for line in summary.errors + (summary.receipts.errors if summary.receipts else []):
         err.print(f"  {line}", markup=False, highlight=False)
     if summary.failed:

@@ -9,6 +9,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from plan_tracker.commands.common import (
@@ -56,20 +57,22 @@ def doctor(
     try:
         # with PREFECT_API_URL set, Prefect's flow runs are checked too (a zombie holding the slot)
         checks = diagnose(engine, now=_now(now), plan_id=plan, prefect_api=os.environ.get("PREFECT_API_URL"))
-        locale = store_locale(engine, plan) if fmt == "table" else ""
+        locale = store_locale(engine, plan)
     finally:
         engine.dispose()
     if fmt == "json":
-        sys.stdout.write(json.dumps([c.as_json() for c in checks], ensure_ascii=False, indent=1) + "\n")
+        # check, plan and state are the same in every language (and key, fix_key, params);
+        # message and fix are the plans' language, like the table
+        sys.stdout.write(json.dumps([c.as_json(locale) for c in checks], ensure_ascii=False, indent=1) + "\n")
     else:
-        # headers and levels in the plans' language; the check names (what scripts grep) and
-        # the services' messages stay as they are worded (English)
+        # the check names stay as they are (what scripts and runbooks grep); the rest in the plans' language
         table = Table(title=word("out.doctor_title", locale))
         for col in ("check", "plan", "result", "message", "fix"):
             table.add_column(word(f"out.col_{col}", locale))
         for c in checks:
             level = word(f"out.level_{c.level.value}", locale)
-            table.add_row(c.name, c.plan or "", f"[{LEVEL_STYLE[c.level.value]}]{level}[/]", c.message, c.fix or "")
+            table.add_row(c.name, c.plan or "", f"[{LEVEL_STYLE[c.level.value]}]{level}[/]",
+                          escape(c.message.render(locale)), escape(c.fix.render(locale)) if c.fix else "")
         out.print(table)
     if failed(checks):
         raise typer.Exit(1)

@@ -50,12 +50,11 @@ def serve(
     resolve_secret(settings)  # WeakSecret (exit 2, with the fix) before anything listens
     if (settings.portal_url or "").lower().startswith("http://") and not settings.insecure_http:
         raise BadInput("cli.plain_http", url=settings.portal_url)
-    if settings.insecure_http:
-        err.print("warning: PLAN_TRACKER_INSECURE_HTTP is on: cookies are not Secure (development only)",
-                  style="yellow")
+    engine = _engine()  # migrate before the first request
+    if settings.insecure_http:  # about the whole portal, every plan's: the plans' common language
+        err.print(word("out.insecure_http", store_locale(engine)), style="yellow", markup=False, highlight=False)
     listed = forwarded_allow_ips if forwarded_allow_ips is not None else settings.forwarded_allow_ips
     trusted = [ip.strip() for ip in (listed or "").split(",") if ip.strip()]
-    _engine()  # migrate before the first request
     # uvicorn would trust X-Forwarded-* from 127.0.0.1 by default: a client on the machine (or
     # any client, behind a proxy that passes the header on) could then pick its own address
     # and so dodge the rate limit or lock out someone else's. Only listed proxies are trusted.

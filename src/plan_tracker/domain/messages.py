@@ -422,7 +422,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "out.no": {"zh": "否", "en": "no"},
     "out.channel_enabled": {"zh": "渠道 {name} 已重新启用；等待中的催办将在下次发送时发出",
                             "en": "channel {name} enabled; its waiting reminders go out on the next delivery run"},
-    # doctor (check names and messages stay as the services word them; JSON unchanged)
+    # doctor's table (its checks' messages and fixes: `doctor.*` below)
     "out.doctor_title": {"zh": "plan-tracker 体检", "en": "plan-tracker doctor"},
     "out.col_check": {"zh": "检查项", "en": "check"},
     "out.col_result": {"zh": "结果", "en": "result"},
@@ -466,6 +466,155 @@ MESSAGES: dict[str, dict[str, str]] = {
     "out.col_created": {"zh": "创建时间", "en": "created"},
     "out.col_last_used": {"zh": "最近使用", "en": "last used"},
     "out.col_revoked": {"zh": "吊销时间", "en": "revoked"},
+    # mail fetch (commands/mail.py)
+    "out.mail_fetched": {
+        "zh": "收取邮件：共 {messages} 封，已接收 {accepted}，拒收 {refused}，忽略 {ignored}，此前已处理 {seen_before}，"
+              "属于其他计划 {other_plan}，失败 {failed}；回执已发 {receipts_sent}，回执失败 {receipts_failed}",
+        "en": "mail fetch: messages {messages}, accepted {accepted}, refused {refused}, ignored {ignored}, seen before "
+              "{seen_before}, other plan {other_plan}, failed {failed}, receipts sent {receipts_sent}, receipts failed "
+              "{receipts_failed}"},
+    # serve (commands/web.py)
+    "out.insecure_http": {"zh": "警告：PLAN_TRACKER_INSECURE_HTTP 已开启：Cookie 不带 Secure 标记（仅限开发使用）",
+                          "en": "warning: PLAN_TRACKER_INSECURE_HTTP is on: cookies are not Secure (development only)"},
+    # the CLI's edge (commands/common.py): a bug or the environment, exit 1
+    "cli.internal_error": {"zh": "内部错误：{error}{log}", "en": "internal error: {error}{log}"},
+    "cli.traceback_in": {"zh": "（详细记录见 {path}）", "en": " (traceback in {path})"},
+    # nightly through Prefect (commands/core.py, flows/outcome.py)
+    "out.night_undelivered": {"zh": "{plan}：有 {count} 条未能发出（失败 {failed}，无法送达 {dead}；已送达 {delivered}，"
+                                    "等待发送时段 {waiting}）；处理办法见 `plan-tracker doctor`",
+                              "en": "{plan}: {count} deliveries did not go out (failed {failed}, dead {dead}; delivered "
+                                    "{delivered}, waiting for the delivery window {waiting}); `plan-tracker doctor` "
+                                    "names the fix"},
+    # -- doctor's checks (services/doctor.py): what it found, and the fix -------------------------
+    "doctor.database_down": {"zh": "数据库无响应：{reason}", "en": "the database does not answer: {reason}"},
+    "doctor.fix_database": {"zh": "请启动数据库，或更正 PLAN_TRACKER_DATABASE_URL",
+                            "en": "start the database or correct PLAN_TRACKER_DATABASE_URL"},
+    "doctor.database_ok": {"zh": "{dialect} 响应正常", "en": "{dialect} answers"},
+    "doctor.schema_at_head": {"zh": "数据库结构已是最新版本 {heads}", "en": "schema at head {heads}"},
+    "doctor.schema_behind": {"zh": "数据库结构为 {have}，程序需要 {heads}", "en": "schema at {have}, the code expects {heads}"},
+    "doctor.no_schema": {"zh": "（尚无结构）", "en": "no schema"},
+    "doctor.fix_migrate": {"zh": "先备份，再对该存储运行任一 plan-tracker 命令（首次使用时会自动迁移）",
+                           "en": "run any plan-tracker command once against this store (it migrates on first use) "
+                                 "after a backup"},
+    "doctor.no_plan": {"zh": "存储中没有计划“{plan}”", "en": "there is no plan {plan!r} in the store"},
+    "doctor.fix_plans_list": {"zh": "`plan-tracker plans list` 列出存储中的计划",
+                              "en": "`plan-tracker plans list` shows the plans in the store"},
+    "doctor.no_plans": {"zh": "存储中还没有计划", "en": "the store holds no plan yet"},
+    "doctor.fix_apply": {"zh": "请用 `plan-tracker plan apply FILE` 导入计划", "en": "apply one with `plan-tracker plan apply FILE`"},
+    "doctor.follow_up_ended": {"zh": "跟进已于 {ended} 结束（plan.follow_up_until；默认为最后完成时限后 60 天）：不再需要每晚运行",
+                               "en": "follow-up ended on {ended} (plan.follow_up_until; default 60 days after the last "
+                                     "due date): no nightly run is expected"},
+    "doctor.never_ran": {"zh": "本计划从未成功完成过每晚跟进", "en": "no nightly run has ever completed for this plan"},
+    "doctor.fix_never_ran": {"zh": "调度程序（Prefect 工作节点或 cron）是否在运行 `plan-tracker nightly`？请启动它，"
+                                   "或运行 `plan-tracker nightly --plan {plan} --catch-up`",
+                             "en": "is the scheduler (Prefect worker or cron) running `plan-tracker nightly`? Start it, "
+                                   "or run `plan-tracker nightly --plan {plan} --catch-up`"},
+    "doctor.nightly_stale": {"zh": "最近一次成功的每晚跟进截至 {last_ok}，比今天（{today}，计划时区）早 {age} 天：调度程序已停止",
+                             "en": "the last successful nightly run is as of {last_ok}, {age} days before today "
+                                   "({today}, plan time zone): the scheduler has stopped"},
+    "doctor.fix_stale": {"zh": "请重启调度程序并运行 `plan-tracker nightly --plan {plan} --catch-up`",
+                         "en": "restart the scheduler and run `plan-tracker nightly --plan {plan} --catch-up`"},
+    "doctor.nightly_ok": {"zh": "最近一次成功运行截至 {last_ok}（今天是 {today}）",
+                          "en": "last successful run as of {last_ok} (today is {today})"},
+    "doctor.runs_unfinished": {"zh": "有 {count} 次每晚跟进未完成（被终止或卡住），涉及 {nights}；第一次开始于 {started} UTC",
+                               "en": "{count} nightly run(s) never finished (killed or stuck), for {nights}; the first "
+                                     "started {started} UTC"},
+    "doctor.fix_unfinished": {"zh": "请运行 `plan-tracker nightly --plan {plan} --as-of {night}`（重跑会补完该晚，不会重复处理）；"
+                                    "使用 Prefect 时，请确认该运行已标为 Crashed（README“Scheduling”：zombie-run 自动化），"
+                                    "以免它继续占用部署的槽位",
+                              "en": "run `plan-tracker nightly --plan {plan} --as-of {night}` (a rerun finishes the night "
+                                    "and changes nothing twice); under Prefect, check that the run is marked Crashed "
+                                    "(README \"Scheduling\": the zombie-run automation) so it no longer holds the "
+                                    "deployment's slot"},
+    "doctor.calendar_not_today": {"zh": "工作日历（{key}）不含今天（{today}）：每晚跟进无法计算",
+                                  "en": "the working-day calendar ({key}) does not cover today ({today}): the nightly "
+                                        "run cannot evaluate"},
+    "doctor.fix_calendar_year": {"zh": "请在计划中补充该年的官方安排（calendar.years、holidays、workdays）并重新导入",
+                                 "en": "add the year's official schedule to the plan (calendar.years, holidays, "
+                                       "workdays) and re-apply it"},
+    "doctor.calendar_ends": {"zh": "工作日历（{key}）在 {days} 天内结束，{first_missing} 起不再覆盖",
+                             "en": "the calendar ({key}) ends before {first_missing}, within {days} days"},
+    "doctor.fix_calendar_next": {"zh": "请补充下一年的官方安排（每年十一月公布）",
+                                 "en": "add next year's official schedule (published each November)"},
+    "doctor.calendar_ok": {"zh": "工作日历 {key} 覆盖 {today} 至 {ahead}", "en": "calendar {key} covers {today} to {ahead}"},
+    "doctor.outbox_ok": {"zh": "等待发送 {pending} 条，均未超过一天", "en": "{pending} deliveries waiting, none for more than a day"},
+    "doctor.backlog": {"zh": "有 {count} 条发送已等待超过一天（最早的产生于 {oldest} UTC）",
+                       "en": "{count} deliveries have waited more than a day (oldest raised {oldest} UTC)"},
+    "doctor.fix_backlog": {"zh": "有发送时段的渠道（SMTP、机器人）只在时段内发送，请在办公时间安排 `plan-tracker deliver`；"
+                                 "失败的发送可在 `plan-tracker reminders` 中查看错误",
+                           "en": "windowed channels (SMTP, robots) send only in the delivery window, so schedule "
+                                 "`plan-tracker deliver` during office hours; failing ones show their error in "
+                                 "`plan-tracker reminders`"},
+    "doctor.topics_waiting": {"zh": "有 {count} 份周报或决策汇总已等待超过一天",
+                              "en": "{count} weekly reports or decisions digests have waited more than a day"},
+    "doctor.fix_topics": {"zh": "有发送时段的渠道只在时段内发送，请在办公时间安排 `plan-tracker deliver`；"
+                                "失败的发送可在存储的发送表中查看错误",
+                          "en": "windowed channels send only in the delivery window, so schedule `plan-tracker "
+                                "deliver` during office hours; failing ones show their error in the store's delivery "
+                                "table"},
+    "doctor.failing": {"zh": "有 {count} 条发送失败，等待重试（例如“{example}”）",
+                       "en": "{count} deliveries failed and wait for a retry (e.g. {example!r})"},
+    "doctor.fix_failing": {"zh": "请修复错误所指的渠道（服务器、账号密码、机器人密钥）；下次发送时会重试",
+                           "en": "fix the channel the error names (server, credentials, robot secret); the next "
+                                 "delivery run retries them"},
+    "doctor.held": {"zh": "有 {count} 条发送因渠道停用而暂存（例如“{example}”）；没有丢失，也未占用重试次数",
+                    "en": "{count} deliveries are held for a disabled channel (e.g. {example!r}); none is lost and no "
+                          "attempt is used"},
+    "doctor.fix_held": {"zh": "请在设置中修正该渠道的密钥或账号密码，然后运行 `plan-tracker channels enable NAME`"
+                              "（`channels list` 列出名称）；下次发送时会发出",
+                        "en": "fix the channel's secret or credentials in the settings, then `plan-tracker channels "
+                              "enable NAME` (`channels list` names it); the next delivery run sends them"},
+    "doctor.claims": {"zh": "有 {count} 条发送已被领取但没有记录结果（领取后发送进程中断；最早领取于 {oldest} UTC）",
+                      "en": "{count} deliveries were claimed and never recorded (a delivery process died after claiming "
+                            "them; oldest claim {oldest} UTC)"},
+    "doctor.fix_claims": {"zh": "请运行 `plan-tracker deliver --plan {plan}`（以同一消息键重发）；下一晚的运行也会处理",
+                          "en": "run `plan-tracker deliver --plan {plan}` (it resends them with the same message key); "
+                                "the next night does it too"},
+    "doctor.dead_refused": {"zh": "有 {count} 条发送被对方拒收，已无法送达（例如“{example}”）",
+                            "en": "{count} dead deliveries were refused by the peer (e.g. {example!r})"},
+    "doctor.fix_dead_refused": {"zh": "请在计划的单位清单中更正地址并重新导入（`plan-tracker plan apply FILE`），然后运行 "
+                                      "`plan-tracker deliver --plan {plan} --retry-dead`（可加 --since DATE 或 "
+                                      "--channel NAME 缩小范围）",
+                                "en": "correct the address in the plan's units file and re-apply it (`plan-tracker plan "
+                                      "apply FILE`), then `plan-tracker deliver --plan {plan} --retry-dead` (add --since "
+                                      "DATE or --channel NAME to narrow it)"},
+    "doctor.dead_exhausted": {"zh": "有 {count} 条发送重试次数用尽，已无法送达（例如“{example}”）",
+                              "en": "{count} dead deliveries were retried until their attempts ran out (e.g. {example!r})"},
+    "doctor.fix_dead_exhausted": {"zh": "待对方恢复响应后，运行 `plan-tracker deliver --plan {plan} --retry-dead`"
+                                        "（可加 --since DATE 或 --channel NAME 缩小范围）",
+                                  "en": "once the peer answers again, `plan-tracker deliver --plan {plan} --retry-dead` "
+                                        "(add --since DATE or --channel NAME to narrow it)"},
+    "doctor.unreachable": {"zh": "无人可收的催办（按角色）：{listed}；另有 {nobody} 条催办没有任何收件人",
+                           "en": "reminders nobody could receive, by role: {listed}; {nobody} reminders with no "
+                                 "recipient at all"},
+    "doctor.unreachable_role": {"zh": "{role}：{count}", "en": "{role}: {count}"},
+    "doctor.unreachable_unit_role": {"zh": "{unit} 的 {role}：{count}", "en": "{role} of {unit}: {count}"},
+    "doctor.none": {"zh": "无", "en": "none"},
+    "doctor.fix_unreachable": {"zh": "请在计划中为其填写邮箱或机器人并重新导入（`plan validate` 会事先警告）",
+                               "en": "give them an e-mail or robot in the plan and re-apply it (`plan validate` warns "
+                                     "before)"},
+    "doctor.prefect_down": {"zh": "Prefect API（{url}）无响应（{reason}）", "en": "the Prefect API at {url} does not answer ({reason})"},
+    "doctor.fix_prefect_down": {"zh": "请启动 Prefect 服务器；不使用 Prefect 的机器上请取消设置 PREFECT_API_URL",
+                                "en": "start the Prefect server, or unset PREFECT_API_URL where Prefect is not used"},
+    "doctor.prefect_ok": {"zh": "本系统的流程运行没有卡在 Prefect 中", "en": "no flow run of ours is stuck in Prefect"},
+    "doctor.prefect_stuck": {"zh": "有 {count} 个流程运行卡住：{listed}", "en": "{count} flow run(s) stuck: {listed}"},
+    "doctor.prefect_stuck_run": {"zh": "{flow} 的运行 {name}（{id}）自 {since} UTC 起处于 {state}",
+                                 "en": "{flow} run {name} ({id}) {state} since {since} UTC"},
+    "doctor.fix_prefect_zombie": {
+        "zh": "若其工作节点或机器已不在，请将其标为 Crashed 以释放槽位：`curl -X POST $PREFECT_API_URL/flow_runs/{id}/set_state "
+              "-H 'Content-Type: application/json' -d '{{\"state\": {{\"type\": \"CRASHED\"}}, \"force\": true}}'`；"
+              "如要自动处理，请运行 `prefect automation create --from-file prefect-automations.yaml`（README“Scheduling”）",
+        "en": "if its worker or machine is gone, mark it Crashed to free the slot: `curl -X POST "
+              "$PREFECT_API_URL/flow_runs/{id}/set_state -H 'Content-Type: application/json' -d "
+              "'{{\"state\": {{\"type\": \"CRASHED\"}}, \"force\": true}}'`; to have it done automatically, "
+              "`prefect automation create --from-file prefect-automations.yaml` (README \"Scheduling\")"},
+    "doctor.channels_ok": {"zh": "没有停用的渠道", "en": "no channel is disabled"},
+    "doctor.channel_disabled": {"zh": "渠道 {name} 自 {since} UTC 起停用（{reason}）；其发送暂存（未作废，不占用重试次数）",
+                                "en": "channel {name} is disabled since {since} UTC ({reason}); its deliveries are held "
+                                      "(not dead, no attempt used)"},
+    "doctor.fix_channel": {"zh": "请在设置中修正其密钥或账号密码，然后运行 `plan-tracker channels enable {name}`：下次发送时会发出",
+                           "en": "fix its secret or credentials in the settings, then `plan-tracker channels enable "
+                                 "{name}`: the next delivery run sends them"},
 }
 
 CATALOGUE = Catalogue(MESSAGES)

@@ -2,7 +2,9 @@
 monitoring probe) runs against the store, with the clock read once at the edge.
 
 Each check answers `ok`, `warn` or `fail` with one plain sentence saying what it found and,
-unless ok, a `fix` saying what to do; the command exits 1 when any check fails. The
+unless ok, a `fix` saying what to do, both catalogue messages (`doctor.*` keys of
+`domain/messages.py`) worded at the edge in the plans' language; the command exits 1 when
+any check fails. The
 dead-man check is the point: a scheduler that silently stopped (worker down, deployment
 paused, cron lost) raises no error anywhere, so the absence of a recent successful nightly
 run must be looked for.
@@ -28,9 +30,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, or_, select, text
 
+from plan_tracker.domain.messages import msg
 from plan_tracker.services.follow_up import follow_up_end
 from plan_tracker.store.models import CalendarDay, PlanRow
 from plan_tracker.store.outbox_models import ChannelState, Delivery, NightlyRun, Reminder
+from plan_tracker.wording import Msg
 
 STALE_AFTER_DAYS = 1  # the nightly must have run for yesterday or today
 UNFINISHED_AFTER = dt.timedelta(hours=1)
@@ -56,13 +60,33 @@ class Level(StrEnum):
 class Check:
     name: str
     level: Level
-    message: str
+    message: Msg
     plan: str | None = None
-    fix: str | None = None  # what to do (None when ok)
+    fix: Msg | None = None  # what to do (None when ok)
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, locale: str) -> dict[str, Any]:
+        """`check`, `plan`, `state` (and its old name `level`) are the same in every language;
+        `message` and `fix` are worded in `locale`, and `key`, `fix_key` and `params` say the
+        same for scripts (a script matches keys, not sentences)."""
+        fields = dict(self.message.fields) | (dict(self.fix.fields) if self.fix else {})
         return {"check": self.name, "plan": self.plan, "state": self.level.value, "level": self.level.value,
-                "message": self.message, "fix": self.fix}
+                "message": self.message.render(locale), "fix": self.fix.render(locale) if self.fix else None,
+                "key": self.message.id, "fix_key": self.fix.id if self.fix else None,
+                "params": {name: _plain(value, locale) for name, value in fields.items()}}
+
+
+def _plain(value: Any, locale: str) -> Any:
+    """A message field as JSON: numbers and text as they are, a nested message worded."""
+    if isinstance(value, Msg):
+        return value.render(locale)
+    if isinstance(value, list | tuple):
+        return [_plain(item, locale) for item in value]
+    return value if value is None or isinstance(value, int | float | str) else str(value)
+
+
+def _at(moment: dt.datetime | None) -> str:
+    """A moment as the checks show it (UTC, to the minute)."""
+    return f"{moment:%Y-%m-%d %H:%M}" if moment is not None else "?"
 
 
 def failed(checks: list[Check]) -> bool:
@@ -97,20 +121,19 @@ def _store_checks(engine: Engine, *, now: dt.datetime, plan_id: str | None) -> l
             conn.execute(text("SELECT 1"))
     except Exception as exc:  # any driver error means the same thing to the operator
         reason = str(exc).splitlines()[0][:300]
-        return [Check("database", Level.fail, f"the database does not answer: {reason}",
-                      fix="start the database or correct PLAN_TRACKER_DATABASE_URL")]
-    checks = [Check("database", Level.ok, f"{engine.dialect.name} answers")]
+        return [Check("database", Level.fail, msg("doctor.database_down", reason=reason),
+                      fix=msg("doctor.fix_database"))]
+    checks = [Check("database", Level.ok, msg("doctor.database_ok", dialect=engine.dialect.name))]
     with engine.connect() as conn:
         checks.append(_migrations(conn))
         if checks[-1].level is Level.fail:
             return checks
         plans = [plan_id] if plan_id else [str(p) for p in conn.execute(select(PLANS.c.id).order_by(PLANS.c.id)).scalars()]
         if plan_id and conn.execute(select(PLANS.c.id).where(PLANS.c.id == plan_id)).first() is None:
-            return [*checks, Check("plan", Level.fail, f"there is no plan {plan_id!r} in the store", plan_id,
-                                   fix="`plan-tracker plans list` shows the plans in the store")]
+            return [*checks, Check("plan", Level.fail, msg("doctor.no_plan", plan=plan_id), plan_id,
+                                   fix=msg("doctor.fix_plans_list"))]
         if not plans:
-            checks.append(Check("plans", Level.warn, "the store holds no plan yet",
-                                fix="apply one with `plan-tracker plan apply FILE`"))
+            checks.append(Check("plans", Level.warn, msg("doctor.no_plans"), fix=msg("doctor.fix_apply")))
         for pid in plans:
             checks += _plan_checks(conn, pid, now)
         checks += _channels(conn)
@@ -126,10 +149,10 @@ def _migrations(conn: Connection) -> Check:
     heads = set(ScriptDirectory(str(MIGRATIONS)).get_heads())
     current = set(MigrationContext.configure(conn).get_current_heads())
     if current == heads:
-        return Check("migrations", Level.ok, f"schema at head {', '.join(sorted(heads))}")
-    have = ", ".join(sorted(current)) or "no schema"
-    return Check("migrations", Level.fail, f"schema at {have}, the code expects {', '.join(sorted(heads))}",
-                 fix="run any plan-tracker command once against this store (it migrates on first use) after a backup")
+        return Check("migrations", Level.ok, msg("doctor.schema_at_head", heads=sorted(heads)))
+    have: Any = sorted(current) or msg("doctor.no_schema")
+    return Check("migrations", Level.fail, msg("doctor.schema_behind", have=have, heads=sorted(heads)),
+                 fix=msg("doctor.fix_migrate"))
 
 
 @dataclass(frozen=True)
@@ -159,25 +182,21 @@ def _plan_checks(conn: Connection, plan_id: str, now: dt.datetime) -> list[Check
     if not any(c.name == "outbox" for c in found):
         pending = conn.execute(select(func.count()).where(
             D.c.plan_id == plan_id, D.c.state.in_(("pending", "failed", "sending")))).scalar_one()
-        found.append(Check("outbox", Level.ok, f"{pending} deliveries waiting, none for more than a day", plan_id))
+        found.append(Check("outbox", Level.ok, msg("doctor.outbox_ok", pending=pending), plan_id))
     return found
 
 
 def _dead_man(conn: Connection, f: PlanFacts) -> Check:
     if f.ended is not None:  # undelivered messages still matter (the checks below); missing nights do not
-        return Check("nightly", Level.ok, f"follow-up ended on {f.ended} (plan.follow_up_until; default 60 days "
-                                          "after the last due date): no nightly run is expected", f.plan_id)
+        return Check("nightly", Level.ok, msg("doctor.follow_up_ended", ended=f.ended), f.plan_id)
     if f.last_ok is None:
-        return Check("nightly", Level.fail, "no nightly run has ever completed for this plan", f.plan_id,
-                     fix="is the scheduler (Prefect worker or cron) running `plan-tracker nightly`? Start it, or "
-                         f"run `plan-tracker nightly --plan {f.plan_id} --catch-up`")
+        return Check("nightly", Level.fail, msg("doctor.never_ran"), f.plan_id,
+                     fix=msg("doctor.fix_never_ran", plan=f.plan_id))
     age = (f.today - f.last_ok).days
     if age > STALE_AFTER_DAYS:
-        return Check("nightly", Level.fail,
-                     f"the last successful nightly run is as of {f.last_ok}, {age} days before today ({f.today}, "
-                     "plan time zone): the scheduler has stopped", f.plan_id,
-                     fix=f"restart the scheduler and run `plan-tracker nightly --plan {f.plan_id} --catch-up`")
-    return Check("nightly", Level.ok, f"last successful run as of {f.last_ok} (today is {f.today})", f.plan_id)
+        return Check("nightly", Level.fail, msg("doctor.nightly_stale", last_ok=f.last_ok, age=age, today=f.today),
+                     f.plan_id, fix=msg("doctor.fix_stale", plan=f.plan_id))
+    return Check("nightly", Level.ok, msg("doctor.nightly_ok", last_ok=f.last_ok, today=f.today), f.plan_id)
 
 
 def _unfinished_runs(conn: Connection, f: PlanFacts) -> Check | None:
@@ -192,11 +211,9 @@ def _unfinished_runs(conn: Connection, f: PlanFacts) -> Check | None:
         return None
     nights = sorted({_date(r.as_of) for r in rows})
     first = rows[0]
-    message = (f"{len(rows)} nightly run(s) never finished (killed or stuck), for {', '.join(map(str, nights))}; "
-               f"the first started {_aware(first.started_at):%Y-%m-%d %H:%M} UTC")
-    fix = (f"run `plan-tracker nightly --plan {f.plan_id} --as-of {nights[-1]}` (a rerun finishes the night and "
-           "changes nothing twice); under Prefect, check that the run is marked Crashed (README \"Scheduling\": "
-           "the zombie-run automation) so it no longer holds the deployment's slot")
+    message = msg("doctor.runs_unfinished", count=len(rows), nights=[str(n) for n in nights],
+                  started=_at(_aware(first.started_at)))
+    fix = msg("doctor.fix_unfinished", plan=f.plan_id, night=str(nights[-1]))
     due = f.ended is not None or f.today > nights[-1]
     return Check("runs", Level.fail if due else Level.warn, message, f.plan_id, fix=fix)
 
@@ -209,16 +226,14 @@ def _calendar(conn: Connection, f: PlanFacts) -> Check | None:
     days = {_date(d) for d in conn.execute(select(DAYS.c.day).where(
         DAYS.c.calendar_key == key, DAYS.c.day >= today, DAYS.c.day <= ahead)).scalars()}
     if today not in days:
-        return Check("calendar", Level.fail, f"the working-day calendar ({key}) does not cover today ({today}): the "
-                     "nightly run cannot evaluate", f.plan_id,
-                     fix="add the year's official schedule to the plan (calendar.years, holidays, workdays) and "
-                         "re-apply it")
+        return Check("calendar", Level.fail, msg("doctor.calendar_not_today", key=key, today=today), f.plan_id,
+                     fix=msg("doctor.fix_calendar_year"))
     missing = sorted({today + dt.timedelta(days=n) for n in range(CALENDAR_AHEAD_DAYS + 1)} - days)
     if missing:
-        return Check("calendar", Level.warn, f"the calendar ({key}) ends before {missing[0]}, within "
-                     f"{CALENDAR_AHEAD_DAYS} days", f.plan_id,
-                     fix="add next year's official schedule (published each November)")
-    return Check("calendar", Level.ok, f"calendar {key} covers {today} to {ahead}", f.plan_id)
+        return Check("calendar", Level.warn, msg("doctor.calendar_ends", key=key, first_missing=missing[0],
+                                                 days=CALENDAR_AHEAD_DAYS), f.plan_id,
+                     fix=msg("doctor.fix_calendar_next"))
+    return Check("calendar", Level.ok, msg("doctor.calendar_ok", key=key, today=today, ahead=ahead), f.plan_id)
 
 
 def _backlog(conn: Connection, f: PlanFacts) -> Check | None:
@@ -231,11 +246,8 @@ def _backlog(conn: Connection, f: PlanFacts) -> Check | None:
     ).one()
     if not waiting[0]:
         return None
-    return Check("outbox", Level.fail, f"{waiting[0]} deliveries have waited more than a day (oldest raised "
-                 f"{_aware(waiting[1]):%Y-%m-%d %H:%M} UTC)", f.plan_id,
-                 fix="windowed channels (SMTP, robots) send only in the delivery window, so schedule "
-                     "`plan-tracker deliver` during office hours; failing ones show their error in "
-                     "`plan-tracker reminders`")
+    return Check("outbox", Level.fail, msg("doctor.backlog", count=waiting[0], oldest=_at(_aware(waiting[1]))),
+                 f.plan_id, fix=msg("doctor.fix_backlog"))
 
 
 def _failing(conn: Connection, f: PlanFacts) -> Check | None:
@@ -244,9 +256,8 @@ def _failing(conn: Connection, f: PlanFacts) -> Check | None:
         D.c.plan_id == f.plan_id, D.c.state == "failed", _not_held())).one()
     if not failing[0]:
         return None
-    return Check("failing", Level.warn, f"{failing[0]} deliveries failed and wait for a retry (e.g. {failing[1]!r})",
-                 f.plan_id, fix="fix the channel the error names (server, credentials, robot secret); the next "
-                                "delivery run retries them")
+    return Check("failing", Level.warn, msg("doctor.failing", count=failing[0], example=failing[1]), f.plan_id,
+                 fix=msg("doctor.fix_failing"))
 
 
 def _stale_claims(conn: Connection, f: PlanFacts) -> Check | None:
@@ -259,18 +270,12 @@ def _stale_claims(conn: Connection, f: PlanFacts) -> Check | None:
     oldest = _aware(rows[1])
     # past a day nobody has picked them up: a plan no longer run (ended) never will by itself
     level = Level.fail if oldest is not None and oldest < f.now - BACKLOG_AFTER else Level.warn
-    return Check("claims", level, f"{rows[0]} deliveries were claimed and never recorded (a delivery process died "
-                 f"after claiming them; oldest claim {oldest:%Y-%m-%d %H:%M} UTC)", f.plan_id,
-                 fix=f"run `plan-tracker deliver --plan {f.plan_id}` (it resends them with the same message key); "
-                     "the next night does it too")
+    return Check("claims", level, msg("doctor.claims", count=rows[0], oldest=_at(oldest)), f.plan_id,
+                 fix=msg("doctor.fix_claims", plan=f.plan_id))
 
 
 def _not_held() -> Any:
     return or_(D.c.fault.is_(None), D.c.fault != "channel")
-
-
-def _retry_dead(plan_id: str) -> str:
-    return f"`plan-tracker deliver --plan {plan_id} --retry-dead` (add --since DATE or --channel NAME to narrow it)"
 
 
 def _mine(plan_id: str) -> Any:
@@ -285,10 +290,8 @@ def _held(conn: Connection, f: PlanFacts) -> Check | None:
         _mine(f.plan_id), D.c.state.in_(("pending", "failed")), D.c.fault == "channel")).one()
     if not held[0]:
         return None
-    return Check("held", Level.warn, f"{held[0]} deliveries are held for a disabled channel (e.g. {held[1]!r}); "
-                 "none is lost and no attempt is used", f.plan_id,
-                 fix="fix the channel's secret or credentials in the settings, then `plan-tracker channels enable "
-                     "NAME` (`channels list` names it); the next delivery run sends them")
+    return Check("held", Level.warn, msg("doctor.held", count=held[0], example=held[1]), f.plan_id,
+                 fix=msg("doctor.fix_held"))
 
 
 def _dead_kinds(conn: Connection, plan_id: str) -> dict[str, tuple[int, str]]:
@@ -305,9 +308,8 @@ def _dead_refused(conn: Connection, f: PlanFacts) -> Check | None:
     n, example = _dead_kinds(conn, f.plan_id).get("refused", (0, ""))
     if not n:
         return None
-    return Check("dead", Level.fail, f"{n} dead deliveries were refused by the peer (e.g. {example!r})", f.plan_id,
-                 fix="correct the address in the plan's units file and re-apply it (`plan-tracker plan apply "
-                     f"FILE`), then {_retry_dead(f.plan_id)}")
+    return Check("dead", Level.fail, msg("doctor.dead_refused", count=n, example=example), f.plan_id,
+                 fix=msg("doctor.fix_dead_refused", plan=f.plan_id))
 
 
 def _dead_exhausted(conn: Connection, f: PlanFacts) -> Check | None:
@@ -315,8 +317,8 @@ def _dead_exhausted(conn: Connection, f: PlanFacts) -> Check | None:
     n, example = _dead_kinds(conn, f.plan_id).get("exhausted", (0, ""))
     if not n:
         return None
-    return Check("dead", Level.fail, f"{n} dead deliveries were retried until their attempts ran out "
-                 f"(e.g. {example!r})", f.plan_id, fix=f"once the peer answers again, {_retry_dead(f.plan_id)}")
+    return Check("dead", Level.fail, msg("doctor.dead_exhausted", count=n, example=example), f.plan_id,
+                 fix=msg("doctor.fix_dead_exhausted", plan=f.plan_id))
 
 
 def _topics_waiting(conn: Connection, f: PlanFacts) -> Check | None:
@@ -328,10 +330,8 @@ def _topics_waiting(conn: Connection, f: PlanFacts) -> Check | None:
         or_(D.c.next_attempt_at.is_(None), D.c.next_attempt_at <= f.now))).scalar_one()
     if not waiting:
         return None
-    return Check("outbox", Level.fail, f"{waiting} weekly reports or decisions digests have waited more than a day",
-                 f.plan_id, fix="windowed channels send only in the delivery window, so schedule `plan-tracker "
-                                "deliver` during office hours; failing ones show their error in the store's "
-                                "delivery table")
+    return Check("outbox", Level.fail, msg("doctor.topics_waiting", count=waiting), f.plan_id,
+                 fix=msg("doctor.fix_topics"))
 
 
 def _unreachable(conn: Connection, f: PlanFacts) -> Check | None:
@@ -345,11 +345,18 @@ def _unreachable(conn: Connection, f: PlanFacts) -> Check | None:
         ~select(D.c.id).where(D.c.reminder_id == R.c.id).exists())).scalar_one()
     if not unreachable and not nobody:
         return None
-    listed = "; ".join(f"{key.removeprefix(UNREACHABLE_PREFIX).replace(':', ' of ', 1)}: {n}"
-                       for key, n in unreachable)  # by role and unit: what to add to the plan
-    return Check("recipients", Level.warn, f"reminders nobody could receive, by role: {listed or 'none'}; "
-                 f"{nobody} reminders with no recipient at all", f.plan_id,
-                 fix="give them an e-mail or robot in the plan and re-apply it (`plan validate` warns before)")
+    listed = [_unreachable_role(key.removeprefix(UNREACHABLE_PREFIX), n)
+              for key, n in unreachable]  # by role and unit: what to add to the plan
+    return Check("recipients", Level.warn, msg("doctor.unreachable", listed=listed or msg("doctor.none"), nobody=nobody),
+                 f.plan_id, fix=msg("doctor.fix_unreachable"))
+
+
+def _unreachable_role(role_and_unit: str, count: int) -> Msg:
+    """`head:town-b` (a unit's role) or `leading_group` (a plan-wide one) with its count."""
+    role, _, unit = role_and_unit.partition(":")
+    if unit:
+        return msg("doctor.unreachable_unit_role", role=role, unit=unit, count=count)
+    return msg("doctor.unreachable_role", role=role, count=count)
 
 
 # The per-plan checks, in the order they are listed; each returns None when it has nothing to say.
@@ -362,29 +369,27 @@ def _prefect(api_url: str, now: dt.datetime) -> Check:
     timeout (its process is probably gone) or held in AwaitingConcurrencySlot."""
     import httpx
 
-    from plan_tracker.services.prefect_runs import ZOMBIE_FIX, stuck_runs
+    from plan_tracker.services.prefect_runs import stuck_runs
 
     try:
         stuck = stuck_runs(api_url, now)
     except (httpx.HTTPError, ValueError) as exc:
-        return Check("prefect", Level.warn, f"the Prefect API at {api_url} does not answer ({str(exc)[:200]})",
-                     fix="start the Prefect server, or unset PREFECT_API_URL where Prefect is not used")
+        return Check("prefect", Level.warn, msg("doctor.prefect_down", url=api_url, reason=str(exc)[:200]),
+                     fix=msg("doctor.fix_prefect_down"))
     if not stuck:
-        return Check("prefect", Level.ok, "no flow run of ours is stuck in Prefect")
-    listed = "; ".join(f"{r['flow']} run {r['name']} ({r['id']}) {r['state']} since {r['since']:%Y-%m-%d %H:%M} UTC"
-                       for r in stuck)
-    return Check("prefect", Level.fail, f"{len(stuck)} flow run(s) stuck: {listed}",
-                 fix=ZOMBIE_FIX.format(id=stuck[0]["id"]))
+        return Check("prefect", Level.ok, msg("doctor.prefect_ok"))
+    listed = [msg("doctor.prefect_stuck_run", flow=r["flow"], name=r["name"], id=str(r["id"]), state=r["state"],
+                  since=_at(r["since"])) for r in stuck]
+    return Check("prefect", Level.fail, msg("doctor.prefect_stuck", count=len(stuck), listed=listed),
+                 fix=msg("doctor.fix_prefect_zombie", id=str(stuck[0]["id"])))
 
 
 def _channels(conn: Connection) -> list[Check]:
     rows = conn.execute(select(CHANNELS.c.name, CHANNELS.c.reason, CHANNELS.c.changed_at)
                         .where(and_(CHANNELS.c.disabled)).order_by(CHANNELS.c.name)).all()
     if not rows:
-        return [Check("channels", Level.ok, "no channel is disabled")]
-    return [Check("channels", Level.fail,
-                  f"channel {name} is disabled since {_aware(changed):%Y-%m-%d %H:%M} UTC ({reason}); its "
-                  "deliveries are held (not dead, no attempt used)",
-                  fix=f"fix its secret or credentials in the settings, then `plan-tracker channels enable {name}`: "
-                      "the next delivery run sends them")
+        return [Check("channels", Level.ok, msg("doctor.channels_ok"))]
+    return [Check("channels", Level.fail, msg("doctor.channel_disabled", name=name, since=_at(_aware(changed)),
+                                              reason=reason or ""),
+                  fix=msg("doctor.fix_channel", name=name))
             for name, reason, changed in rows]

@@ -14,10 +14,6 @@ OUR_FLOWS = ("nightly-follow-up", "deliver-waiting", "evaluate-shard")
 RUNNING_TOO_LONG = dt.timedelta(hours=2, minutes=10)  # the nightly flow's timeout (2 h) and slack
 WAITING_TOO_LONG = dt.timedelta(hours=1)  # a night held back this long misses its morning
 AWAITING_SLOT = "AwaitingConcurrencySlot"
-ZOMBIE_FIX = ("if its worker or machine is gone, mark it Crashed to free the slot: `curl -X POST "
-              "$PREFECT_API_URL/flow_runs/{id}/set_state -H 'Content-Type: application/json' -d "
-              "'{{\"state\": {{\"type\": \"CRASHED\"}}, \"force\": true}}'`; to have it done automatically, "
-              "`prefect automation create --from-file prefect-automations.yaml` (README \"Scheduling\")")
 
 
 def _moment(value: Any) -> dt.datetime | None:
