@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -128,8 +129,10 @@ def test_a_night_publishes_its_summary_and_overdue_list_as_artifacts_keyed_by_pl
     artifacts = _artifacts(state.state_details.flow_run_id)
     assert set(artifacts) == {"nightly-national-day", "overdue-national-day"}
     summary = artifacts["nightly-national-day"]
-    assert summary.type == "markdown" and "Night of 2018-10-09" in summary.data
-    assert "| lights | red 3 |" in summary.data and "| delivered |" in summary.data
+    # in the plan's language (Chinese by default), the lights by their labels
+    assert summary.type == "markdown" and "2018-10-09 晚间跟进" in summary.data
+    assert "| 灯色 | 红灯 3 |" in summary.data and "| 已送达 |" in summary.data
+    assert not re.search(r"[A-Za-z]+ [A-Za-z]+ [A-Za-z]+", re.sub(r"`[^`]*`", "", summary.data)), summary.data
     table = artifacts["overdue-national-day"]
     rows = json.loads(table.data) if isinstance(table.data, str) else table.data
     assert table.type == "table" and len(rows) == 3
@@ -160,7 +163,7 @@ def test_a_night_whose_deliveries_failed_ends_failed_with_the_counts_and_still_r
     with caplog.at_level("WARNING"):
         state = nightly_follow_up(plan_id="national-day", as_of=dt.date(2018, 10, 9), return_state=True)
     assert state.is_failed() and state.name == "Undelivered"
-    assert "plan national-day: failed " in state.message and "delivered 0" in state.message
+    assert "计划 national-day：失败 " in state.message and "已送达 0" in state.message
     (summary,) = state.result(raise_on_failure=False)
     assert summary["delivery"]["failed"] + summary["delivery"]["dead"] > 0
     runs = NightlyRun.__table__
@@ -270,3 +273,20 @@ def test_the_cli_night_through_prefect_prints_the_summary_and_what_did_not_go_ou
     # worded as the in-process night, in the plan's language (Chinese)
     assert "每晚跟进 national-day，截至 2018-10-09：" in result.stdout
     assert "national-day：有 " in result.stdout and " 条未能发出（失败 " in result.stdout
+
+
+def test_what_prefect_shows_of_a_night_speaks_the_plans_language():
+    """The artifact's table and the Undelivered state's message, for a Chinese and an English plan."""
+    from plan_tracker.flows.outcome import final_state, night_markdown
+
+    night = {"plan": "p", "as_of": "2018-10-09", "lights": {"red": 3, "green": 1}, "reports_known": 2,
+             "reminders": {"raised": 3, "skipped": 1, "undeliverable": 0, "already_raised": 0},
+             "delivery": {"delivered": 1, "failed": 2, "dead": 1, "waiting_for_window": 0}}
+    zh, en = night_markdown(night, "zh"), night_markdown(night, "en")
+    assert "| 灯色 | 绿灯 1、红灯 3 |" in zh  # in the order of the codes
+    assert "红灯 3" in zh and "有 3 条发送未能发出" in zh
+    assert not re.search(r"[A-Za-z]{2,} [A-Za-z]{2,} [A-Za-z]{2,}", re.sub(r"`[^`]*`", "", zh)), zh
+    assert "| lights | Green 1, Red 3 |" in en and "**3 deliveries did not go out**" in en
+    assert not re.search(r"[\u4e00-\u9fff]", en), en
+    assert final_state([night], "nightly-follow-up", "zh").message.startswith("nightly-follow-up：有发送未能发出 — 计划 p：失败 2")
+    assert "plan p: failed 2, dead 1" in final_state([night], "nightly-follow-up", "en").message

@@ -480,6 +480,30 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cli.internal_error": {"zh": "内部错误：{error}{log}", "en": "internal error: {error}{log}"},
     "cli.traceback_in": {"zh": "（详细记录见 {path}）", "en": " (traceback in {path})"},
     # nightly through Prefect (commands/core.py, flows/outcome.py)
+    # -- what Prefect shows of a night (flows/outcome.py): artifacts and the final state's message
+    "prefect.night_title": {"zh": "# {day} 晚间跟进 — 计划 `{plan}`", "en": "# Night of {day} — plan `{plan}`"},
+    "prefect.table_head": {"zh": "| 项目 | 数值 |", "en": "| figure | value |"},
+    "prefect.row_lights": {"zh": "| 灯色 | {lights} |", "en": "| lights | {lights} |"},
+    "prefect.no_lights": {"zh": "无", "en": "none"},
+    "prefect.row_reminders": {"zh": "| 新增催办 | {raised}（跳过 {skipped}，无人可收 {undeliverable}，此前已产生 {already}） |",
+                              "en": "| reminders raised | {raised} (skipped {skipped}, undeliverable {undeliverable}, "
+                                    "already raised {already}) |"},
+    "prefect.row_delivered": {"zh": "| 已送达 | {count} |", "en": "| delivered | {count} |"},
+    "prefect.row_failed": {"zh": "| 失败（将重试） | {count} |", "en": "| failed (retried) | {count} |"},
+    "prefect.row_dead": {"zh": "| 无法送达 | {count} |", "en": "| dead | {count} |"},
+    "prefect.row_waiting": {"zh": "| 等待发送时段 | {count} |", "en": "| waiting for the delivery window | {count} |"},
+    "prefect.row_reports": {"zh": "| 已知进展报告 | {count} |", "en": "| status reports known | {count} |"},
+    "prefect.verdict_bad": {"zh": "**有 {count} 条发送未能发出**（失败的会重试；无法送达的处理办法见 `plan-tracker doctor`）",
+                            "en": "**{count} deliveries did not go out** (failed ones are retried; dead ones need "
+                                  "`plan-tracker doctor` for the fix)"},
+    "prefect.verdict_good": {"zh": "应发的消息均已发出或在等待发送时段",
+                             "en": "every due delivery went out or waits for the delivery window"},
+    "prefect.night_about": {"zh": "计划 {plan}，{day} 晚间", "en": "plan {plan}, night of {day}"},
+    "prefect.overdue_about": {"zh": "计划 {plan}，截至 {day} 的逾期事项：列出 {count} 项（逾期最久的在前，最多 {limit} 项）",
+                              "en": "plan {plan}, overdue as of {day}: {count} listed (longest first, at most {limit})"},
+    "prefect.undelivered": {"zh": "{what}：有发送未能发出 — {parts}", "en": "{what}: deliveries did not go out — {parts}"},
+    "prefect.undelivered_plan": {"zh": "计划 {plan}：失败 {failed}，无法送达 {dead}，已送达 {delivered}，等待发送时段 {waiting}",
+                                 "en": "plan {plan}: failed {failed}, dead {dead}, delivered {delivered}, waiting {waiting}"},
     "out.night_undelivered": {"zh": "{plan}：有 {count} 条未能发出（失败 {failed}，无法送达 {dead}；已送达 {delivered}，"
                                     "等待发送时段 {waiting}）；处理办法见 `plan-tracker doctor`",
                               "en": "{plan}: {count} deliveries did not go out (failed {failed}, dead {dead}; delivered "

@@ -133,7 +133,9 @@ def nightly_follow_up(plan_id: str | None = None, as_of: dt.date | None = None,
         return STAGE_TASKS[stage.name](night.plan_id, night.as_of)
 
     results: list[dict[str, Any]] = []
+    locales: list[str] = []
     for pid in [plan_id] if plan_id else stages.plan_ids(engine):
+        locales.append(stages.plan_locale(engine, pid))
         day = as_of or scheduled_as_of(stages.plan_timezone(engine, pid))
         extend_calendar(engine, pid)  # a store built before its calendar source's latest year
         ended = follow_up_over(engine, pid, day)
@@ -144,9 +146,9 @@ def nightly_follow_up(plan_id: str | None = None, as_of: dt.date | None = None,
         # a duplicated schedule waits for the plan's lock, then changes nothing
         summary = night_stages.run_night(_night(pid, day), runner=as_task).as_dict()
         _log_result(logger, f"nightly {pid} as of {day}", summary)
-        outcome.publish_night(engine, summary)
+        outcome.publish_night(engine, summary, locales[-1])
         results.append(summary)
-    return outcome.final_state(results, "nightly-follow-up")
+    return outcome.final_state(results, "nightly-follow-up", stages.shared_locale(locales))
 
 
 def _log_result(logger: Any, what: str, result: dict[str, Any]) -> None:
@@ -173,7 +175,9 @@ def deliver_waiting(plan_id: str | None = None) -> Any:
     logger = get_run_logger()
     now = now_utc()
     results: list[dict[str, Any]] = []
+    locales: list[str] = []
     for pid in [plan_id] if plan_id else stages.plan_ids(engine):
+        locales.append(stages.plan_locale(engine, pid))
         day, closed = _delivery_day(engine, pid, now)
         if closed:
             logger.info("deliver %s: skipped, %s", pid, closed)
@@ -185,7 +189,7 @@ def deliver_waiting(plan_id: str | None = None) -> Any:
                  "waiting": result.waiting, "deferred": result.deferred}
         _log_result(logger, f"deliver {pid}", found)
         results.append(found)
-    return outcome.final_state(results, "deliver-waiting")
+    return outcome.final_state(results, "deliver-waiting", stages.shared_locale(locales))
 
 
 def _delivery_day(engine: Any, plan_id: str, now: dt.datetime) -> tuple[dt.date, str | None]:

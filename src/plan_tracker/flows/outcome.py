@@ -15,6 +15,10 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from plan_tracker.domain.messages import word
+from plan_tracker.domain.vocabulary import light_word
+from plan_tracker.wording import DEFAULT_LOCALE
+
 UNDELIVERED = "Undelivered"  # the Failed state's name when deliveries failed or died
 SKIPPED = "Skipped"  # the Completed state's name when office-hours delivery had nothing to do
 OVERDUE_ROWS = 200  # the table artifact lists the longest overdue first, at most this many
@@ -38,22 +42,26 @@ def undelivered(result: dict[str, Any]) -> int:
     return counts["failed"] + counts["dead"]
 
 
-def night_markdown(summary: dict[str, Any]) -> str:
+def night_markdown(summary: dict[str, Any], locale: str = DEFAULT_LOCALE) -> str:
+    """The night's figures as a Markdown table in the plan's language (the operator reads it
+    on Prefect's Artifacts page)."""
     counts = delivery_counts(summary)
-    lights = ", ".join(f"{k} {v}" for k, v in sorted(summary.get("lights", {}).items())) or "none"
+    lights = "、" if locale == "zh" else ", "
+    shown = lights.join(f"{light_word(k, locale)} {v}" for k, v in sorted(summary.get("lights", {}).items()))
     rem = summary.get("reminders", {})
-    verdict = (f"**{undelivered(summary)} deliveries did not go out** (failed ones are retried; dead ones need "
-               "`plan-tracker doctor` for the fix)" if undelivered(summary) else "every due delivery went out or waits "
-               "for the delivery window")
+    bad = undelivered(summary)
+    verdict = word("prefect.verdict_bad", locale, count=bad) if bad else word("prefect.verdict_good", locale)
     return "\n".join([
-        f"# Night of {summary['as_of']} — plan `{summary['plan']}`", "",
-        "| figure | value |", "| --- | --- |",
-        f"| lights | {lights} |",
-        f"| reminders raised | {rem.get('raised', 0)} (skipped {rem.get('skipped', 0)}, undeliverable "
-        f"{rem.get('undeliverable', 0)}, already raised {rem.get('already_raised', 0)}) |",
-        f"| delivered | {counts['delivered']} |", f"| failed (retried) | {counts['failed']} |",
-        f"| dead | {counts['dead']} |", f"| waiting for the delivery window | {counts['waiting']} |",
-        f"| status reports known | {summary.get('reports_known', 0)} |", "", verdict, ""])
+        word("prefect.night_title", locale, day=summary["as_of"], plan=summary["plan"]), "",
+        word("prefect.table_head", locale), "| --- | --- |",
+        word("prefect.row_lights", locale, lights=shown or word("prefect.no_lights", locale)),
+        word("prefect.row_reminders", locale, raised=rem.get("raised", 0), skipped=rem.get("skipped", 0),
+             undeliverable=rem.get("undeliverable", 0), already=rem.get("already_raised", 0)),
+        word("prefect.row_delivered", locale, count=counts["delivered"]),
+        word("prefect.row_failed", locale, count=counts["failed"]),
+        word("prefect.row_dead", locale, count=counts["dead"]),
+        word("prefect.row_waiting", locale, count=counts["waiting"]),
+        word("prefect.row_reports", locale, count=summary.get("reports_known", 0)), "", verdict, ""])
 
 
 def overdue_rows(engine: Engine, plan_id: str, limit: int = OVERDUE_ROWS) -> list[dict[str, Any]]:
@@ -69,24 +77,25 @@ def overdue_rows(engine: Engine, plan_id: str, limit: int = OVERDUE_ROWS) -> lis
     return [{"task": t, "unit": u, "period": p, "due": str(due), "overdue_wd": int(wd)} for t, u, p, due, wd in rows]
 
 
-def publish_night(engine: Engine, summary: dict[str, Any]) -> None:
+def publish_night(engine: Engine, summary: dict[str, Any], locale: str = DEFAULT_LOCALE) -> None:
     """The two artifacts of one plan's night (inside a flow run; outside one Prefect keeps
     nothing, which is what the CLI without a server wants)."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
     plan_id = summary["plan"]
-    create_markdown_artifact(night_markdown(summary), key=artifact_key("nightly", plan_id),
-                             description=f"plan {plan_id}, night of {summary['as_of']}")
+    create_markdown_artifact(night_markdown(summary, locale), key=artifact_key("nightly", plan_id),
+                             description=word("prefect.night_about", locale, plan=plan_id, day=summary["as_of"]))
     rows = overdue_rows(engine, plan_id)
     create_table_artifact(rows or [{"task": "", "unit": "", "period": "", "due": "", "overdue_wd": 0}],
                           key=artifact_key("overdue", plan_id),
-                          description=f"plan {plan_id}, overdue as of {summary['as_of']}: {len(rows)} listed "
-                                      f"(longest first, at most {OVERDUE_ROWS})")
+                          description=word("prefect.overdue_about", locale, plan=plan_id, day=summary["as_of"],
+                                           count=len(rows), limit=OVERDUE_ROWS))
 
 
-def final_state(results: list[dict[str, Any]], what: str) -> Any:
+def final_state(results: list[dict[str, Any]], what: str, locale: str = DEFAULT_LOCALE) -> Any:
     """The flow's return: its results, or a `Failed`/`Undelivered` state carrying them when
-    any delivery failed or died (the run still did and recorded everything else)."""
+    any delivery failed or died (the run still did and recorded everything else); its
+    message in `locale` (the plans' language)."""
     from prefect.states import Completed, Failed
 
     bad = [r for r in results if undelivered(r)]
@@ -94,6 +103,6 @@ def final_state(results: list[dict[str, Any]], what: str) -> Any:
         if results and all(r.get("skipped") for r in results):
             return Completed(name=SKIPPED, message="; ".join(str(r["skipped"]) for r in results), data=results)
         return results
-    parts = [f"plan {r['plan']}: failed {delivery_counts(r)['failed']}, dead {delivery_counts(r)['dead']}, "
-             f"delivered {delivery_counts(r)['delivered']}, waiting {delivery_counts(r)['waiting']}" for r in bad]
-    return Failed(name=UNDELIVERED, message=f"{what}: deliveries did not go out — " + "; ".join(parts), data=results)
+    parts = [word("prefect.undelivered_plan", locale, plan=r["plan"], **delivery_counts(r)) for r in bad]
+    joined = ("；" if locale == "zh" else "; ").join(parts)
+    return Failed(name=UNDELIVERED, message=word("prefect.undelivered", locale, what=what, parts=joined), data=results)
