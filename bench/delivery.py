@@ -14,7 +14,10 @@ unit: contact and head, 15 items each) on a copy of the store, in-process:
   server does not share this interpreter's lock);
 - `fsync`: N files of a message's size written one by one with an `fsync` each (what the
   outbox did per message), and as one group (written, `fsync`ed by 8 threads, the folder
-  `fsync`ed once: what it does now).
+  `fsync`ed once: what it does now);
+- `channel_file`, `channel_smtp`: the channels alone on ready messages (no store, no
+  rendering): the file outbox one `send` per message against `send_group` per batch; SMTP
+  one connection per message against one session per batch.
 
 SQLite only (the store is copied between measurements).
 """
@@ -86,18 +89,24 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def smtp_delivery(template: Path, folder: Path) -> dict[str, Any]:
+def _sink() -> tuple[int, subprocess.Popen[bytes]]:
+    """aiosmtpd with its Sink handler in its own process; (port, process) once it listens."""
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
                                "-c", "aiosmtpd.handlers.Sink"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return port, server
+
+
+def smtp_delivery(template: Path, folder: Path) -> dict[str, Any]:
+    port, server = _sink()
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:  # wait for the greeting port
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         return timed_delivery(template, folder, "deliver_smtp", smtp_host="127.0.0.1", smtp_port=port)
     finally:
         server.terminate()
@@ -137,10 +146,57 @@ def fsync_cost(folder: Path, files: int = FSYNC_FILES) -> dict[str, Any]:
             "ms_per_file_group": round(together / files * 1000, 3)}
 
 
+def _messages(count: int) -> list[Any]:
+    from plan_tracker.channels import Message
+
+    body = "\n".join(f"{n}. 月度任务{n % 17}（县{n}）：已逾期 {n % 9} 个工作日，请尽快报送进展。" for n in range(15))
+    return [Message(recipient_name=f"联络员{n}", address=f"c{n}@example.org", subject=f"【督办提醒】县{n}：15 项待报送",
+                    text=body * 4, html=f"<p>{body}</p>" * 4, message_key=f"bench-{n}", plan_id=PLAN)
+            for n in range(count)]
+
+
+def channel_rates(folder: Path, count: int = 1000) -> list[dict[str, Any]]:
+    """Messages per second through each channel alone, the former way and the batched way."""
+    from plan_tracker.channels import FileOutboxChannel, SmtpChannel
+
+    messages = _messages(count)
+    one, group = FileOutboxChannel(folder / "one"), FileOutboxChannel(folder / "group")
+    started = time.perf_counter()
+    for message in messages:
+        one.send(message)
+    serial = time.perf_counter() - started
+    started = time.perf_counter()
+    for start in range(0, count, 256):
+        group.send_group(messages[start:start + 256])
+    grouped = time.perf_counter() - started
+    rows = [{"step": "channel_file", "messages": count, "per_message_send_per_s": round(count / serial, 1),
+             "send_group_per_s": round(count / grouped, 1)}]
+    port, server = _sink()
+    try:
+        smtp = SmtpChannel("127.0.0.1", port)
+        few = messages[:300]
+        started = time.perf_counter()
+        for message in few:
+            smtp.send(message)
+        serial = time.perf_counter() - started
+        started = time.perf_counter()
+        for start in range(0, len(few), 50):
+            with smtp.session() as send:
+                for message in few[start:start + 50]:
+                    send(message)
+        reused = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(10)
+    rows.append({"step": "channel_smtp", "messages": len(few), "connection_per_message_per_s": round(len(few) / serial, 1),
+                 "session_per_batch_per_s": round(len(few) / reused, 1)})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--units", type=int, default=UNITS, help="units of the province plan (2 messages each)")
-    parser.add_argument("--only", default="file,forms,smtp,fsync", help="which measurements, comma-separated")
+    parser.add_argument("--only", default="file,forms,smtp,fsync,channels", help="which measurements, comma-separated")
     args = parser.parse_args()
     wanted = set(args.only.split(","))
     folder = Path(tempfile.mkdtemp(prefix="bench-delivery-"))
@@ -155,6 +211,8 @@ def main() -> None:
             rows.append(smtp_delivery(template, folder))
         if "fsync" in wanted:
             rows.append(fsync_cost(folder))
+        if "channels" in wanted:
+            rows += channel_rates(folder)
         for row in rows:
             print(json.dumps(row, ensure_ascii=False), flush=True)
     finally:

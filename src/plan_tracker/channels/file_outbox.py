@@ -89,10 +89,10 @@ class FileOutboxChannel:
         return Receipt(channel=self.name, detail=str(path))
 
     def send_group(self, messages: Sequence[Message],
-                   checkpoint: Callable[[str], None] | None = None) -> list[Receipt | DeliveryError]:
+                   written: Callable[[], None] | None = None) -> list[Receipt | DeliveryError]:
         """Send a batch, durable as a group: a Receipt or a DeliveryError per message, in
-        order. `checkpoint("written")` is called once the files are written and before any
-        is flushed (the crash harness kills there)."""
+        order. `written()` is called once the files are written and before any is flushed
+        or renamed into place (the crash harness kills there)."""
         results: list[Receipt | DeliveryError] = []
         staged: list[tuple[int, Path, _Staged]] = []
         try:
@@ -110,8 +110,8 @@ class FileOutboxChannel:
                 results.append(exc)
             except OSError as exc:  # full disk, permissions: may clear up, so transient
                 results.append(DeliveryError(f"could not write outbox file: {exc}"))
-        if checkpoint is not None:
-            checkpoint("written")
+        if written is not None:
+            written()
         for index, error in self._make_durable([(p, s) for _, p, s in staged]).items():
             results[staged[index][0]] = DeliveryError(f"could not write outbox file: {error}")
         return results

@@ -158,7 +158,9 @@ class _Link:
                 logger.debug("SMTP connection dropped (%s); reconnecting", exc)
                 self.close()
                 self._transfer(email, message.address)
-        except smtplib.SMTPResponseException as exc:
+        except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
+            # an answer (smtplib has reset the transaction): the connection stays usable,
+            # unless the answer was to the greeting or the login
             if isinstance(exc, smtplib.SMTPAuthenticationError | smtplib.SMTPConnectError):
                 self.close()
             raise _translate(exc, channel) from None

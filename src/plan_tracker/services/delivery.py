@@ -377,7 +377,7 @@ def _send_group(run: _Run, route: Route, channel: FileOutboxChannel, ready: list
     """Write every file, make them durable together, then record the batch `sent` in one
     transaction. A crash before the record resends into files that already exist (the
     same name from the same key): nothing new is written."""
-    results = channel.send_group([r.message for r in ready], checkpoint=lambda stage: faults.point(f"deliver.{stage}"))
+    results = channel.send_group([r.message for r in ready], written=lambda: faults.point("deliver.written"))
     faults.point("deliver.synced")  # the crash window: durable, not yet recorded
     outcome = _Outcome()
     sent: list[tuple[_Ready, Receipt]] = []
