@@ -346,9 +346,10 @@ def _deliver_route(run: _Run, route: Route, keys: list[str], due: dict[str, int]
         if outcome.fault:
             run.disabled.add(route.name)
             run.summary.held += sum(r.rows for r in outcome.released)
-        elif outcome.released:
-            _defer(run, route, len(outcome.released))
-        waiting = outcome.again + waiting
+            outcome.released = []
+        # given back unsent (the batch ran long, or the circuit opened: checked above) and
+        # claimed afresh, their frozen messages unchanged
+        waiting = outcome.again + [r.key for r in outcome.released] + waiting
 
 
 def _defer(run: _Run, route: Route, recipients: int) -> None:
@@ -405,7 +406,7 @@ def _send_each(run: _Run, route: Route, ready: list[_Ready]) -> _Outcome:
     with session() if session is not None else nullcontext(route.channel.send) as send:
         for position, item in enumerate(ready):
             if outcome.fault or circuit_open(route.channel) is not None \
-                    or time.monotonic() - started > BATCH_SECONDS:
+                    or (position > 0 and time.monotonic() - started > BATCH_SECONDS):
                 outcome.released = ready[position:]
                 break
             try:
