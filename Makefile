@@ -49,7 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench --sizes 1000,10000,100000 $(BENCH_ARGS)
 
 bench-full: $(STAMP)
-	$(BIN)/python -m bench --sizes 1000000 --no-founding --no-province --no-api $(BENCH_ARGS)
+	$(BIN)/python -m bench --sizes 1000000 --no-founding --no-province --no-api --no-delivery $(BENCH_ARGS)
 
 # Time versus obligations (log-log) from var/bench/results.json -> docs/bench-growth.svg,
 # and the growth exponents of evaluate and report (10k to 1M).

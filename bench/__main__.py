@@ -36,6 +36,7 @@ FOUNDING_STEPS = ["nightly_cli", "nightly_inprocess", "nightly_prefect"]
 FOUNDING = "founding"  # the "size" of the founding plan's rows
 NAIVE_MAX_SIZE = 10_000  # the one-task-per-obligation baseline is timed on a small size only
 PROVINCE = "province"  # the "size" of the province's first night (bench.province, issue 17's shape)
+DELIVERY = "delivery"  # the "size" of the delivery throughput rows (bench.delivery, SQLite)
 API = "api"  # the "size" of the API load rows (a store of API_STORE obligations)
 API_STORE = 100_000
 
@@ -111,6 +112,18 @@ def province_night(backend: str) -> list[dict[str, Any]]:
     return [row]
 
 
+def delivery_throughput() -> list[dict[str, Any]]:
+    """Messages per second to the file outbox and to aiosmtpd, and one fsync's cost
+    (bench.delivery: the province's first-night messages, SQLite)."""
+    out = subprocess.run([sys.executable, "-m", "bench.delivery"], capture_output=True, text=True, check=False)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    rows = [json.loads(line) for line in lines] or [{"step": "deliver_file", "error": out.stderr.strip().splitlines()[-1:]}]
+    for row in rows:
+        row.update(size=DELIVERY, backend="sqlite")
+        print(json.dumps(row, ensure_ascii=False, default=str), flush=True)
+    return rows
+
+
 def bench(size: int, backend: str, *, naive: bool = False, steps: list[str] | None = None) -> list[dict[str, Any]]:
     folder = Path(tempfile.mkdtemp(prefix=f"bench-{size}-"))
     url, drop = database(backend, folder)
@@ -169,6 +182,10 @@ TARGETS = [
      PROVINCE, "sqlite", lambda r: r["first_night_cli"]["seconds"] <= 4),
     ("a province's first night (102k obligations) <= 6 s, whole `plan-tracker nightly` process (PostgreSQL)",
      PROVINCE, "postgresql", lambda r: r["first_night_cli"]["seconds"] <= 6),
+    ("delivery to the file outbox >= 2,000 messages/s (the province's first night, SQLite)",
+     DELIVERY, "sqlite", lambda r: r["deliver_file"]["messages_per_s"] >= 2000),
+    ("delivery to a local SMTP server (aiosmtpd) >= 300 messages/s (the province's first night, SQLite)",
+     DELIVERY, "sqlite", lambda r: r["deliver_smtp"]["messages_per_s"] >= 300),
 ]
 
 
@@ -204,6 +221,8 @@ def main() -> None:
     parser.add_argument("--no-api", action="store_true", help="skip the API load (32 clients, 10 s per backend)")
     parser.add_argument("--no-province", action="store_true",
                         help="skip the province's first night (102k obligations, the whole CLI process)")
+    parser.add_argument("--no-delivery", action="store_true",
+                        help="skip delivery throughput (file outbox, aiosmtpd, fsync cost; SQLite)")
     parser.add_argument("--out", type=Path, default=None,
                         help="this run's rows (default var/bench/results-<sizes>.json)")
     parser.add_argument("--merge-into", type=Path, default=Path("var/bench/results.json"),
@@ -223,6 +242,8 @@ def main() -> None:
     if not args.no_province:
         for backend in backends:
             rows += province_night(backend)
+    if not args.no_delivery and "sqlite" in backends:
+        rows += delivery_throughput()
     if not args.no_api:
         for backend in backends:
             rows += api_load(backend)
@@ -263,6 +284,11 @@ def main() -> None:
         if "submissions_per_s" in api:
             print(f"  API ({backend}, 32 clients): {api['submissions_per_s']}/s, p50 {api['p50_ms']} ms, "
                   f"p99 {api['p99_ms']} ms, errors {api['errors']}")
+    delivered = results.get((DELIVERY, "sqlite"), {})
+    if "fsync" in delivered:
+        rates = ", ".join(f"{step} {row['messages_per_s']}/s" for step, row in delivered.items() if "messages_per_s" in row)
+        print(f"  delivery: {rates}; fsync {delivered['fsync']['ms_per_file_serial']} ms per file one by one, "
+              f"{delivered['fsync']['ms_per_file_group']} ms per file in a group")
     merged = by_run(merge(args.merge_into, rows))
     print(f"\nrows: {out}; merged into {args.merge_into}")
     print("targets (merged results):")

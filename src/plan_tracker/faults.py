@@ -16,9 +16,12 @@ Named points (where `point(name)` is called):
     nightly.collected   the inbox is ingested
     evaluate.batch      an evaluation batch (lights, flips, reminders, deliveries) committed
     nightly.evaluated   every reminder of the night is raised, nothing delivered yet
-    deliver.claimed     a recipient's deliveries are claimed (`sending`), not yet sent
-    deliver.frozen      a fresh message is rendered and stored with its deliveries, not yet sent
+    deliver.claimed     a batch of recipients' deliveries is claimed (`sending`), not yet sent
+    deliver.frozen      a batch's fresh messages are rendered and stored with their deliveries
     deliver.sent        a message went out, its `sent` record is not written: the crash window
+    deliver.written     the file outbox wrote a batch's files, none flushed or renamed in yet
+    deliver.synced      a file outbox batch is durable (files and folder fsynced), not yet
+                        recorded `sent`: the crash window of the file outbox
     nightly.delivered   delivery is over, the snapshot is not taken
     nightly.reported    the report stage is over, the run is not marked finished
 

@@ -90,3 +90,31 @@ def test_file_outbox_keeps_the_html_alternative(tmp_path: Path, message: Message
 def test_file_outbox_writes_nothing_until_asked(tmp_path: Path) -> None:
     FileOutboxChannel(tmp_path / "outbox")
     assert not (tmp_path / "outbox").exists()
+
+
+def test_a_batch_is_written_as_files_a_resend_leaves_existing_ones_alone_and_a_bad_message_fails_alone(
+        tmp_path: Path, message: Message) -> None:
+    from plan_tracker.channels import DeliveryError
+
+    outbox = FileOutboxChannel(tmp_path / "outbox")
+    first = dataclasses.replace(message, message_key="batch-1")
+    already = outbox.path_for(first)
+    outbox.send(first)
+    before = (already.stat().st_ino, already.read_bytes())
+    batch = [first, dataclasses.replace(message, message_key="batch-2"),
+             dataclasses.replace(message, message_key="batch-3", address="not an address"),
+             dataclasses.replace(message, message_key="batch-4")]
+    seen: list[set[str]] = []
+
+    results = outbox.send_group(batch, written=lambda: seen.append({p.name for p in outbox.folder.iterdir()}))
+
+    assert [type(r).__name__ for r in results] == ["Receipt", "Receipt", "DeliveryError", "Receipt"]
+    assert isinstance(results[2], DeliveryError) and results[2].permanent
+    assert (already.stat().st_ino, already.read_bytes()) == before  # the resend wrote nothing
+    names = {p.name for p in outbox.folder.iterdir()}
+    assert names == {outbox.path_for(m).name for m in (batch[0], batch[1], batch[3])}  # no temporary file left
+    assert all(parse(outbox.path_for(m))["Subject"] == message.subject for m in (batch[1], batch[3]))
+    # when `written` runs, the new messages are only temporary files: none is in place yet
+    assert len(seen) == 1 and outbox.path_for(batch[1]).name not in seen[0]
+    assert sum(1 for name in seen[0] if name.startswith(".tmp-")) == 2
+    assert {oct(outbox.path_for(m).stat().st_mode & 0o777) for m in (batch[1], batch[3])} == {"0o600"}

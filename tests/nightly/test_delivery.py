@@ -224,3 +224,25 @@ def test_two_delivery_workers_never_send_the_same_rows(applied, tmp_path: Path, 
     d = Delivery.__table__
     with applied.connect() as conn:
         assert set(conn.execute(select(d.c.state).where(~d.c.recipient_key.like("unreachable:%"))).scalars()) == {"sent"}
+
+
+def test_a_batch_that_runs_long_gives_the_rest_back_and_they_go_in_the_next_batch_of_the_run(
+        applied, smtp_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A claim must not outlive its lease while it waits in a batch: past BATCH_SECONDS a
+    batch stops after the message in hand and gives the rest back (no attempt used); the
+    run claims them again at once. Here every batch runs "long": one message each."""
+    from plan_tracker.services import delivery
+
+    monkeypatch.setattr(delivery, "BATCH_SECONDS", 0.0)
+    settings = Settings(data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=smtp_server.port)
+    evaluate(applied, "national-day", OCT9, now=at(OCT9))
+    recipients = {key for key, _ in addressed(applied)}
+    assert len(recipients) == 3
+    summary = deliver(applied, "national-day", now=at(OCT9, dt.time(9)), as_of=OCT9, settings=settings)
+    ids = [str(message_from_bytes(e.content, policy=policy.default)["Message-ID"]) for e in smtp_server.handler.envelopes]
+    assert summary.messages_sent == len(ids) == len(set(ids)) == len(recipients)  # each once, all in this run
+    assert summary.deferred == 0 and {state for _, state in addressed(applied)} == {"sent"}
+    d = Delivery.__table__
+    with applied.connect() as conn:
+        attempts = set(conn.execute(select(d.c.attempts).where(~d.c.recipient_key.like("unreachable:%"))).scalars())
+    assert attempts == {1}  # the claims given back cost nothing

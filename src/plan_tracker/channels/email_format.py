@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from email import policy as email_policy
 from email.errors import HeaderParseError
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
@@ -21,6 +22,26 @@ PLAN_TAG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 # A Message-ID a receipt may answer: one bracketed id, no white space (header injection).
 REFERENCE_ID = re.compile(r"<[^<>\s]{1,250}>")
 REFERENCE = re.compile(r"<[0-9a-f]{40}\.([a-z0-9][a-z0-9-]{0,63})@[^>\s]*>")
+
+
+class _MadeOnce(HeaderRegistry):
+    """The standard header registry, except that each header's class is made once: the
+    stock registry builds a new class (`type(...)`) for every header it parses, a third of
+    the time a night spends building its e-mails. The headers and the bytes are the same."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = super().__getitem__(name)
+        return made
+
+
+POLICY = email_policy.default.clone(header_factory=_MadeOnce())
 
 
 def key_digest(message_key: str) -> str:
@@ -58,7 +79,7 @@ def build_email(message: Message, *, sender: str, date: dt.datetime) -> EmailMes
     Bodies are base64: safe through relays without 8BITMIME, and a parser gives the text
     back exactly (an 8bit body read from a CRLF file would come back with CRLFs in it).
     """
-    email = EmailMessage()
+    email = EmailMessage(policy=POLICY)
     try:
         email["From"] = sender
         email["To"] = Address(display_name=_one_line(message.recipient_name), addr_spec=message.address)

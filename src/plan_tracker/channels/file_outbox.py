@@ -7,18 +7,26 @@ Idempotent by `message_key`: the file name is derived from the key alone, and a 
 file already exists is not written again, so a resend after a crash neither duplicates
 nor alters the message. Files appear atomically (temporary file, then `os.replace`): a
 reader never sees half a message.
+
+`send_group` makes a batch durable together: every file written, each `fsync`ed (in a
+small thread pool: `fsync` releases the GIL, and the disk can merge the flushes), renamed,
+then the folder `fsync`ed once so the renames survive a power cut. Delivery records the
+batch `sent` only after that, so a crash in between resends into files that already exist.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import re
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from email import policy
 from pathlib import Path
 
-from plan_tracker.atomic_files import write_atomically
+from plan_tracker.atomic_files import PRIVATE, write_atomically
 from plan_tracker.channels.base import DeliveryError, Message, Receipt
 from plan_tracker.channels.email_format import DEFAULT_SENDER, build_email, key_digest
 
@@ -26,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _READABLE_PART = 80  # keeps names well under every filesystem's 255-byte limit
+SYNC_THREADS = 8  # fsyncs in flight at once: enough to keep a disk queue busy, few threads
 
 
 def _utcnow() -> dt.datetime:
@@ -78,3 +87,102 @@ class FileOutboxChannel:
             raise DeliveryError(f"could not write outbox file: {exc}") from exc
         logger.debug("outbox file %s written", path.name)
         return Receipt(channel=self.name, detail=str(path))
+
+    def send_group(self, messages: Sequence[Message],
+                   written: Callable[[], None] | None = None) -> list[Receipt | DeliveryError]:
+        """Send a batch, durable as a group: a Receipt or a DeliveryError per message, in
+        order. `written()` is called once the files are written and before any is flushed
+        or renamed into place (the crash harness kills there)."""
+        results: list[Receipt | DeliveryError] = []
+        staged: list[tuple[int, Path, _Staged]] = []
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return [DeliveryError(f"could not write outbox file: {exc}") for _ in messages]
+        for index, message in enumerate(messages):
+            try:
+                path = self.path_for(message)
+                if not path.exists():  # a resend after a crash: the file is already there
+                    data = build_email(message, sender=self.sender, date=self._clock()).as_bytes(policy=policy.SMTP)
+                    staged.append((index, path, _Staged.write(self.folder, data)))
+                results.append(Receipt(channel=self.name, detail=str(path)))
+            except DeliveryError as exc:
+                results.append(exc)
+            except OSError as exc:  # full disk, permissions: may clear up, so transient
+                results.append(DeliveryError(f"could not write outbox file: {exc}"))
+        if written is not None:
+            written()
+        for index, error in self._make_durable([(p, s) for _, p, s in staged]).items():
+            results[staged[index][0]] = DeliveryError(f"could not write outbox file: {error}")
+        return results
+
+    def _make_durable(self, staged: list[tuple[Path, _Staged]]) -> dict[int, OSError]:
+        """fsync each staged file (concurrently), rename it into place, fsync the folder once.
+        Returns the failures by position; a failed folder fsync fails them all."""
+        failed: dict[int, OSError] = {}
+        if not staged:
+            return failed
+        with ThreadPoolExecutor(max_workers=min(SYNC_THREADS, len(staged))) as pool:
+            synced = list(pool.map(lambda item: item[1].sync(), staged))
+        for index, ((path, file), error) in enumerate(zip(staged, synced, strict=True)):
+            if error is not None:
+                Path(file.tmp).unlink(missing_ok=True)
+            error = error or file.rename(path)
+            if error is not None:
+                failed[index] = error
+        try:
+            sync_folder(self.folder)
+        except OSError as exc:
+            return dict.fromkeys(range(len(staged)), exc)
+        return failed
+
+
+class _Staged:
+    """A message written to a temporary file in the outbox folder, not yet flushed."""
+
+    def __init__(self, fd: int, tmp: str) -> None:
+        self.fd, self.tmp = fd, tmp
+
+    @classmethod
+    def write(cls, folder: Path, data: bytes) -> _Staged:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".eml")
+        try:
+            os.fchmod(fd, PRIVATE)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        except BaseException:
+            os.close(fd)
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return cls(fd, tmp)
+
+    def sync(self) -> OSError | None:
+        try:
+            os.fsync(self.fd)
+            return None
+        except OSError as exc:
+            return exc
+        finally:
+            os.close(self.fd)
+
+    def rename(self, path: Path) -> OSError | None:
+        try:
+            os.replace(self.tmp, path)
+            return None
+        except OSError as exc:
+            Path(self.tmp).unlink(missing_ok=True)
+            return exc
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync a directory: makes the renames into it durable (POSIX; a no-op where a folder
+    cannot be opened, as on Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except (PermissionError, IsADirectoryError):
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

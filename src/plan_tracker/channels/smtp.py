@@ -1,8 +1,9 @@
 """Email through an SMTP server (smtplib).
 
-One connection per `send`: reminders go out once a night, one message per recipient, so
-a connection per message costs little and leaves no session to go stale or leak between
-sends; nothing connects when the channel is built. Failures are sorted by SMTP reply
+`send` opens a connection per message; a delivery run sends a batch through `session`,
+one connection logged in once for many messages (a connection per message cost a TCP
+and often a TLS handshake and a login each: the bulk of a large night's mail time), opened
+again when it drops. Nothing connects when the channel is built. Failures are sorted by SMTP reply
 code: 4xx and network trouble are transient, 5xx refusals are permanent.
 
 Three timeouts, because a peer can hang at three places: the TCP connect
@@ -19,7 +20,8 @@ import logging
 import smtplib
 import socket
 import ssl as ssl_module
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from plan_tracker.channels.base import DeliveryError, Message, Receipt
@@ -95,44 +97,21 @@ class SmtpChannel:
         )
 
     def send(self, message: Message) -> Receipt:
-        return guarded(self.breaker, f"{self.host}:{self.port}", lambda: self._send(message))
+        with self.session() as send:
+            return send(message)
 
-    def _send(self, message: Message) -> Receipt:
-        email = build_email(message, sender=self.sender, date=self._clock())
+    @contextmanager
+    def session(self) -> Iterator[Callable[[Message], Receipt]]:
+        """A sender for many messages over one connection, logged in once; the connection
+        is closed when the block ends. A connection that dropped is opened again for the
+        next message (and, when a reused one turns out gone, for this one). Each message is
+        still judged alone: its failure is its own, and the circuit breaker counts it."""
+        link = _Link(self)
+        where = f"{self.host}:{self.port}"
         try:
-            server = self._connect()
-            try:
-                if self.username is not None:
-                    server.login(self.username, self._password or "")
-                server.send_message(email, from_addr=envelope_address(self.sender), to_addrs=[message.address])
-            finally:
-                _quit_quietly(server)
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _ in exc.recipients.values()]
-            reply = "; ".join(_reply(text) for _, text in exc.recipients.values())
-            raise DeliveryError(
-                f"recipient refused (SMTP {codes}): {reply}", permanent=all(c >= 500 for c in codes)
-            ) from None
-        except smtplib.SMTPAuthenticationError as exc:
-            # 535 wrong credentials: permanent for every message, so a channel fault.
-            raise _by_code(exc.smtp_code, "authentication failed", fault=True) from None
-        except smtplib.SMTPNotSupportedError as exc:
-            # The server lacks STARTTLS or AUTH: a configuration error, retrying cannot help.
-            raise DeliveryError(f"server does not support: {exc}", permanent=True, channel_fault=True) from None
-        except smtplib.SMTPConnectError as exc:  # a greeting other than 220 (421: busy, closing)
-            # 421 is the server saying it cannot serve now: as unreachable as no answer.
-            error = _by_code(exc.smtp_code, f"server refused the connection: {_reply(exc.smtp_error)}")
-            if error.permanent:
-                raise error from None
-            raise Unreachable(str(error)) from None
-        except smtplib.SMTPResponseException as exc:  # sender refused, data refused
-            raise _by_code(exc.smtp_code, f"server refused: {_reply(exc.smtp_error)}") from None
-        except ssl_module.SSLCertVerificationError as exc:
-            raise DeliveryError(f"TLS certificate rejected: {exc}", permanent=True, channel_fault=True) from None
-        except (smtplib.SMTPException, OSError) as exc:  # refused, reset, timeout, DNS, disconnected
-            raise Unreachable(f"could not reach {self.host}:{self.port}: {_what(exc)}") from None
-        logger.debug("mail for %s handed to %s:%s", message.address, self.host, self.port)
-        return Receipt(channel=self.name, detail=str(email["Message-ID"]))
+            yield lambda message: guarded(self.breaker, where, lambda: link.send(message))
+        finally:
+            link.close()
 
     def _connect(self) -> smtplib.SMTP:
         server: smtplib.SMTP
@@ -155,6 +134,85 @@ class SmtpChannel:
             server.close()
             raise
         return server
+
+class _Link:
+    """One SMTP connection reused across a session's messages."""
+
+    def __init__(self, channel: SmtpChannel) -> None:
+        self.channel = channel
+        self.server: smtplib.SMTP | None = None
+        self.reused = False  # the open connection already carried a message
+
+    def send(self, message: Message) -> Receipt:
+        channel = self.channel
+        email = build_email(message, sender=channel.sender, date=channel._clock())
+        try:
+            try:
+                self._transfer(email, message.address)
+            except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+                # A reused connection the server closed while idle (or after its limit of
+                # messages per connection): this message never started, so it goes on a new
+                # one. A fresh connection failing is the peer's trouble, judged below.
+                if not self.reused:
+                    raise
+                logger.debug("SMTP connection dropped (%s); reconnecting", exc)
+                self.close()
+                self._transfer(email, message.address)
+        except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
+            # an answer (smtplib has reset the transaction): the connection stays usable,
+            # unless the answer was to the greeting or the login
+            if isinstance(exc, smtplib.SMTPAuthenticationError | smtplib.SMTPConnectError):
+                self.close()
+            raise _translate(exc, channel) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            self.close()  # the connection's state is unknown: never reuse it
+            raise _translate(exc, channel) from None
+        self.reused = True
+        logger.debug("mail for %s handed to %s:%s", message.address, channel.host, channel.port)
+        return Receipt(channel=channel.name, detail=str(email["Message-ID"]))
+
+    def _transfer(self, email: Any, address: str) -> None:
+        if self.server is None:
+            self.reused = False
+            server = self.channel._connect()
+            try:
+                if self.channel.username is not None:
+                    server.login(self.channel.username, self.channel._password or "")
+            except BaseException:
+                server.close()
+                raise
+            self.server = server
+        self.server.send_message(email, from_addr=envelope_address(self.channel.sender), to_addrs=[address])
+
+    def close(self) -> None:
+        if self.server is not None:
+            _quit_quietly(self.server)
+            self.server = None
+
+
+def _translate(exc: BaseException, channel: SmtpChannel) -> DeliveryError:
+    """Sort an smtplib failure: an answer from the peer (refusal by reply code), a channel
+    fault (authentication, missing STARTTLS/AUTH, a rejected certificate), or unreachable."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        reply = "; ".join(_reply(text) for _, text in exc.recipients.values())
+        return DeliveryError(f"recipient refused (SMTP {codes}): {reply}", permanent=all(c >= 500 for c in codes))
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        # 535 wrong credentials: permanent for every message, so a channel fault.
+        return _by_code(exc.smtp_code, "authentication failed", fault=True)
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        # The server lacks STARTTLS or AUTH: a configuration error, retrying cannot help.
+        return DeliveryError(f"server does not support: {exc}", permanent=True, channel_fault=True)
+    if isinstance(exc, smtplib.SMTPConnectError):  # a greeting other than 220 (421: busy, closing)
+        # 421 is the server saying it cannot serve now: as unreachable as no answer.
+        error = _by_code(exc.smtp_code, f"server refused the connection: {_reply(exc.smtp_error)}")
+        return error if error.permanent else Unreachable(str(error))
+    if isinstance(exc, smtplib.SMTPResponseException):  # sender refused, data refused
+        return _by_code(exc.smtp_code, f"server refused: {_reply(exc.smtp_error)}")
+    if isinstance(exc, ssl_module.SSLCertVerificationError):
+        return DeliveryError(f"TLS certificate rejected: {exc}", permanent=True, channel_fault=True)
+    # refused, reset, timeout, DNS, disconnected
+    return Unreachable(f"could not reach {channel.host}:{channel.port}: {_what(exc)}")
 
 
 def _what(exc: BaseException) -> str:

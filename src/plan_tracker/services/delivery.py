@@ -7,9 +7,13 @@ week's report to the managers (`weekly:<ISO week>`) and the coordinator's decisi
 leading group's 通报 digest and the week's report share a message, and a coordinator's
 escalated items and decisions waiting share one.
 
-Claim (`claim`, the one place rows are taken; batching can grow here): the rows of the
-recipient's oldest message still unsent, or, when none is, every due row not yet in a
-message. The conditional UPDATE is the lock.
+Batches (issue 17): a route's recipients are claimed many per statement (`claim_batch`, the
+one place rows are taken): per recipient, the rows of its oldest message still unsent, or,
+when none is, every due row not yet in a message. The conditional UPDATE is the lock. The
+batch's messages are built from one read of the store and frozen in one transaction; the
+file outbox writes the batch's files, `fsync`s them concurrently and the folder once, then
+records the batch `sent` in one transaction; SMTP sends the batch over one connection and
+records each message as it goes; robots keep their rate limits (small batches).
 
 Frozen messages: the first time rows are claimed, the message is rendered for the delivery
 night and stored (`delivery_message`) before the first send; every later send of those rows
@@ -21,8 +25,11 @@ through, the rest due follows in the same run as one fresh message.
 
 Crash policy: a delivery is claimed (state `sending`) before the send and recorded after.
 A crash between the two leaves it `sending`; after `LEASE` it is claimed again and resent
-with the same message key, so the file outbox rewrites the same file and e-mail carries the
+with the same message key, so the file outbox finds the same file already there (a batch
+killed between its durable files and its record writes nothing new) and e-mail carries the
 same Message-ID. That window is the only place a duplicate can happen; nothing is dropped.
+Rows claimed but never tried (the channel broke or its circuit opened mid-batch) are given
+back with no attempt used.
 
 Channel faults (a robot's wrong secret, SMTP 535): the channel is disabled; its rows wait
 (`failed`, fault `channel`, due at once, no attempt used) and are not even claimed while it
@@ -34,23 +41,46 @@ off (`BACKOFF_BASE` doubling, capped at `BACKOFF_CAP`) and die after
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.sql import text
 
 from plan_tracker import faults
-from plan_tracker.channels import Attachment, Channel, DeliveryError, Message, build_channel
+from plan_tracker.channels import (
+    Attachment,
+    Channel,
+    DeliveryError,
+    FileOutboxChannel,
+    Message,
+    Receipt,
+    build_channel,
+)
 from plan_tracker.channels.breaker import circuit_open
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import CalendarNotCovered
 from plan_tracker.domain.plan import Plan
 from plan_tracker.services.context import PlanContext
-from plan_tracker.services.message_model import claimed_message, waiting_decisions
+from plan_tracker.services.message_model import claimed_messages, waiting_decisions
 from plan_tracker.services.messages import WeeklyPart, message_key, render_model
 from plan_tracker.services.plans import stored_plan
 from plan_tracker.settings import Settings
@@ -76,6 +106,13 @@ WEEKLY_EVENT = "report.weekly"  # the audit record of a week's report sent (repo
 RETRY_EVENT = "delivery.retry_dead"
 UNREACHABLE_PREFIX = "unreachable:"  # dead rows for a role nobody holds: nothing to resend
 LIVE = ("pending", "failed", "sending")
+# Recipients claimed per statement. The file outbox makes a batch durable together (one
+# folder fsync, one `sent` transaction); SMTP sends a batch over one connection; a robot
+# takes 20 messages a minute, so its batches stay small enough to finish well inside the
+# lease. Every batch also stops at BATCH_SECONDS and gives the rest back.
+BATCH_RECIPIENTS = {"file": 256, "smtp": 50}
+ROBOT_BATCH = 10
+BATCH_SECONDS = LEASE.total_seconds() / 2
 
 
 @dataclass
@@ -171,28 +208,97 @@ def _claimable(plan_id: str, now: dt.datetime) -> Any:
     ))
 
 
-def claim(engine: Engine, plan_id: str, recipient_key: str, now: dt.datetime, token: str) -> int:
-    """Claim the recipient's next message: the rows of its oldest message still unsent (its
-    frozen content goes again), else every due row not yet in a message. Returns the rows
-    claimed (0: nothing due, or another worker won the conditional UPDATE)."""
-    mine = and_(D.c.plan_id == plan_id, D.c.recipient_key == recipient_key)
+def batch_size(route_name: str) -> int:
+    """Recipients claimed per statement on a route (see BATCH_RECIPIENTS)."""
+    return BATCH_RECIPIENTS.get(route_name.partition(":")[0], ROBOT_BATCH)
+
+
+def claim_batch(engine: Engine, plan_id: str, tokens: dict[str, str], now: dt.datetime) -> dict[str, int]:
+    """Claim the next message of each recipient in `tokens` (recipient key -> claim token)
+    with one UPDATE: per recipient, the rows of its oldest message still unsent (its frozen
+    content goes again), else every due row not yet in a message. Returns the rows claimed
+    per recipient; a recipient missing had nothing due, or another worker won the
+    conditional UPDATE (it is the lock: a row is claimed only while claimable)."""
+    keys = list(tokens)
     with engine.begin() as conn:
-        unsent = conn.execute(select(func.min(D.c.message_id)).where(
-            mine, D.c.message_id.is_not(None), D.c.state.in_(LIVE))).scalar_one_or_none()
-        rows = D.c.message_id == unsent if unsent is not None else D.c.message_id.is_(None)
-        return int(conn.execute(update(D).where(mine, rows, _claimable(plan_id, now))
-                                .values(state="sending", claim=token, claimed_at=now, attempts=D.c.attempts + 1)
-                                ).rowcount)
+        # the oldest unsent message per recipient, read first in the same transaction (a
+        # correlated subquery in the UPDATE cost seconds per batch on SQLite)
+        unsent: dict[str, int] = dict(conn.execute(
+            select(D.c.recipient_key, func.min(D.c.message_id))
+            .where(D.c.plan_id == plan_id, D.c.recipient_key.in_(keys), D.c.state.in_(LIVE),
+                   D.c.message_id.is_not(None))
+            .group_by(D.c.recipient_key)).all())
+        # message ids start at 1: 0 stands for "no message" on both sides
+        wanted = case(unsent, value=D.c.recipient_key, else_=0) if unsent else literal(0)
+        statement = (update(D)
+                     .where(D.c.plan_id == plan_id, D.c.recipient_key.in_(keys),
+                            func.coalesce(D.c.message_id, 0) == wanted, _claimable(plan_id, now))
+                     .values(state="sending", claim=case(tokens, value=D.c.recipient_key), claimed_at=now,
+                             attempts=D.c.attempts + 1)
+                     .returning(D.c.recipient_key))
+        return dict(Counter(conn.execute(statement).scalars()))
+
+
+def release(engine: Engine, tokens: list[str]) -> None:
+    """Give back claimed rows not tried (the channel's circuit opened, or it turned out
+    broken, or the batch ran long): no attempt used, due at once. A row never tried before
+    is `pending` again, one that failed before stays `failed` (its error kept)."""
+    if not tokens:
+        return
+    never_failed = and_(D.c.attempts <= 1, D.c.last_error.is_(None))
+    with engine.begin() as conn:
+        conn.execute(update(D).where(D.c.claim.in_(tokens), D.c.state == "sending").values(
+            state=case((never_failed, "pending"), else_="failed"), attempts=D.c.attempts - 1,
+            claim=None, claimed_at=None))
+
+
+@dataclass
+class _Run:
+    """One delivery run's fixed parts, shared by its batches."""
+
+    engine: Engine
+    plan: Plan
+    settings: Settings
+    now: dt.datetime
+    as_of: dt.date
+    coordinator: str
+    recipients: dict[str, Any]
+    summary: DeliverySummary
+    templates: Path | None = None
+    after_send: Callable[[int], None] | None = None
+    topics: TopicSource | None = None
+    forms: FormSource | None = None
+    disabled: set[str] = field(default_factory=set)
+    deferred: dict[str, int] = field(default_factory=dict)  # recipients deferred per route (open circuit)
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A claimed recipient's message, ready to send."""
+
+    key: str
+    token: str
+    rows: int  # deliveries claimed
+    message: Message
+    resent: bool  # frozen by an earlier run
+
+
+@dataclass
+class _Outcome:
+    fault: bool = False  # the channel turned out broken (now disabled)
+    again: list[str] = field(default_factory=list)  # a frozen message went: the rest due follows
+    released: list[_Ready] = field(default_factory=list)  # claimed, not tried
 
 
 def deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, settings: Settings,
             factory: ChannelFactory | None = None, templates: Path | None = None,
             after_send: Callable[[int], None] | None = None, context: PlanContext | None = None,
             topics: TopicSource | None = None, forms: FormSource | None = None) -> DeliverySummary:
-    """Send every claimable delivery of a plan, one message per recipient. `after_send` is a
-    test hook called after each send and before it is recorded (to simulate crashes);
-    `topics` builds the week's report for weekly rows; `forms` gives a unit contact's message
-    the form to fill in and send back by reply (frozen with the message, like its text)."""
+    """Send every claimable delivery of a plan, one message per recipient, in batches per
+    route. `after_send` is a test hook called after each send and before it is recorded
+    (to simulate crashes); `topics` builds the week's report for weekly rows; `forms` gives
+    a unit contact's message the form to fill in and send back by reply (frozen with the
+    message, like its text)."""
     factory = factory or (lambda kind, options: build_channel(kind, **options))
     summary = DeliverySummary()
     with engine.connect() as conn:
@@ -202,30 +308,264 @@ def deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, s
                                 .group_by(D.c.recipient_key).order_by(D.c.recipient_key)).all())
         recipients = {r.key: r for r in conn.execute(select(Recipient.__table__).where(Recipient.__table__.c.plan_id == plan_id))}  # type: ignore[attr-defined]
         disabled = set(conn.execute(select(ChannelState.__table__.c.name).where(ChannelState.__table__.c.disabled)).scalars())  # type: ignore[attr-defined]
-        coordinator = _coordinator_name(plan)
+    run = _Run(engine, plan, settings, now, as_of, _coordinator_name(plan), recipients, summary, templates,
+               after_send, topics, forms, disabled)
     window_open = in_window(plan, now)
     routes: dict[str, Route] = {}
-    deferred: dict[str, int] = {}  # recipients deferred per route by an open circuit
-    for key, count in due.items():
+    queues: dict[str, list[str]] = {}  # route name -> its recipients, in key order
+    for key in due:
         route = resolve_route(recipients[key], settings, factory, routes)
         if route.windowed and not window_open:
             summary.waiting += 1
             continue
-        if route.name in disabled:  # not even claimed: no attempt is used while it is off
-            summary.held += int(count)
-            continue
-        if circuit_open(route.channel) is not None:  # left unclaimed: no attempt used, next run
-            summary.deferred += 1
-            deferred[route.name] = deferred.get(route.name, 0) + 1
-            continue
-        if _deliver_one(engine, plan, recipients[key], route, now=now, as_of=as_of, settings=settings,
-                        summary=summary, coordinator=coordinator, templates=templates, after_send=after_send,
-                        topics=topics, forms=forms):
-            disabled.add(route.name)
-    _report_open_circuits(routes, deferred, summary)
+        queues.setdefault(route.name, []).append(key)
+    for name, keys in queues.items():
+        _deliver_route(run, routes[name], keys, due)
+    _report_open_circuits(routes, run.deferred, summary)
     with engine.begin() as conn:
         conn.execute(text(q.ROLL_UP_REMINDERS), {"plan": plan_id})
     return summary
+
+
+def _deliver_route(run: _Run, route: Route, keys: list[str], due: dict[str, int]) -> None:
+    """A route's recipients, batch by batch. A recipient whose frozen message went out
+    goes again at once with the rest due (so a backlog held by an outage goes out in this
+    run, not the next). A disabled channel's recipients are not even claimed (no attempt
+    is used while it is off); an open circuit leaves them for the next run."""
+    waiting = list(keys)
+    size = batch_size(route.name)
+    while waiting:
+        if route.name in run.disabled:
+            run.summary.held += sum(due[k] for k in waiting)
+            return
+        if circuit_open(route.channel) is not None:
+            _defer(run, route, len(waiting))
+            return
+        batch, waiting = waiting[:size], waiting[size:]
+        outcome = _deliver_batch(run, route, batch)
+        if outcome.fault:
+            run.disabled.add(route.name)
+            run.summary.held += sum(r.rows for r in outcome.released)
+            outcome.released = []
+        # given back unsent (the batch ran long, or the circuit opened: checked above) and
+        # claimed afresh, their frozen messages unchanged
+        waiting = outcome.again + [r.key for r in outcome.released] + waiting
+
+
+def _defer(run: _Run, route: Route, recipients: int) -> None:
+    run.summary.deferred += recipients
+    run.deferred[route.name] = run.deferred.get(route.name, 0) + recipients
+
+
+def _deliver_batch(run: _Run, route: Route, keys: list[str]) -> _Outcome:
+    """Claim a batch of recipients in one statement, freeze their messages together, send
+    them: as a durable group to a channel that can (the file outbox), else one by one
+    (over one SMTP connection when the channel has sessions)."""
+    tokens = {key: uuid.uuid4().hex for key in keys}
+    claimed = claim_batch(run.engine, run.plan.id, tokens, run.now)
+    if not claimed:
+        return _Outcome()
+    faults.point("deliver.claimed")
+    ready = frozen_messages(run, {key: tokens[key] for key in keys if key in claimed}, claimed)
+    if not ready:
+        return _Outcome()
+    if isinstance(route.channel, FileOutboxChannel):
+        return _send_group(run, route, route.channel, ready)
+    return _send_each(run, route, ready)
+
+
+def _send_group(run: _Run, route: Route, channel: FileOutboxChannel, ready: list[_Ready]) -> _Outcome:
+    """Write every file, make them durable together, then record the batch `sent` in one
+    transaction. A crash before the record resends into files that already exist (the
+    same name from the same key): nothing new is written."""
+    results = channel.send_group([r.message for r in ready], written=lambda: faults.point("deliver.written"))
+    faults.point("deliver.synced")  # the crash window: durable, not yet recorded
+    outcome = _Outcome()
+    sent: list[tuple[_Ready, Receipt]] = []
+    for item, result in zip(ready, results, strict=True):
+        if isinstance(result, DeliveryError):
+            _failed(run, route, item, result)
+            continue
+        if run.after_send is not None:
+            run.after_send(_claimed_count(run.engine, item.token))
+        sent.append((item, result))
+        if item.resent:
+            outcome.again.append(item.key)
+    _record_sent(run, route, sent)
+    return outcome
+
+
+def _send_each(run: _Run, route: Route, ready: list[_Ready]) -> _Outcome:
+    """Send one message at a time, each recorded as soon as it went (the crash window stays
+    one message wide on channels that do not deduplicate). Stops early, giving back the
+    rest of the batch unclaimed, when the channel turns out broken, its circuit opens, or
+    the batch has run for half the lease (a claim must not expire while still queued)."""
+    outcome = _Outcome()
+    started = time.monotonic()
+    session = getattr(route.channel, "session", None)
+    with session() if session is not None else nullcontext(route.channel.send) as send:
+        for position, item in enumerate(ready):
+            if outcome.fault or circuit_open(route.channel) is not None \
+                    or (position > 0 and time.monotonic() - started > BATCH_SECONDS):
+                outcome.released = ready[position:]
+                break
+            try:
+                receipt = send(item.message)
+            except DeliveryError as exc:
+                _failed(run, route, item, exc)
+                outcome.fault = outcome.fault or exc.channel_fault
+                continue
+            if run.after_send is not None:
+                run.after_send(_claimed_count(run.engine, item.token))
+            faults.point("deliver.sent")  # the crash window: sent, not yet recorded
+            _record_sent(run, route, [(item, receipt)])
+            if item.resent:
+                outcome.again.append(item.key)
+    release(run.engine, [item.token for item in outcome.released])
+    return outcome
+
+
+def _failed(run: _Run, route: Route, item: _Ready, exc: DeliveryError) -> None:
+    _record_failure(run.engine, item.token, run.now, str(exc), permanent=exc.permanent,
+                    channel_fault=exc.channel_fault, max_attempts=run.settings.delivery_max_attempts,
+                    summary=run.summary)
+    if exc.channel_fault:  # the channel itself is broken (bad token, auth): not one bad address
+        _disable_channel(run.engine, route.name, str(exc), run.now)
+    run.summary.errors.append(f"{route.name} → {item.key}: {exc}")
+
+
+def _record_sent(run: _Run, route: Route, sent: list[tuple[_Ready, Receipt]]) -> None:
+    """Record messages `sent`, all in one transaction (with the week's report's audit
+    event for a weekly row)."""
+    if not sent:
+        return
+    mark = (update(D).where(D.c.claim == bindparam("b_token"), D.c.state == "sending")
+            .values(state="sent", sent_at=run.now, receipt=bindparam("b_receipt"), last_error=None, fault=None))
+    with run.engine.begin() as conn:
+        conn.execute(mark, [{"b_token": item.token, "b_receipt": receipt.detail[:500]} for item, receipt in sent])
+        _record_weekly_sent(conn, run.plan.id, {item.token: receipt.detail for item, receipt in sent}, run.now,
+                            route.name)
+    run.summary.messages_sent += len(sent)
+    run.summary.deliveries_sent += sum(item.rows for item, _ in sent)
+
+
+def _claimed_count(engine: Engine, token: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).where(D.c.claim == token, D.c.reminder_id.is_not(None))).scalar_one())
+
+
+def frozen_messages(run: _Run, tokens: dict[str, str], claimed: dict[str, int]) -> list[_Ready]:
+    """The message of each claimed recipient (key -> token), and whether it was frozen
+    before: the stored one when its rows already have one, else rendered now, for the
+    night, and stored — every fresh message of the batch in one transaction — before
+    anything is sent; the unit's form attached to it included, so a resend carries the
+    same workbook. A recipient whose rows have nothing left to say (a decisions digest
+    whose decisions were all taken) is left out, its rows void."""
+    plan, recipients = run.plan, run.recipients
+    with run.engine.connect() as conn:
+        rows = _rows_by_token(conn, list(tokens.values()))
+        stored = _stored_messages(conn, {t: m for t, m in ((t, _message_of(rs)) for t, rs in rows.items()) if m})
+        fresh = [(recipients[key], token) for key, token in tokens.items() if token not in stored]
+        models = claimed_messages(conn, plan, fresh, run.as_of, coordinator=run.coordinator,
+                                  portal_url=plan.plan.portal_url or run.settings.portal_url) if fresh else {}
+        decisions: list[Any] | None = None
+        for token, (_, model) in models.items():
+            if _topics(rows[token]).get(DECISIONS_TOPIC) is not None and not model.decisions:
+                decisions = waiting_decisions(conn, plan, run.as_of) if decisions is None else decisions
+                model.decisions = list(decisions)
+    ready: list[_Ready] = []
+    new: list[tuple[str, str, Message]] = []  # (key, token, message) to store
+    void: list[str] = []
+    for key, token in tokens.items():
+        recipient = recipients[key]
+        if token in stored:
+            ready.append(_Ready(key, token, claimed[key], replace(stored[token], recipient_name=recipient.name,
+                                                                   address=recipient.address), resent=True))
+            continue
+        message = _fresh_message(run, recipient, rows[token], models[token][1])
+        if message is None:
+            void.append(token)
+        else:
+            new.append((key, token, message))
+    _store_messages(run, new, void)
+    if new:
+        faults.point("deliver.frozen")
+    order = {key: position for position, key in enumerate(tokens)}
+    ready += [_Ready(key, token, claimed[key], message, resent=False) for key, token, message in new]
+    return sorted(ready, key=lambda r: order[r.key])
+
+
+def _rows_by_token(conn: Connection, tokens: list[str]) -> dict[str, list[Any]]:
+    found: dict[str, list[Any]] = {token: [] for token in tokens}
+    for start in range(0, len(tokens), 500):
+        for row in conn.execute(select(D.c.claim, D.c.id, D.c.message_id, D.c.topic, D.c.raised_on)
+                                .where(D.c.claim.in_(tokens[start:start + 500]))):
+            found[row.claim].append(row)
+    return found
+
+
+def _message_of(rows: list[Any]) -> int | None:
+    return next((int(r.message_id) for r in rows if r.message_id is not None), None)
+
+
+def _topics(rows: list[Any]) -> dict[str, Any]:
+    return {str(r.topic).split(":")[0]: r for r in rows if r.topic}
+
+
+def _stored_messages(conn: Connection, ids: dict[str, int]) -> dict[str, Message]:
+    """The frozen messages (token -> message) as stored; recipient name and address are
+    filled in by the caller from the recipient's current row."""
+    if not ids:
+        return {}
+    wanted = sorted(set(ids.values()))
+    files: dict[int, list[Attachment]] = {}
+    for f in conn.execute(select(MA).where(MA.c.message_id.in_(wanted)).order_by(MA.c.message_id, MA.c.position)):
+        files.setdefault(int(f.message_id), []).append(Attachment(f.filename, bytes(f.content), f.mime_type))
+    messages = {int(m.id): Message(recipient_name="", address="", subject=m.subject, text=m.text, html=m.html,
+                                   message_key=m.message_key, plan_id=m.plan_id, reply_to=m.reply_to,
+                                   attachments=tuple(files.get(int(m.id), ())))
+                for m in conn.execute(select(M).where(M.c.id.in_(wanted)))}
+    return {token: messages[mid] for token, mid in ids.items()}
+
+
+def _fresh_message(run: _Run, recipient: Any, rows: list[Any], model: Any) -> Message | None:
+    """Render a claimed recipient's message for the night (None: nothing left to say)."""
+    kinds = _topics(rows)
+    if WEEKLY_TOPIC in kinds and run.topics is not None:
+        model.weekly = run.topics.weekly_part(_day(kinds[WEEKLY_TOPIC].raised_on or run.as_of))
+    if not model.items and model.weekly is None and not model.decisions:
+        return None
+    attached = run.forms.for_message(run.plan, recipient, model, run.as_of) if run.forms is not None else ()
+    rendered = render_model(run.plan, model, run.templates)
+    return Message(recipient_name=recipient.name, address=recipient.address, subject=rendered.subject,
+                   text=rendered.text, html=rendered.html,
+                   message_key=message_key(run.plan.id, recipient.key, [int(r.id) for r in rows]),
+                   plan_id=run.plan.id, reply_to=run.settings.reply_address if attached else None,
+                   attachments=attached)
+
+
+def _store_messages(run: _Run, new: list[tuple[str, str, Message]], void: list[str]) -> None:
+    """Freeze the batch's fresh messages (and their attachments) and point their rows at
+    them, in one transaction; void the rows with nothing left to say."""
+    if not new and not void:
+        return
+    with run.engine.begin() as conn:
+        if void:
+            conn.execute(update(D).where(D.c.claim.in_(void), D.c.state == "sending")
+                         .values(state="void", last_error="nothing left to say when it was due"))
+        if not new:
+            return
+        ids = conn.execute(insert(M).returning(M.c.id, sort_by_parameter_order=True), [
+            {"plan_id": run.plan.id, "recipient_key": key, "message_key": m.message_key, "as_of": run.as_of,
+             "subject": m.subject, "text": m.text, "html": m.html, "reply_to": m.reply_to, "created_at": run.now}
+            for key, _, m in new]).scalars().all()
+        files = [{"message_id": mid, "position": position, "filename": f.filename, "mime_type": f.mime_type,
+                  "content": f.content}
+                 for mid, (_, _, m) in zip(ids, new, strict=True) for position, f in enumerate(m.attachments)]
+        if files:
+            conn.execute(insert(MA), files)
+        conn.execute(update(D).where(D.c.claim == bindparam("b_token")).values(message_id=bindparam("b_message")),
+                     [{"b_token": token, "b_message": mid} for mid, (_, token, _) in zip(ids, new, strict=True)])
 
 
 def _report_open_circuits(routes: dict[str, Route], held: dict[str, int], summary: DeliverySummary) -> None:
@@ -241,126 +581,22 @@ def _coordinator_name(plan: Plan) -> str:
     return unit.name if unit else plan.plan.coordinator
 
 
-def _deliver_one(engine: Engine, plan: Plan, recipient: Any, route: Route, *, now: dt.datetime,
-                 as_of: dt.date, settings: Settings, summary: DeliverySummary, coordinator: str,
-                 templates: Path | None, after_send: Callable[[int], None] | None,
-                 topics: TopicSource | None, forms: FormSource | None = None) -> bool:
-    """One recipient's messages of the run: a message frozen earlier and still unsent goes
-    first, as it was; once it is through, everything else due follows in one fresh message
-    (so a backlog held by an outage goes out in this run, not the next). True when the
-    channel turned out broken (and is now disabled)."""
-    while True:
-        outcome, resent = _send_next(engine, plan, recipient, route, now=now, as_of=as_of, settings=settings,
-                                     summary=summary, coordinator=coordinator, templates=templates,
-                                     after_send=after_send, topics=topics, forms=forms)
-        if outcome != "sent" or not resent:
-            return outcome == "fault"
-
-
-def _send_next(engine: Engine, plan: Plan, recipient: Any, route: Route, *, now: dt.datetime,
-               as_of: dt.date, settings: Settings, summary: DeliverySummary, coordinator: str,
-               templates: Path | None, after_send: Callable[[int], None] | None,
-               topics: TopicSource | None, forms: FormSource | None = None) -> tuple[str, bool]:
-    """Claim, freeze, send and record the recipient's next message: (outcome, whether it
-    was frozen before this run); outcome is none | sent | failed | fault."""
-    token = uuid.uuid4().hex
-    if not claim(engine, plan.id, recipient.key, now, token):
-        return "none", False
-    faults.point("deliver.claimed")
-    frozen = frozen_message(engine, plan, recipient, token, now=now, as_of=as_of, coordinator=coordinator,
-                            templates=templates, portal_url=plan.plan.portal_url or settings.portal_url, topics=topics,
-                            forms=forms, reply_address=settings.reply_address)
-    if frozen is None:
-        return "none", False
-    message, resent = frozen
-    try:
-        receipt = route.channel.send(message)
-    except DeliveryError as exc:
-        _record_failure(engine, token, now, str(exc), permanent=exc.permanent, channel_fault=exc.channel_fault,
-                        max_attempts=settings.delivery_max_attempts, summary=summary)
-        if exc.channel_fault:  # the channel itself is broken (bad token, auth): not one bad address
-            _disable_channel(engine, route.name, str(exc), now)
-        summary.errors.append(f"{route.name} → {recipient.key}: {exc}")
-        return ("fault" if exc.channel_fault else "failed"), resent
-    if after_send is not None:
-        after_send(_claimed_count(engine, token))
-    faults.point("deliver.sent")  # the crash window: sent, not yet recorded
-    with engine.begin() as conn:
-        sent = conn.execute(update(D).where(D.c.claim == token, D.c.state == "sending").values(
-            state="sent", sent_at=now, receipt=receipt.detail[:500], last_error=None, fault=None)).rowcount
-        _record_weekly_sent(conn, plan.id, token, now, route.name, receipt.detail)
-    summary.messages_sent += 1
-    summary.deliveries_sent += int(sent)
-    return "sent", resent
-
-
-def _claimed_count(engine: Engine, token: str) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).where(D.c.claim == token, D.c.reminder_id.is_not(None))).scalar_one())
-
-
-def frozen_message(engine: Engine, plan: Plan, recipient: Any, token: str, *, now: dt.datetime, as_of: dt.date,
-                   coordinator: str,
-                   portal_url: str | None, templates: Path | None = None,
-                   topics: TopicSource | None = None, forms: FormSource | None = None,
-                   reply_address: str | None = None) -> tuple[Message, bool] | None:
-    """The message of the rows claimed under `token`, and whether it was frozen before: the
-    stored one when they already have one, else rendered now, for `as_of`, and stored
-    before anything is sent — the unit's form attached to it included, so a resend carries
-    the same workbook. None when the rows have nothing left to say (a decisions digest
-    whose decisions were all taken)."""
-    with engine.connect() as conn:
-        rows = conn.execute(select(D.c.id, D.c.message_id, D.c.topic, D.c.raised_on).where(D.c.claim == token)).all()
-        stored = next((r.message_id for r in rows if r.message_id is not None), None)
-        if stored is not None:
-            m = conn.execute(select(M).where(M.c.id == stored)).one()
-            files = conn.execute(select(MA).where(MA.c.message_id == stored).order_by(MA.c.position)).all()
-            return Message(recipient_name=recipient.name, address=recipient.address, subject=m.subject, text=m.text,
-                           html=m.html, message_key=m.message_key, plan_id=m.plan_id, reply_to=m.reply_to,
-                           attachments=tuple(Attachment(f.filename, bytes(f.content), f.mime_type) for f in files)), True
-        _, model = claimed_message(conn, plan, recipient, token, as_of, coordinator=coordinator, portal_url=portal_url)
-        kinds = {str(r.topic).split(":")[0]: r for r in rows if r.topic}
-        if DECISIONS_TOPIC in kinds and not model.decisions:
-            model.decisions = waiting_decisions(conn, plan, as_of)
-    if WEEKLY_TOPIC in kinds and topics is not None:
-        model.weekly = topics.weekly_part(_day(kinds[WEEKLY_TOPIC].raised_on or as_of))
-    if not model.items and model.weekly is None and not model.decisions:
-        with engine.begin() as conn:
-            conn.execute(update(D).where(D.c.claim == token, D.c.state == "sending")
-                         .values(state="void", last_error="nothing left to say when it was due"))
-        return None
-    attached = forms.for_message(plan, recipient, model, as_of) if forms is not None else ()
-    reply_to = reply_address if attached else None
-    rendered = render_model(plan, model, templates)
-    key = message_key(plan.id, recipient.key, [int(r.id) for r in rows])
-    with engine.begin() as conn:
-        stored = conn.execute(insert(M).values(plan_id=plan.id, recipient_key=recipient.key, message_key=key,
-                                               as_of=as_of, subject=rendered.subject, text=rendered.text,
-                                               html=rendered.html, reply_to=reply_to, created_at=now)
-                              .returning(M.c.id)).scalar_one()
-        for position, file in enumerate(attached):
-            conn.execute(insert(MA).values(message_id=stored, position=position, filename=file.filename,
-                                           mime_type=file.mime_type, content=file.content))
-        conn.execute(update(D).where(D.c.claim == token).values(message_id=stored))
-    faults.point("deliver.frozen")
-    return Message(recipient_name=recipient.name, address=recipient.address, subject=rendered.subject,
-                   text=rendered.text, html=rendered.html, message_key=key, plan_id=plan.id, reply_to=reply_to,
-                   attachments=attached), False
-
-
 def _day(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
-def _record_weekly_sent(conn: Connection, plan_id: str, token: str, now: dt.datetime, channel: str,
-                        receipt: str) -> None:
-    """The audit record of a week's report sent, in the transaction recording its delivery."""
-    for row in conn.execute(select(D.c.recipient_key, D.c.topic, D.c.raised_on).where(
-            D.c.claim == token, D.c.topic.like(f"{WEEKLY_TOPIC}:%"))):
-        record_event(conn, plan_id=plan_id, kind=WEEKLY_EVENT, actor="nightly", source="nightly", at=now,
-                     payload={"week": row.topic.split(":", 1)[1], "as_of": str(row.raised_on),
-                              "recipient": row.recipient_key, "state": "sent", "channel": channel,
-                              "receipt": receipt[:500], "with": "outbox"})
+def _record_weekly_sent(conn: Connection, plan_id: str, receipts: dict[str, str], now: dt.datetime,
+                        channel: str) -> None:
+    """The audit record of a week's report sent, in the transaction recording its delivery
+    (`receipts`: claim token -> the channel's receipt)."""
+    tokens = list(receipts)
+    for start in range(0, len(tokens), 500):
+        for row in conn.execute(select(D.c.claim, D.c.recipient_key, D.c.topic, D.c.raised_on).where(
+                D.c.claim.in_(tokens[start:start + 500]), D.c.topic.like(f"{WEEKLY_TOPIC}:%"))):
+            record_event(conn, plan_id=plan_id, kind=WEEKLY_EVENT, actor="nightly", source="nightly", at=now,
+                         payload={"week": row.topic.split(":", 1)[1], "as_of": str(row.raised_on),
+                                  "recipient": row.recipient_key, "state": "sent", "channel": channel,
+                                  "receipt": receipts[row.claim][:500], "with": "outbox"})
 
 
 def _record_failure(engine: Engine, token: str, now: dt.datetime, error: str, *, permanent: bool,

@@ -35,42 +35,86 @@ DECISIONS_LISTED = 30  # the coordinator's message lists this many decisions of 
 def claimed_message(conn: Connection, plan: Plan, recipient: Any, token: str, as_of: dt.date, *,
                     coordinator: str, portal_url: str | None) -> tuple[list[int], MessageModel]:
     """(delivery ids, message model) of the deliveries claimed under `token`."""
+    return claimed_messages(conn, plan, [(recipient, token)], as_of, coordinator=coordinator,
+                            portal_url=portal_url)[token]
+
+
+def claimed_messages(conn: Connection, plan: Plan, claims: list[tuple[Any, str]], as_of: dt.date, *,
+                     coordinator: str, portal_url: str | None) -> dict[str, tuple[list[int], MessageModel]]:
+    """(delivery ids, message model) per claim token of a batch of (recipient, token): the
+    items, the unit's words and the roles held are read once for the whole batch."""
+    tokens = [token for _, token in claims]
+    rows_by_token: dict[str, list[Any]] = {token: [] for token in tokens}
+    for row in _claimed_rows(conn, tokens):
+        rows_by_token[row.claim].append(row)
+    words = latest_words(conn, [row.obligation_id for rows in rows_by_token.values() for row in rows], as_of)
+    held = held_roles_of(conn, plan.id, [recipient.key for recipient, _ in claims])
+    shared = _Shared(plan, as_of, words)
+    decisions: list[Decision] | None = None  # the same for every coordinator message of the batch
+    found: dict[str, tuple[list[int], MessageModel]] = {}
+    for recipient, token in claims:
+        rows = rows_by_token[token]
+        by_audience = shared.items_by_audience(rows, held.get(recipient.key, set()))
+        sections = [Section(a, by_audience[a]) for a in AUDIENCES if a in by_audience]
+        model = MessageModel(plan.plan.locale, recipient.name, plan.plan.title, as_of, coordinator, portal_url, sections)
+        if "coordinator" in by_audience:
+            decisions = waiting_decisions(conn, plan, as_of) if decisions is None else decisions
+            model.decisions = list(decisions)
+        if "leading_group" in by_audience:
+            listed = by_audience["leading_group"]
+            previous = previous_message_obligations(conn, plan.id, recipient.key, token)
+            model.digest = build_digest(
+                listed, previous_total=None if previous is None else len(previous),
+                new=sum(1 for i in listed if previous is None or i.obligation_id not in previous))
+        found[token] = ([row.id for row in rows], model)
+    return found
+
+
+def _claimed_rows(conn: Connection, tokens: list[str]) -> list[Any]:
     t, u = TaskRow.__table__, UnitRow.__table__  # type: ignore[attr-defined]
-    rows = conn.execute(
-        select(D.c.id, R.c.level, R.c.position, R.c.overdue_wd, O.c.id.label("obligation_id"), O.c.task_id,
-               O.c.unit_id, O.c.period, O.c.due, t.c.title, u.c.name.label("unit_name"))
-        .join(R, R.c.id == D.c.reminder_id).join(O, O.c.id == R.c.obligation_id)
-        .join(t, and_(t.c.plan_id == O.c.plan_id, t.c.id == O.c.task_id))
-        .join(u, and_(u.c.plan_id == O.c.plan_id, u.c.id == O.c.unit_id))
-        .where(D.c.claim == token).order_by(R.c.position.desc(), O.c.due, O.c.task_id, O.c.unit_id)
-    ).all()
-    calendar = WorkCalendar(plan.plan.calendar)
-    words = latest_words(conn, [row.obligation_id for row in rows], as_of)
-    handlers = {unit.id: unit.contact.name for unit in plan.units if unit.contact is not None}
-    held = held_roles(conn, plan.id, recipient.key)
-    step_roles = {step.level: {role.value for role in step.notify} for step in plan.ladder()}
-    by_audience: dict[str, list[Item]] = {}
-    seen: set[tuple[str, int]] = set()
-    for row in rows:
-        audience = audience_of(row.unit_id, step_roles.get(row.level, set()), held)
-        if (audience, row.obligation_id) in seen:
-            continue  # two steps of one item in one message (a missed night): listed once, highest first
-        seen.add((audience, row.obligation_id))
-        by_audience.setdefault(audience, []).append(Item(
-            row.task_id, row.title, row.unit_name, row.period, row.due, row.level, row.position, row.overdue_wd,
-            None if row.overdue_wd else days_left(calendar, as_of, row.due), obligation_id=row.obligation_id,
-            unit_id=row.unit_id, handler=handlers.get(row.unit_id), latest=words.get(row.obligation_id)))
-    sections = [Section(a, by_audience[a]) for a in AUDIENCES if a in by_audience]
-    model = MessageModel(plan.plan.locale, recipient.name, plan.plan.title, as_of, coordinator, portal_url, sections)
-    if "coordinator" in by_audience:
-        model.decisions = waiting_decisions(conn, plan, as_of)
-    if "leading_group" in by_audience:
-        listed = by_audience["leading_group"]
-        previous = previous_message_obligations(conn, plan.id, recipient.key, token)
-        model.digest = build_digest(
-            listed, previous_total=None if previous is None else len(previous),
-            new=sum(1 for i in listed if previous is None or i.obligation_id not in previous))
-    return [row.id for row in rows], model
+    found: list[Any] = []
+    for start in range(0, len(tokens), 500):
+        found += conn.execute(
+            select(D.c.id, D.c.claim, R.c.level, R.c.position, R.c.overdue_wd, O.c.id.label("obligation_id"),
+                   O.c.task_id, O.c.unit_id, O.c.period, O.c.due, t.c.title, u.c.name.label("unit_name"))
+            .join(R, R.c.id == D.c.reminder_id).join(O, O.c.id == R.c.obligation_id)
+            .join(t, and_(t.c.plan_id == O.c.plan_id, t.c.id == O.c.task_id))
+            .join(u, and_(u.c.plan_id == O.c.plan_id, u.c.id == O.c.unit_id))
+            .where(D.c.claim.in_(tokens[start:start + 500]))
+            .order_by(R.c.position.desc(), O.c.due, O.c.task_id, O.c.unit_id)
+        ).all()
+    return found
+
+
+class _Shared:
+    """What every message of a batch reads alike: the calendar (days left per due date,
+    computed once), the contacts' names, the roles each ladder step notifies."""
+
+    def __init__(self, plan: Plan, as_of: dt.date, words: dict[int, UnitWords]) -> None:
+        self.calendar = WorkCalendar(plan.plan.calendar)
+        self.as_of, self.words = as_of, words
+        self.handlers = {unit.id: unit.contact.name for unit in plan.units if unit.contact is not None}
+        self.step_roles = {step.level: {role.value for role in step.notify} for step in plan.ladder()}
+        self.left: dict[dt.date, int | None] = {}
+
+    def days_left(self, due: dt.date) -> int | None:
+        if due not in self.left:
+            self.left[due] = days_left(self.calendar, self.as_of, due)
+        return self.left[due]
+
+    def items_by_audience(self, rows: list[Any], held: set[tuple[str, str]]) -> dict[str, list[Item]]:
+        by_audience: dict[str, list[Item]] = {}
+        seen: set[tuple[str, int]] = set()
+        for row in rows:
+            audience = audience_of(row.unit_id, self.step_roles.get(row.level, set()), held)
+            if (audience, row.obligation_id) in seen:
+                continue  # two steps of one item in one message (a missed night): listed once, highest first
+            seen.add((audience, row.obligation_id))
+            by_audience.setdefault(audience, []).append(Item(
+                row.task_id, row.title, row.unit_name, row.period, row.due, row.level, row.position, row.overdue_wd,
+                None if row.overdue_wd else self.days_left(row.due), obligation_id=row.obligation_id,
+                unit_id=row.unit_id, handler=self.handlers.get(row.unit_id), latest=self.words.get(row.obligation_id)))
+        return by_audience
 
 
 def audience_of(unit_id: str, step_roles: set[str], held: set[tuple[str, str]]) -> str:
@@ -83,9 +127,18 @@ def audience_of(unit_id: str, step_roles: set[str], held: set[tuple[str, str]]) 
 
 
 def held_roles(conn: Connection, plan_id: str, recipient_key: str) -> set[tuple[str, str]]:
+    return held_roles_of(conn, plan_id, [recipient_key]).get(recipient_key, set())
+
+
+def held_roles_of(conn: Connection, plan_id: str, keys: list[str]) -> dict[str, set[tuple[str, str]]]:
+    """(unit, role) pairs each recipient holds, for many recipients at once."""
     rr = RoleRecipient.__table__  # type: ignore[attr-defined]
-    return {(row.unit_id, row.role) for row in conn.execute(
-        select(rr.c.unit_id, rr.c.role).where(rr.c.plan_id == plan_id, rr.c.recipient_key == recipient_key))}
+    found: dict[str, set[tuple[str, str]]] = {}
+    for start in range(0, len(keys), 500):
+        for row in conn.execute(select(rr.c.recipient_key, rr.c.unit_id, rr.c.role).where(
+                rr.c.plan_id == plan_id, rr.c.recipient_key.in_(keys[start:start + 500]))):
+            found.setdefault(row.recipient_key, set()).add((row.unit_id, row.role))
+    return found
 
 
 def latest_words(conn: Connection, obligation_ids: list[int], as_of: dt.date) -> dict[int, UnitWords]:

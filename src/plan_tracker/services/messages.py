@@ -176,7 +176,9 @@ def _environment(folder: str | None) -> Environment:
     """The shipped templates (package data), or a folder of the caller's own.
     `.txt.j2` templates are plain text (no escaping); `.html.j2` ones autoescape every value."""
     loader: BaseLoader = template_loader() if folder is None else FileSystemLoader(folder)
-    env = Environment(loader=loader, undefined=StrictUndefined,
+    # auto_reload off: each template is compiled once per process and never stat()ed again
+    # (a night renders thousands of messages from the same three templates).
+    env = Environment(loader=loader, undefined=StrictUndefined, auto_reload=False,
                       autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
                       keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     return env

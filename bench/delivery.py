@@ -1,0 +1,223 @@
+"""Delivery throughput (issue 17): the province's first-night messages delivered to the file
+outbox and to a local SMTP server, and what one `fsync` costs here.
+
+    python -m bench.delivery [--units 500]          # one JSON line per measurement
+
+The store is the province's shape (`bench.province`: UNITS units × 17 monthly tasks) with its
+first night evaluated (untimed); each measurement delivers that night's messages (two per
+unit: contact and head, 15 items each) on a copy of the store, in-process:
+
+- `deliver_file`: `services.delivery.deliver` to the file outbox (no reply forms);
+- `deliver_file_forms`: the nightly's delivery stage (`deliver_with_weekly`), which attaches
+  each unit contact's signed reply form (an XLSX) to the message;
+- `deliver_smtp`: `deliver` to aiosmtpd (its `Sink` handler, in its own process, so the
+  server does not share this interpreter's lock);
+- `fsync`: N files of a message's size written one by one with an `fsync` each (what the
+  outbox did per message), and as one group (written, `fsync`ed by 8 threads, the folder
+  `fsync`ed once: what it does now);
+- `channel_file`, `channel_smtp`: the channels alone on ready messages (no store, no
+  rendering): the file outbox one `send` per message against `send_group` per batch; SMTP
+  one connection per message against one session per batch.
+
+SQLite only (the store is copied between measurements).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from bench.province import FIRST_NIGHT, NOW, UNITS, write_province_plan
+
+PLAN = "province-2018"
+FSYNC_FILES = 200
+MESSAGE_BYTES = 12_000  # about a province message with its text and HTML parts
+
+
+def prepare(folder: Path, units: int) -> Path:
+    """The province's store with its first night evaluated; returns the SQLite file."""
+    import bench.province as province
+    from plan_tracker.services.nightly import evaluate
+    from plan_tracker.services.plans import apply_plan
+    from plan_tracker.store.db import make_engine, migrate
+
+    province.UNITS = units  # write_province_plan reads it
+    plan_file = write_province_plan(folder / "plan", PLAN)
+    path = folder / "template.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    apply_plan(engine, plan_file, actor="bench", source="bench")
+    evaluate(engine, PLAN, FIRST_NIGHT, now=NOW)
+    engine.dispose()
+    return path
+
+
+def timed_delivery(template: Path, folder: Path, name: str, **settings: Any) -> dict[str, Any]:
+    from plan_tracker.reports.weekly_mail import deliver_with_weekly
+    from plan_tracker.services.delivery import deliver
+    from plan_tracker.settings import Settings
+    from plan_tracker.store.db import make_engine
+
+    work = folder / name
+    work.mkdir()
+    shutil.copy(template, work / "store.sqlite3")
+    engine = make_engine(f"sqlite:///{work / 'store.sqlite3'}")
+    configured = Settings(data_dir=work / "var", **settings)
+    run = deliver_with_weekly if name.endswith("forms") else deliver
+    started = time.perf_counter()
+    summary = run(engine, PLAN, now=NOW, as_of=FIRST_NIGHT, settings=configured)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return {"step": name, "seconds": round(seconds, 3), "messages": summary.messages_sent,
+            "deliveries": summary.deliveries_sent, "failed": summary.failed,
+            "messages_per_s": round(summary.messages_sent / seconds, 1)}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _sink() -> tuple[int, subprocess.Popen[bytes]]:
+    """aiosmtpd with its Sink handler in its own process; (port, process) once it listens."""
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+                               "-c", "aiosmtpd.handlers.Sink"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return port, server
+
+
+def smtp_delivery(template: Path, folder: Path) -> dict[str, Any]:
+    port, server = _sink()
+    try:
+        return timed_delivery(template, folder, "deliver_smtp", smtp_host="127.0.0.1", smtp_port=port)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def fsync_cost(folder: Path, files: int = FSYNC_FILES) -> dict[str, Any]:
+    """Per-file cost of one `fsync` each, serially, against the group: write all, fsync in
+    8 threads, fsync the folder once."""
+    data = os.urandom(MESSAGE_BYTES)
+    serial, group = folder / "fsync-serial", folder / "fsync-group"
+    serial.mkdir()
+    group.mkdir()
+    started = time.perf_counter()
+    for n in range(files):
+        with open(serial / f"{n}.eml", "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    one_by_one = time.perf_counter() - started
+    started = time.perf_counter()
+    fds = []
+    for n in range(files):
+        fd = os.open(group / f"{n}.eml", os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, data)
+        fds.append(fd)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(os.fsync, fds))
+    for fd in fds:
+        os.close(fd)
+    dir_fd = os.open(group, os.O_RDONLY)
+    os.fsync(dir_fd)
+    os.close(dir_fd)
+    together = time.perf_counter() - started
+    return {"step": "fsync", "files": files, "bytes": MESSAGE_BYTES,
+            "ms_per_file_serial": round(one_by_one / files * 1000, 3),
+            "ms_per_file_group": round(together / files * 1000, 3)}
+
+
+def _messages(count: int) -> list[Any]:
+    from plan_tracker.channels import Message
+
+    body = "\n".join(f"{n}. 月度任务{n % 17}（县{n}）：已逾期 {n % 9} 个工作日，请尽快报送进展。" for n in range(15))
+    return [Message(recipient_name=f"联络员{n}", address=f"c{n}@example.org", subject=f"【督办提醒】县{n}：15 项待报送",
+                    text=body * 4, html=f"<p>{body}</p>" * 4, message_key=f"bench-{n}", plan_id=PLAN)
+            for n in range(count)]
+
+
+def channel_rates(folder: Path, count: int = 1000) -> list[dict[str, Any]]:
+    """Messages per second through each channel alone, the former way and the batched way."""
+    from plan_tracker.channels import FileOutboxChannel, SmtpChannel
+
+    messages = _messages(count)
+    one, group = FileOutboxChannel(folder / "one"), FileOutboxChannel(folder / "group")
+    started = time.perf_counter()
+    for message in messages:
+        one.send(message)
+    serial = time.perf_counter() - started
+    started = time.perf_counter()
+    for start in range(0, count, 256):
+        group.send_group(messages[start:start + 256])
+    grouped = time.perf_counter() - started
+    rows = [{"step": "channel_file", "messages": count, "per_message_send_per_s": round(count / serial, 1),
+             "send_group_per_s": round(count / grouped, 1)}]
+    port, server = _sink()
+    try:
+        smtp = SmtpChannel("127.0.0.1", port)
+        few = messages[:300]
+        started = time.perf_counter()
+        for message in few:
+            smtp.send(message)
+        serial = time.perf_counter() - started
+        started = time.perf_counter()
+        for start in range(0, len(few), 50):
+            with smtp.session() as send:
+                for message in few[start:start + 50]:
+                    send(message)
+        reused = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(10)
+    rows.append({"step": "channel_smtp", "messages": len(few), "connection_per_message_per_s": round(len(few) / serial, 1),
+                 "session_per_batch_per_s": round(len(few) / reused, 1)})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--units", type=int, default=UNITS, help="units of the province plan (2 messages each)")
+    parser.add_argument("--only", default="file,forms,smtp,fsync,channels", help="which measurements, comma-separated")
+    args = parser.parse_args()
+    wanted = set(args.only.split(","))
+    folder = Path(tempfile.mkdtemp(prefix="bench-delivery-"))
+    try:
+        template = prepare(folder, args.units) if wanted & {"file", "forms", "smtp"} else None
+        rows = []
+        if template is not None and "file" in wanted:
+            rows.append(timed_delivery(template, folder, "deliver_file"))
+        if template is not None and "forms" in wanted:
+            rows.append(timed_delivery(template, folder, "deliver_file_forms"))
+        if template is not None and "smtp" in wanted:
+            rows.append(smtp_delivery(template, folder))
+        if "fsync" in wanted:
+            rows.append(fsync_cost(folder))
+        if "channels" in wanted:
+            rows += channel_rates(folder)
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False), flush=True)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
