@@ -197,3 +197,27 @@ def test_every_out_and_doctor_key_reads_as_one_language() -> None:
     mixed = [key for key, texts in MESSAGES.items() if key.startswith(("out.", "doctor.", "cli."))
              and (ENGLISH_RUN.search(QUOTED.sub(" ", literal(texts["zh"]))) or CJK.search(literal(texts["en"])))]
     assert mixed == []
+
+
+@both_languages
+def test_deliver_says_which_channel_it_stopped_trying_in_the_plans_language(
+    words_store: str, monkeypatch: pytest.MonkeyPatch, closed_port: int
+) -> None:
+    from plan_tracker.settings import get_settings
+
+    monkeypatch.setenv("PLAN_TRACKER_SMTP_HOST", "127.0.0.1")  # mail by SMTP, and its server down
+    monkeypatch.setenv("PLAN_TRACKER_SMTP_PORT", str(closed_port))
+    monkeypatch.setenv("PLAN_TRACKER_SMTP_BREAKER_THRESHOLD", "1")
+    monkeypatch.setenv("PLAN_TRACKER_NOW", "2018-04-03T02:00:00+08:00")  # the night: outside the window
+    get_settings.cache_clear()
+    night = runner.invoke(app, ["nightly", "--plan", WORDS_PLAN_ID, "--as-of", "2018-04-03"])
+    assert night.exit_code == 0, night.output
+    monkeypatch.setenv("PLAN_TRACKER_NOW", "2018-04-03T10:00:00+08:00")  # office hours
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["deliver", "--plan", WORDS_PLAN_ID])
+    get_settings.cache_clear()
+    stopped = [line.strip() for line in result.stdout.splitlines() if line.startswith("  ")]
+    assert len(stopped) == 1, result.stdout
+    assert stopped[0].startswith({"zh": "smtp：连续 1 次连接失败后停止尝试",
+                                  "en": "smtp: stopped trying after 1 connection failures"}[words_store])
+    assert speaks(QUOTED.sub(" ", stopped[0].split("（最后一次：")[0].split("(the last:")[0]), words_store), stopped

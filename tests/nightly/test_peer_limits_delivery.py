@@ -99,6 +99,8 @@ def test_a_hung_mail_server_costs_seconds_for_60_recipients_and_uses_no_attempts
     assert (summary.failed, summary.deferred, summary.messages_sent) == (3, 57, 0)
     assert len(hung_server.accepted) == 3
     assert any("stopped trying after 3 connection failures" in e and "57 recipient(s)" in e for e in summary.errors)
+    (stopped,) = summary.stopped  # what the CLI words for people
+    assert (stopped.channel, stopped.failures, stopped.waiting) == ("smtp", 3, 57) and stopped.last_error
     rows = email_rows(engine)
     assert len(rows) == 60
     assert sorted((state, attempts) for _, state, attempts in rows) == [("failed", 1)] * 3 + [("pending", 0)] * 57

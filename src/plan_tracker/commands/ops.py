@@ -118,9 +118,10 @@ def deliver(
         _say("out.delivered", plan_locale(engine, pid), plan=pid, delivered=result.deliveries_sent,
              messages=result.messages_sent, failed=result.failed, dead=result.dead, waiting=result.waiting,
              held=held_note(result.held), deferred=msg("out.deferred", count=result.deferred) if result.deferred else "")
-        for error in result.errors:
-            if "stopped trying" in error:  # an open circuit: the operator should know why
-                out.print(f"  {error}", markup=False, highlight=False)
+        for stopped in result.stopped:  # an open circuit: the operator should know why
+            out.print("  " + word("out.stopped_trying", plan_locale(engine, pid), channel=stopped.channel,
+                                  failures=stopped.failures, error=stopped.last_error, waiting=stopped.waiting),
+                      markup=False, highlight=False)
 
 
 @app.command("init")

@@ -504,6 +504,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "prefect.undelivered": {"zh": "{what}：有发送未能发出 — {parts}", "en": "{what}: deliveries did not go out — {parts}"},
     "prefect.undelivered_plan": {"zh": "计划 {plan}：失败 {failed}，无法送达 {dead}，已送达 {delivered}，等待发送时段 {waiting}",
                                  "en": "plan {plan}: failed {failed}, dead {dead}, delivered {delivered}, waiting {waiting}"},
+    "out.stopped_trying": {"zh": "{channel}：连续 {failures} 次连接失败后停止尝试（最后一次：{error}）；{waiting} 位收件人等待下次发送",
+                           "en": "{channel}: stopped trying after {failures} connection failures in a row (the last: "
+                                 "{error}); {waiting} recipient(s) wait for the next delivery run"},
     "out.night_undelivered": {"zh": "{plan}：有 {count} 条未能发出（失败 {failed}，无法送达 {dead}；已送达 {delivered}，"
                                     "等待发送时段 {waiting}）；处理办法见 `plan-tracker doctor`",
                               "en": "{plan}: {count} deliveries did not go out (failed {failed}, dead {dead}; delivered "

@@ -124,7 +124,18 @@ class DeliverySummary:
     waiting: int = 0  # outside the delivery window
     held: int = 0  # deliveries waiting for a disabled channel (no attempt used)
     deferred: int = 0  # recipients not tried: their channel's circuit breaker opened this run
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # for the log: channel and peer's own words
+    stopped: list[StoppedChannel] = field(default_factory=list)  # circuits opened this run, for people
+
+
+@dataclass(frozen=True)
+class StoppedChannel:
+    """A channel this run stopped trying (its circuit breaker opened): the CLI words it."""
+
+    channel: str
+    failures: int
+    last_error: str
+    waiting: int  # recipients left for the next delivery run
 
 
 @dataclass(frozen=True)
@@ -574,6 +585,9 @@ def _report_open_circuits(routes: dict[str, Route], held: dict[str, int], summar
         if reason is not None:
             summary.errors.append(f"{route.name}: stopped trying after {reason}; "
                                   f"{held.get(route.name, 0)} recipient(s) wait for the next delivery run")
+            breaker = route.channel.breaker  # type: ignore[attr-defined]  # circuit_open found one
+            summary.stopped.append(StoppedChannel(route.name, breaker.failures, breaker.last_error or "",
+                                                  held.get(route.name, 0)))
 
 
 def _coordinator_name(plan: Plan) -> str:
