@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ReportFormat = Literal["html", "md", "xlsx", "json"]
 
 
 class Settings(BaseSettings):
@@ -59,6 +61,12 @@ class Settings(BaseSettings):
     evaluation_batch: int = Field(
         default=50_000, ge=1, description="obligations evaluated per transaction by the nightly run"
     )
+    # NoDecode: the environment gives a comma-separated list (`html,json`), not JSON
+    nightly_formats: Annotated[tuple[ReportFormat, ...], NoDecode] = Field(
+        default=("html", "xlsx", "json"),
+        description="formats of the day's report files the nightly run writes (comma-separated: html, md, xlsx, "
+                    "json; empty: none). Each is rendered once from the night's report, after the reminders went out",
+    )
     shard_deployment: str = Field(
         default="evaluate-shard/evaluate-shard",
         description="the Prefect deployment ('flow/deployment') that runs one unit shard of a split night",
@@ -92,6 +100,14 @@ class Settings(BaseSettings):
     def secure_cookies(self) -> bool:
         """The portal's cookies are Secure unless the plain-HTTP development switch is on."""
         return not self.insecure_http
+
+    @field_validator("nightly_formats", mode="before")
+    @classmethod
+    def _split_formats(cls, value: Any) -> Any:
+        """`html, json` → ("html", "json"), each once, in the order given."""
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return tuple(dict.fromkeys(value)) if isinstance(value, list | tuple) else value
 
     def sends_hsts(self) -> bool:
         """HSTS is sent when the portal's address is https (and not in plain-HTTP development)."""

@@ -1,7 +1,9 @@
 """The nightly report stage: the day's report files, and the weekly report to managers.
 
-- Every night writes `<reports>/<plan>/<as-of>.html|.xlsx|.json` (atomically; a re-run
-  rewrites the same files).
+- Every night writes `<reports>/<plan>/<as-of>.<format>` in the formats of
+  `PLAN_TRACKER_NIGHTLY_FORMATS` (default html, xlsx, json), each rendered once from the
+  night's one report model (atomically; a re-run rewrites the same files). The stage runs
+  after the reminders are recorded and delivered: a failure here loses or delays none.
 - On the first working day of each ISO week (by the plan's calendar) the week's report goes
   to the managers — the plan's coordinator and leading-group recipients — through the
   delivery outbox (`reports.weekly_mail.raise_weekly`, raised in the delivery stage): one
@@ -22,6 +24,7 @@ between a send and its record, resent byte-identical (same Message-ID).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +43,7 @@ from plan_tracker.services.plans import stored_plan
 from plan_tracker.store.models import Event
 from plan_tracker.store.outbox_models import NightlyRun, Recipient, RoleRecipient
 
-DAILY_FORMATS = ("html", "xlsx", "json")
+DAILY_FORMATS = ("html", "xlsx", "json")  # the default of `Settings.nightly_formats`
 MANAGER_ROLES = ("coordinator", "leading_group")
 WEEKLY_EVENT = "report.weekly"
 
@@ -66,13 +69,14 @@ class ReportStageResult:
                 "weekly": {"week": w.week, "sent": w.sent, "waiting": w.waiting, "failed": w.failed}}
 
 
-def daily_paths(folder: Path, plan_id: str, as_of: dt.date) -> dict[str, Path]:
-    return {fmt: folder / plan_id / f"{as_of.isoformat()}.{fmt}" for fmt in DAILY_FORMATS}
+def daily_paths(folder: Path, plan_id: str, as_of: dt.date,
+                formats: Sequence[str] = DAILY_FORMATS) -> dict[str, Path]:
+    return {fmt: folder / plan_id / f"{as_of.isoformat()}.{fmt}" for fmt in formats}
 
 
-def write_daily_files(report: Report, folder: Path) -> list[Path]:
+def write_daily_files(report: Report, folder: Path, formats: Sequence[str] = DAILY_FORMATS) -> list[Path]:
     return [write_atomically(path, render(report, fmt), mode=SHARED)
-            for fmt, path in daily_paths(folder, report.plan_id, report.as_of).items()]
+            for fmt, path in daily_paths(folder, report.plan_id, report.as_of, formats).items()]
 
 
 def week_key(day: dt.date) -> str:
@@ -99,10 +103,13 @@ def weekly_due(calendar: WorkCalendar, as_of: dt.date, first_night: dt.date | No
 
 def run_report_stage(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, settings: Any,
                      factory: Any = None, context: PlanContext | None = None) -> ReportStageResult:
-    """The nightly `report` stage: write the day's files, then the weekly report if due."""
+    """The nightly `report` stage: write the day's files (in `settings.nightly_formats`; the
+    report model is built only when one is asked for), then the weekly report if due."""
     result = ReportStageResult()
-    daily = build_report(engine, context or plan_id, as_of)
-    result.files = write_daily_files(daily, settings.folder("reports"))
+    formats = tuple(settings.nightly_formats)
+    if formats:
+        daily = build_report(engine, context or plan_id, as_of)
+        result.files = write_daily_files(daily, settings.folder("reports"), formats)
     with engine.connect() as conn:
         plan = context.plan if context is not None else stored_plan(conn, plan_id, as_of)
         runs = NightlyRun.__table__  # type: ignore[attr-defined]
