@@ -47,6 +47,8 @@ def mail(night: Night) -> Any:
     """The units' replies in the mailbox (PLAN_TRACKER_IMAP_URL; nothing when unset): their
     forms are ingested before the night's lights are computed (inbox.mail). A mailbox out of
     reach is said in the night's summary; the other stages run."""
+    if not night.settings.has_mailbox():
+        return None  # as `run_fetch` answers, without importing the IMAP client and the form readers
     from plan_tracker.channels.mailbox import MailboxConfigError
     from plan_tracker.inbox.mail import FetchSummary, run_fetch
 

@@ -109,6 +109,10 @@ class Settings(BaseSettings):
             value = [part.strip() for part in value.split(",") if part.strip()]
         return tuple(dict.fromkeys(value)) if isinstance(value, list | tuple) else value
 
+    def has_mailbox(self) -> bool:
+        """Whether a reply mailbox is configured (PLAN_TRACKER_IMAP_URL set and not empty)."""
+        return self.imap_url is not None and bool(self.imap_url.get_secret_value())
+
     def sends_hsts(self) -> bool:
         """HSTS is sent when the portal's address is https (and not in plain-HTTP development)."""
         return not self.insecure_http and (self.portal_url or "").lower().startswith("https://")

@@ -54,7 +54,6 @@ from plan_tracker.inbox.messages import DEFAULT_LOCALE, Msg, msg, word
 from plan_tracker.inbox.readers import RawRow, ReadFile, read_report
 from plan_tracker.inbox.rows import Checked, RowContext, check_row, is_blank
 from plan_tracker.inbox.safety import MAX_FILE_BYTES, Deadline, neutralise
-from plan_tracker.inbox.template import plan_version
 from plan_tracker.services.plans import stored_plan
 from plan_tracker.services.submissions import NotYourObligation, record_report
 from plan_tracker.store.audit import record_event
@@ -164,6 +163,9 @@ def ingest_file(engine: Engine, plan_id: str, path: Path | str, *, today: dt.dat
     check_layout(folder)
     name = _last_component(str(path))
     receipt = FileReceipt(file=repr(name)[1:-1], plan=plan_id)
+    # the template writer imports openpyxl: only once a file arrives
+    from plan_tracker.inbox.template import plan_version
+
     with engine.connect() as conn:
         plan = stored_plan(conn, plan_id, today)  # the version in force the day it arrives; raises UnknownPlan: a usage error, not a file's fault
         version = plan_version(conn, plan_id)

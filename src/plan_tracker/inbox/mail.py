@@ -395,7 +395,7 @@ def run_fetch(engine: Engine, settings: Settings, *, now: dt.datetime, only_plan
 
     from plan_tracker.channels.mailbox import MailboxConfigError, open_source
 
-    if settings.imap_url is None or not settings.imap_url.get_secret_value():
+    if not settings.has_mailbox() or settings.imap_url is None:
         return None
     source = open_source(settings.imap_url.get_secret_value(), settings.imap_done_folder)
     try:

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
-from openpyxl.utils import get_column_letter
-
 from plan_tracker.inbox.columns import (
     BY_KEY,
     META_SHEET,
@@ -131,6 +129,14 @@ def rows_from_grid(grid: Iterable[tuple[int, Sequence[Any]]], sheet: str,
         raise FileRefused.because("sheet.no_header", sheet=sheet, task=BY_KEY["task"].label,
                                   status=BY_KEY["status"].label, limit=MAX_HEADER_SEARCH)
     return identity, rows
+
+
+def get_column_letter(index: int) -> str:
+    """A column's letter (1 → A): openpyxl is imported only once a sheet is read, so the
+    nightly run (and every command that reads no file) starts without it."""
+    from openpyxl.utils import get_column_letter as letter
+
+    return str(letter(index))
 
 
 def _header(values: Sequence[Any], sheet: str, index: int) -> list[tuple[str, str | None, str]]:
