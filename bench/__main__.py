@@ -178,6 +178,12 @@ TARGETS = [
      lambda r: r["nightly_cli"]["seconds"] <= 5),
     ("nightly on the founding plan <= 5 s (CLI, no Prefect server, PostgreSQL)", FOUNDING, "postgresql",
      lambda r: r["nightly_cli"]["seconds"] <= 5),
+    # a first night at 1M: the realistic night's first evaluation (every light new, every due
+    # step fires) plus delivering what it raised to the file outbox (21k messages)
+    ("first night of 1M with delivery to the file outbox <= 30 s (SQLite)", 1_000_000, "sqlite",
+     lambda r: r["evaluate"]["first_night_seconds"] + r["deliver"]["seconds"] <= 30),
+    ("first night of 1M with delivery to the file outbox <= 45 s (PostgreSQL)", 1_000_000, "postgresql",
+     lambda r: r["evaluate"]["first_night_seconds"] + r["deliver"]["seconds"] <= 45),
     ("a province's first night (102k obligations) <= 4 s, whole `plan-tracker nightly` process (SQLite)",
      PROVINCE, "sqlite", lambda r: r["first_night_cli"]["seconds"] <= 4),
     ("a province's first night (102k obligations) <= 6 s, whole `plan-tracker nightly` process (PostgreSQL)",

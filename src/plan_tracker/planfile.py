@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import PlanIssue
-from plan_tracker.domain.messages import msg
+from plan_tracker.domain.messages import msg, os_reason
 from plan_tracker.domain.obligations import schedule_issues
 from plan_tracker.domain.plan import BLANK_PREFIX, Plan, cross_check
 from plan_tracker.wording import DEFAULT_LOCALE, Msg, render
@@ -170,13 +170,13 @@ def _read(path: Path, display: str) -> str:
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise PlanFileError([Problem(display, 1, 1, msg("file.cannot_read", reason=exc.strerror))]) from exc
+        raise PlanFileError([Problem(display, 1, 1, msg("file.cannot_read", reason=os_reason(exc)))]) from exc
     if size > MAX_FILE_BYTES:
         raise PlanFileError([Problem(display, 1, 1, msg("file.too_big", size=size, limit=MAX_FILE_BYTES))])
     try:
         raw = path.read_bytes()
     except OSError as exc:  # e.g. a directory: bad input (exit 2), not an internal error
-        raise PlanFileError([Problem(display, 1, 1, msg("file.cannot_read", reason=exc.strerror))]) from exc
+        raise PlanFileError([Problem(display, 1, 1, msg("file.cannot_read", reason=os_reason(exc)))]) from exc
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

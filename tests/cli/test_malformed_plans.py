@@ -311,7 +311,17 @@ def test_a_directory_instead_of_a_file_is_bad_input(runs: Runs) -> None:
 def test_a_missing_file_is_bad_input(runs: Runs) -> None:
     run = runs["missing"]
     assert run.returncode == 2
-    assert "nowhere.yaml:1:1: cannot read the file: No such file or directory" in run.stderr
+    assert "nowhere.yaml:1:1: cannot read the file: no such file or folder" in run.stderr
+
+
+def test_the_systems_reason_is_worded_in_the_readers_language(tmp_path: Path) -> None:
+    """The operating system's own sentence is English; a Chinese reader gets the catalogue's."""
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "PLAN_TRACKER_LOCALE": "zh",
+           "PLAN_TRACKER_DATABASE_URL": f"sqlite:///{tmp_path / 'store.sqlite3'}"}
+    run = subprocess.run([sys.executable, "-m", "plan_tracker.cli", "plan", "validate", str(tmp_path / "nowhere.yaml")],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
+    assert run.returncode == 2
+    assert "nowhere.yaml:1:1: 无法读取文件：文件或文件夹不存在" in run.stderr, run.stderr
 
 
 def test_a_bad_value_is_reported_once_not_echoed_as_a_second_fault(runs: Runs) -> None:

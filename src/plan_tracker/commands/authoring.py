@@ -18,7 +18,7 @@ from plan_tracker.commands.common import (
     plan_app,
     reader_locale,
 )
-from plan_tracker.domain.messages import word
+from plan_tracker.domain.messages import os_reason, word
 
 
 @plan_app.command("draft")
@@ -141,7 +141,7 @@ def _open(path: Path) -> TextIO:
     try:
         return path.open("w", encoding="utf-8", newline="")
     except OSError as exc:
-        raise BadInput("cli.cannot_write", path=path, reason=exc.strerror or str(exc)) from None
+        raise BadInput("cli.cannot_write", path=path, reason=os_reason(exc)) from None
 
 
 def _write(path: Path, text: str) -> None:

@@ -19,6 +19,7 @@ Pure data plus `msg`/`word`: the domain imports it, so it imports only `wording`
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 from plan_tracker.wording import DEFAULT_LOCALE, Catalogue, Msg
@@ -229,6 +230,13 @@ MESSAGES: dict[str, dict[str, str]] = {
     "form.approve_or_reject": {"zh": "审批结果应为 approve 或 reject", "en": "decision must be approve or reject"},
     "form.accept_or_send_back": {"zh": "审核结果应为 accept 或 send_back", "en": "decision must be accept or send_back"},
     # -- plan files (planfile.py) -------------------------------------------------------------------------------------
+    # the operating system's reason, in the plan's words (its own sentence is English)
+    "os.not_found": {"zh": "文件或文件夹不存在", "en": "no such file or folder"},
+    "os.denied": {"zh": "没有访问权限", "en": "permission denied"},
+    "os.is_folder": {"zh": "这是一个文件夹，不是文件", "en": "it is a folder, not a file"},
+    "os.not_folder": {"zh": "路径中有一段不是文件夹", "en": "a part of the path is not a folder"},
+    "os.disk_full": {"zh": "磁盘空间不足", "en": "no space left on the disk"},
+    "os.read_only": {"zh": "文件系统为只读", "en": "the file system is read-only"},
     "file.cannot_read": {"zh": "无法读取文件：{reason}", "en": "cannot read the file: {reason}"},
     "file.too_big": {"zh": "文件有 {size} 字节；计划文件最大 {limit} 字节", "en": "file is {size} bytes; plans are limited to {limit}"},
     "file.not_utf8": {"zh": "文件不是 UTF-8 文本（请另存为 UTF-8）", "en": "the file is not UTF-8 text (save it as UTF-8)"},
@@ -650,6 +658,18 @@ CATALOGUE = Catalogue(MESSAGES)
 def msg(key: str, /, **fields: Any) -> Msg:
     """A message of this catalogue: `key` and its named fields, worded later."""
     return CATALOGUE.msg(key, **fields)
+
+
+_OS_REASONS = {errno.ENOENT: "os.not_found", errno.EACCES: "os.denied", errno.EPERM: "os.denied",
+               errno.EISDIR: "os.is_folder", errno.ENOTDIR: "os.not_folder", errno.ENOSPC: "os.disk_full",
+               errno.EROFS: "os.read_only"}
+
+
+def os_reason(exc: OSError) -> Msg | str:
+    """Why the operating system refused, worded by the catalogue for the common reasons (its
+    own `strerror` is English); any other reason as the system says it."""
+    key = _OS_REASONS.get(exc.errno or 0)
+    return msg(key) if key else (exc.strerror or str(exc))
 
 
 def word(key: str, /, locale: str = DEFAULT_LOCALE, **fields: Any) -> str:
