@@ -38,7 +38,8 @@ class Reminder(SQLModel, table=True):
     __tablename__ = "reminder"
     __table_args__ = (
         UniqueConstraint("obligation_id", "level", "seq", name="uq_reminder_step"),
-        Index("ix_reminder_plan_fired", "plan_id", "fired_on"),
+        # a batch reads tonight's reminders of its obligation range (migration 0011)
+        Index("ix_reminder_plan_fired", "plan_id", "fired_on", "obligation_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     plan_id: str = Field(max_length=64)
