@@ -13,8 +13,9 @@ ones whose period has not started yet (a unit may report ahead). The workbook ha
 - hidden sheet `_meta`: format, plan id, unit id, plan version, as-of and generated dates,
   so that a returned file is matched back to its plan and unit without guessing.
 
-Every text cell goes through `safety.put`, so a task title such as `=HYPERLINK(…)` lands as
-text, never as a formula.
+Every text cell goes through `safety.safe_value`, so a task title such as `=HYPERLINK(…)` lands
+as text, never as a formula. The XLSX is written by `inbox.form_xlsx` (every unit contact's
+reminder carries one, so it must be cheap), and the same arguments give the same bytes.
 """
 
 from __future__ import annotations
