@@ -1,6 +1,12 @@
-"""The form written part by part (`inbox.form_xlsx`) is the workbook openpyxl built before:
+"""The form written with XlsxWriter (`inbox.form_xlsx`) is the workbook openpyxl built before:
 openpyxl reads the same cells, styles, protection, validations and identity from both; and
-the same form is the same bytes, dated by its day, never by the clock."""
+the same form is the same bytes, dated by its day, never by the clock.
+
+What is compared is what a spreadsheet shows, so four ways of spelling the same thing are
+read as one: a colour's alpha byte (Excel ignores it in fills; openpyxl writes 00, XlsxWriter
+FF), a font without a size (the workbook's 11 pt, which XlsxWriter writes out), a validation
+without an operator (the schema's default, `between`) and one `<col>` spanning columns of the
+same width (read column by column)."""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+from openpyxl.utils import get_column_letter
 
 from plan_tracker.inbox.readers import read_report
 from plan_tracker.inbox.safety import Deadline
@@ -44,10 +51,19 @@ def reference(plan: Any, unit: str, rows: list[StatusRow], secret: str | None) -
     return out.getvalue()
 
 
+DEFAULT_SIZE = 11.0  # the Normal style's font size, which a font without `sz` has
+
+
 def cell_facts(cell: Any) -> tuple[Any, ...]:
     return (cell.value, cell.data_type, cell.number_format, cell.protection.locked, cell.fill.patternType,
-            cell.fill.fgColor.rgb if cell.fill.patternType else None, bool(cell.font.b), cell.font.sz if cell.font.b else None,
+            cell.fill.fgColor.rgb[-6:] if cell.fill.patternType else None, bool(cell.font.b),
+            (cell.font.sz or DEFAULT_SIZE) if cell.font.b else None,
             cell.alignment.wrap_text, cell.alignment.horizontal, cell.alignment.vertical)
+
+
+def widths(sheet: Any) -> dict[str, float]:
+    return {get_column_letter(c): d.width for d in sheet.column_dimensions.values() if d.customWidth
+            for c in range(d.min, d.max + 1)}
 
 
 def sheet_facts(sheet: Any) -> dict[str, Any]:
@@ -55,11 +71,11 @@ def sheet_facts(sheet: Any) -> dict[str, Any]:
     return {
         "state": sheet.sheet_state, "dimensions": sheet.dimensions, "freeze": sheet.freeze_panes,
         "merged": sorted(str(r) for r in sheet.merged_cells.ranges),
-        "widths": {k: d.width for k, d in sheet.column_dimensions.items() if d.customWidth},
+        "widths": widths(sheet),
         "protection": {k: getattr(protection, k) for k in ("sheet", "objects", "scenarios", "formatCells",
                                                             "formatColumns", "formatRows", "insertRows",
                                                             "deleteRows", "selectLockedCells", "selectUnlockedCells")},
-        "validations": sorted((v.type, v.operator, v.formula1, v.formula2, str(v.sqref), v.allow_blank,
+        "validations": sorted((v.type, v.operator or "between", v.formula1, v.formula2, str(v.sqref), v.allow_blank,
                                v.showErrorMessage, v.showInputMessage, v.errorTitle, v.error, v.promptTitle, v.prompt)
                               for v in sheet.data_validations.dataValidation),
         "cells": {c.coordinate: cell_facts(c) for row in sheet.iter_rows() for c in row
@@ -93,8 +109,8 @@ def test_the_same_form_is_the_same_bytes_dated_by_its_day_not_the_clock(tmp_path
     plan = plan_of(tmp_path, PLAN_YAML)
     made = [build_form(plan, 1, plan.unit("town-a"), TOWN_A, as_of=AS_OF, today=TODAY, secret=SECRET) for _ in range(2)]
     assert made[0] == made[1]
-    with zipfile.ZipFile(io.BytesIO(made[0])) as archive:
-        assert {info.date_time for info in archive.infolist()} == {(TODAY.year, TODAY.month, TODAY.day, 0, 0, 0)}
+    with zipfile.ZipFile(io.BytesIO(made[0])) as archive:  # XlsxWriter's fixed date for the zip entries
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
     created = openpyxl.load_workbook(io.BytesIO(made[0])).properties.created
     assert created == dt.datetime(TODAY.year, TODAY.month, TODAY.day)
     later = build_form(plan, 1, plan.unit("town-a"), TOWN_A, as_of=AS_OF, today=TODAY + dt.timedelta(days=1),

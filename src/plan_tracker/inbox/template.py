@@ -14,8 +14,9 @@ ones whose period has not started yet (a unit may report ahead). The workbook ha
   so that a returned file is matched back to its plan and unit without guessing.
 
 Every text cell goes through `safety.safe_value`, so a task title such as `=HYPERLINK(…)` lands
-as text, never as a formula. The XLSX is written by `inbox.form_xlsx` (every unit contact's
-reminder carries one, so it must be cheap), and the same arguments give the same bytes.
+as text, never as a formula. The XLSX is written with XlsxWriter by `inbox.form_xlsx` (every
+unit contact's reminder carries one, so it must be cheap), and the same arguments give the same
+bytes.
 """
 
 from __future__ import annotations
@@ -42,23 +43,7 @@ from plan_tracker.inbox.columns import (
     STATUS_CHOICES,
     indicator_label,
 )
-from plan_tracker.inbox.form_xlsx import (
-    BOLD,
-    DATE,
-    DEFAULT,
-    FILL_IN,
-    FILL_IN_DATE,
-    FILL_IN_WRAP,
-    GREYED,
-    HEADER,
-    LIGHT_STYLE,
-    OPEN,
-    TITLE,
-    Cell,
-    Validation,
-    sheet_xml,
-    workbook_bytes,
-)
+from plan_tracker.inbox.form_xlsx import LIGHT_KIND, Cell, FormWriter, Kind, Validation
 from plan_tracker.inbox.messages import msg
 from plan_tracker.services.plans import stored_plan
 from plan_tracker.services.status import StatusRow, status_rows
@@ -142,38 +127,40 @@ def build_form(plan: Plan, version: int, unit: Unit, rows: list[StatusRow], *, a
     grid = [_title(plan, unit, as_of), _identity(plan, version, unit, as_of), _headers(indicators)]
     grid += [_row(row, tasks[row.task].title, labels[row.task], indicators) for row in rows]
     widths = [c.width for c in COLUMNS] + [max(12, len(label) * 2) for label in indicators]
-    sheet = sheet_xml(grid, widths=widths, merged=[f"A{TITLE_ROW}:{get_column_letter(max(width, 8))}{TITLE_ROW}"],
-                      validations=_validations(plan, len(rows), indicators), frozen=(FIRST_ROW, 3),
-                      format_rows_and_columns=True)  # widths and heights may still be changed
-    return workbook_bytes([(SHEET, sheet, False), (META_SHEET, _meta_sheet(plan, version, unit, as_of, today, secret),
-                                                   True)], day=today)
+    form = FormWriter(today)
+    form.sheet(SHEET, grid, widths=widths, merged=[(TITLE_ROW - 1, 0, TITLE_ROW - 1, max(width, 8) - 1)],
+               validations=_validations(plan, len(rows), indicators), frozen=(FIRST_ROW, 3),
+               format_rows_and_columns=True)  # widths and heights may still be changed
+    form.sheet(META_SHEET, _meta_rows(plan, version, unit, as_of, today, secret), hidden=True)
+    return form.bytes()
 
 
 def _title(plan: Plan, unit: Unit, as_of: dt.date) -> list[Cell]:
-    return [(f"{plan.plan.title} — {unit.name} 工作进展反馈表（截至 {as_of.isoformat()}）", TITLE)]
+    return [(f"{plan.plan.title} — {unit.name} 工作进展反馈表（截至 {as_of.isoformat()}）", Kind.TITLE)]
 
 
 def _identity(plan: Plan, version: int, unit: Unit, as_of: dt.date) -> list[Cell]:
     identity: list[tuple[str, Any]] = [(IDENTITY_LABELS["plan"], plan.id), (IDENTITY_LABELS["unit"], unit.id),
                                        (IDENTITY_LABELS["plan_version"], version),
                                        (IDENTITY_LABELS["as_of"], as_of.isoformat())]
-    return [cell for label, value in identity for cell in ((label, BOLD), (value, DEFAULT))]
+    return [cell for label, value in identity for cell in ((label, Kind.BOLD), (value, Kind.DEFAULT))]
 
 
 def _headers(indicators: list[str]) -> list[Cell]:
-    return [(c.label, HEADER) for c in COLUMNS] + [(label, HEADER) for label in indicators]
+    return [(c.label, Kind.HEADER) for c in COLUMNS] + [(label, Kind.HEADER) for label in indicators]
 
 
 def _row(row: StatusRow, title: str, own: tuple[str, ...], indicators: list[str]) -> list[Cell]:
     """Pre-filled cells locked (the due date as a date); the cells to fill unlocked, white;
     an indicator cell open only when the indicator is the row's task's, grey otherwise."""
-    cells: list[Cell] = [(row.task, DEFAULT), (title, DEFAULT), (row.period, DEFAULT), (row.due, DATE),
-                         (LIGHT_LABELS_ZH.get(row.light, row.light), LIGHT_STYLE.get(row.light, DEFAULT))]
+    cells: list[Cell] = [(row.task, Kind.DEFAULT), (title, Kind.DEFAULT), (row.period, Kind.DEFAULT),
+                         (row.due, Kind.DATE),
+                         (LIGHT_LABELS_ZH.get(row.light, row.light), LIGHT_KIND.get(row.light, Kind.DEFAULT))]
     cells += [(None, _FILL_IN_STYLE[c.key]) for c in COLUMNS if c.fill_in]
-    return cells + [(None, OPEN if label in own else GREYED) for label in indicators]
+    return cells + [(None, Kind.OPEN if label in own else Kind.GREYED) for label in indicators]
 
 
-_FILL_IN_STYLE = {c.key: {"note": FILL_IN_WRAP, "reported_on": FILL_IN_DATE}.get(c.key, FILL_IN)
+_FILL_IN_STYLE = {c.key: {"note": Kind.FILL_IN_WRAP, "reported_on": Kind.FILL_IN_DATE}.get(c.key, Kind.FILL_IN)
                   for c in COLUMNS if c.fill_in}
 
 
@@ -188,22 +175,22 @@ def _validations(plan: Plan, count: int, indicators: list[str]) -> list[Validati
 
     start = plan.plan.start
     found = [
-        Validation("list", span("status"), '"' + ",".join(STATUS_CHOICES) + '"', "状态",
-                   "请从下拉列表中选择：" + "、".join(STATUS_CHOICES), prompt_title="状态", prompt="请从下拉列表中选择"),
-        Validation("whole", span("progress"), "0", "进度(%)", "请填写 0 到 100 之间的整数", operator="between",
-                   formula2="100"),
-        Validation("date", span("reported_on"), f"DATE({start.year},{start.month},{start.day})", "报送日期",
-                   "请填写日期，例如 2018-03-31", operator="greaterThanOrEqual"),
+        Validation("list", span("status"), "状态", "请从下拉列表中选择：" + "、".join(STATUS_CHOICES),
+                   choices=STATUS_CHOICES, prompt_title="状态", prompt="请从下拉列表中选择"),
+        Validation("integer", span("progress"), "进度(%)", "请填写 0 到 100 之间的整数", value="0", maximum="100"),
+        Validation("date", span("reported_on"), "报送日期", "请填写日期，例如 2018-03-31", criteria=">=",
+                   value=f"DATE({start.year},{start.month},{start.day})"),
     ]
     if indicators:
         first = get_column_letter(len(COLUMNS) + 1)
         final = get_column_letter(len(COLUMNS) + len(indicators))
-        found.append(Validation("decimal", f"{first}{FIRST_ROW}:{final}{last}", "-1000000000000", "指标", "请填写数字",
-                                operator="between", formula2="1000000000000"))
+        found.append(Validation("decimal", f"{first}{FIRST_ROW}:{final}{last}", "指标", "请填写数字",
+                                value="-1000000000000", maximum="1000000000000"))
     return found
 
 
-def _meta_sheet(plan: Plan, version: int, unit: Unit, as_of: dt.date, today: dt.date, secret: str | None) -> str:
+def _meta_rows(plan: Plan, version: int, unit: Unit, as_of: dt.date, today: dt.date,
+               secret: str | None) -> list[list[Cell]]:
     entries: list[tuple[str, Any]] = [
         ("format", META_FORMAT), ("plan", plan.id), ("unit", unit.id), ("plan_version", version),
         ("as_of", as_of.isoformat()), ("generated_on", today.isoformat()), ("sheet", SHEET),
@@ -211,4 +198,4 @@ def _meta_sheet(plan: Plan, version: int, unit: Unit, as_of: dt.date, today: dt.
     ]
     if secret is not None:
         entries.append((signature.KEY, signature.sign(secret, dict(entries))))
-    return sheet_xml([[(key, DEFAULT), (value, DEFAULT)] for key, value in entries])
+    return [[(key, Kind.DEFAULT), (value, Kind.DEFAULT)] for key, value in entries]
