@@ -1,5 +1,5 @@
 """The report form as openpyxl built it before `inbox.form_xlsx` (issue 17): the reference the
-direct writer is held equal to, cell by cell, as openpyxl reads both back."""
+XlsxWriter form is held equal to, cell by cell, as openpyxl reads both back."""
 
 from __future__ import annotations
 
