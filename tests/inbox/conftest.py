@@ -107,9 +107,7 @@ def templates(applied: Engine, tmp_path: Path) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def base_template(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A genuine town-a template, built once without a store: the base of the hostile corpus."""
-    from io import BytesIO
-
-    from plan_tracker.inbox.template import build_workbook
+    from plan_tracker.inbox.template import build_form
     from plan_tracker.planfile import load_plan
     from plan_tracker.services.status import StatusRow
 
@@ -118,9 +116,7 @@ def base_template(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     plan = load_plan(path)
     rows = [StatusRow("cap.training", "town-a", "2018-Q2", dt.date(2018, 7, 6), "green", None, None, 0),
             StatusRow("cap.self-check", "town-a", "once", dt.date(2018, 6, 29), "green", None, None, 0)]
-    out = BytesIO()
-    build_workbook(plan, 1, plan.unit("town-a"), rows, as_of=AS_OF, today=TODAY).save(out)
-    return out.getvalue()
+    return build_form(plan, 1, plan.unit("town-a"), rows, as_of=AS_OF, today=TODAY)
 
 
 def fill(template: Path, out: Path, answers: dict[tuple[str, str], dict[str, Any]]) -> Path:

@@ -165,16 +165,14 @@ YAML_REPORT = ("plan: inbox-2018\nunit: town-a\nplan_version: 1\nreports:\n"
 def template_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     from tests.inbox.conftest import PLAN_YAML as INBOX_YAML
 
-    from plan_tracker.inbox.template import build_workbook
+    from plan_tracker.inbox.template import build_form
     from plan_tracker.services.status import StatusRow
 
     path = tmp_path_factory.mktemp("inbox-plan") / "plan.yaml"
     path.write_text(INBOX_YAML, encoding="utf-8")
     plan = load_plan(path)
     rows = [StatusRow("cap.training", "town-a", "2018-Q2", dt.date(2018, 7, 6), "green", None, None, 0)]
-    out = io.BytesIO()
-    build_workbook(plan, 1, plan.unit("town-a"), rows, as_of=dt.date(2018, 5, 2), today=dt.date(2018, 5, 2)).save(out)
-    return out.getvalue()
+    return build_form(plan, 1, plan.unit("town-a"), rows, as_of=dt.date(2018, 5, 2), today=dt.date(2018, 5, 2))
 
 
 def check_read(data: bytes, name: str) -> str:

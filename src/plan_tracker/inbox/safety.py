@@ -100,11 +100,18 @@ def neutralise(value: T) -> T | str:
     return value
 
 
-def put(cell: Any, value: object) -> Any:
-    """Write `value` into an openpyxl cell as data, never as a formula."""
+def safe_value(value: T) -> T | str:
+    """What a cell may hold of `value`: neutralised, without the control characters an XLSX
+    cannot carry, within Excel's length for one cell."""
     safe = neutralise(value)
     if isinstance(safe, str):
-        safe = _ILLEGAL_XLSX.sub("", safe)[:MAX_CELL_CHARS]
+        return _ILLEGAL_XLSX.sub("", safe)[:MAX_CELL_CHARS]
+    return safe
+
+
+def put(cell: Any, value: object) -> Any:
+    """Write `value` into an openpyxl cell as data, never as a formula."""
+    safe = safe_value(value)
     cell.value = safe
     if isinstance(safe, str):
         cell.data_type = "s"  # belt and braces: openpyxl takes any leading '=' as a formula

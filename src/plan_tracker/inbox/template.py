@@ -13,8 +13,10 @@ ones whose period has not started yet (a unit may report ahead). The workbook ha
 - hidden sheet `_meta`: format, plan id, unit id, plan version, as-of and generated dates,
   so that a returned file is matched back to its plan and unit without guessing.
 
-Every text cell goes through `safety.put`, so a task title such as `=HYPERLINK(…)` lands as
-text, never as a formula.
+Every text cell goes through `safety.safe_value`, so a task title such as `=HYPERLINK(…)` lands
+as text, never as a formula. The XLSX is written with XlsxWriter by `inbox.form_xlsx` (every
+unit contact's reminder carries one, so it must be cheap), and the same arguments give the same
+bytes.
 """
 
 from __future__ import annotations
@@ -25,12 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.utils import get_column_letter
-from openpyxl.workbook.protection import WorkbookProtection
-from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import Connection, Engine, select
 
 from plan_tracker.domain.errors import DomainError
@@ -40,15 +37,14 @@ from plan_tracker.inbox import signature
 from plan_tracker.inbox.columns import (
     COLUMNS,
     IDENTITY_LABELS,
-    LIGHT_COLOURS,
     LIGHT_LABELS_ZH,
     META_FORMAT,
     META_SHEET,
     STATUS_CHOICES,
     indicator_label,
 )
+from plan_tracker.inbox.form_xlsx import LIGHT_KIND, Cell, FormWriter, Kind, Validation
 from plan_tracker.inbox.messages import msg
-from plan_tracker.inbox.safety import put
 from plan_tracker.services.plans import stored_plan
 from plan_tracker.services.status import StatusRow, status_rows
 from plan_tracker.store.models import PlanRow
@@ -56,10 +52,6 @@ from plan_tracker.store.models import PlanRow
 SHEET = "反馈表"
 TITLE_ROW, IDENTITY_ROW, HEADER_ROW, FIRST_ROW = 1, 2, 3, 4
 OPEN_LIGHTS = ("green", "yellow", "red")
-GREY = PatternFill("solid", fgColor="D9D9D9")
-HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-FILL_IN = PatternFill("solid", fgColor="FFFFFF")
-UNLOCKED = Protection(locked=False)
 
 
 class TemplateError(DomainError):
@@ -114,123 +106,91 @@ def write_templates(engine: Engine, plan_id: str, *, as_of: dt.date, today: dt.d
     for u in plan.units:  # plan order, so files come out in a stable order
         if u.id not in rows:
             continue
-        workbook = build_workbook(plan, version, u, rows[u.id], as_of=as_of, today=today, secret=secret)
         path = out_dir / f"{plan_id}-{u.id}-{as_of.isoformat()}.xlsx"
-        workbook.save(path)
+        path.write_bytes(build_form(plan, version, u, rows[u.id], as_of=as_of, today=today, secret=secret))
         written.append(TemplateFile(u.id, path, len(rows[u.id])))
     return written
 
 
-def build_workbook(plan: Plan, version: int, unit: Unit, rows: list[StatusRow], *, as_of: dt.date,
-                   today: dt.date, secret: str | None = None) -> Workbook:
+def build_form(plan: Plan, version: int, unit: Unit, rows: list[StatusRow], *, as_of: dt.date,
+               today: dt.date, secret: str | None = None) -> bytes:
+    """The unit's form as XLSX bytes (see the module docstring); the same arguments give the
+    same bytes."""
     tasks = {t.id: t for _, t in plan.tasks()}
+    labels = {row.task: tuple(indicator_label(i.model_dump()) for i in tasks[row.task].indicators) for row in rows}
     indicators: list[str] = []  # column labels, in order of first use
     for row in rows:
-        for ind in tasks[row.task].indicators:
-            label = indicator_label(ind.model_dump())
+        for label in labels[row.task]:
             if label not in indicators:
                 indicators.append(label)
-    workbook = Workbook()
-    sheet = workbook.active
-    assert isinstance(sheet, Worksheet)
-    sheet.title = SHEET
     width = len(COLUMNS) + len(indicators)
-    _title_and_identity(sheet, plan, version, unit, as_of, width)
-    _headers(sheet, indicators)
-    first_indicator = len(COLUMNS) + 1
-    for offset, row in enumerate(rows):
-        r = FIRST_ROW + offset
-        values = {"task": row.task, "title": tasks[row.task].title, "period": row.period, "due": row.due,
-                  "light": LIGHT_LABELS_ZH.get(row.light, row.light)}
-        for c, column in enumerate(COLUMNS, start=1):
-            cell = sheet.cell(r, c)
-            if column.fill_in:
-                cell.protection = UNLOCKED
-                cell.fill = FILL_IN
-                if column.key == "note":
-                    cell.alignment = Alignment(wrap_text=True, vertical="top")
-                if column.key == "reported_on":
-                    cell.number_format = "yyyy-mm-dd"
-                continue
-            put(cell, values[column.key])
-            if column.key == "due":
-                cell.number_format = "yyyy-mm-dd"
-            if column.key == "light" and row.light in LIGHT_COLOURS:
-                cell.fill = PatternFill("solid", fgColor=LIGHT_COLOURS[row.light])
-        own = {indicator_label(i.model_dump()) for i in tasks[row.task].indicators}
-        for i, label in enumerate(indicators):
-            cell = sheet.cell(r, first_indicator + i)
-            if label in own:
-                cell.protection = UNLOCKED
-            else:
-                cell.fill = GREY
-    _validations(sheet, plan, len(rows), first_indicator, indicators)
-    sheet.freeze_panes = sheet.cell(FIRST_ROW, 3)
-    sheet.protection.sheet = True
-    sheet.protection.formatColumns = False  # widths and heights may still be changed
-    sheet.protection.formatRows = False
-    _meta_sheet(workbook, plan, version, unit, as_of, today, secret)
-    workbook.security = WorkbookProtection(lockStructure=True)  # no sheet added, renamed or unhidden
-    workbook.properties.creator = "plan-tracker"
-    return workbook
+    grid = [_title(plan, unit, as_of), _identity(plan, version, unit, as_of), _headers(indicators)]
+    grid += [_row(row, tasks[row.task].title, labels[row.task], indicators) for row in rows]
+    widths = [c.width for c in COLUMNS] + [max(12, len(label) * 2) for label in indicators]
+    form = FormWriter(today)
+    form.sheet(SHEET, grid, widths=widths, merged=[(TITLE_ROW - 1, 0, TITLE_ROW - 1, max(width, 8) - 1)],
+               validations=_validations(plan, len(rows), indicators), frozen=(FIRST_ROW, 3),
+               format_rows_and_columns=True)  # widths and heights may still be changed
+    form.sheet(META_SHEET, _meta_rows(plan, version, unit, as_of, today, secret), hidden=True)
+    return form.bytes()
 
 
-def _title_and_identity(sheet: Worksheet, plan: Plan, version: int, unit: Unit, as_of: dt.date, width: int) -> None:
-    put(sheet.cell(TITLE_ROW, 1), f"{plan.plan.title} — {unit.name} 工作进展反馈表（截至 {as_of.isoformat()}）")
-    sheet.cell(TITLE_ROW, 1).font = Font(bold=True, size=14)
-    sheet.merge_cells(start_row=TITLE_ROW, start_column=1, end_row=TITLE_ROW, end_column=max(width, 8))
+def _title(plan: Plan, unit: Unit, as_of: dt.date) -> list[Cell]:
+    return [(f"{plan.plan.title} — {unit.name} 工作进展反馈表（截至 {as_of.isoformat()}）", Kind.TITLE)]
+
+
+def _identity(plan: Plan, version: int, unit: Unit, as_of: dt.date) -> list[Cell]:
     identity: list[tuple[str, Any]] = [(IDENTITY_LABELS["plan"], plan.id), (IDENTITY_LABELS["unit"], unit.id),
                                        (IDENTITY_LABELS["plan_version"], version),
                                        (IDENTITY_LABELS["as_of"], as_of.isoformat())]
-    for i, (label, value) in enumerate(identity):
-        put(sheet.cell(IDENTITY_ROW, 2 * i + 1), label).font = Font(bold=True)
-        put(sheet.cell(IDENTITY_ROW, 2 * i + 2), value)
+    return [cell for label, value in identity for cell in ((label, Kind.BOLD), (value, Kind.DEFAULT))]
 
 
-def _headers(sheet: Worksheet, indicators: list[str]) -> None:
-    labels = [(c.label, c.width) for c in COLUMNS] + [(label, max(12, len(label) * 2)) for label in indicators]
-    for c, (label, col_width) in enumerate(labels, start=1):
-        cell = put(sheet.cell(HEADER_ROW, c), label)
-        cell.font = Font(bold=True)
-        cell.fill = HEADER_FILL
-        cell.alignment = Alignment(wrap_text=True, horizontal="center", vertical="center")
-        sheet.column_dimensions[get_column_letter(c)].width = col_width
+def _headers(indicators: list[str]) -> list[Cell]:
+    return [(c.label, Kind.HEADER) for c in COLUMNS] + [(label, Kind.HEADER) for label in indicators]
 
 
-def _validations(sheet: Worksheet, plan: Plan, count: int, first_indicator: int, indicators: list[str]) -> None:
+def _row(row: StatusRow, title: str, own: tuple[str, ...], indicators: list[str]) -> list[Cell]:
+    """Pre-filled cells locked (the due date as a date); the cells to fill unlocked, white;
+    an indicator cell open only when the indicator is the row's task's, grey otherwise."""
+    cells: list[Cell] = [(row.task, Kind.DEFAULT), (title, Kind.DEFAULT), (row.period, Kind.DEFAULT),
+                         (row.due, Kind.DATE),
+                         (LIGHT_LABELS_ZH.get(row.light, row.light), LIGHT_KIND.get(row.light, Kind.DEFAULT))]
+    cells += [(None, _FILL_IN_STYLE[c.key]) for c in COLUMNS if c.fill_in]
+    return cells + [(None, Kind.OPEN if label in own else Kind.GREYED) for label in indicators]
+
+
+_FILL_IN_STYLE = {c.key: {"note": Kind.FILL_IN_WRAP, "reported_on": Kind.FILL_IN_DATE}.get(c.key, Kind.FILL_IN)
+                  for c in COLUMNS if c.fill_in}
+
+
+def _validations(plan: Plan, count: int, indicators: list[str]) -> list[Validation]:
     if count == 0:
-        return
+        return []
     last = FIRST_ROW + count - 1
 
     def span(key: str) -> str:
         letter = get_column_letter(next(i for i, c in enumerate(COLUMNS, start=1) if c.key == key))
         return f"{letter}{FIRST_ROW}:{letter}{last}"
 
-    status = DataValidation(type="list", formula1='"' + ",".join(STATUS_CHOICES) + '"', allow_blank=True,
-                            showErrorMessage=True, errorTitle="状态", error="请从下拉列表中选择：" + "、".join(STATUS_CHOICES),
-                            showInputMessage=True, promptTitle="状态", prompt="请从下拉列表中选择")
-    progress = DataValidation(type="whole", operator="between", formula1="0", formula2="100", allow_blank=True,
-                              showErrorMessage=True, errorTitle="进度(%)", error="请填写 0 到 100 之间的整数")
     start = plan.plan.start
-    reported = DataValidation(type="date", operator="greaterThanOrEqual",
-                              formula1=f"DATE({start.year},{start.month},{start.day})", allow_blank=True,
-                              showErrorMessage=True, errorTitle="报送日期", error="请填写日期，例如 2018-03-31")
-    for validation, key in ((status, "status"), (progress, "progress"), (reported, "reported_on")):
-        validation.add(span(key))
-        sheet.add_data_validation(validation)
+    found = [
+        Validation("list", span("status"), "状态", "请从下拉列表中选择：" + "、".join(STATUS_CHOICES),
+                   choices=STATUS_CHOICES, prompt_title="状态", prompt="请从下拉列表中选择"),
+        Validation("integer", span("progress"), "进度(%)", "请填写 0 到 100 之间的整数", value="0", maximum="100"),
+        Validation("date", span("reported_on"), "报送日期", "请填写日期，例如 2018-03-31", criteria=">=",
+                   value=f"DATE({start.year},{start.month},{start.day})"),
+    ]
     if indicators:
-        number = DataValidation(type="decimal", operator="between", formula1="-1000000000000",
-                                formula2="1000000000000", allow_blank=True, showErrorMessage=True,
-                                errorTitle="指标", error="请填写数字")
-        first = get_column_letter(first_indicator)
-        final = get_column_letter(first_indicator + len(indicators) - 1)
-        number.add(f"{first}{FIRST_ROW}:{final}{last}")
-        sheet.add_data_validation(number)
+        first = get_column_letter(len(COLUMNS) + 1)
+        final = get_column_letter(len(COLUMNS) + len(indicators))
+        found.append(Validation("decimal", f"{first}{FIRST_ROW}:{final}{last}", "指标", "请填写数字",
+                                value="-1000000000000", maximum="1000000000000"))
+    return found
 
 
-def _meta_sheet(workbook: Workbook, plan: Plan, version: int, unit: Unit, as_of: dt.date, today: dt.date,
-                secret: str | None) -> None:
-    meta = workbook.create_sheet(META_SHEET)
+def _meta_rows(plan: Plan, version: int, unit: Unit, as_of: dt.date, today: dt.date,
+               secret: str | None) -> list[list[Cell]]:
     entries: list[tuple[str, Any]] = [
         ("format", META_FORMAT), ("plan", plan.id), ("unit", unit.id), ("plan_version", version),
         ("as_of", as_of.isoformat()), ("generated_on", today.isoformat()), ("sheet", SHEET),
@@ -238,8 +198,4 @@ def _meta_sheet(workbook: Workbook, plan: Plan, version: int, unit: Unit, as_of:
     ]
     if secret is not None:
         entries.append((signature.KEY, signature.sign(secret, dict(entries))))
-    for r, (key, value) in enumerate(entries, start=1):
-        put(meta.cell(r, 1), key)
-        put(meta.cell(r, 2), value)
-    meta.sheet_state = "hidden"
-    meta.protection.sheet = True
+    return [[(key, Kind.DEFAULT), (value, Kind.DEFAULT)] for key, value in entries]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Connection, Engine, TextClause, func, select, text
 
 from plan_tracker.services.context import PlanContext, plan_context
 from plan_tracker.store.evaluation_sql import status_rows_sql
@@ -58,12 +59,32 @@ def status_rows_in(conn: Connection, ctx: PlanContext, as_of: dt.date) -> list[S
     return rows
 
 
-def status_rows_of(conn: Connection, ctx: PlanContext, as_of: dt.date, obligation_ids: list[int]) -> list[StatusRow]:
-    """The rows of a few obligations (a message's items), each read by its id alone."""
-    params = ctx.eval_params(conn, as_of)
-    statement = text(status_rows_sql(history=ctx.reads_history(as_of)))
-    return [_status_row(r) for oid in sorted(set(obligation_ids))
-            for r in conn.execute(statement, {**params, "lo": oid, "hi": oid}).mappings()]
+def status_rows_of(conn: Connection, ctx: PlanContext, as_of: dt.date, obligation_ids: list[int],
+                   params: dict[str, Any] | None = None) -> list[StatusRow]:
+    """The rows of a few obligations (a message's items), in no set order: one read per run
+    of consecutive ids (a unit's items of one task usually are), never a row more.
+    `params`: `ctx.eval_params(conn, as_of)` when the caller has them already."""
+    params = ctx.eval_params(conn, as_of) if params is None else params
+    statement = _status_statement(ctx.reads_history(as_of))
+    return [_status_row(r) for low, high in _runs(sorted(set(obligation_ids)))
+            for r in conn.execute(statement, {**params, "lo": low, "hi": high}).mappings()]
+
+
+@cache
+def _status_statement(history: bool) -> TextClause:
+    # made once: `text` parses the long statement for its parameters, about 1 ms each time
+    return text(status_rows_sql(history=history))
+
+
+def _runs(ids: list[int]) -> list[tuple[int, int]]:
+    """Sorted ids as (first, last) of each run of consecutive ids."""
+    runs: list[tuple[int, int]] = []
+    for oid in ids:
+        if runs and runs[-1][1] == oid - 1:
+            runs[-1] = (runs[-1][0], oid)
+        else:
+            runs.append((oid, oid))
+    return runs
 
 
 def _status_row(r: Any) -> StatusRow:
