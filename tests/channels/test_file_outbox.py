@@ -118,3 +118,23 @@ def test_a_batch_is_written_as_files_a_resend_leaves_existing_ones_alone_and_a_b
     assert len(seen) == 1 and outbox.path_for(batch[1]).name not in seen[0]
     assert sum(1 for name in seen[0] if name.startswith(".tmp-")) == 2
     assert {oct(outbox.path_for(m).stat().st_mode & 0o777) for m in (batch[1], batch[3])} == {"0o600"}
+
+
+def test_a_killed_batchs_stale_temporary_files_are_swept_and_a_live_writers_are_kept(
+    tmp_path: Path, message: Message
+) -> None:
+    import os
+    import time
+
+    outbox = FileOutboxChannel(tmp_path / "outbox")
+    outbox.folder.mkdir()
+    stale, live = outbox.folder / ".tmp-killed.eml", outbox.folder / ".tmp-writing.eml"
+    stale.write_bytes(b"half a message")
+    live.write_bytes(b"being written")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    (receipt,) = outbox.send_group([message])
+    assert not isinstance(receipt, Exception)
+    assert not stale.exists() and live.exists()
+    assert [p.name for p in outbox.folder.glob("*.eml") if not p.name.startswith(".")] == [
+        Path(receipt.detail).name]

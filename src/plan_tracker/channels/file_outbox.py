@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from email import policy
@@ -52,6 +53,28 @@ def outbox_file_name(message_key: str) -> str:
     return f"{readable}-{key_digest(message_key)[:16]}.eml"
 
 
+STALE_TEMPORARY_S = 3600  # a live writer's temporary file is seconds old
+
+
+def sweep_stale_temporaries(folder: Path, older_than_s: float = STALE_TEMPORARY_S) -> int:
+    """Remove temporary files a killed delivery left behind (written, never renamed into
+    place: their message was not recorded sent, so the next run writes it again). Files
+    younger than `older_than_s` may belong to a run in progress and are kept. Returns the
+    number removed."""
+    removed = 0
+    cutoff = time.time() - older_than_s  # file times are the file system's clock, not the plan's
+    for path in folder.glob(".tmp-*.eml"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:  # another run removed or renamed it meanwhile
+            continue
+    if removed:
+        logger.info("removed %d stale temporary outbox file(s) in %s", removed, folder)
+    return removed
+
+
 class FileOutboxChannel:
     def __init__(
         self,
@@ -65,6 +88,7 @@ class FileOutboxChannel:
         self.sender = sender
         self.name = name
         self._clock = clock  # only for the Date header
+        self._swept = False  # stale temporaries are swept once per channel (per delivery run)
 
     def __repr__(self) -> str:
         return f"FileOutboxChannel(folder={str(self.folder)!r}, name={self.name!r})"
@@ -99,6 +123,9 @@ class FileOutboxChannel:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             return [DeliveryError(f"could not write outbox file: {exc}") for _ in messages]
+        if not self._swept:
+            sweep_stale_temporaries(self.folder)
+            self._swept = True
         for index, message in enumerate(messages):
             try:
                 path = self.path_for(message)
