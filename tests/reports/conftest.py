@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, update
 
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.night import run_nightly
@@ -39,6 +37,8 @@ from plan_tracker.services.submissions import Submission, record_report
 from plan_tracker.settings import Settings
 from plan_tracker.store.db import make_engine, migrate
 from plan_tracker.store.models import Obligation
+
+from ..conftest import new_pg_database
 
 PLAN_ID = "county-2018"
 AS_OF = dt.date(2018, 4, 20)
@@ -147,33 +147,18 @@ def build_scenario(engine: Engine, folder: Path) -> Settings:
     return settings
 
 
-@pytest.fixture(scope="session")
-def reports_pg_url() -> Iterator[str]:
-    """A PostgreSQL database of the report tests' own: the scenario is built once per session
-    and no other test's clean-up (TRUNCATE between tests) can reach it."""
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"pt_reports_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # pragma: no cover - the environment is broken
-        pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} is required for the tests: {exc}")
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     """The county scenario on each backend, built once per session; tests only read it."""
     from plan_tracker.settings import get_settings
 
     folder = tmp_path_factory.mktemp(f"reports-{request.param}")
-    url = (f"sqlite:///{folder / 'store.sqlite3'}" if request.param == "sqlite"
-           else request.getfixturevalue("reports_pg_url"))
+    # A database of the scenario's own, made and dropped with it: pytest may tear a
+    # parametrized session fixture down and build it again when test files ask for its
+    # params in turn, and a rebuild over the first build's store ran its nights again as
+    # re-runs (nothing new sent, so the new folder's outbox stayed empty).
+    url, drop = ((f"sqlite:///{folder / 'store.sqlite3'}", lambda: None) if request.param == "sqlite"
+                 else new_pg_database("pt_reports"))
     engine = make_engine(url)
     migrate(engine)
     with pytest.MonkeyPatch.context() as mp:
@@ -184,6 +169,7 @@ def scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         get_settings.cache_clear()
     yield Scenario(engine, url, settings, request.param)
     engine.dispose()
+    drop()
 
 
 @pytest.fixture(scope="session")
