@@ -196,3 +196,25 @@ def test_the_night_writes_each_reader_its_own_message_with_the_units_words(appli
     assert "【督查督办周报】" in coordinator[0] and "逾期事项清单" in coordinator[0]
     for body in head + coordinator:
         assert "plan-tracker" not in body and "报送方式" not in body
+
+
+def test_a_large_digest_lists_the_first_items_and_counts_the_rest(plan: Plan) -> None:
+    """A province's 通报 holds tens of thousands of items: the leader's message gives the
+    counts for all of them, lists the first LEADING_GROUP_LISTED and says how many more the
+    report has; the subject still counts every item."""
+    from plan_tracker.services.messages import LEADING_GROUP_LISTED
+
+    items = [Item(f"s.t{n:04d}", f"任务{n:04d}", "乙镇", "once", dt.date(2018, 10, 8), "accountability", 3, 10,
+                  None, obligation_id=1000 + n, unit_id="town-b", handler=None, latest=None)
+             for n in range(LEADING_GROUP_LISTED + 37)]
+    model = MessageModel(plan.plan.locale, "组长", plan.plan.title, AS_OF, "区政府法制办", PORTAL,
+                         [Section("leading_group", items)])
+    model.digest = build_digest(items, previous_total=None, new=len(items))
+    rendered = render_model(plan, model)
+    zh = plan.plan.locale == "zh"
+    assert ("237 项工作逾期未完成" if zh else "237") in rendered.text
+    assert "任务0199" in rendered.text and "任务0200" not in rendered.text
+    assert ("另有 37 项未逐项列出" if zh else "and 37 more item(s) not listed") in rendered.text
+    assert ("另有 37 项未逐项列出" if zh else "and 37 more item(s) not listed") in (rendered.html or "")
+    assert "任务0200" not in (rendered.html or "")
+    assert ("237 项工作" if zh else "237 item(s)") in rendered.subject

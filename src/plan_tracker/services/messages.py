@@ -117,6 +117,7 @@ class WeeklyPart:
 class Section:
     audience: str
     items: list[Any]  # Items (in the model) or their template views (when rendering)
+    omitted: int = 0  # items counted but not listed (the leading group's digest lists the first ones)
 
 
 @dataclass
@@ -136,6 +137,20 @@ class MessageModel:
     @property
     def items(self) -> list[Item]:
         return [i for s in self.sections for i in s.items]
+
+
+# A leader reads the digest's counts per unit and the longest-overdue items, not every item:
+# a province's 通报 night lists tens of thousands, which no one reads and which cost gigabytes
+# to render. The full list is in the report.
+LEADING_GROUP_LISTED = 200
+
+
+def listed_section(section: Section, view: Any) -> Section:
+    """A section as a template lists it: every item, except the leading group's digest, which
+    lists the first LEADING_GROUP_LISTED (the highest level and oldest due first) and counts
+    the rest."""
+    shown = section.items[:LEADING_GROUP_LISTED] if section.audience == "leading_group" else section.items
+    return Section(section.audience, [view(i) for i in shown], omitted=len(section.items) - len(shown))
 
 
 def clean_note(text: str | None, limit: int = NOTE_LIMIT) -> str | None:
@@ -206,6 +221,7 @@ def _context(plan: Plan, model: MessageModel) -> dict[str, Any]:
 
     top = max(model.items, key=lambda i: i.position, default=None)
     weekly = model.weekly
+    sections = [listed_section(s, item_view) for s in model.sections]
     return {
         "recipient_name": model.recipient_name, "plan_title": model.plan_title,
         "top_wording": level_wording(plan, top.level) if top else None, "as_of": model.as_of.isoformat(),
@@ -216,11 +232,11 @@ def _context(plan: Plan, model: MessageModel) -> dict[str, Any]:
         "overdue_count": sum(1 for i in model.items if i.overdue_wd > 0),
         "item_count": len(model.items),
         # Sections as objects, not dicts: `s.items` in a template must not find `dict.items`.
-        "sections": [Section(s.audience, [item_view(i) for i in s.items]) for s in model.sections],
+        "sections": sections,
         "decisions": [{**vars(d), "period_label": period_label(d.period, locale)} for d in model.decisions],
         "digest": model.digest, "red_word": light_word("red", locale),
         "done_word": status_word("done", locale), "blocked_word": status_word("blocked", locale),
-        "items": [item_view(i) for i in model.items], "form_note": model.form_note,
+        "items": [item for section in sections for item in section.items], "form_note": model.form_note,
     }
 
 
