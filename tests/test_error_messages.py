@@ -126,6 +126,12 @@ def test_every_error_class_renders_in_both_languages() -> None:
         assert str(error) == error.render("en") or cls.__name__ in {"InboxMisconfigured", "FileRefused"}
 
 
+def called(node: ast.Call) -> str:
+    """The name a call calls: `f(...)` and `x.f(...)` both give "f"."""
+    return node.func.id if isinstance(node.func, ast.Name) else (
+        node.func.attr if isinstance(node.func, ast.Attribute) else "")
+
+
 # -- no raise site words its own sentence ---------------------------------------------------------
 def own_sentences(tree: ast.AST, error_names: set[str]) -> list[tuple[int, str]]:
     """(line, source) of each raise of a project error, or plan-file `Problem`, whose message
@@ -134,8 +140,7 @@ def own_sentences(tree: ast.AST, error_names: set[str]) -> list[tuple[int, str]]
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
-        name = node.func.id if isinstance(node.func, ast.Name) else (
-            node.func.attr if isinstance(node.func, ast.Attribute) else "")
+        name = called(node)
         if name in error_names:
             args = node.args[:1]
         elif name == "Problem":
@@ -229,8 +234,7 @@ def printed_sentences(tree: ast.AST) -> list[tuple[int, str]]:
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
-        name = node.func.id if isinstance(node.func, ast.Name) else (
-            node.func.attr if isinstance(node.func, ast.Attribute) else "")
+        name = called(node)
         if name in PRINTERS:
             args: list[ast.expr] = list(node.args)
         elif name == "Table":

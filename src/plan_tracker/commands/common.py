@@ -101,10 +101,9 @@ def reader_locale(options: dict[str, Any]) -> str:
 
 def plan_locale(engine: Any, plan_id: str) -> str:
     """The stored plan's locale: its tables and summaries speak it."""
-    from plan_tracker.services.plans import stored_plan
+    from plan_tracker.services.plans import plan_locale as stored_locale
 
-    with engine.connect() as conn:
-        return stored_plan(conn, plan_id).plan.locale
+    return stored_locale(engine, plan_id)
 
 
 def store_locale(engine: Any, plan_id: str | None = None) -> str:
@@ -112,15 +111,15 @@ def store_locale(engine: Any, plan_id: str | None = None) -> str:
     `channels`, `tokens list`): the plan named, else the plans' common locale when they all
     agree (a store of English plans reads English), else PLAN_TRACKER_LOCALE, else Chinese."""
     from plan_tracker.services.nightly import plan_ids
-    from plan_tracker.services.plans import stored_plan
+    from plan_tracker.services.plans import agreed_locale, stored_plan
 
     try:
         ids = [plan_id] if plan_id else plan_ids(engine)
         with engine.connect() as conn:
-            found = {stored_plan(conn, pid).plan.locale for pid in ids}
+            found = [stored_plan(conn, pid).plan.locale for pid in ids]
     except Exception:  # no plan to ask (unknown id, empty store): the default; the command says why
         return default_locale()
-    return found.pop() if len(found) == 1 else default_locale()
+    return agreed_locale(found, default_locale())
 
 
 def default_locale() -> str:

@@ -487,7 +487,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     # the CLI's edge (commands/common.py): a bug or the environment, exit 1
     "cli.internal_error": {"zh": "内部错误：{error}{log}", "en": "internal error: {error}{log}"},
     "cli.traceback_in": {"zh": "（详细记录见 {path}）", "en": " (traceback in {path})"},
+    # deliver (commands/ops.py): a channel whose circuit breaker opened
+    "out.stopped_trying": {"zh": "{channel}：连续 {failures} 次连接失败后停止尝试（最后一次：{error}）；{waiting} 位收件人等待下次发送",
+                           "en": "{channel}: stopped trying after {failures} connection failures in a row (the last: "
+                                 "{error}); {waiting} recipient(s) wait for the next delivery run"},
     # nightly through Prefect (commands/core.py, flows/outcome.py)
+    "out.night_undelivered": {"zh": "{plan}：有 {count} 条未能发出（失败 {failed}，无法送达 {dead}；已送达 {delivered}，"
+                                    "等待发送时段 {waiting}）；处理办法见 `plan-tracker doctor`",
+                              "en": "{plan}: {count} deliveries did not go out (failed {failed}, dead {dead}; delivered "
+                                    "{delivered}, waiting for the delivery window {waiting}); `plan-tracker doctor` "
+                                    "names the fix"},
     # -- what Prefect shows of a night (flows/outcome.py): artifacts and the final state's message
     "prefect.night_title": {"zh": "# {day} 晚间跟进 — 计划 `{plan}`", "en": "# Night of {day} — plan `{plan}`"},
     "prefect.table_head": {"zh": "| 项目 | 数值 |", "en": "| figure | value |"},
@@ -512,14 +521,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "prefect.undelivered": {"zh": "{what}：有发送未能发出 — {parts}", "en": "{what}: deliveries did not go out — {parts}"},
     "prefect.undelivered_plan": {"zh": "计划 {plan}：失败 {failed}，无法送达 {dead}，已送达 {delivered}，等待发送时段 {waiting}",
                                  "en": "plan {plan}: failed {failed}, dead {dead}, delivered {delivered}, waiting {waiting}"},
-    "out.stopped_trying": {"zh": "{channel}：连续 {failures} 次连接失败后停止尝试（最后一次：{error}）；{waiting} 位收件人等待下次发送",
-                           "en": "{channel}: stopped trying after {failures} connection failures in a row (the last: "
-                                 "{error}); {waiting} recipient(s) wait for the next delivery run"},
-    "out.night_undelivered": {"zh": "{plan}：有 {count} 条未能发出（失败 {failed}，无法送达 {dead}；已送达 {delivered}，"
-                                    "等待发送时段 {waiting}）；处理办法见 `plan-tracker doctor`",
-                              "en": "{plan}: {count} deliveries did not go out (failed {failed}, dead {dead}; delivered "
-                                    "{delivered}, waiting for the delivery window {waiting}); `plan-tracker doctor` "
-                                    "names the fix"},
     # -- doctor's checks (services/doctor.py): what it found, and the fix -------------------------
     "doctor.database_down": {"zh": "数据库无响应：{reason}", "en": "the database does not answer: {reason}"},
     "doctor.fix_database": {"zh": "请启动数据库，或更正 PLAN_TRACKER_DATABASE_URL",

@@ -23,6 +23,7 @@ from plan_tracker import night as night_stages
 from plan_tracker.clock import now_utc
 from plan_tracker.flows import outcome
 from plan_tracker.services import nightly as stages
+from plan_tracker.services.plans import agreed_locale, plan_locale
 from plan_tracker.settings import get_settings
 
 
@@ -135,7 +136,7 @@ def nightly_follow_up(plan_id: str | None = None, as_of: dt.date | None = None,
     results: list[dict[str, Any]] = []
     locales: list[str] = []
     for pid in [plan_id] if plan_id else stages.plan_ids(engine):
-        locales.append(stages.plan_locale(engine, pid))
+        locales.append(plan_locale(engine, pid))
         day = as_of or scheduled_as_of(stages.plan_timezone(engine, pid))
         extend_calendar(engine, pid)  # a store built before its calendar source's latest year
         ended = follow_up_over(engine, pid, day)
@@ -148,7 +149,7 @@ def nightly_follow_up(plan_id: str | None = None, as_of: dt.date | None = None,
         _log_result(logger, f"nightly {pid} as of {day}", summary)
         outcome.publish_night(engine, summary, locales[-1])
         results.append(summary)
-    return outcome.final_state(results, "nightly-follow-up", stages.shared_locale(locales))
+    return outcome.final_state(results, "nightly-follow-up", agreed_locale(locales, get_settings().locale))
 
 
 def _log_result(logger: Any, what: str, result: dict[str, Any]) -> None:
@@ -177,7 +178,7 @@ def deliver_waiting(plan_id: str | None = None) -> Any:
     results: list[dict[str, Any]] = []
     locales: list[str] = []
     for pid in [plan_id] if plan_id else stages.plan_ids(engine):
-        locales.append(stages.plan_locale(engine, pid))
+        locales.append(plan_locale(engine, pid))
         day, closed = _delivery_day(engine, pid, now)
         if closed:
             logger.info("deliver %s: skipped, %s", pid, closed)
@@ -189,7 +190,7 @@ def deliver_waiting(plan_id: str | None = None) -> Any:
                  "waiting": result.waiting, "deferred": result.deferred}
         _log_result(logger, f"deliver {pid}", found)
         results.append(found)
-    return outcome.final_state(results, "deliver-waiting", stages.shared_locale(locales))
+    return outcome.final_state(results, "deliver-waiting", agreed_locale(locales, get_settings().locale))
 
 
 def _delivery_day(engine: Any, plan_id: str, now: dt.datetime) -> tuple[dt.date, str | None]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from plan_tracker.domain.messages import word
+from plan_tracker.domain.messages import msg, word
 from plan_tracker.domain.vocabulary import light_word
 from plan_tracker.wording import DEFAULT_LOCALE
 
@@ -46,8 +46,7 @@ def night_markdown(summary: dict[str, Any], locale: str = DEFAULT_LOCALE) -> str
     """The night's figures as a Markdown table in the plan's language (the operator reads it
     on Prefect's Artifacts page)."""
     counts = delivery_counts(summary)
-    lights = "、" if locale == "zh" else ", "
-    shown = lights.join(f"{light_word(k, locale)} {v}" for k, v in sorted(summary.get("lights", {}).items()))
+    shown = [msg("out.night_light", word=light_word(k, locale), count=v) for k, v in sorted(summary.get("lights", {}).items())]
     rem = summary.get("reminders", {})
     bad = undelivered(summary)
     verdict = word("prefect.verdict_bad", locale, count=bad) if bad else word("prefect.verdict_good", locale)

@@ -60,19 +60,6 @@ def plan_timezone(engine: Engine, plan_id: str) -> str:
         return plan_context(conn, plan_id).timezone
 
 
-def plan_locale(engine: Engine, plan_id: str) -> str:
-    """The language the plan's people read: what a flow shows of its night speaks it."""
-    with engine.connect() as conn:
-        return plan_context(conn, plan_id).plan.plan.locale
-
-
-def shared_locale(locales: list[str]) -> str:
-    """One language for a message about several plans: theirs when they agree, else the default."""
-    from plan_tracker.wording import DEFAULT_LOCALE
-
-    return locales[0] if locales and len(set(locales)) == 1 else DEFAULT_LOCALE
-
-
 @dataclass(frozen=True)
 class Shard:
     """One worker's share of a night: the units whose CRC-32 of the id falls in `index` of

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -447,6 +448,18 @@ def _write_plan_row(conn: Connection, plan: Plan, digest: str, version: int, exi
         conn.execute(update(table).where(table.c.id == plan.id).values(**values))
     else:
         conn.execute(insert(table).values(id=plan.id, **values))
+
+
+def plan_locale(engine: Engine, plan_id: str) -> str:
+    """The stored plan's locale: what is said about its night, tables and summaries speaks it."""
+    with engine.connect() as conn:
+        return stored_plan(conn, plan_id).plan.locale
+
+
+def agreed_locale(locales: Iterable[str], fallback: str) -> str:
+    """One language for output about several plans: theirs when they all agree, else `fallback`."""
+    found = set(locales)
+    return found.pop() if len(found) == 1 else fallback
 
 
 def stored_plan(conn: Connection, plan_id: str, as_of: dt.date | None = None) -> Plan:
