@@ -58,6 +58,14 @@ class Settings(BaseSettings):
         default=12, ge=1,
         description="attempts before a delivery is dead: with the backoff (5 min doubling, capped at 6 h) and "
                     "office-hours delivery runs, a peer down for about three working days loses nothing (README)")
+    delivery_workers: int | None = Field(
+        default=None, ge=1,
+        description="processes that deliver a night of many messages to the file outbox or SMTP at once "
+                    "(unset: one per CPU core, at most 4; robots always keep one, for their rate limits)")
+    delivery_split_from: int = Field(
+        default=200, ge=1,
+        description="recipients due from which a delivery run is split between processes (a process's start "
+                    "costs about a second: fewer messages go faster in one)")
     evaluation_batch: int = Field(
         default=50_000, ge=1, description="obligations evaluated per transaction by the nightly run"
     )

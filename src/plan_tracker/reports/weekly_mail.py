@@ -11,6 +11,11 @@ event records the send in the same transaction as the delivery, so it goes once 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import pickle
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -94,15 +99,119 @@ def raise_weekly(engine: Engine, plan_id: str, as_of: dt.date, context: PlanCont
 def deliver_with_weekly(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, settings: Any,
                         factory: Any = None, context: PlanContext | None = None) -> Any:
     """The delivery stage: raise the night's topic rows (the week's report on its day, the
-    coordinator's decisions digest), then deliver everything due, one message per recipient."""
-    from plan_tracker.inbox.forms import ReplyForms
-    from plan_tracker.services.delivery import deliver
+    coordinator's decisions digest), then deliver everything due, one message per recipient:
+    in this process, or split between several when the night has many messages
+    (`delivery_processes`)."""
     from plan_tracker.services.topics import raise_decisions
 
     with engine.connect() as conn:
         plan = context.plan if context is not None else stored_plan(conn, plan_id, as_of)
     raise_weekly(engine, plan_id, as_of, context)
     raise_decisions(engine, plan, as_of)
+    processes = delivery_processes(engine, plan_id, now, settings, factory)
+    if processes == 1:
+        return _deliver(engine, plan_id, now=now, as_of=as_of, settings=settings, factory=factory, context=context)
+    return _deliver_split(engine, plan_id, now=now, as_of=as_of, settings=settings, context=context,
+                          processes=processes)
+
+
+MAX_PROCESSES = 4
+
+
+class DeliveryProcessLost(RuntimeError):
+    """A delivery process of the run died (killed, out of memory). Its claimed rows stay
+    `sending` and go again after the lease, like those of a killed night."""
+
+
+def delivery_processes(engine: Engine, plan_id: str, now: dt.datetime, settings: Any, factory: Any) -> int:
+    """How many processes deliver this run: one per core (at most MAX_PROCESSES, or
+    `Settings.delivery_workers`) when `Settings.delivery_split_from` recipients or more are
+    due, else one.
+    Always one for a test's channels (they live in this process) and an in-memory store."""
+    from plan_tracker.services.delivery import due_recipients
+
+    wanted = settings.delivery_workers or min(os.cpu_count() or 1, MAX_PROCESSES)
+    in_memory = engine.url.get_backend_name() == "sqlite" and engine.url.database in (None, "", ":memory:")
+    if wanted <= 1 or factory is not None or in_memory:
+        return 1
+    return wanted if due_recipients(engine, plan_id, now) >= settings.delivery_split_from else 1
+
+
+def _deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, settings: Any,
+             factory: Any = None, context: PlanContext | None = None, share: Any = None,
+             roll_up: bool = True) -> Any:
+    from plan_tracker.inbox.forms import ReplyForms
+    from plan_tracker.services.delivery import WHOLE_RUN, deliver
+
     return deliver(engine, plan_id, now=now, as_of=as_of, settings=settings, factory=factory, context=context,
                    topics=WeeklyParts(engine, plan_id, context),
-                   forms=ReplyForms(engine, settings))  # a unit contact's form, to answer by reply
+                   forms=ReplyForms(engine, settings),  # a unit contact's form, to answer by reply
+                   share=share or WHOLE_RUN, roll_up=roll_up)
+
+
+def _deliver_split(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, settings: Any,
+                   context: PlanContext | None, processes: int) -> Any:
+    """Share 0 in this process, the others each in a new one, at once; then the reminders'
+    states rolled up once. The processes claim disjoint recipients (`Share`), and the claim
+    statement would keep them apart anyway.
+
+    A new interpreter (`python -m plan_tracker.reports.weekly_mail`), not a fork: a Prefect
+    flow runs this in a thread beside others, whose locks a fork would copy in whatever
+    state they were; and not multiprocessing's spawn, which runs the caller's main script
+    again in the child."""
+    from plan_tracker.services.delivery import Share, roll_up_reminders
+
+    url = engine.url.render_as_string(hide_password=False)
+    with ThreadPoolExecutor(processes - 1) as waiting:  # a thread waits on each child
+        children = [waiting.submit(_run_share, url, plan_id, now, as_of, settings, Share(index, processes))
+                    for index in range(1, processes)]
+        summary = _deliver(engine, plan_id, now=now, as_of=as_of, settings=settings, context=context,
+                           share=Share(0, processes), roll_up=False)
+        for child in children:
+            summary.add(child.result())
+    roll_up_reminders(engine, plan_id)
+    summary.processes = processes
+    return summary
+
+
+def _run_share(url: str, plan_id: str, now: dt.datetime, as_of: dt.date, settings: Any, share: Any) -> Any:
+    work = pickle.dumps((os.getpid(), url, plan_id, now, as_of, settings, share))
+    done = subprocess.run([sys.executable, "-m", "plan_tracker.reports.weekly_mail"], input=work,
+                          capture_output=True, check=False)
+    if done.returncode != 0:
+        said = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        raise DeliveryProcessLost(f"a delivery process ended with status {done.returncode}: {said[0]}")
+    return pickle.loads(done.stdout)  # noqa: S301  # our own child, over its pipe
+
+
+def deliver_share(url: str, plan_id: str, now: dt.datetime, as_of: dt.date, settings: Any, share: Any) -> Any:
+    """One share of a split delivery run, in a process of its own (`_deliver_split`)."""
+    from plan_tracker.store.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        return _deliver(engine, plan_id, now=now, as_of=as_of, settings=settings, share=share, roll_up=False)
+    finally:
+        engine.dispose()
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: the kernel kills this process when the one that started it dies, as a power
+    cut would kill both; no share outlives its run (a rerun would find it still sending)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the call
+        os._exit(1)
+
+
+if __name__ == "__main__":  # a share's process: its work on stdin, its summary on stdout (both pickled,
+    # between two processes of this program only)
+    parent, *work = pickle.loads(sys.stdin.buffer.read())  # noqa: S301  # from our parent
+    _die_with_parent(parent)
+    result = sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing printed on the way can mix into the summary
+    result.write(pickle.dumps(deliver_share(*work)))

@@ -43,6 +43,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -86,6 +87,7 @@ from plan_tracker.services.plans import stored_plan
 from plan_tracker.settings import Settings
 from plan_tracker.store import evaluation_sql as q
 from plan_tracker.store.audit import record_event
+from plan_tracker.store.locks import begin_write
 from plan_tracker.store.outbox_models import (
     ChannelState,
     Delivery,
@@ -126,6 +128,41 @@ class DeliverySummary:
     deferred: int = 0  # recipients not tried: their channel's circuit breaker opened this run
     errors: list[str] = field(default_factory=list)  # for the log: channel and peer's own words
     stopped: list[StoppedChannel] = field(default_factory=list)  # circuits opened this run, for people
+    processes: int = 1  # how many processes delivered the run (reports.weekly_mail.delivery_processes)
+
+    def add(self, other: DeliverySummary) -> None:
+        """Count in another process's share of the same run (`Share`)."""
+        for name in ("messages_sent", "deliveries_sent", "failed", "dead", "waiting", "held", "deferred"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors += other.errors
+        self.stopped += other.stopped
+
+
+@dataclass(frozen=True)
+class Share:
+    """One of `of` delivery processes of a run: it takes the recipients of each route that
+    can take messages in parallel (the file outbox, SMTP) whose key hashes to its index,
+    and share 0 takes the other routes whole (a robot's rate limit is per process, so one
+    process sends to it). By the key, not by position in a list: each process reads what is
+    due when it starts, and a list read after another process claimed some rows would
+    shift every position after them (recipients skipped by both)."""
+
+    index: int = 0
+    of: int = 1
+
+    def picks(self, route_name: str, keys: list[str]) -> list[str]:
+        if self.of == 1:
+            return keys
+        if route_name.partition(":")[0] in BATCH_RECIPIENTS:
+            return [key for key in keys if zlib.crc32(key.encode("utf-8", "surrogatepass")) % self.of == self.index]
+        return keys if self.index == 0 else []
+
+    @property
+    def first(self) -> bool:
+        return self.index == 0
+
+
+WHOLE_RUN = Share()
 
 
 @dataclass(frozen=True)
@@ -232,6 +269,7 @@ def claim_batch(engine: Engine, plan_id: str, tokens: dict[str, str], now: dt.da
     conditional UPDATE (it is the lock: a row is claimed only while claimable)."""
     keys = list(tokens)
     with engine.begin() as conn:
+        begin_write(conn)  # SQLite: read and update under one write lock (processes claim at once)
         # the oldest unsent message per recipient, read first in the same transaction (a
         # correlated subquery in the UPDATE cost seconds per batch on SQLite)
         unsent: dict[str, int] = dict(conn.execute(
@@ -304,12 +342,15 @@ class _Outcome:
 def deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, settings: Settings,
             factory: ChannelFactory | None = None, templates: Path | None = None,
             after_send: Callable[[int], None] | None = None, context: PlanContext | None = None,
-            topics: TopicSource | None = None, forms: FormSource | None = None) -> DeliverySummary:
+            topics: TopicSource | None = None, forms: FormSource | None = None,
+            share: Share = WHOLE_RUN, roll_up: bool = True) -> DeliverySummary:
     """Send every claimable delivery of a plan, one message per recipient, in batches per
     route. `after_send` is a test hook called after each send and before it is recorded
     (to simulate crashes); `topics` builds the week's report for weekly rows; `forms` gives
     a unit contact's message the form to fill in and send back by reply (frozen with the
-    message, like its text)."""
+    message, like its text). `share`: this process's part of a run split between several
+    (`reports.weekly_mail.deliver_with_weekly`); `roll_up`: bring the reminders' states up
+    to their deliveries' at the end (the run's last process does it once for all)."""
     factory = factory or (lambda kind, options: build_channel(kind, **options))
     summary = DeliverySummary()
     with engine.connect() as conn:
@@ -327,15 +368,28 @@ def deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, s
     for key in due:
         route = resolve_route(recipients[key], settings, factory, routes)
         if route.windowed and not window_open:
-            summary.waiting += 1
+            summary.waiting += 1 if share.first else 0  # counted once for the run
             continue
         queues.setdefault(route.name, []).append(key)
     for name, keys in queues.items():
-        _deliver_route(run, routes[name], keys, due)
+        _deliver_route(run, routes[name], share.picks(name, keys), due)
     _report_open_circuits(routes, run.deferred, summary)
+    if roll_up:
+        roll_up_reminders(engine, plan_id)
+    return summary
+
+
+def roll_up_reminders(engine: Engine, plan_id: str) -> None:
+    """A reminder's state follows its deliveries' (sent once one went, dead when all died)."""
     with engine.begin() as conn:
         conn.execute(text(q.ROLL_UP_REMINDERS), {"plan": plan_id})
-    return summary
+
+
+def due_recipients(engine: Engine, plan_id: str, now: dt.datetime) -> int:
+    """How many recipients have something to claim now (sizes a run before it starts)."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count(D.c.recipient_key.distinct()))
+                                .where(_claimable(plan_id, now))).scalar_one())
 
 
 def _deliver_route(run: _Run, route: Route, keys: list[str], due: dict[str, int]) -> None:

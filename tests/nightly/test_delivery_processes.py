@@ -1,0 +1,135 @@
+"""A night with many messages is delivered by several processes at once (issue 17). Every
+recipient gets its one message, byte for byte the one a single process sends, on SQLite and
+PostgreSQL; a robot's recipients stay with one process (its rate limit is per process)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import Engine
+
+from plan_tracker.reports.weekly_mail import deliver_with_weekly, delivery_processes
+from plan_tracker.services.delivery import Share
+from plan_tracker.services.nightly import evaluate
+from plan_tracker.settings import Settings
+
+from .conftest import fresh_stores, night_state
+
+PLAN = "counties-2018"
+UNITS = 40
+NIGHT = dt.date(2018, 7, 12)  # June's items a few working days late: contacts and heads urged
+NOW = dt.datetime(2018, 7, 12, 1, tzinfo=dt.UTC)  # 09:00 in Shanghai, inside the delivery window
+LADDER = [
+    {"after": -3, "level": "remind", "notify": ["contact"]},
+    {"after": 1, "level": "urge", "notify": ["contact", "head"]},
+    {"after": 5, "level": "supervise", "notify": ["head", "coordinator"]},
+    {"after": 10, "level": "accountability", "notify": ["leading_group"], "repeat_every": 5},
+]
+
+
+def counties_plan(folder: Path) -> Path:
+    """40 counties × 3 monthly tasks, nobody reporting: on 2 July each county's contact and
+    head get a message (80 messages)."""
+    units = [{"id": f"county-{i:02d}", "name": f"县{i}", "groups": ["counties"],
+              "contact": {"name": f"联络员{i}", "email": f"c{i}@example.org"},
+              "head": {"name": f"负责人{i}", "email": f"h{i}@example.org"}} for i in range(UNITS)]
+    doc = {"version": 1,
+           "plan": {"id": PLAN, "title": "县级月度台账", "coordinator": "county-00", "start": "2018-06-01",
+                    "end": "2018-12-31"},
+           "leading_group": {"name": "领导小组", "email": "lg@example.org"},
+           "units": units, "escalation": LADDER,
+           "sections": [{"id": "monthly", "title": "月度任务", "tasks": [
+               {"id": f"m{t}", "title": f"月度任务{t}", "lead": "group:counties", "every": "month", "due_after": 5 + t}
+               for t in range(3)]}]}
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{PLAN}.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two_stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Engine, Engine]]:
+    """Two stores holding the counties' plan: one delivered by one process, one by several."""
+    engines, drop = fresh_stores(request.param, tmp_path, counties_plan(tmp_path / "plan"), 2)
+    try:
+        yield engines[0], engines[1]
+    finally:
+        drop()
+
+
+SECRET = "a-secret-of-the-test-at-least-32-characters"  # the same links and forms in both stores
+
+
+def settings_for(folder: Path, processes: int) -> Settings:
+    return Settings(data_dir=folder, delivery_workers=processes, delivery_split_from=1, token_secret=SECRET)
+
+
+def night(engine: Engine, folder: Path, processes: int) -> object:
+    evaluate(engine, PLAN, NIGHT, now=NOW)
+    return deliver_with_weekly(engine, PLAN, now=NOW, as_of=NIGHT, settings=settings_for(folder, processes))
+
+
+def outbox(folder: Path) -> dict[str, list[object]]:
+    """Each outbox file's headers (Date aside) and parts, an XLSX form by its members'
+    contents (a zip records the time each member was written)."""
+    return {path.name: parts(path.read_bytes()) for path in (folder / "outbox").glob("*.eml")}
+
+
+def parts(raw: bytes) -> list[object]:
+    email = message_from_bytes(raw, policy=policy.default)
+    found: list[object] = [sorted((k, str(v)) for k, v in email.items() if k != "Date")]  # the send time
+    for part in email.walk():
+        if part.is_multipart():
+            continue
+        content = part.get_content()
+        if isinstance(content, bytes) and content.startswith(b"PK"):
+            with zipfile.ZipFile(io.BytesIO(content)) as book:
+                content = sorted((name, book.read(name)) for name in book.namelist())
+        found.append((part.get_content_type(), part.get_filename(), content))
+    return found
+
+
+def test_a_night_delivered_by_two_processes_is_the_night_one_process_delivers(
+        two_stores: tuple[Engine, Engine], tmp_path: Path) -> None:
+    whole, split = two_stores
+    one = night(whole, tmp_path / "one", 1)
+    two = night(split, tmp_path / "two", 2)
+    assert (one.processes, two.processes) == (1, 2)  # type: ignore[attr-defined]
+    counts = ("messages_sent", "deliveries_sent", "failed", "dead", "waiting", "held")
+    assert [getattr(two, c) for c in counts] == [getattr(one, c) for c in counts]
+    assert one.messages_sent > 20  # type: ignore[attr-defined]
+    assert night_state(split) == night_state(whole)  # reminders rolled up, every row sent once
+    assert outbox(tmp_path / "two") == outbox(tmp_path / "one")  # the same files, the same messages
+    again = deliver_with_weekly(split, PLAN, now=NOW, as_of=NIGHT, settings=settings_for(tmp_path / "two", 2))
+    assert again.messages_sent == 0 and outbox(tmp_path / "two") == outbox(tmp_path / "one")
+
+
+def test_a_few_recipients_or_a_test_channel_stay_in_one_process(two_stores: tuple[Engine, Engine],
+                                                                tmp_path: Path) -> None:
+    engine, _ = two_stores
+    evaluate(engine, PLAN, NIGHT, now=NOW)
+    many = Settings(data_dir=tmp_path, delivery_workers=3, delivery_split_from=1)
+    assert delivery_processes(engine, PLAN, NOW, many, factory=None) == 3
+    assert delivery_processes(engine, PLAN, NOW, many, factory=lambda kind, options: None) == 1
+    few = Settings(data_dir=tmp_path, delivery_workers=3, delivery_split_from=10_000)
+    assert delivery_processes(engine, PLAN, NOW, few, factory=None) == 1
+    single = Settings(data_dir=tmp_path, delivery_workers=1, delivery_split_from=1)
+    assert delivery_processes(engine, PLAN, NOW, single, factory=None) == 1
+
+
+def test_each_recipient_is_in_exactly_one_share_and_a_robot_only_in_the_first() -> None:
+    keys = [f"email:unit-{i}@example.org" for i in range(300)] + ["email:区法制办@example.org"]
+    for count in (2, 3, 4):
+        shares = [Share(k, count).picks("file", keys) for k in range(count)]
+        assert sorted(key for share in shares for key in share) == sorted(keys)
+        assert min(len(share) for share in shares) > len(keys) / count / 2  # CRC-32 spreads them
+        robots = [Share(k, count).picks("robot:town-a", keys) for k in range(count)]
+        assert robots[0] == keys and not any(robots[1:])
+    assert Share().picks("smtp", keys) == keys
