@@ -150,6 +150,7 @@ class RecordingHandler:
 
     def __init__(self) -> None:
         self.envelopes: list[Envelope] = []
+        self.peers: list[Any] = []  # each accepted message's client (host, port): its connection
         self.rcpt_reply: str | None = None  # e.g. "550 5.1.1 no such user"
         self.data_reply: str | None = None  # e.g. "451 4.3.0 try again later"
 
@@ -163,6 +164,7 @@ class RecordingHandler:
         if self.data_reply:
             return self.data_reply
         self.envelopes.append(envelope)
+        self.peers.append(session.peer)
         return "250 Message accepted for delivery"
 
 

@@ -15,8 +15,8 @@ import pytest
 import yaml
 from sqlalchemy import Engine
 
-from plan_tracker.reports.weekly_mail import deliver_with_weekly, delivery_processes
-from plan_tracker.services.delivery import Share
+from plan_tracker.reports.weekly_mail import deliver_with_weekly, delivery_shares
+from plan_tracker.services.delivery import split_run
 from plan_tracker.services.nightly import evaluate
 from plan_tracker.settings import Settings
 
@@ -26,6 +26,7 @@ PLAN = "counties-2018"
 UNITS = 40
 NIGHT = dt.date(2018, 7, 12)  # June's items a few working days late: contacts and heads urged
 NOW = dt.datetime(2018, 7, 12, 1, tzinfo=dt.UTC)  # 09:00 in Shanghai, inside the delivery window
+ROBOT = "county-7-robot"
 LADDER = [
     {"after": -3, "level": "remind", "notify": ["contact"]},
     {"after": 1, "level": "urge", "notify": ["contact", "head"]},
@@ -40,6 +41,7 @@ def counties_plan(folder: Path) -> Path:
     units = [{"id": f"county-{i:02d}", "name": f"县{i}", "groups": ["counties"],
               "contact": {"name": f"联络员{i}", "email": f"c{i}@example.org"},
               "head": {"name": f"负责人{i}", "email": f"h{i}@example.org"}} for i in range(UNITS)]
+    units[7]["contact"] = {"name": "联络员7", "dingtalk": ROBOT}  # its group's robot
     doc = {"version": 1,
            "plan": {"id": PLAN, "title": "县级月度台账", "coordinator": "county-00", "start": "2018-06-01",
                     "end": "2018-12-31"},
@@ -111,25 +113,30 @@ def test_a_night_delivered_by_two_processes_is_the_night_one_process_delivers(
     assert again.messages_sent == 0 and outbox(tmp_path / "two") == outbox(tmp_path / "one")
 
 
+def processes(engine: Engine, settings: Settings, factory: object = None) -> int:
+    return len(delivery_shares(engine, PLAN, NOW, settings, factory))
+
+
 def test_a_few_recipients_or_a_test_channel_stay_in_one_process(two_stores: tuple[Engine, Engine],
                                                                 tmp_path: Path) -> None:
     engine, _ = two_stores
     evaluate(engine, PLAN, NIGHT, now=NOW)
     many = Settings(data_dir=tmp_path, delivery_workers=3, delivery_split_from=1)
-    assert delivery_processes(engine, PLAN, NOW, many, factory=None) == 3
-    assert delivery_processes(engine, PLAN, NOW, many, factory=lambda kind, options: None) == 1
-    few = Settings(data_dir=tmp_path, delivery_workers=3, delivery_split_from=10_000)
-    assert delivery_processes(engine, PLAN, NOW, few, factory=None) == 1
-    single = Settings(data_dir=tmp_path, delivery_workers=1, delivery_split_from=1)
-    assert delivery_processes(engine, PLAN, NOW, single, factory=None) == 1
+    assert processes(engine, many) == 3
+    assert processes(engine, many, factory=lambda kind, options: None) == 1
+    assert processes(engine, Settings(data_dir=tmp_path, delivery_workers=3, delivery_split_from=81)) == 1
+    assert processes(engine, Settings(data_dir=tmp_path, delivery_workers=3, delivery_split_from=80)) == 3
+    assert processes(engine, Settings(data_dir=tmp_path, delivery_workers=1, delivery_split_from=1)) == 1
 
 
-def test_each_recipient_is_in_exactly_one_share_and_a_robot_only_in_the_first() -> None:
-    keys = [f"email:unit-{i}@example.org" for i in range(300)] + ["email:区法制办@example.org"]
-    for count in (2, 3, 4):
-        shares = [Share(k, count).picks("file", keys) for k in range(count)]
-        assert sorted(key for share in shares for key in share) == sorted(keys)
-        assert min(len(share) for share in shares) > len(keys) / count / 2  # CRC-32 spreads them
-        robots = [Share(k, count).picks("robot:town-a", keys) for k in range(count)]
-        assert robots[0] == keys and not any(robots[1:])
-    assert Share().picks("smtp", keys) == keys
+def test_each_recipient_is_dealt_to_one_share_in_turn_and_a_robot_only_to_the_first(
+        two_stores: tuple[Engine, Engine], tmp_path: Path) -> None:
+    engine, _ = two_stores
+    evaluate(engine, PLAN, NIGHT, now=NOW)
+    robots = {ROBOT: {"kind": "dingtalk", "url": "http://127.0.0.1:9/robot", "secret": "SEC"}}
+    for settings in (Settings(data_dir=tmp_path), Settings(data_dir=tmp_path, robots=robots)):
+        keys = [share.keys or frozenset() for share in split_run(engine, PLAN, NOW, settings, 3)]
+        assert sum(len(k) for k in keys) == len(frozenset().union(*keys)) == 80  # each recipient in one share
+        assert max(len(k) for k in keys) - min(len(k) for k in keys) <= 2  # dealt in turn
+    robot = next(key for key in keys[0] if ROBOT in key)
+    assert robot in keys[0]  # with its robot configured, county 7's contact goes with share 0

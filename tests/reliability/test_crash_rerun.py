@@ -189,22 +189,34 @@ def delivered_before(store: Store) -> set[int]:
         engine.dispose()
 
 
-def run_scenario(store: Store, point: str, root: Path, smtp: Any) -> dict[str, Any]:
+# Delivery split between two processes (issue 17): each process counts its own arrivals at
+# a point, so both die at their first claim, freeze or send; when only the other process
+# reaches the point, the night fails with "a delivery process ended" (exit 1).
+SPLIT = {"PLAN_TRACKER_DELIVERY_WORKERS": "2", "PLAN_TRACKER_DELIVERY_SPLIT_FROM": "1"}
+SPLIT_POINTS = ["deliver.claimed:1", "deliver.frozen:1", "deliver.sent:1", "deliver.sent:2", "nightly.delivered:1"]
+
+
+def run_scenario(store: Store, point: str, root: Path, smtp: Any, extra_env: dict[str, str] | None = None
+                 ) -> dict[str, Any]:
     folder = scenario_dir(root, point)
     url = store.clone()
     smtp.handler.envelopes.clear()
+    smtp.handler.peers.clear()
     env = cli_env(url, folder / "var", PLAN_TRACKER_SMTP_HOST="127.0.0.1", PLAN_TRACKER_SMTP_PORT=str(smtp.port),
-                  PLAN_TRACKER_EVALUATION_BATCH=str(BATCH), PLAN_TRACKER_FAULT=point)
+                  PLAN_TRACKER_EVALUATION_BATCH=str(BATCH), PLAN_TRACKER_FAULT=point, **(extra_env or {}))
     killed = run_cli(["nightly", "--plan", PLAN_ID, "--as-of", str(NIGHT), "--now", at(NIGHT, 9).isoformat()], env, folder)
     was_killed = killed.returncode == -signal.SIGKILL
+    lost_a_process = extra_env is not None and killed.returncode == 1 and "delivery process" in killed.stderr
+    was_killed = was_killed or lost_a_process
     assert was_killed or killed.returncode == 0, killed.stderr
     assert "Traceback" not in killed.stderr
+    connections = len(set(smtp.handler.peers))  # the killed run's SMTP sessions: one per delivery process
     engine = make_engine(url)
     try:
         window = in_window(engine, received_ids(smtp))
         run_nightly(engine, PLAN_ID, NIGHT, now=at(NIGHT, 9, 11), settings=settings_for(folder, smtp.port))
         counted = count_deliveries(engine, received_ids(smtp), window, delivered_before(store))
-        return {"point": point, "killed": was_killed, "state": state_of(engine),
+        return {"point": point, "killed": was_killed, "connections": connections, "state": state_of(engine),
                 "resent_rewritten": resent_rewritten(smtp), **counted}
     finally:
         engine.dispose()
@@ -221,7 +233,8 @@ def control(store: Store, root: Path, smtp: Any) -> tuple[dict[str, Any], int]:
         engine.dispose()
 
 
-def crash_sweep(store: Store, points: list[str] | None, root: Path, smtp: Any) -> dict[str, Any]:
+def crash_sweep(store: Store, points: list[str] | None, root: Path, smtp: Any,
+                extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run each point (or, with None, every commit and precommit until a run completes)."""
     expected, messages = control(store, root, smtp)
     reminders_due = sum(1 for r in expected["reminders"] if r[6] == str(NIGHT) and r[7] != "skipped")
@@ -238,7 +251,7 @@ def crash_sweep(store: Store, points: list[str] | None, root: Path, smtp: Any) -
                     break
                 n += 1
     for point in points:
-        results.append(run_scenario(store, point, root, smtp))
+        results.append(run_scenario(store, point, root, smtp, extra_env))
     problems = []
     for r in results:
         state = r.pop("state")
@@ -266,6 +279,7 @@ def crash_sweep(store: Store, points: list[str] | None, root: Path, smtp: Any) -
         "unexplained_messages": sum(r["unexplained_messages"] for r in results),
         "resent_rewritten": sum(r["resent_rewritten"] for r in results),
         "points_with_duplicates": sorted(r["point"] for r in results if r["twice"] or r["weekly_twice"]),
+        "most_connections_in_a_killed_run": max((r["connections"] for r in results), default=0),
         "problems": problems,
     }
 
@@ -290,6 +304,24 @@ def test_a_killed_nightly_run_reruns_with_nothing_lost_and_duplicates_only_in_th
     for window in ("deliver.sent:1",) if backend == "sqlite" else ("deliver.sent:2",):
         if points is not None and window in points:  # the window is real, and counted
             assert window in result["points_with_duplicates"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_split_delivery_killed_reruns_with_nothing_lost_and_duplicates_only_in_the_window(
+        backend: str, store_factory: Any, smtp_server: Any, tmp_path: Path, figures: Figures) -> None:
+    """The night's delivery split between two processes, killed at each delivery boundary
+    (in both processes, or in the other one only), then run again after the lease."""
+    store = store_factory(backend)
+    build_store(store, tmp_path)
+    result = crash_sweep(store, SPLIT_POINTS, tmp_path, smtp_server, SPLIT)
+    figures.record(f"crash_rerun_split_{backend}", **result)
+    assert result["problems"] == []
+    assert result["lost"] == 0 and result["weekly_reports_lost"] == 0 and result["unexplained_messages"] == 0
+    assert result["resent_rewritten"] == 0
+    assert result["delivered_twice"] == result["delivered_twice_in_window"]
+    assert result["runs_killed"] == len(SPLIT_POINTS)
+    assert result["most_connections_in_a_killed_run"] == 2  # both processes sent: the split happened
+    assert "deliver.sent:1" in result["points_with_duplicates"]  # the window is real, and counted
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

@@ -108,11 +108,10 @@ def deliver_with_weekly(engine: Engine, plan_id: str, *, now: dt.datetime, as_of
         plan = context.plan if context is not None else stored_plan(conn, plan_id, as_of)
     raise_weekly(engine, plan_id, as_of, context)
     raise_decisions(engine, plan, as_of)
-    processes = delivery_processes(engine, plan_id, now, settings, factory)
-    if processes == 1:
+    shares = delivery_shares(engine, plan_id, now, settings, factory)
+    if len(shares) == 1:
         return _deliver(engine, plan_id, now=now, as_of=as_of, settings=settings, factory=factory, context=context)
-    return _deliver_split(engine, plan_id, now=now, as_of=as_of, settings=settings, context=context,
-                          processes=processes)
+    return _deliver_split(engine, plan_id, now=now, as_of=as_of, settings=settings, context=context, shares=shares)
 
 
 MAX_PROCESSES = 4
@@ -123,18 +122,22 @@ class DeliveryProcessLost(RuntimeError):
     `sending` and go again after the lease, like those of a killed night."""
 
 
-def delivery_processes(engine: Engine, plan_id: str, now: dt.datetime, settings: Any, factory: Any) -> int:
-    """How many processes deliver this run: one per core (at most MAX_PROCESSES, or
+def delivery_shares(engine: Engine, plan_id: str, now: dt.datetime, settings: Any, factory: Any) -> list[Any]:
+    """The run's shares, one per delivery process: one per core (at most MAX_PROCESSES, or
     `Settings.delivery_workers`) when `Settings.delivery_split_from` recipients or more are
-    due, else one.
-    Always one for a test's channels (they live in this process) and an in-memory store."""
-    from plan_tracker.services.delivery import due_recipients
+    due, else the whole run in this process. Always the whole run for a test's channels
+    (they live in this process) and an in-memory store."""
+    from plan_tracker.services.delivery import WHOLE_RUN, split_run
 
     wanted = settings.delivery_workers or min(os.cpu_count() or 1, MAX_PROCESSES)
     in_memory = engine.url.get_backend_name() == "sqlite" and engine.url.database in (None, "", ":memory:")
     if wanted <= 1 or factory is not None or in_memory:
-        return 1
-    return wanted if due_recipients(engine, plan_id, now) >= settings.delivery_split_from else 1
+        return [WHOLE_RUN]
+    shares = split_run(engine, plan_id, now, settings, wanted)
+    if sum(len(share.keys or ()) for share in shares) < settings.delivery_split_from:
+        return [WHOLE_RUN]
+    busy = [share for share in shares if share.first or share.keys]  # no process for an empty share
+    return busy if len(busy) > 1 else [WHOLE_RUN]
 
 
 def _deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, settings: Any,
@@ -150,27 +153,27 @@ def _deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, 
 
 
 def _deliver_split(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, settings: Any,
-                   context: PlanContext | None, processes: int) -> Any:
+                   context: PlanContext | None, shares: list[Any]) -> Any:
     """Share 0 in this process, the others each in a new one, at once; then the reminders'
-    states rolled up once. The processes claim disjoint recipients (`Share`), and the claim
-    statement would keep them apart anyway.
+    states rolled up once. The shares hold disjoint recipients, and the claim statement
+    would keep the processes apart anyway.
 
     A new interpreter (`python -m plan_tracker.reports.weekly_mail`), not a fork: a Prefect
     flow runs this in a thread beside others, whose locks a fork would copy in whatever
     state they were; and not multiprocessing's spawn, which runs the caller's main script
     again in the child."""
-    from plan_tracker.services.delivery import Share, roll_up_reminders
+    from plan_tracker.services.delivery import roll_up_reminders
 
     url = engine.url.render_as_string(hide_password=False)
-    with ThreadPoolExecutor(processes - 1) as waiting:  # a thread waits on each child
-        children = [waiting.submit(_run_share, url, plan_id, now, as_of, settings, Share(index, processes))
-                    for index in range(1, processes)]
+    first, *others = shares
+    with ThreadPoolExecutor(len(others)) as waiting:  # a thread waits on each child
+        children = [waiting.submit(_run_share, url, plan_id, now, as_of, settings, share) for share in others]
         summary = _deliver(engine, plan_id, now=now, as_of=as_of, settings=settings, context=context,
-                           share=Share(0, processes), roll_up=False)
+                           share=first, roll_up=False)
         for child in children:
             summary.add(child.result())
     roll_up_reminders(engine, plan_id)
-    summary.processes = processes
+    summary.processes = len(shares)
     return summary
 
 

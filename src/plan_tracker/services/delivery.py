@@ -43,7 +43,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-import zlib
 from collections import Counter
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -140,26 +139,40 @@ class DeliverySummary:
 
 @dataclass(frozen=True)
 class Share:
-    """One of `of` delivery processes of a run: it takes the recipients of each route that
-    can take messages in parallel (the file outbox, SMTP) whose key hashes to its index,
-    and share 0 takes the other routes whole (a robot's rate limit is per process, so one
-    process sends to it). By the key, not by position in a list: each process reads what is
-    due when it starts, and a list read after another process claimed some rows would
-    shift every position after them (recipients skipped by both)."""
+    """One delivery process's part of a run split between several (`split_run`): the
+    recipients it delivers to, or every recipient (`keys` None: the whole run)."""
 
     index: int = 0
-    of: int = 1
+    keys: frozenset[str] | None = None
 
-    def picks(self, route_name: str, keys: list[str]) -> list[str]:
-        if self.of == 1:
-            return keys
-        if route_name.partition(":")[0] in BATCH_RECIPIENTS:
-            return [key for key in keys if zlib.crc32(key.encode("utf-8", "surrogatepass")) % self.of == self.index]
-        return keys if self.index == 0 else []
+    def picks(self, keys: list[str]) -> list[str]:
+        return keys if self.keys is None else [key for key in keys if key in self.keys]
 
     @property
     def first(self) -> bool:
         return self.index == 0
+
+
+def split_run(engine: Engine, plan_id: str, now: dt.datetime, settings: Settings, processes: int) -> list[Share]:
+    """The recipients due now dealt out to `processes` shares, from one read: in turn on
+    the routes that take messages in parallel (the file outbox, SMTP); a robot's recipients
+    all in share 0 (its rate limit holds per process). Each process then delivers its own
+    share; one read for all, since lists read by each process at its start would differ by
+    what the others had claimed meanwhile."""
+    with engine.connect() as conn:
+        due = list(conn.execute(select(D.c.recipient_key).where(_claimable(plan_id, now)).distinct()
+                                .order_by(D.c.recipient_key)).scalars())
+        table = Recipient.__table__  # type: ignore[attr-defined]
+        recipients = {r.key: r for r in conn.execute(select(table).where(table.c.plan_id == plan_id))}
+    dealt: list[set[str]] = [set() for _ in range(processes)]
+    turn: dict[str, int] = {}
+    for key in due:
+        name = route_name(recipients[key], settings)
+        parallel = name in BATCH_RECIPIENTS
+        position = turn.get(name, 0)
+        dealt[position % processes if parallel else 0].add(key)
+        turn[name] = position + 1
+    return [Share(index, frozenset(keys)) for index, keys in enumerate(dealt)]
 
 
 WHOLE_RUN = Share()
@@ -372,7 +385,7 @@ def deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, s
             continue
         queues.setdefault(route.name, []).append(key)
     for name, keys in queues.items():
-        _deliver_route(run, routes[name], share.picks(name, keys), due)
+        _deliver_route(run, routes[name], share.picks(keys), due)
     _report_open_circuits(routes, run.deferred, summary)
     if roll_up:
         roll_up_reminders(engine, plan_id)
@@ -383,13 +396,6 @@ def roll_up_reminders(engine: Engine, plan_id: str) -> None:
     """A reminder's state follows its deliveries' (sent once one went, dead when all died)."""
     with engine.begin() as conn:
         conn.execute(text(q.ROLL_UP_REMINDERS), {"plan": plan_id})
-
-
-def due_recipients(engine: Engine, plan_id: str, now: dt.datetime) -> int:
-    """How many recipients have something to claim now (sizes a run before it starts)."""
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count(D.c.recipient_key.distinct()))
-                                .where(_claimable(plan_id, now))).scalar_one())
 
 
 def _deliver_route(run: _Run, route: Route, keys: list[str], due: dict[str, int]) -> None:
