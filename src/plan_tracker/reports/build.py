@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import cache, partial
 from itertools import pairwise
 from typing import Any
 
@@ -145,7 +146,12 @@ def _blocked(conn: Connection, plan_id: str, as_of: dt.date, names: dict[str, di
     """Blocked items among the obligations tracked on `as_of`, under the ids they had then
     (the report's items table holds the terms as of the date)."""
     found = blocked_items(conn, plan_id, as_of, limit=limit, active_only=False)
-    as_of_ids = {int(r.id): (r.task_id, r.unit_id) for r in conn.execute(text(f"SELECT id, task_id, unit_id FROM {q.ITEMS_TABLE}"))}  # noqa: S608
+    if not found:  # most nights: no need to read the items (100k rows in a province)
+        return []
+    wanted = text(f"SELECT id, task_id, unit_id FROM {q.ITEMS_TABLE} WHERE id IN :ids").bindparams(  # noqa: S608
+        bindparam("ids", expanding=True))
+    as_of_ids = {int(r.id): (r.task_id, r.unit_id)
+                 for r in conn.execute(wanted, {"ids": sorted({b.obligation_id for b in found})})}
     entries = []
     for b in found:
         if b.obligation_id not in as_of_ids:
@@ -270,10 +276,11 @@ def _reminders_by_unit(conn: Connection, params: dict[str, Any], plan: Plan) -> 
         fired: dict[tuple[str, str], list[tuple[int, dt.date]]] = defaultdict(list)
         for row in rows:
             fired[(row.unit_id, row.level)].append((int(row.obligation_id), _date(row.fired_on)))
-        calendar = WorkCalendar(plan.plan.calendar)
+        # one week key per day, not per firing (a province's first night fires 43,500)
+        period_of = cache(partial(digest_period, WorkCalendar(plan.plan.calendar)))
         for (unit_id, level), events in fired.items():
             if unit_id in found and level in found[unit_id]:
-                found[unit_id][level] = once_per_period(events, lambda day: digest_period(calendar, day))
+                found[unit_id][level] = once_per_period(events, period_of)
     return found
 
 
