@@ -255,15 +255,18 @@ ON CONFLICT (obligation_id, level, seq) DO NOTHING
 
 # Who each newly raised reminder goes to: `step_roles` is a small inline table of the
 # ladder's (level, role) pairs (see `step_roles_sql`), so one statement covers every step.
+# CROSS JOIN keeps the night's reminders the outer loop on SQLite (which honours its order):
+# with the six-row table outside, it read every reminder fired tonight once per pair (a
+# province: 6 × 236,500 rows, 1.7 s against 0.8 s).
 ADD_DELIVERIES = """
 INSERT INTO delivery (plan_id, reminder_id, recipient_key, state, attempts)
 SELECT DISTINCT r.plan_id, r.id, rr.recipient_key, 'pending', 0
 FROM reminder r
+CROSS JOIN ({step_roles}) sr
 JOIN obligation o ON o.id = r.obligation_id
-JOIN ({step_roles}) sr ON sr.level = r.level
 JOIN role_recipient rr ON rr.plan_id = r.plan_id AND rr.role = sr.role
      AND rr.unit_id IN (o.unit_id, '*')  -- contact/head rows are per unit, the rest plan-wide
-WHERE r.plan_id = :plan AND r.state = 'pending' AND r.fired_on = :as_of
+WHERE sr.level = r.level AND r.plan_id = :plan AND r.state = 'pending' AND r.fired_on = :as_of
   AND r.obligation_id BETWEEN :lo AND :hi{in_shard}
   -- a re-run finds them made (reminders held for a digest stay pending): skip them here,
   -- so PostgreSQL draws no ids for conflicting rows and ids match a single run's
@@ -304,9 +307,9 @@ INSERT INTO delivery (plan_id, reminder_id, recipient_key, state, attempts, last
 SELECT DISTINCT r.plan_id, r.id, 'unreachable:' || sr.role || ':' || o.unit_id, 'dead', 0,
        'nobody to receive it: no address for ' || sr.role || ' of unit ' || o.unit_id
 FROM reminder r
+CROSS JOIN ({step_roles}) sr  -- the reminders outside, as in ADD_DELIVERIES
 JOIN obligation o ON o.id = r.obligation_id
-JOIN ({step_roles}) sr ON sr.level = r.level
-WHERE r.plan_id = :plan AND r.state = 'pending' AND r.fired_on = :as_of
+WHERE sr.level = r.level AND r.plan_id = :plan AND r.state = 'pending' AND r.fired_on = :as_of
   AND r.obligation_id BETWEEN :lo AND :hi{in_shard}
   AND NOT EXISTS (SELECT 1 FROM role_recipient rr WHERE rr.plan_id = r.plan_id AND rr.role = sr.role
                   AND rr.unit_id IN (o.unit_id, '*'))
