@@ -281,6 +281,12 @@ def _column(c: int) -> str:
     return str(xl_col_to_name(c))
 
 
+def column_letter(number: int) -> str:
+    """The letters of column `number`, counted from 1 (openpyxl's `get_column_letter`,
+    without importing openpyxl, which costs a quarter of a second)."""
+    return _column(number - 1)
+
+
 _EPOCH = dt.date(1899, 12, 31)
 
 
