@@ -127,7 +127,7 @@ def form_cost(template: Path, folder: Path) -> dict[str, Any]:
     event.listen(engine, "before_cursor_execute", watch.count)
     forms = ReplyForms(engine, Settings(data_dir=work / "var"))
     attached: list[int] = []
-    for name in ("for_message", "for_batch"):  # `for_batch`: the batch's one read, where there is one
+    for name in ("for_message", "prefetch"):  # `prefetch`: the batch's one read, where there is one
         if hasattr(forms, name):
             call = getattr(forms, name)
             if name == "for_message":
