@@ -57,6 +57,8 @@ class ReplyForms:
             self.batch = Batch(plan.id, as_of, status_rows_by_id(conn, night.ctx, as_of, wanted, night.params))
 
     def for_message(self, plan: Plan, recipient: Any, model: MessageModel, as_of: dt.date) -> tuple[Attachment, ...]:
+        if not _takes_form(recipient, model):
+            return ()  # before the secret: a robot's message neither makes one nor warns of it
         if self.secret is None:
             self.secret = _secret(self.settings)
         known = self.batch.rows if self.batch is not None and self.batch.key == (plan.id, as_of) else {}
@@ -95,7 +97,7 @@ def forms_for(engine: Engine, plan: Plan, recipient: Any, model: MessageModel, *
     the install's secret is unusable); sets `model.form_note` when it attaches any. `nights`
     keeps what the forms of a run share; `known`, status rows already read by obligation id;
     `secret`, the install's secret already resolved."""
-    if recipient.channel != "email" or not any(s.audience == "contact" for s in model.sections):
+    if not _takes_form(recipient, model):
         return ()
     secret = secret if secret is not None else _secret(settings)
     if secret is None:
@@ -105,6 +107,11 @@ def forms_for(engine: Engine, plan: Plan, recipient: Any, model: MessageModel, *
     if attachments:
         model.form_note = FORM_NOTE.get(model.locale, FORM_NOTE["zh"])
     return attachments
+
+
+def _takes_form(recipient: Any, model: MessageModel) -> bool:
+    """An e-mail with a contact section: its units' forms can be answered by reply."""
+    return bool(recipient.channel == "email" and any(s.audience == "contact" for s in model.sections))
 
 
 def _secret(settings: Settings) -> str | None:
