@@ -12,6 +12,9 @@ unit: contact and head, 15 items each) on a copy of the store, in-process:
   each unit contact's signed reply form (an XLSX) to the message;
 - `deliver_smtp`: `deliver` to aiosmtpd (its `Sink` handler, in its own process, so the
   server does not share this interpreter's lock);
+- `form_cost`: the reply forms alone, within that delivery (`deliver` to the file outbox
+  with `inbox.forms.ReplyForms`, wrapped to time its calls): milliseconds of wall time per
+  form and the SQL statements the forms ran, per form and in all;
 - `fsync`: N files of a message's size written one by one with an `fsync` each (what the
   outbox did per message), and as one group (written, `fsync`ed by 8 threads, the folder
   `fsync`ed once: what it does now);
@@ -81,6 +84,75 @@ def timed_delivery(template: Path, folder: Path, name: str, **settings: Any) -> 
     return {"step": name, "seconds": round(seconds, 3), "messages": summary.messages_sent,
             "deliveries": summary.deliveries_sent, "failed": summary.failed,
             "messages_per_s": round(summary.messages_sent / seconds, 1)}
+
+
+class _Stopwatch:
+    """Time (wall and CPU) spent inside a `FormSource`'s calls, each call's, and the SQL
+    statements run meanwhile."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.cpu_seconds = 0.0
+        self.statements = 0
+        self.inside = False
+        self.calls: list[tuple[str, float, int]] = []  # (method, wall seconds, forms made)
+
+    def count(self, *_: Any) -> None:
+        if self.inside:
+            self.statements += 1
+
+    def timed(self, name: str, call: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            self.inside = True
+            started, cpu = time.perf_counter(), time.process_time()
+            found: Any = None
+            try:
+                found = call(*args, **kwargs)
+                return found
+            finally:
+                took = time.perf_counter() - started
+                self.seconds += took
+                self.cpu_seconds += time.process_time() - cpu
+                self.calls.append((name, took, len(found) if name == "for_message" and found else 0))
+                self.inside = False
+        return run
+
+
+def form_cost(template: Path, folder: Path) -> dict[str, Any]:
+    """The forms' share of the first night's delivery: ms per form (all told, in CPU, and the
+    median form after the first call, which pays the imports and the night's context) and
+    statements per form."""
+    from sqlalchemy import event
+
+    from plan_tracker.inbox.forms import ReplyForms
+    from plan_tracker.services.delivery import deliver
+    from plan_tracker.settings import Settings
+    from plan_tracker.store.db import make_engine
+
+    work = folder / "form_cost"
+    work.mkdir()
+    shutil.copy(template, work / "store.sqlite3")
+    engine = make_engine(f"sqlite:///{work / 'store.sqlite3'}")
+    watch = _Stopwatch()
+    event.listen(engine, "before_cursor_execute", watch.count)
+    forms = ReplyForms(engine, Settings(data_dir=work / "var"))
+    for name in ("for_message", "prefetch"):  # `prefetch`: the batch's one read, where there is one
+        if hasattr(forms, name):
+            setattr(forms, name, watch.timed(name, getattr(forms, name)))
+    started = time.perf_counter()
+    summary = deliver(engine, PLAN, now=NOW, as_of=FIRST_NIGHT, settings=Settings(data_dir=work / "var"), forms=forms)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    made = sum(n for _, _, n in watch.calls)
+    later = sorted(took / n for _, took, n in watch.calls[1:] if n)
+    return {"step": "form_cost", "messages": summary.messages_sent, "forms": made,
+            "delivery_seconds": round(seconds, 3), "forms_seconds": round(watch.seconds, 3),
+            "ms_per_form": round(watch.seconds / max(made, 1) * 1000, 3),
+            "cpu_ms_per_form": round(watch.cpu_seconds / max(made, 1) * 1000, 3),
+            "first_call_ms": round(watch.calls[0][1] * 1000, 1) if watch.calls else None,
+            "median_ms_per_form_after_first_call": round(later[len(later) // 2] * 1000, 3) if later else None,
+            "prefetch_ms": round(sum(t for name, t, _ in watch.calls if name == "prefetch") * 1000, 1),
+            "statements": watch.statements, "statements_per_form": round(watch.statements / max(made, 1), 2)}
 
 
 def _free_port() -> int:
@@ -196,17 +268,19 @@ def channel_rates(folder: Path, count: int = 1000) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--units", type=int, default=UNITS, help="units of the province plan (2 messages each)")
-    parser.add_argument("--only", default="file,forms,smtp,fsync,channels", help="which measurements, comma-separated")
+    parser.add_argument("--only", default="file,forms,form_cost,smtp,fsync,channels", help="which measurements, comma-separated")
     args = parser.parse_args()
     wanted = set(args.only.split(","))
     folder = Path(tempfile.mkdtemp(prefix="bench-delivery-"))
     try:
-        template = prepare(folder, args.units) if wanted & {"file", "forms", "smtp"} else None
+        template = prepare(folder, args.units) if wanted & {"file", "forms", "form_cost", "smtp"} else None
         rows = []
         if template is not None and "file" in wanted:
             rows.append(timed_delivery(template, folder, "deliver_file"))
         if template is not None and "forms" in wanted:
             rows.append(timed_delivery(template, folder, "deliver_file_forms"))
+        if template is not None and "form_cost" in wanted:
+            rows.append(form_cost(template, folder))
         if template is not None and "smtp" in wanted:
             rows.append(smtp_delivery(template, folder))
         if "fsync" in wanted:

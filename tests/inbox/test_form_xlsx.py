@@ -32,6 +32,9 @@ from .openpyxl_form import build_workbook
 SECRET = "s" * 48
 HOSTILE = PLAN_YAML.replace("title: 对执法队伍进行轮训", "title: '=HYPERLINK(\"http://evil.example/\",\"点我\") <b>&amp;</b>'") \
     .replace("name: 川店镇", 'name: " @川店镇\\t"')
+# text XlsxWriter would have written as XML (a rich string) or read back changed (an escape)
+RICH = PLAN_YAML.replace("title: 对执法队伍进行轮训", "title: '<r><t>轮训</t></r>'") \
+    .replace("name: 川店镇", "name: 川店镇_x0041_")
 TOWN_A = [StatusRow("cap.training", "town-a", "2018-Q1", dt.date(2018, 4, 9), "red", None, None, 16),
           StatusRow("cap.training", "town-a", "2018-Q2", dt.date(2018, 7, 6), "green", None, None, 0),
           StatusRow("cap.training", "town-a", "2018-Q3", dt.date(2018, 10, 12), "pending", None, None, 0),
@@ -93,7 +96,9 @@ def workbook_facts(data: bytes) -> dict[str, Any]:
     (PLAN_YAML, "town-a", TOWN_A, SECRET),
     (PLAN_YAML, "legal-office", LEGAL, None),
     (HOSTILE, "town-a", TOWN_A[1:2], SECRET),
-], ids=["indicators and every light", "no indicators, unsigned", "formula-like and markup text"])
+    (RICH, "town-a", TOWN_A[:1], SECRET),
+], ids=["indicators and every light", "no indicators, unsigned", "formula-like and markup text",
+        "rich-text-like and escape-like text"])
 def test_the_written_form_reads_back_as_the_openpyxl_built_one(tmp_path: Path, text: str, unit: str,
                                                                 rows: list[StatusRow], secret: str | None) -> None:
     plan = plan_of(tmp_path, text)

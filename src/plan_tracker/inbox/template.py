@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from openpyxl.utils import get_column_letter
 from sqlalchemy import Connection, Engine, select
 
 from plan_tracker.domain.errors import DomainError
@@ -43,7 +42,14 @@ from plan_tracker.inbox.columns import (
     STATUS_CHOICES,
     indicator_label,
 )
-from plan_tracker.inbox.form_xlsx import LIGHT_KIND, Cell, FormWriter, Kind, Validation
+from plan_tracker.inbox.form_xlsx import (
+    LIGHT_KIND,
+    Cell,
+    FormWriter,
+    Kind,
+    Validation,
+    column_letter,
+)
 from plan_tracker.inbox.messages import msg
 from plan_tracker.services.plans import stored_plan
 from plan_tracker.services.status import StatusRow, status_rows
@@ -170,7 +176,7 @@ def _validations(plan: Plan, count: int, indicators: list[str]) -> list[Validati
     last = FIRST_ROW + count - 1
 
     def span(key: str) -> str:
-        letter = get_column_letter(next(i for i, c in enumerate(COLUMNS, start=1) if c.key == key))
+        letter = column_letter(next(i for i, c in enumerate(COLUMNS, start=1) if c.key == key))
         return f"{letter}{FIRST_ROW}:{letter}{last}"
 
     start = plan.plan.start
@@ -182,8 +188,8 @@ def _validations(plan: Plan, count: int, indicators: list[str]) -> list[Validati
                    value=f"DATE({start.year},{start.month},{start.day})"),
     ]
     if indicators:
-        first = get_column_letter(len(COLUMNS) + 1)
-        final = get_column_letter(len(COLUMNS) + len(indicators))
+        first = column_letter(len(COLUMNS) + 1)
+        final = column_letter(len(COLUMNS) + len(indicators))
         found.append(Validation("decimal", f"{first}{FIRST_ROW}:{final}{last}", "指标", "请填写数字",
                                 value="-1000000000000", maximum="1000000000000"))
     return found

@@ -44,7 +44,7 @@ import datetime as dt
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -209,7 +209,10 @@ class TopicSource(Protocol):
 
 class FormSource(Protocol):
     """The forms a unit contact's message carries, to fill in and send back by reply
-    (`inbox.forms.ReplyForms`); sets the model's `form_note` when it gives any."""
+    (`inbox.forms.ReplyForms`); sets the model's `form_note` when it gives any. `prefetch`
+    is told a batch's fresh messages first, so that their forms are read together."""
+
+    def prefetch(self, plan: Plan, messages: Sequence[tuple[Any, Any]], as_of: dt.date) -> None: ...
 
     def for_message(self, plan: Plan, recipient: Any, model: Any, as_of: dt.date) -> tuple[Attachment, ...]: ...
 
@@ -544,6 +547,9 @@ def frozen_messages(run: _Run, tokens: dict[str, str], claimed: dict[str, int]) 
             if _topics(rows[token]).get(DECISIONS_TOPIC) is not None and not model.decisions:
                 decisions = waiting_decisions(conn, plan, run.as_of) if decisions is None else decisions
                 model.decisions = list(decisions)
+    if run.forms is not None and models:
+        run.forms.prefetch(plan, [(recipient, models[token][1]) for recipient, token in fresh if token in models],
+                           run.as_of)
     ready: list[_Ready] = []
     new: list[tuple[str, str, Message]] = []  # (key, token, message) to store
     void: list[str] = []

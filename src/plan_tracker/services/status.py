@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, TextClause, func, select, text
+from sqlalchemy import Connection, Engine, TextClause, bindparam, func, select, text
 
 from plan_tracker.services.context import PlanContext, plan_context
 from plan_tracker.store.evaluation_sql import status_rows_sql
@@ -59,32 +60,34 @@ def status_rows_in(conn: Connection, ctx: PlanContext, as_of: dt.date) -> list[S
     return rows
 
 
-def status_rows_of(conn: Connection, ctx: PlanContext, as_of: dt.date, obligation_ids: list[int],
-                   params: dict[str, Any] | None = None) -> list[StatusRow]:
-    """The rows of a few obligations (a message's items), in no set order: one read per run
-    of consecutive ids (a unit's items of one task usually are), never a row more.
+# Obligations read per statement by `status_rows_by_id`: a delivery batch's forms (256
+# recipients, half of them unit contacts with some 15 items each) in one or two statements,
+# far inside SQLite's and PostgreSQL's limits on bound parameters.
+IDS_PER_STATEMENT = 2000
+
+
+def status_rows_by_id(conn: Connection, ctx: PlanContext, as_of: dt.date, obligation_ids: Iterable[int],
+                      params: dict[str, Any] | None = None) -> dict[int, StatusRow]:
+    """The rows of the listed obligations by id (the items of a batch's messages): one read
+    per IDS_PER_STATEMENT ids, never a row more; an inactive or unknown id has none.
     `params`: `ctx.eval_params(conn, as_of)` when the caller has them already."""
+    ids = sorted(set(obligation_ids))
+    if not ids:
+        return {}
     params = ctx.eval_params(conn, as_of) if params is None else params
-    statement = _status_statement(ctx.reads_history(as_of))
-    return [_status_row(r) for low, high in _runs(sorted(set(obligation_ids)))
-            for r in conn.execute(statement, {**params, "lo": low, "hi": high}).mappings()]
+    statement = _listed_statement(ctx.reads_history(as_of))
+    found: dict[int, StatusRow] = {}
+    for start in range(0, len(ids), IDS_PER_STATEMENT):
+        chunk = ids[start:start + IDS_PER_STATEMENT]
+        for r in conn.execute(statement, {**params, "lo": chunk[0], "hi": chunk[-1], "ids": chunk}).mappings():
+            found[int(r["id"])] = _status_row(r)
+    return found
 
 
 @cache
-def _status_statement(history: bool) -> TextClause:
+def _listed_statement(history: bool) -> TextClause:
     # made once: `text` parses the long statement for its parameters, about 1 ms each time
-    return text(status_rows_sql(history=history))
-
-
-def _runs(ids: list[int]) -> list[tuple[int, int]]:
-    """Sorted ids as (first, last) of each run of consecutive ids."""
-    runs: list[tuple[int, int]] = []
-    for oid in ids:
-        if runs and runs[-1][1] == oid - 1:
-            runs[-1] = (runs[-1][0], oid)
-        else:
-            runs.append((oid, oid))
-    return runs
+    return text(status_rows_sql(history=history, listed=True)).bindparams(bindparam("ids", expanding=True))
 
 
 def _status_row(r: Any) -> StatusRow:

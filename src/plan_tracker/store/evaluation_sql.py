@@ -106,12 +106,14 @@ def obligations_source(history: bool) -> str:
     return _BATCH_AS_OF if history else "obligation"
 
 
-def evaluated_cte(*, full: bool, windowed: bool = False, sharded: bool = False, history: bool = False) -> str:
+def evaluated_cte(*, full: bool, windowed: bool = False, sharded: bool = False, history: bool = False,
+                  listed: bool = False) -> str:
     """`WITH base, evaluated`: lights of a batch. `full` adds the latest status, progress and
     first/last report dates (for status listings and reports); the nightly run needs only
     the completion date, so it skips those lookups. `sharded` keeps the units of the
     connection's `shard_unit` table (one worker's share of a night, see `CREATE_SHARD_UNITS`).
-    `history` reads the obligations' terms as of :as_of (`OBLIGATIONS_AS_OF`)."""
+    `history` reads the obligations' terms as of :as_of (`OBLIGATIONS_AS_OF`). `listed` keeps
+    only the ids of :ids (an expanding parameter) within :lo..:hi."""
     done_on = "dp.done_on" if windowed else _DONE_ON
     done_join = "LEFT JOIN done_pass dp ON dp.obligation_id = o.id" if windowed else ""
     return f"""
@@ -124,7 +126,8 @@ base AS MATERIALIZED (
     FROM {obligations_source(history)} o
     JOIN calendar_day d ON d.calendar_key = :cal AND d.day = o.due
     {done_join}
-    WHERE o.plan_id = :plan AND o.active = TRUE AND o.id BETWEEN :lo AND :hi{IN_SHARD if sharded else ""}
+    WHERE o.plan_id = :plan AND o.active = TRUE AND o.id BETWEEN :lo AND :hi{IN_SHARD if sharded else ""}{
+        " AND o.id IN :ids" if listed else ""}
 ),
 evaluated AS MATERIALIZED (
     SELECT b.*,
@@ -155,9 +158,10 @@ ORDER BY e.id
 STATUS_ROWS = EVALUATED + _STATUS_SELECT
 
 
-def status_rows_sql(*, history: bool) -> str:
-    """Every obligation's status row as of :as_of (ordered by the caller, by the version's task order)."""
-    return evaluated_cte(full=True, history=history) + _STATUS_SELECT
+def status_rows_sql(*, history: bool, listed: bool = False) -> str:
+    """Every obligation's status row as of :as_of (ordered by the caller, by the version's task
+    order); `listed`: only those of :ids (see `evaluated_cte`)."""
+    return evaluated_cte(full=True, history=history, listed=listed) + _STATUS_SELECT
 
 # The batch's evaluation is computed once into a temporary table (per connection), then the
 # flips, the saved lights and the reminders all read it.
