@@ -123,3 +123,12 @@ def test_smtp_repr_never_shows_the_password() -> None:
 def test_smtp_refuses_starttls_and_ssl_together() -> None:
     with pytest.raises(ValueError):
         SmtpChannel("smtp.example.org", 465, SENDER, starttls=True, ssl=True)
+
+
+def test_smtp_a_chinese_domain_goes_with_smtputf8_as_before(smtp_server: SmtpServer, message: Message) -> None:
+    # As smtplib's send_message sent it: SMTPUTF8 on MAIL FROM for a non-ASCII envelope.
+    channel_for(smtp_server).send(dataclasses.replace(message, address="zhangsan@例子.中国"))
+    [envelope] = smtp_server.handler.envelopes
+    assert envelope.rcpt_tos == ["zhangsan@例子.中国"] and envelope.smtp_utf8
+    delivered = BytesParser(policy=policy.default).parsebytes(envelope.original_content or b"")
+    assert delivered["Subject"] == message.subject

@@ -24,12 +24,11 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from email import policy
 from pathlib import Path
 
 from plan_tracker.atomic_files import PRIVATE, write_atomically
 from plan_tracker.channels.base import DeliveryError, Message, Receipt
-from plan_tracker.channels.email_format import DEFAULT_SENDER, build_email, key_digest
+from plan_tracker.channels.email_format import DEFAULT_SENDER, email_bytes, key_digest
 
 logger = logging.getLogger(__name__)
 
@@ -101,12 +100,12 @@ class FileOutboxChannel:
         return path
 
     def send(self, message: Message) -> Receipt:
-        email = build_email(message, sender=self.sender, date=self._clock())
+        data = email_bytes(message, sender=self.sender, date=self._clock())
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             path = self.path_for(message)
             if not path.exists():
-                write_atomically(path, email.as_bytes(policy=policy.SMTP))
+                write_atomically(path, data)
         except OSError as exc:  # full disk, permissions: may clear up, so transient
             raise DeliveryError(f"could not write outbox file: {exc}") from exc
         logger.debug("outbox file %s written", path.name)
@@ -130,7 +129,7 @@ class FileOutboxChannel:
             try:
                 path = self.path_for(message)
                 if not path.exists():  # a resend after a crash: the file is already there
-                    data = build_email(message, sender=self.sender, date=self._clock()).as_bytes(policy=policy.SMTP)
+                    data = email_bytes(message, sender=self.sender, date=self._clock())
                     staged.append((index, path, _Staged.write(self.folder, data)))
                 results.append(Receipt(channel=self.name, detail=str(path)))
             except DeliveryError as exc:

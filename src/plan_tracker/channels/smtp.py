@@ -26,7 +26,7 @@ from typing import Any
 
 from plan_tracker.channels.base import DeliveryError, Message, Receipt
 from plan_tracker.channels.breaker import CircuitBreaker, Unreachable, guarded
-from plan_tracker.channels.email_format import build_email, envelope_address
+from plan_tracker.channels.email_format import email_bytes, envelope_address, message_id
 
 logger = logging.getLogger(__name__)
 
@@ -145,10 +145,10 @@ class _Link:
 
     def send(self, message: Message) -> Receipt:
         channel = self.channel
-        email = build_email(message, sender=channel.sender, date=channel._clock())
+        data = email_bytes(message, sender=channel.sender, date=channel._clock())
         try:
             try:
-                self._transfer(email, message.address)
+                self._transfer(data, message.address)
             except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
                 # A reused connection the server closed while idle (or after its limit of
                 # messages per connection): this message never started, so it goes on a new
@@ -157,7 +157,7 @@ class _Link:
                     raise
                 logger.debug("SMTP connection dropped (%s); reconnecting", exc)
                 self.close()
-                self._transfer(email, message.address)
+                self._transfer(data, message.address)
         except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
             # an answer (smtplib has reset the transaction): the connection stays usable,
             # unless the answer was to the greeting or the login
@@ -169,9 +169,9 @@ class _Link:
             raise _translate(exc, channel) from None
         self.reused = True
         logger.debug("mail for %s handed to %s:%s", message.address, channel.host, channel.port)
-        return Receipt(channel=channel.name, detail=str(email["Message-ID"]))
+        return Receipt(channel=channel.name, detail=message_id(message.message_key, channel.sender, message.plan_id))
 
-    def _transfer(self, email: Any, address: str) -> None:
+    def _transfer(self, data: bytes, address: str) -> None:
         if self.server is None:
             self.reused = False
             server = self.channel._connect()
@@ -182,12 +182,25 @@ class _Link:
                 server.close()
                 raise
             self.server = server
-        self.server.send_message(email, from_addr=envelope_address(self.channel.sender), to_addrs=[address])
+        sender = envelope_address(self.channel.sender)
+        self.server.sendmail(sender, [address], data, mail_options=_utf8_options(self.server, sender, address))
 
     def close(self) -> None:
         if self.server is not None:
             _quit_quietly(self.server)
             self.server = None
+
+
+def _utf8_options(server: smtplib.SMTP, *addresses: str) -> tuple[str, ...]:
+    """What `send_message` asked for a non-ASCII envelope address (a Chinese domain): the
+    server's SMTPUTF8, or SMTPNotSupportedError. The message's own fields are ASCII."""
+    if all(address.isascii() for address in addresses):
+        return ()
+    server.ehlo_or_helo_if_needed()
+    if not server.has_extn("smtputf8"):
+        raise smtplib.SMTPNotSupportedError("One or more source or delivery addresses require internationalized"
+                                            " email support, but the server does not advertise SMTPUTF8")
+    return ("SMTPUTF8", "BODY=8BITMIME")
 
 
 def _translate(exc: BaseException, channel: SmtpChannel) -> DeliveryError:
