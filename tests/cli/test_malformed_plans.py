@@ -296,9 +296,11 @@ def test_an_alias_bomb_is_rejected_fast(tmp_path: Path) -> None:
 
 
 def test_an_alias_bomb_through_the_cli_exits_quickly(runs: Runs) -> None:
-    # The whole process, interpreter start-up included (generous: the machine is shared).
+    # The whole process, interpreter start-up included, against a process that only finds a
+    # file missing: on a loaded machine both are slow (3.5 s for the missing file was seen
+    # under a full parallel suite), where an expanded bomb takes minutes or the memory.
     assert runs["alias_bomb"].returncode == 2
-    assert runs["alias_bomb"].seconds < 5.0
+    assert runs["alias_bomb"].seconds < max(5.0, 3 * runs["missing"].seconds)
 
 
 def test_a_directory_instead_of_a_file_is_bad_input(runs: Runs) -> None:

@@ -11,6 +11,7 @@ event records the send in the same transaction as the delivery, so it goes once 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import pickle
 import subprocess
@@ -29,6 +30,7 @@ from plan_tracker.services.plans import stored_plan
 from plan_tracker.store.outbox_models import NightlyRun
 
 OVERDUE_LISTED = 20
+logger = logging.getLogger(__name__)
 
 
 def weekly_part(report: Report, *, limit: int = OVERDUE_LISTED) -> WeeklyPart:
@@ -181,9 +183,12 @@ def _run_share(url: str, plan_id: str, now: dt.datetime, as_of: dt.date, setting
     work = pickle.dumps((os.getpid(), url, plan_id, now, as_of, settings, share))
     done = subprocess.run([sys.executable, "-m", "plan_tracker.reports.weekly_mail"], input=work,
                           capture_output=True, check=False)
+    said = done.stderr.decode("utf-8", "replace").strip()
     if done.returncode != 0:
-        said = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-        raise DeliveryProcessLost(f"a delivery process ended with status {done.returncode}: {said[0]}")
+        last = said.splitlines()[-1:] or [""]
+        raise DeliveryProcessLost(f"a delivery process ended with status {done.returncode}: {last[0]}")
+    if said:  # what the child warned of (a weak secret, say) reaches this run's log
+        logger.warning("delivery process of share %d said: %s", share.index, said)
     return pickle.loads(done.stdout)  # noqa: S301  # our own child, over its pipe
 
 
