@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter
 
+from plan_tracker.inbox import form_xlsx
+from plan_tracker.inbox.form_xlsx import FORMATS, FormWriter, Kind, Validation, _Sheet, _Workbook
 from plan_tracker.inbox.readers import read_report
 from plan_tracker.inbox.safety import Deadline
 from plan_tracker.inbox.template import build_form
@@ -121,3 +124,57 @@ def test_the_same_form_is_the_same_bytes_dated_by_its_day_not_the_clock(tmp_path
     later = build_form(plan, 1, plan.unit("town-a"), TOWN_A, as_of=AS_OF, today=TODAY + dt.timedelta(days=1),
                        secret=SECRET)
     assert later != made[0]  # another day's form says so (generated_on, its signature, its dates)
+
+
+# a form's two sheets with every kind of cell and value, each feature of the form sheet, and
+# text XlsxWriter escapes (a control character, a literal escape, edge whitespace, markup)
+WRITTEN: list[tuple[str, dict[str, Any]]] = [
+    ("表", {"rows": [[("标题", Kind.TITLE)], [("计划", Kind.BOLD), (3, Kind.DEFAULT), (2.5, Kind.DEFAULT)],
+                     [(c.value, Kind.HEADER) for c in Kind],
+                     [(dt.date(2018, 4, 9), Kind.DATE), (True, Kind.DEFAULT), ("a\x01b_x0041_", Kind.RED),
+                      (" 边 ", Kind.YELLOW), ("<b>&amp;</b>", Kind.GREEN), (None, Kind.PENDING),
+                      (None, Kind.FILL_IN), (None, Kind.FILL_IN_WRAP), (None, Kind.FILL_IN_DATE),
+                      (None, Kind.OPEN), (None, Kind.GREYED), (None, Kind.DEFAULT), (None, Kind.PENDING)]],
+            "widths": [12, 30, 12, 12], "merged": [(0, 0, 0, 7)], "frozen": (4, 3), "format_rows_and_columns": True,
+            "validations": [Validation("list", "E4:E9", "状态", "请选择", choices=("未开始", "已完成"),
+                                       prompt_title="状态", prompt="请选择"),
+                            Validation("integer", "F4:F9", "进度", "0-100", value="0", maximum="100"),
+                            Validation("date", "G4:G9", "日期", "日期", criteria=">=", value="DATE(2018,1,1)")]}),
+    ("_meta", {"rows": [[("key", Kind.DEFAULT), ("value", Kind.DEFAULT)]], "hidden": True}),
+]
+STYLE = re.compile(r' (s|style)="(\d+)"')
+
+
+def with_kinds(xml: bytes, formats: dict[Kind, Any]) -> str:
+    """The part with each style index replaced by the name of its kind of cell."""
+    kinds = {made.xf_index: kind.name for kind, made in formats.items() if made is not None and made.xf_index}
+    return STYLE.sub(lambda m: f' {m[1]}="{kinds[int(m[2])]}"', xml.decode())
+
+
+def test_xlsxwriter_writes_the_forms_own_parts_as_its_own_workbook_would() -> None:
+    """`form_xlsx._Parts` drives XlsxWriter's private API to write a form's sheets and shared
+    strings without a workbook each: they must be what an XlsxWriter workbook writes for the
+    same sheets (style indices aside: the shared styles hold every kind of cell, in their own
+    order). If this fails after an XlsxWriter upgrade, its internals changed: see `_Parts`."""
+    form = FormWriter(TODAY)
+    for name, given in WRITTEN:
+        form.sheet(name, **given)
+    ours = zipfile.ZipFile(io.BytesIO(form.bytes()))
+    out = io.BytesIO()
+    book = _Workbook(out, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    book.set_properties({"author": "plan-tracker", "created": dt.datetime(TODAY.year, TODAY.month, TODAY.day)})
+    formats: dict[Kind, Any] = {Kind.DEFAULT: None, **{kind: book.add_format(spec) for kind, spec in FORMATS.items()}}
+    for name, given in WRITTEN:
+        _Sheet(name, **given).write(book.add_worksheet(name), formats)
+    book.close()
+    theirs = zipfile.ZipFile(out)
+    assert sorted(ours.namelist()) == sorted(theirs.namelist())
+    day_formats = form_xlsx._package(TODAY, "plan-tracker", tuple((name, bool(given.get("hidden")))
+                                                                for name, given in WRITTEN)).formats
+    for part in theirs.namelist():
+        if part.startswith("xl/worksheets/"):
+            assert with_kinds(ours.read(part), day_formats) == with_kinds(theirs.read(part), formats), part
+        elif part != "xl/styles.xml":  # the day's styles hold every kind of cell, not only the used ones
+            assert ours.read(part) == theirs.read(part), part
+    assert {info.date_time for info in ours.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    assert {info.external_attr for info in ours.infolist()} == {info.external_attr for info in theirs.infolist()}
