@@ -101,12 +101,14 @@ def step_limit(engine: Engine, plan_file: Path) -> dict[str, Any]:
 
 
 def step_deliver(engine: Engine, plan_file: Path) -> dict[str, Any]:
-    from plan_tracker.services.delivery import deliver
+    """The night's delivery stage as `nightly` runs it: the units' reply forms attached, the
+    run split between one process per core when it is large (issue 17)."""
+    from plan_tracker.reports.weekly_mail import deliver_with_weekly
     from plan_tracker.settings import Settings
 
     settings = Settings(data_dir=plan_file.parent / "var")
-    summary = deliver(engine, plan_file.stem, now=NOW, as_of=AS_OF, settings=settings)
-    return {"messages": summary.messages_sent, "deliveries": summary.deliveries_sent}
+    summary = deliver_with_weekly(engine, plan_file.stem, now=NOW, as_of=AS_OF, settings=settings)
+    return {"messages": summary.messages_sent, "deliveries": summary.deliveries_sent, "processes": summary.processes}
 
 
 def step_report(engine: Engine, plan_file: Path) -> dict[str, Any]:
@@ -273,7 +275,10 @@ def main() -> None:
     extra = STEPS[step](engine, plan_file)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"step": step, "seconds": round(seconds, 3), "peak_mib": round(peak, 1), **extra}, default=str))
+    # the largest process the step started (a split delivery's other processes), apart
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"step": step, "seconds": round(seconds, 3), "peak_mib": round(peak, 1),
+                      "child_peak_mib": round(child, 1), **extra}, default=str))
     # a step may report its own "seconds" (excluding its set-up), which wins over the total
 
 
