@@ -23,7 +23,7 @@ from plan_tracker.services.status import id_bounds
 from plan_tracker.store import evaluation_sql as q
 from plan_tracker.store.audit import EVENTS, record_event
 from plan_tracker.store.locks import begin_write
-from plan_tracker.store.models import Obligation, PlanRow, UnitRow
+from plan_tracker.store.models import PlanRow, UnitRow
 from plan_tracker.store.outbox_models import NightlyRun, Reminder, RoleRecipient
 
 BATCH = 50_000
@@ -115,7 +115,7 @@ def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.da
         units = [u for u in every_unit if shard.holds(u)]
         holds = digest_holds(conn, plan, as_of)
         pairs = [(step.level, role.value) for step in plan.ladder() for role in step.notify]
-        someone_unreachable = _someone_unreachable(conn, plan_id, {role for _, role in pairs}, shard)
+        someone_unreachable = _someone_unreachable(conn, plan_id, {role for _, role in pairs}, units)
         conn.rollback()
         step_roles, role_params = q.step_roles_sql(pairs)
         ladder, ladder_params = q.ladder_sql([(s.level, s.after, s.repeat_every) for s in plan.ladder()])
@@ -166,18 +166,14 @@ def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.da
     return len(units)
 
 
-def _someone_unreachable(conn: Connection, plan_id: str, roles: set[str], shard: Shard) -> bool:
-    """Whether a role of the ladder has nobody to receive it for a unit of the plan's
-    obligations in the shard (no plan-wide recipient, none for that unit): only then can a
-    reminder be unreachable."""
-    table, o = RoleRecipient.__table__, Obligation.__table__  # type: ignore[attr-defined]
+def _someone_unreachable(conn: Connection, plan_id: str, roles: set[str], units: list[str]) -> bool:
+    """Whether a role of the ladder has nobody to receive it for one of the plan's `units`
+    (no plan-wide recipient, none for that unit): only then can a reminder be unreachable.
+    The units are the plan's unit rows, which apply keeps for every unit ever tracked."""
+    table = RoleRecipient.__table__  # type: ignore[attr-defined]
     held: dict[str, set[str]] = {}
     for role, unit_id in conn.execute(select(table.c.role, table.c.unit_id).where(table.c.plan_id == plan_id)):
         held.setdefault(role, set()).add(unit_id)
-    if all("*" in held.get(role, ()) for role in roles):
-        return False
-    units = {u for u in conn.execute(select(o.c.unit_id).distinct().where(o.c.plan_id == plan_id)).scalars()
-             if shard.holds(u)}
     return any("*" not in held.get(role, set()) and not held.get(role, set()).issuperset(units) for role in roles)
 
 
