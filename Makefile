@@ -37,9 +37,9 @@ typecheck: $(STAMP)
 
 # Test files spread over TEST_WORKERS processes (pytest-xdist); one file stays on one worker so its
 # module fixtures (a year of nights, a Prefect server) are built once. Many tests wait on servers
-# (Prefect, dovecot, chromium) rather than the CPU: with 4 workers on 2 cores the suite used 1.5 cores
-# (19.9 CPU-minutes in 13.6 minutes on the slower machine of 2026-12-03), so 6.
-TEST_WORKERS ?= 6
+# (Prefect, dovecot, chromium) rather than the CPU, so 4 workers pay off on 2 cores (6 were tried on
+# 2026-12-03: 15.9 min against 13.6, the CPU shared by more processes).
+TEST_WORKERS ?= 4
 
 test: $(STAMP) system-deps lint typecheck
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
