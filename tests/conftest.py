@@ -362,25 +362,3 @@ def recording() -> type[RecordingFactory]:
     """`recording()` makes a new recording channel factory."""
     return RecordingFactory
 
-
-# The files that take minutes, longest first (`--durations=0` on 2026-12-03: 150–270 s each;
-# the rest take under 120 s). With `--dist loadfile` a worker takes whole files in collection
-# order; one of these collected last runs alone at the end while the other workers wait.
-LONG_FILES = (
-    "reliability/test_crash_rerun.py",
-    "nightly/test_killed_worker.py",
-    "nightly/test_scale_out.py",
-    "nightly/test_readme_scheduling.py",
-    "reliability/portal/test_schemathesis_all_checks.py",
-    "nightly/test_prefect_flow.py",
-    "nightly/test_cadence_year.py",
-    "reliability/test_races.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        path = item.path.as_posix()
-        return next((i for i, name in enumerate(LONG_FILES) if path.endswith(name)), len(LONG_FILES))
-
-    items.sort(key=rank)  # stable: the rest keep their order
