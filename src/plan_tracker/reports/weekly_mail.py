@@ -103,7 +103,7 @@ def deliver_with_weekly(engine: Engine, plan_id: str, *, now: dt.datetime, as_of
     """The delivery stage: raise the night's topic rows (the week's report on its day, the
     coordinator's decisions digest), then deliver everything due, one message per recipient:
     in this process, or split between several when the night has many messages
-    (`delivery_processes`)."""
+    (`delivery_shares`)."""
     from plan_tracker.services.topics import raise_decisions
 
     with engine.connect() as conn:
@@ -145,6 +145,7 @@ def delivery_shares(engine: Engine, plan_id: str, now: dt.datetime, settings: An
 def _deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, settings: Any,
              factory: Any = None, context: PlanContext | None = None, share: Any = None,
              roll_up: bool = True) -> Any:
+    """The delivery of the night's stage, for the whole run or one share (None: the whole run)."""
     from plan_tracker.inbox.forms import ReplyForms
     from plan_tracker.services.delivery import WHOLE_RUN, deliver
 
