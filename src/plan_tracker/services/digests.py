@@ -21,25 +21,26 @@ from plan_tracker.store.outbox_models import RoleRecipient
 
 
 @dataclass(frozen=True)
-class Hold:
-    level: str
-    keys: list[str]
+class DigestHolds:
+    """The night's waiting deliveries: (level, recipient key) pairs, all until one digest day."""
+
     until: dt.datetime  # UTC: midnight of the digest day in the plan's time zone
+    pairs: list[tuple[str, str]]
 
 
-def digest_holds(conn: Connection, plan: Plan, as_of: dt.date) -> list[Hold]:
-    """Per ladder level, the recipients whose deliveries raised on `as_of` wait for the digest."""
+def digest_holds(conn: Connection, plan: Plan, as_of: dt.date) -> DigestHolds:
+    """Per ladder level, the recipients whose deliveries raised on `as_of` wait for the digest
+    (none when the digest day is `as_of` itself)."""
     rr = RoleRecipient.__table__  # type: ignore[attr-defined]
     roles_of: dict[str, set[str]] = {}
     for key, role in conn.execute(select(rr.c.recipient_key, rr.c.role).where(rr.c.plan_id == plan.id)):
         roles_of.setdefault(key, set()).add(role)
     day = digest_day(WorkCalendar(plan.plan.calendar), as_of)
     until = dt.datetime.combine(day, dt.time(0, 0), tzinfo=zoneinfo.ZoneInfo(plan.plan.timezone)).astimezone(dt.UTC)
-    holds = []
-    for step in plan.ladder():
-        notified = {role.value for role in step.notify}
-        keys = sorted(key for key, roles in roles_of.items()
-                      if (held := roles & notified) and all(plan.cadence_of(r) is Cadence.weekly for r in held))
-        if keys and day > as_of:
-            holds.append(Hold(step.level, keys, until))
-    return holds
+    pairs: list[tuple[str, str]] = []
+    if day > as_of:
+        for step in plan.ladder():
+            notified = {role.value for role in step.notify}
+            pairs += sorted((step.level, key) for key, roles in roles_of.items()
+                            if (held := roles & notified) and all(plan.cadence_of(r) is Cadence.weekly for r in held))
+    return DigestHolds(until, list(dict.fromkeys(pairs)))  # a level named twice holds once

@@ -124,11 +124,14 @@ def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.da
         # the batch's statements, built once for every batch of the night
         fill = sql(q.fill_batch_sql(conn.dialect.name, sharded=sharded, history=ctx.reads_history(as_of)))
         flips, save, raise_ = sql(q.RECORD_FLIPS), sql(q.SAVE_LIGHTS), sql(q.RAISE_REMINDERS.format(ladder=ladder))
-        add_deliveries = sql(q.ADD_DELIVERIES.format(step_roles=step_roles, in_shard=q.IN_SHARD if sharded else ""))
+        add_deliveries = sql(q.ADD_DELIVERIES.format(
+            step_roles=step_roles, in_shard=q.IN_SHARD if sharded else "",
+            hold_column=q.HOLD_COLUMN if holds.pairs else "", hold_value=q.HOLD_VALUE if holds.pairs else ""))
         unreachable = sql(q.UNREACHABLE.format(step_roles=step_roles, in_shard=q.IN_SHARD if sharded else ""))
         no_recipient = sql(q.NO_RECIPIENT.format(in_shard=q.NO_RECIPIENT_IN_SHARD if sharded else ""))
-        hold = sql(q.HOLD_FOR_DIGEST).bindparams(bindparam("keys", expanding=True),
-                                                 bindparam("digest_at", type_=UTCDateTime()))
+        if holds.pairs:
+            add_deliveries = add_deliveries.bindparams(bindparam("digest_at", holds.until, type_=UTCDateTime()))
+            _fill_digest_holds(conn, holds.pairs, postgresql=postgresql)
         if sharded:  # the shard's units, in a temporary table the batches read
             with conn.begin():
                 conn.execute(text(q.CREATE_SHARD_UNITS))
@@ -159,11 +162,21 @@ def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.da
                         stats.grew(conn, "delivery", queued)
                     if someone_unreachable:  # else the statement finds nothing (1 s of a province's night)
                         conn.execute(unreachable, {**night, **params, **role_params})
-                for h in holds:  # weekly audiences: the message waits for the digest day
-                    conn.execute(hold, {**params, "level": h.level, "keys": h.keys, "digest_at": h.until})
                 conn.execute(no_recipient, {**params, "note": "no recipient address for this step's roles"})
             faults.point("evaluate.batch")
     return len(units)
+
+
+def _fill_digest_holds(conn: Connection, pairs: list[tuple[str, str]], *, postgresql: bool) -> None:
+    """The night's (level, recipient) pairs whose deliveries wait for the digest day, in a
+    temporary table the batches' ADD_DELIVERIES reads (emptied first: a pooled connection
+    keeps it from an earlier night)."""
+    with conn.begin():
+        conn.execute(text(q.CREATE_DIGEST_HOLDS))
+        conn.execute(text(q.CLEAR_DIGEST_HOLDS))
+        conn.execute(text(q.FILL_DIGEST_HOLDS), [{"level": level, "recipient_key": key} for level, key in pairs])
+        if postgresql:  # a temporary table has no statistics until analyzed
+            conn.execute(text("ANALYZE digest_hold"))
 
 
 def _someone_unreachable(conn: Connection, plan_id: str, roles: set[str], units: list[str]) -> bool:
