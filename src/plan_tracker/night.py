@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ class Night:
     now: dt.datetime
     settings: Any
     factory: Any = None  # channel factory (tests: recording channels)
+    ready: Any = None  # delivery processes started ahead (reports.delivery_processes.ready_processes)
 
     @cached_property
     def context(self) -> PlanContext:
@@ -95,7 +96,7 @@ def deliver(night: Night) -> Any:
     from plan_tracker.reports.weekly_mail import deliver_with_weekly as deliver_reminders
 
     return deliver_reminders(night.engine, night.plan_id, now=night.now, as_of=night.as_of,
-                             settings=night.settings, factory=night.factory, context=night.context)
+                             settings=night.settings, factory=night.factory, context=night.context, ready=night.ready)
 
 
 def snapshot(night: Night) -> int:
@@ -142,9 +143,15 @@ def run_night(night: Night, runner: StageRunner = in_process) -> NightlySummary:
 
     Runs of one plan never overlap: a second run for the same plan waits for the first
     (`store.locks.nightly_lock`), then finds the night done and changes nothing. `runner`
-    runs a stage: in-process (the CLI) or as a Prefect task (the flow).
+    runs a stage: in-process (the CLI) or as a Prefect task (the flow). A night likely to
+    split its delivery starts the other delivery processes first, so they get ready while
+    this one evaluates.
     """
-    with nightly_lock(night.engine, night.plan_id):
+    from plan_tracker.reports.delivery_processes import ready_processes
+
+    with nightly_lock(night.engine, night.plan_id), \
+            ready_processes(night.engine, night.plan_id, night.settings, night.factory) as ready:
+        night = replace(night, ready=ready)
         run_id = services.start_run(night.engine, night.plan_id, night.as_of, night.now)
         faults.point("nightly.started")
         summary = NightlySummary(night.plan_id, night.as_of)

@@ -15,7 +15,8 @@ import pytest
 import yaml
 from sqlalchemy import Engine
 
-from plan_tracker.reports.weekly_mail import deliver_with_weekly, delivery_shares
+from plan_tracker.reports.delivery_processes import delivery_shares
+from plan_tracker.reports.weekly_mail import deliver_with_weekly
 from plan_tracker.services.delivery import split_run
 from plan_tracker.services.nightly import evaluate
 from plan_tracker.settings import Settings

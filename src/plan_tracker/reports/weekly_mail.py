@@ -11,12 +11,6 @@ event records the send in the same transaction as the delivery, so it goes once 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import os
-import pickle
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -30,7 +24,6 @@ from plan_tracker.services.plans import stored_plan
 from plan_tracker.store.outbox_models import NightlyRun
 
 OVERDUE_LISTED = 20
-logger = logging.getLogger(__name__)
 
 
 def weekly_part(report: Report, *, limit: int = OVERDUE_LISTED) -> WeeklyPart:
@@ -99,11 +92,12 @@ def raise_weekly(engine: Engine, plan_id: str, as_of: dt.date, context: PlanCont
 
 
 def deliver_with_weekly(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, settings: Any,
-                        factory: Any = None, context: PlanContext | None = None) -> Any:
+                        factory: Any = None, context: PlanContext | None = None, ready: Any = None) -> Any:
     """The delivery stage: raise the night's topic rows (the week's report on its day, the
     coordinator's decisions digest), then deliver everything due, one message per recipient:
     in this process, or split between several when the night has many messages
-    (`delivery_shares`)."""
+    (`reports.delivery_processes`; `ready`: the night's processes started ahead)."""
+    from plan_tracker.reports.delivery_processes import deliver_split, delivery_shares
     from plan_tracker.services.topics import raise_decisions
 
     with engine.connect() as conn:
@@ -113,33 +107,15 @@ def deliver_with_weekly(engine: Engine, plan_id: str, *, now: dt.datetime, as_of
     shares = delivery_shares(engine, plan_id, now, settings, factory)
     if len(shares) == 1:
         return _deliver(engine, plan_id, now=now, as_of=as_of, settings=settings, factory=factory, context=context)
-    return _deliver_split(engine, plan_id, now=now, as_of=as_of, settings=settings, context=context, shares=shares)
+    return deliver_split(engine, plan_id, now=now, as_of=as_of, settings=settings, context=context, shares=shares,
+                         ready=ready)
 
 
-MAX_PROCESSES = 4
-
-
-class DeliveryProcessLost(RuntimeError):
-    """A delivery process of the run died (killed, out of memory). Its claimed rows stay
-    `sending` and go again after the lease, like those of a killed night."""
-
-
-def delivery_shares(engine: Engine, plan_id: str, now: dt.datetime, settings: Any, factory: Any) -> list[Any]:
-    """The run's shares, one per delivery process: one per core (at most MAX_PROCESSES, or
-    `Settings.delivery_workers`) when `Settings.delivery_split_from` recipients or more are
-    due, else the whole run in this process. Always the whole run for a test's channels
-    (they live in this process) and an in-memory store."""
-    from plan_tracker.services.delivery import WHOLE_RUN, split_run
-
-    wanted = settings.delivery_workers or min(os.cpu_count() or 1, MAX_PROCESSES)
-    in_memory = engine.url.get_backend_name() == "sqlite" and engine.url.database in (None, "", ":memory:")
-    if wanted <= 1 or factory is not None or in_memory:
-        return [WHOLE_RUN]
-    shares = split_run(engine, plan_id, now, settings, wanted)
-    if sum(len(share.keys or ()) for share in shares) < settings.delivery_split_from:
-        return [WHOLE_RUN]
-    busy = [share for share in shares if share.first or share.keys]  # no process for an empty share
-    return busy if len(busy) > 1 else [WHOLE_RUN]
+def deliver_share_here(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, settings: Any,
+                       share: Any, context: PlanContext | None = None) -> Any:
+    """One share of a split night, in this process; the reminders roll up once all are done."""
+    return _deliver(engine, plan_id, now=now, as_of=as_of, settings=settings, context=context, share=share,
+                    roll_up=False)
 
 
 def _deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, settings: Any,
@@ -153,74 +129,3 @@ def _deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, 
                    topics=WeeklyParts(engine, plan_id, context),
                    forms=ReplyForms(engine, settings),  # a unit contact's form, to answer by reply
                    share=share or WHOLE_RUN, roll_up=roll_up)
-
-
-def _deliver_split(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, settings: Any,
-                   context: PlanContext | None, shares: list[Any]) -> Any:
-    """Share 0 in this process, the others each in a new one, at once; then the reminders'
-    states rolled up once. The shares hold disjoint recipients, and the claim statement
-    would keep the processes apart anyway.
-
-    A new interpreter (`python -m plan_tracker.reports.weekly_mail`), not a fork: a Prefect
-    flow runs this in a thread beside others, whose locks a fork would copy in whatever
-    state they were; and not multiprocessing's spawn, which runs the caller's main script
-    again in the child."""
-    from plan_tracker.services.delivery import roll_up_reminders
-
-    url = engine.url.render_as_string(hide_password=False)
-    first, *others = shares
-    with ThreadPoolExecutor(len(others)) as waiting:  # a thread waits on each child
-        children = [waiting.submit(_run_share, url, plan_id, now, as_of, settings, share) for share in others]
-        summary = _deliver(engine, plan_id, now=now, as_of=as_of, settings=settings, context=context,
-                           share=first, roll_up=False)
-        for child in children:
-            summary.add(child.result())
-    roll_up_reminders(engine, plan_id)
-    summary.processes = len(shares)
-    return summary
-
-
-def _run_share(url: str, plan_id: str, now: dt.datetime, as_of: dt.date, settings: Any, share: Any) -> Any:
-    work = pickle.dumps((os.getpid(), url, plan_id, now, as_of, settings, share))
-    done = subprocess.run([sys.executable, "-m", "plan_tracker.reports.weekly_mail"], input=work,
-                          capture_output=True, check=False)
-    said = done.stderr.decode("utf-8", "replace").strip()
-    if done.returncode != 0:
-        last = said.splitlines()[-1:] or [""]
-        raise DeliveryProcessLost(f"a delivery process ended with status {done.returncode}: {last[0]}")
-    if said:  # what the child warned of (a weak secret, say) reaches this run's log
-        logger.warning("delivery process of share %d said: %s", share.index, said)
-    return pickle.loads(done.stdout)  # noqa: S301  # our own child, over its pipe
-
-
-def deliver_share(url: str, plan_id: str, now: dt.datetime, as_of: dt.date, settings: Any, share: Any) -> Any:
-    """One share of a split delivery run, in a process of its own (`_deliver_split`)."""
-    from plan_tracker.store.db import make_engine
-
-    engine = make_engine(url)
-    try:
-        return _deliver(engine, plan_id, now=now, as_of=as_of, settings=settings, share=share, roll_up=False)
-    finally:
-        engine.dispose()
-
-
-def _die_with_parent(parent: int) -> None:
-    """Linux: the kernel kills this process when the one that started it dies, as a power
-    cut would kill both; no share outlives its run (a rerun would find it still sending)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent died before the call
-        os._exit(1)
-
-
-if __name__ == "__main__":  # a share's process: its work on stdin, its summary on stdout (both pickled,
-    # between two processes of this program only)
-    parent, *work = pickle.loads(sys.stdin.buffer.read())  # noqa: S301  # from our parent
-    _die_with_parent(parent)
-    result = sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing printed on the way can mix into the summary
-    result.write(pickle.dumps(deliver_share(*work)))

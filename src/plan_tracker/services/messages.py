@@ -199,6 +199,15 @@ def _environment(folder: str | None) -> Environment:
     return env
 
 
+def warm_templates() -> None:
+    """Compile the shipped message templates now (a delivery process started ahead of its
+    work does it while the night evaluates)."""
+    env = _environment(None)
+    for locale in ("zh", "en"):
+        for name in ("reminder_subject.{}.txt.j2", "reminder.{}.txt.j2", "reminder.{}.html.j2"):
+            env.get_template(name.format(locale))
+
+
 def portal_link(portal_url: str | None, obligation_id: int | None) -> str | None:
     if not portal_url:
         return None
