@@ -196,10 +196,20 @@ def smtp_credentials() -> tuple[str, str]:
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
     """A real SMTP server on 127.0.0.1 accepting AUTH (without TLS, for the test only)."""
+    yield from _smtp_server()
+
+
+@pytest.fixture
+def ascii_smtp_server() -> Iterator[SmtpServer]:
+    """The same server without SMTPUTF8 (no internationalized addresses), as many are."""
+    yield from _smtp_server(enable_SMTPUTF8=False)
+
+
+def _smtp_server(**options: Any) -> Iterator[SmtpServer]:
     handler = RecordingHandler()
     port = free_port()
     controller = Controller(
-        handler, hostname="127.0.0.1", port=port, authenticator=_authenticator, auth_require_tls=False
+        handler, hostname="127.0.0.1", port=port, authenticator=_authenticator, auth_require_tls=False, **options
     )
     controller.start()
     try:

@@ -125,6 +125,28 @@ def test_smtp_refuses_starttls_and_ssl_together() -> None:
         SmtpChannel("smtp.example.org", 465, SENDER, starttls=True, ssl=True)
 
 
+def test_a_chinese_domain_to_a_server_without_smtputf8_fails_that_message_only(
+        ascii_smtp_server: SmtpServer, message: Message) -> None:
+    # One unit's address on a Chinese domain must not switch e-mail off for every other unit.
+    channel = channel_for(ascii_smtp_server)
+    with pytest.raises(DeliveryError) as caught:
+        channel.send(dataclasses.replace(message, address="zhangsan@例子.中国"))
+    assert caught.value.permanent and not caught.value.channel_fault
+    assert "SMTPUTF8" in str(caught.value) and "例子.中国" in str(caught.value)
+    channel.send(message)  # the next unit's message goes, on the same connection
+    assert [e.rcpt_tos for e in ascii_smtp_server.handler.envelopes] == [["zhangsan@example.org"]]
+    assert len(set(ascii_smtp_server.handler.peers)) == 1
+
+
+def test_a_chinese_sender_address_to_a_server_without_smtputf8_is_the_channels_fault(
+        ascii_smtp_server: SmtpServer, message: Message) -> None:
+    channel = SmtpChannel(ascii_smtp_server.host, ascii_smtp_server.port, "督查办 <duban@例子.中国>", timeout=5)
+    with pytest.raises(DeliveryError) as caught:
+        channel.send(message)
+    assert caught.value.permanent and caught.value.channel_fault  # no message of this channel can go
+    assert ascii_smtp_server.handler.envelopes == []
+
+
 def test_smtp_a_chinese_domain_goes_with_smtputf8_as_before(smtp_server: SmtpServer, message: Message) -> None:
     # As smtplib's send_message sent it: SMTPUTF8 on MAIL FROM for a non-ASCII envelope.
     channel_for(smtp_server).send(dataclasses.replace(message, address="zhangsan@例子.中国"))

@@ -191,16 +191,21 @@ class _Link:
             self.server = None
 
 
-def _utf8_options(server: smtplib.SMTP, *addresses: str) -> tuple[str, ...]:
+def _utf8_options(server: smtplib.SMTP, sender: str, recipient: str) -> tuple[str, ...]:
     """What `send_message` asked for a non-ASCII envelope address (a Chinese domain): the
-    server's SMTPUTF8, or SMTPNotSupportedError. The message's own fields are ASCII."""
-    if all(address.isascii() for address in addresses):
+    server's SMTPUTF8. Without it, a non-ASCII sender is the channel's fault (no message can
+    go), while a non-ASCII recipient is that one message's: the others still go. The
+    message's own fields are ASCII."""
+    if sender.isascii() and recipient.isascii():
         return ()
     server.ehlo_or_helo_if_needed()
-    if not server.has_extn("smtputf8"):
+    if server.has_extn("smtputf8"):
+        return ("SMTPUTF8", "BODY=8BITMIME")
+    if not sender.isascii():
         raise smtplib.SMTPNotSupportedError("One or more source or delivery addresses require internationalized"
                                             " email support, but the server does not advertise SMTPUTF8")
-    return ("SMTPUTF8", "BODY=8BITMIME")
+    raise DeliveryError(f"the server does not accept internationalized addresses (no SMTPUTF8): {recipient}",
+                        permanent=True)
 
 
 def _translate(exc: BaseException, channel: SmtpChannel) -> DeliveryError:
