@@ -127,6 +127,16 @@ class _Workbook(xlsxwriter.Workbook):
 
 
 # -- XlsxWriter's part writers, one part at a time ----------------------------------------------
+class TextStrings(SharedStrings):
+    """The shared strings, each written as text: XlsxWriter writes a string shaped like
+    `<r>…</r>` as a rich string's XML, so a task titled that way read back changed, and one
+    that is not well-formed XML broke the workbook. (Such a string has no edge whitespace, so
+    it needs no other attribute.) The report workbook writes its strings with it too."""
+
+    def _xml_rich_si_element(self, string: str) -> None:
+        self._xml_si_element(string)
+
+
 class _Parts:
     """XlsxWriter writing a form's own parts — its sheets and their shared strings — without
     a workbook per form (one costs about 9 ms, most of it the parts every form shares): what
@@ -149,14 +159,6 @@ class _Parts:
             super()._initialize(init_data)
             self.settings = init_data
 
-    class TextStrings(SharedStrings):
-        """The shared strings, each written as text: XlsxWriter writes a string shaped like
-        `<r>…</r>` as a rich string's XML, so a task titled that way read back changed. (Such
-        a string has no edge whitespace, so it needs no other attribute.)"""
-
-        def _xml_rich_si_element(self, string: str) -> None:
-            self._xml_si_element(string)
-
     def __init__(self, settings: dict[str, Any]) -> None:
         self._settings = settings
         self._strings = SharedStringTable()  # the form's, shared by its sheets
@@ -177,7 +179,7 @@ class _Parts:
     def strings_xml(self) -> bytes:
         """The shared strings part, once every sheet is written."""
         self._strings._sort_string_data()  # what Workbook.close does before packaging
-        part = self.TextStrings()
+        part = TextStrings()
         part.string_table = self._strings
         return self.xml(part)
 
@@ -259,7 +261,7 @@ class _Sheet:
             sheet.set_column_pixels(c, c, width * PIXELS_PER_CHARACTER)
         for r, row in enumerate(self.rows):
             for c, (value, kind) in enumerate(row):
-                _write(sheet, r, c, value, formats[kind])
+                write_cell(sheet, r, c, value, formats[kind])
         for first_row, first_col, last_row, last_col in self.merged:
             value, kind = self.rows[first_row][first_col]
             sheet.merge_range(first_row, first_col, last_row, last_col, _safe(value), formats[kind])
@@ -274,7 +276,7 @@ class _Sheet:
             sheet.hide()
 
 
-def _write(sheet: Worksheet, r: int, c: int, value: Any, style: Format | None) -> None:
+def write_cell(sheet: Worksheet, r: int, c: int, value: Any, style: Format | None) -> None:
     """One cell: text as text (`safe_value` quotes what a spreadsheet would run), numbers and
     dates as numbers, an empty cell only for its format (most of a form's cells)."""
     if value is None:
