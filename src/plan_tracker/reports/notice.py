@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from plan_tracker.domain.vocabulary import status_word
-from plan_tracker.inbox.safety import put
 from plan_tracker.reports.labels import long_date, period_text
 from plan_tracker.reports.model import NoticeItem, Report
 from plan_tracker.reports.templating import environment
-from plan_tracker.reports.workbook import new_workbook, title_rows, to_bytes, write_table
+from plan_tracker.reports.workbook import ReportWorkbook
 
 _NUMERALS = "一二三四五六七八九十"
 
@@ -117,18 +116,17 @@ def render_notice_html(report: Report) -> str:
 
 def render_notice_xlsx(report: Report) -> bytes:
     doc = notice_document(report)
-    wb = new_workbook(report.as_of, doc.title)
-    ws = wb.active
-    ws.title = "通报" if report.locale != "en" else "Notice"
-    row = title_rows(ws, [doc.title, doc.salutation, *doc.opening])
+    book = ReportWorkbook(report.as_of, doc.title)
+    sheet = book.sheet("通报" if report.locale != "en" else "Notice")
+    row = sheet.title_rows([doc.title, doc.salutation, *doc.opening])
     if doc.rows:
-        put(ws.cell(row=row, column=1), doc.heading_items)
-        write_table(ws, doc.columns, doc.rows, start_row=row + 1)
+        sheet.put(row, 1, doc.heading_items)
+        sheet.table(doc.columns, doc.rows, start_row=row + 1)
         row += len(doc.rows) + 3
         lines = [doc.heading_requirements, *doc.requirements]
     else:
         lines = []
     for line in [*lines, "", report.coordinator_name, doc.date]:
-        put(ws.cell(row=row, column=1), line)
+        sheet.put(row, 1, line)
         row += 1
-    return to_bytes(wb)
+    return book.bytes()
