@@ -173,3 +173,4 @@ def test_a_night_reruns_without_a_second_weekly_report(county, tmp_path: Path, m
     assert after.keys() == files.keys()
     assert after["2018-04-16.html"] == files["2018-04-16.html"]  # same night, same page
     assert after["2018-04-16.json"] == files["2018-04-16.json"]
+    assert after["2018-04-16.xlsx"] == files["2018-04-16.xlsx"]  # dated by the night, not the clock
