@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -92,7 +93,7 @@ class DigestUnit:
 
 @dataclass(frozen=True)
 class Digest:
-    """The leading group's 通报 digest over its listed items."""
+    """The leading group's 通报 digest over all its items, listed or only counted."""
 
     units: list[DigestUnit]
     total: int
@@ -118,6 +119,7 @@ class Section:
     audience: str
     items: list[Any]  # Items (in the model) or their template views (when rendering)
     omitted: int = 0  # items counted but not listed (the leading group's digest lists the first ones)
+    omitted_overdue: int = 0  # of the omitted items, the overdue ones (the subject counts them)
 
 
 @dataclass
@@ -136,7 +138,17 @@ class MessageModel:
 
     @property
     def items(self) -> list[Item]:
+        """The items the model holds (a long digest holds only those it lists)."""
         return [i for s in self.sections for i in s.items]
+
+    @property
+    def item_count(self) -> int:
+        """Every item of the message, listed or only counted."""
+        return len(self.items) + sum(s.omitted for s in self.sections)
+
+    @property
+    def overdue_count(self) -> int:
+        return sum(1 for i in self.items if i.overdue_wd > 0) + sum(s.omitted_overdue for s in self.sections)
 
 
 # A leader reads the digest's counts per unit and the longest-overdue items, not every item:
@@ -148,9 +160,11 @@ LEADING_GROUP_LISTED = 200
 def listed_section(section: Section, view: Any) -> Section:
     """A section as a template lists it: every item, except the leading group's digest, which
     lists the first LEADING_GROUP_LISTED (the highest level and oldest due first) and counts
-    the rest."""
+    the rest (a model read from the store holds only those already, and counts the rest in
+    `omitted`)."""
     shown = section.items[:LEADING_GROUP_LISTED] if section.audience == "leading_group" else section.items
-    return Section(section.audience, [view(i) for i in shown], omitted=len(section.items) - len(shown))
+    return Section(section.audience, [view(i) for i in shown],
+                   omitted=section.omitted + len(section.items) - len(shown))
 
 
 def clean_note(text: str | None, limit: int = NOTE_LIMIT) -> str | None:
@@ -177,13 +191,21 @@ def period_label(period: str, locale: str = "zh") -> str:
 
 
 def build_digest(items: list[Item], *, previous_total: int | None, new: int) -> Digest:
+    """The digest over every one of its items (`message_model` reads the same figures from
+    the store without holding them all)."""
     per_unit: dict[str, list[Item]] = {}
     for item in items:
         per_unit.setdefault(item.unit_name, []).append(item)
-    units = sorted((DigestUnit(name, len(found), max(i.overdue_wd for i in found)) for name, found in per_unit.items()),
-                   key=lambda u: (-u.items, -u.longest_overdue_wd, u.unit_name))
+    units = ranked_units(DigestUnit(name, len(found), max(i.overdue_wd for i in found))
+                         for name, found in per_unit.items())
     longest = max(items, key=lambda i: (i.overdue_wd, -i.due.toordinal()), default=None)
     return Digest(units, len(items), longest, new, previous_total)
+
+
+def ranked_units(units: Iterable[DigestUnit]) -> list[DigestUnit]:
+    """The digest's units in the order it names them: most items first, then the longest
+    overdue, then by name."""
+    return sorted(units, key=lambda u: (-u.items, -u.longest_overdue_wd, u.unit_name))
 
 
 @cache
@@ -238,8 +260,8 @@ def _context(plan: Plan, model: MessageModel) -> dict[str, Any]:
         "coordinator_name": model.coordinator_name, "portal_url": model.portal_url,
         "review_link": f"{model.portal_url.rstrip('/')}/portal/review" if model.portal_url else None,
         "portal_home": portal_link(model.portal_url, None),
-        "overdue_count": sum(1 for i in model.items if i.overdue_wd > 0),
-        "item_count": len(model.items),
+        "overdue_count": model.overdue_count,
+        "item_count": model.item_count,
         # Sections as objects, not dicts: `s.items` in a template must not find `dict.items`.
         "sections": sections,
         "decisions": [{**vars(d), "period_label": period_label(d.period, locale)} for d in model.decisions],
