@@ -543,12 +543,12 @@ def frozen_messages(run: _Run, tokens: dict[str, str], claimed: dict[str, int]) 
         models = claimed_messages(conn, plan, fresh, run.as_of, coordinator=run.coordinator,
                                   portal_url=plan.plan.portal_url or run.settings.portal_url) if fresh else {}
         decisions: list[Any] | None = None
-        for token, (_, model) in models.items():
+        for token, model in models.items():
             if _topics(rows[token]).get(DECISIONS_TOPIC) is not None and not model.decisions:
                 decisions = waiting_decisions(conn, plan, run.as_of) if decisions is None else decisions
                 model.decisions = list(decisions)
     if run.forms is not None and models:
-        run.forms.prefetch(plan, [(recipient, models[token][1]) for recipient, token in fresh if token in models],
+        run.forms.prefetch(plan, [(recipient, models[token]) for recipient, token in fresh if token in models],
                            run.as_of)
     ready: list[_Ready] = []
     new: list[tuple[str, str, Message]] = []  # (key, token, message) to store
@@ -559,7 +559,7 @@ def frozen_messages(run: _Run, tokens: dict[str, str], claimed: dict[str, int]) 
             ready.append(_Ready(key, token, claimed[key], replace(stored[token], recipient_name=recipient.name,
                                                                    address=recipient.address), resent=True))
             continue
-        message = _fresh_message(run, recipient, rows[token], models[token][1])
+        message = _fresh_message(run, recipient, rows[token], models[token])
         if message is None:
             void.append(token)
         else:

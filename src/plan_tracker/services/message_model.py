@@ -1,25 +1,27 @@
 """Reading what a recipient's message says, from the store: the claimed deliveries' items,
 the role the recipient holds for each, the unit's latest words on each item, and, for the
-coordinator and the leading group, the decisions waiting and the previous digest."""
+coordinator, the decisions waiting; for the leading group, its digest (`claimed_digest`)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import ColumnElement, Connection, and_, or_, select
 
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import CalendarNotCovered
 from plan_tracker.domain.plan import Plan
+from plan_tracker.services.claimed_digest import DigestRows, message_order, read_digest
 from plan_tracker.services.messages import (
     AUDIENCES,
     Decision,
+    Digest,
     Item,
     MessageModel,
     Section,
     UnitWords,
-    build_digest,
     clean_note,
 )
 from plan_tracker.store.models import Obligation, StatusReport, TaskRow, UnitRow
@@ -33,57 +35,97 @@ DECISIONS_LISTED = 30  # the coordinator's message lists this many decisions of 
 
 
 def claimed_message(conn: Connection, plan: Plan, recipient: Any, token: str, as_of: dt.date, *,
-                    coordinator: str, portal_url: str | None) -> tuple[list[int], MessageModel]:
-    """(delivery ids, message model) of the deliveries claimed under `token`."""
+                    coordinator: str, portal_url: str | None) -> MessageModel:
+    """The message model of the deliveries claimed under `token`."""
     return claimed_messages(conn, plan, [(recipient, token)], as_of, coordinator=coordinator,
                             portal_url=portal_url)[token]
 
 
 def claimed_messages(conn: Connection, plan: Plan, claims: list[tuple[Any, str]], as_of: dt.date, *,
-                     coordinator: str, portal_url: str | None) -> dict[str, tuple[list[int], MessageModel]]:
-    """(delivery ids, message model) per claim token of a batch of (recipient, token): the
-    items, the unit's words and the roles held are read once for the whole batch."""
-    tokens = [token for _, token in claims]
-    rows_by_token: dict[str, list[Any]] = {token: [] for token in tokens}
-    for row in _claimed_rows(conn, tokens):
-        rows_by_token[row.claim].append(row)
-    words = latest_words(conn, [row.obligation_id for rows in rows_by_token.values() for row in rows], as_of)
+                     coordinator: str, portal_url: str | None) -> dict[str, MessageModel]:
+    """The message model per claim token of a batch of (recipient, token): the items, the
+    unit's words and the roles held are read once for the whole batch. A leading group's
+    digest is counted by the store (`claimed_digest`): its model holds only the items it
+    lists, however many the claim has."""
     held = held_roles_of(conn, plan.id, [recipient.key for recipient, _ in claims])
+    roles = step_roles(plan)
+    counted_apart = {token: picked for recipient, token in claims
+                     if (picked := leading_group_rows(held.get(recipient.key, set()), roles)) is not None}
+    rows_by_token: dict[str, list[Any]] = {token: [] for _, token in claims}
+    for row in _claimed_rows(conn, list(rows_by_token), leaving_out=counted_apart):
+        rows_by_token[row.claim].append(row)
+    digests = _read_digests(conn, plan.id, claims, counted_apart)
+    words = latest_words(conn, [row.obligation_id for rows in rows_by_token.values() for row in rows]
+                         + [i for digest in digests.values() for i in digest.obligation_ids], as_of)
     shared = _Shared(plan, as_of, words)
     decisions: list[Decision] | None = None  # the same for every coordinator message of the batch
-    found: dict[str, tuple[list[int], MessageModel]] = {}
+    found: dict[str, MessageModel] = {}
     for recipient, token in claims:
-        rows = rows_by_token[token]
-        by_audience = shared.items_by_audience(rows, held.get(recipient.key, set()))
-        sections = [Section(a, by_audience[a]) for a in AUDIENCES if a in by_audience]
-        model = MessageModel(plan.plan.locale, recipient.name, plan.plan.title, as_of, coordinator, portal_url, sections)
-        if "coordinator" in by_audience:
+        by_audience = shared.items_by_audience(rows_by_token[token], held.get(recipient.key, set()))
+        sections = {audience: Section(audience, items) for audience, items in by_audience.items()}
+        digest = digests.get(token)
+        if digest is not None:
+            sections["leading_group"] = shared.digest_section(digest)
+        model = MessageModel(plan.plan.locale, recipient.name, plan.plan.title, as_of, coordinator, portal_url,
+                             [sections[a] for a in AUDIENCES if a in sections])
+        if "coordinator" in sections:
             decisions = waiting_decisions(conn, plan, as_of) if decisions is None else decisions
             model.decisions = list(decisions)
-        if "leading_group" in by_audience:
-            listed = by_audience["leading_group"]
-            previous = previous_message_obligations(conn, plan.id, recipient.key, token)
-            model.digest = build_digest(
-                listed, previous_total=None if previous is None else len(previous),
-                new=sum(1 for i in listed if previous is None or i.obligation_id not in previous))
-        found[token] = ([row.id for row in rows], model)
+        if digest is not None:
+            model.digest = shared.digest(digest)
+        found[token] = model
     return found
 
 
-def _claimed_rows(conn: Connection, tokens: list[str]) -> list[Any]:
+def _read_digests(conn: Connection, plan_id: str, claims: list[tuple[Any, str]],
+                  counted_apart: dict[str, ColumnElement[bool]]) -> dict[str, DigestRows]:
+    """The leading group's digest per claim token that has one."""
+    found: dict[str, DigestRows] = {}
+    for recipient, token in claims:
+        if token in counted_apart:
+            digest = read_digest(conn, plan_id, recipient.key, token, counted_apart[token])
+            if digest is not None:
+                found[token] = digest
+    return found
+
+
+def _claimed_rows(conn: Connection, tokens: list[str], *,
+                  leaving_out: dict[str, ColumnElement[bool]]) -> Iterator[Any]:
+    """The rows claimed under `tokens`, in the message's order, but for those `leaving_out`
+    picks under a token (a digest, counted apart)."""
     t, u = TaskRow.__table__, UnitRow.__table__  # type: ignore[attr-defined]
-    found: list[Any] = []
     for start in range(0, len(tokens), 500):
-        found += conn.execute(
+        chunk = tokens[start:start + 500]
+        apart = [and_(D.c.claim == token, rows) for token, rows in leaving_out.items() if token in chunk]
+        yield from conn.execute(
             select(D.c.id, D.c.claim, R.c.level, R.c.position, R.c.overdue_wd, O.c.id.label("obligation_id"),
                    O.c.task_id, O.c.unit_id, O.c.period, O.c.due, t.c.title, u.c.name.label("unit_name"))
             .join(R, R.c.id == D.c.reminder_id).join(O, O.c.id == R.c.obligation_id)
             .join(t, and_(t.c.plan_id == O.c.plan_id, t.c.id == O.c.task_id))
             .join(u, and_(u.c.plan_id == O.c.plan_id, u.c.id == O.c.unit_id))
-            .where(D.c.claim.in_(tokens[start:start + 500]))
-            .order_by(R.c.position.desc(), O.c.due, O.c.task_id, O.c.unit_id)
-        ).all()
-    return found
+            .where(D.c.claim.in_(chunk), *([~or_(*apart)] if apart else []))
+            .order_by(*message_order(R.c.position, O.c.due, O.c.task_id, O.c.unit_id, D.c.id)))
+
+
+def step_roles(plan: Plan) -> dict[str, set[str]]:
+    """The roles each ladder step (by level) notifies."""
+    return {step.level: {role.value for role in step.notify} for step in plan.ladder()}
+
+
+def leading_group_rows(held: set[tuple[str, str]], roles: dict[str, set[str]]) -> ColumnElement[bool] | None:
+    """SQL picking the claimed rows `audience_of` gives the leading group, for a recipient
+    holding `held` (None: no row can be): by level, except in the units where the recipient
+    holds a role of its own (a leader who heads a unit reads its items as the head), there
+    by level and unit."""
+    own_units = sorted({unit for unit, _ in held if unit != "*"})
+    levels = {unit: sorted(level for level, notified in roles.items()  # unit "*": any but own_units
+                           if audience_of(unit, notified, held) == "leading_group")
+              for unit in [*own_units, "*"]}
+    picked = [and_(O.c.unit_id == unit, R.c.level.in_(levels[unit])) for unit in own_units if levels[unit]]
+    if levels["*"]:
+        elsewhere = [O.c.unit_id.not_in(own_units)] if own_units else []
+        picked.append(and_(*elsewhere, R.c.level.in_(levels["*"])))
+    return or_(*picked) if picked else None
 
 
 class _Shared:
@@ -94,7 +136,7 @@ class _Shared:
         self.calendar = WorkCalendar(plan.plan.calendar)
         self.as_of, self.words = as_of, words
         self.handlers = {unit.id: unit.contact.name for unit in plan.units if unit.contact is not None}
-        self.step_roles = {step.level: {role.value for role in step.notify} for step in plan.ladder()}
+        self.step_roles = step_roles(plan)
         self.left: dict[dt.date, int | None] = {}
 
     def days_left(self, due: dt.date) -> int | None:
@@ -110,11 +152,23 @@ class _Shared:
             if (audience, row.obligation_id) in seen:
                 continue  # two steps of one item in one message (a missed night): listed once, highest first
             seen.add((audience, row.obligation_id))
-            by_audience.setdefault(audience, []).append(Item(
-                row.task_id, row.title, row.unit_name, row.period, row.due, row.level, row.position, row.overdue_wd,
-                None if row.overdue_wd else self.days_left(row.due), obligation_id=row.obligation_id,
-                unit_id=row.unit_id, handler=self.handlers.get(row.unit_id), latest=self.words.get(row.obligation_id)))
+            by_audience.setdefault(audience, []).append(self.item(row))
         return by_audience
+
+    def item(self, row: Any) -> Item:
+        return Item(row.task_id, row.title, row.unit_name, row.period, row.due, row.level, row.position,
+                    row.overdue_wd, None if row.overdue_wd else self.days_left(row.due),
+                    obligation_id=row.obligation_id, unit_id=row.unit_id, handler=self.handlers.get(row.unit_id),
+                    latest=self.words.get(row.obligation_id))
+
+    def digest_section(self, digest: DigestRows) -> Section:
+        """The leading group's section: the items it lists, and the count of the rest."""
+        listed = [self.item(row) for row in digest.listed]
+        return Section("leading_group", listed, omitted=digest.total - len(listed),
+                       omitted_overdue=digest.overdue - sum(1 for i in listed if i.overdue_wd > 0))
+
+    def digest(self, digest: DigestRows) -> Digest:
+        return Digest(digest.units, digest.total, self.item(digest.longest), digest.new, digest.previous_total)
 
 
 def audience_of(unit_id: str, step_roles: set[str], held: set[tuple[str, str]]) -> str:
@@ -174,19 +228,6 @@ def waiting_decisions(conn: Connection, plan: Plan, as_of: dt.date) -> list[Deci
                        clean_note(r.note), since=r.reported_on)
               for r in report_list(conn, plan.id, awaiting_review=True, limit=DECISIONS_LISTED)]
     return found
-
-
-def previous_message_obligations(conn: Connection, plan_id: str, recipient_key: str, token: str) -> set[int] | None:
-    """The obligations of the last message sent to this recipient before this one (None
-    when there was none): the digest's "since the previous digest"."""
-    last = conn.execute(select(func.max(D.c.sent_at)).where(
-        D.c.plan_id == plan_id, D.c.recipient_key == recipient_key, D.c.state == "sent",
-        (D.c.claim != token) | D.c.claim.is_(None))).scalar_one_or_none()
-    if last is None:
-        return None
-    return {int(r[0]) for r in conn.execute(
-        select(R.c.obligation_id).join(D, D.c.reminder_id == R.c.id)
-        .where(D.c.plan_id == plan_id, D.c.recipient_key == recipient_key, D.c.state == "sent", D.c.sent_at == last))}
 
 
 def days_left(calendar: WorkCalendar, as_of: dt.date, due: dt.date) -> int | None:
