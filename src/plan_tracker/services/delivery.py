@@ -81,7 +81,7 @@ from plan_tracker.domain.errors import CalendarNotCovered
 from plan_tracker.domain.plan import Plan
 from plan_tracker.services.context import PlanContext
 from plan_tracker.services.message_model import claimed_messages, waiting_decisions
-from plan_tracker.services.messages import WeeklyPart, message_key, render_model
+from plan_tracker.services.messages import WeeklyPart, message_key_hash, render_model
 from plan_tracker.services.plans import stored_plan
 from plan_tracker.settings import Settings
 from plan_tracker.store import evaluation_sql as q
@@ -537,14 +537,14 @@ def frozen_messages(run: _Run, tokens: dict[str, str], claimed: dict[str, int]) 
     whose decisions were all taken) is left out, its rows void."""
     plan, recipients = run.plan, run.recipients
     with run.engine.connect() as conn:
-        rows = _rows_by_token(conn, list(tokens.values()))
-        stored = _stored_messages(conn, {t: m for t, m in ((t, _message_of(rs)) for t, rs in rows.items()) if m})
+        claims = _claims(conn, plan.id, tokens)
+        stored = _stored_messages(conn, {t: c.message_id for t, c in claims.items() if c.message_id is not None})
         fresh = [(recipients[key], token) for key, token in tokens.items() if token not in stored]
         models = claimed_messages(conn, plan, fresh, run.as_of, coordinator=run.coordinator,
                                   portal_url=plan.plan.portal_url or run.settings.portal_url) if fresh else {}
         decisions: list[Any] | None = None
         for token, model in models.items():
-            if _topics(rows[token]).get(DECISIONS_TOPIC) is not None and not model.decisions:
+            if DECISIONS_TOPIC in claims[token].topics and not model.decisions:
                 decisions = waiting_decisions(conn, plan, run.as_of) if decisions is None else decisions
                 model.decisions = list(decisions)
     if run.forms is not None and models:
@@ -559,7 +559,7 @@ def frozen_messages(run: _Run, tokens: dict[str, str], claimed: dict[str, int]) 
             ready.append(_Ready(key, token, claimed[key], replace(stored[token], recipient_name=recipient.name,
                                                                    address=recipient.address), resent=True))
             continue
-        message = _fresh_message(run, recipient, rows[token], models[token])
+        message = _fresh_message(run, recipient, claims[token], models[token])
         if message is None:
             void.append(token)
         else:
@@ -572,21 +572,39 @@ def frozen_messages(run: _Run, tokens: dict[str, str], claimed: dict[str, int]) 
     return sorted(ready, key=lambda r: order[r.key])
 
 
-def _rows_by_token(conn: Connection, tokens: list[str]) -> dict[str, list[Any]]:
-    found: dict[str, list[Any]] = {token: [] for token in tokens}
-    for start in range(0, len(tokens), 500):
+class _Claim:
+    """What a claimed recipient's rows say about its message, read as they stream by: the
+    message key (a hash of every delivery id: a 通报 digest at 1M has 440,000 of them, which
+    are not kept), the frozen message they already point to, and their topic rows."""
+
+    def __init__(self, plan_id: str, recipient_key: str) -> None:
+        self._ids = message_key_hash(plan_id, recipient_key)
+        self._first = True
+        self.message_id: int | None = None
+        self.topics: dict[str, Any] = {}
+
+    def add(self, row: Any) -> None:
+        self._ids.update(f"{'' if self._first else ','}{int(row.id)}".encode())
+        self._first = False
+        if self.message_id is None and row.message_id is not None:
+            self.message_id = int(row.message_id)
+        if row.topic:  # of two rows of a kind (two weeks' reports after an outage), the newest
+            self.topics[str(row.topic).split(":")[0]] = row
+
+    @property
+    def message_key(self) -> str:
+        return self._ids.hexdigest()[:32]
+
+
+def _claims(conn: Connection, plan_id: str, tokens: dict[str, str]) -> dict[str, _Claim]:
+    """Each claim token's `_Claim` (tokens: recipient key -> token), its rows in id order."""
+    found = {token: _Claim(plan_id, key) for key, token in tokens.items()}
+    wanted = list(found)
+    for start in range(0, len(wanted), 500):
         for row in conn.execute(select(D.c.claim, D.c.id, D.c.message_id, D.c.topic, D.c.raised_on)
-                                .where(D.c.claim.in_(tokens[start:start + 500]))):
-            found[row.claim].append(row)
+                                .where(D.c.claim.in_(wanted[start:start + 500])).order_by(D.c.claim, D.c.id)):
+            found[row.claim].add(row)
     return found
-
-
-def _message_of(rows: list[Any]) -> int | None:
-    return next((int(r.message_id) for r in rows if r.message_id is not None), None)
-
-
-def _topics(rows: list[Any]) -> dict[str, Any]:
-    return {str(r.topic).split(":")[0]: r for r in rows if r.topic}
 
 
 def _stored_messages(conn: Connection, ids: dict[str, int]) -> dict[str, Message]:
@@ -605,9 +623,9 @@ def _stored_messages(conn: Connection, ids: dict[str, int]) -> dict[str, Message
     return {token: messages[mid] for token, mid in ids.items()}
 
 
-def _fresh_message(run: _Run, recipient: Any, rows: list[Any], model: Any) -> Message | None:
+def _fresh_message(run: _Run, recipient: Any, claim: _Claim, model: Any) -> Message | None:
     """Render a claimed recipient's message for the night (None: nothing left to say)."""
-    kinds = _topics(rows)
+    kinds = claim.topics
     if WEEKLY_TOPIC in kinds and run.topics is not None:
         model.weekly = run.topics.weekly_part(_day(kinds[WEEKLY_TOPIC].raised_on or run.as_of))
     if not model.items and model.weekly is None and not model.decisions:
@@ -616,7 +634,7 @@ def _fresh_message(run: _Run, recipient: Any, rows: list[Any], model: Any) -> Me
     rendered = render_model(run.plan, model, run.templates)
     return Message(recipient_name=recipient.name, address=recipient.address, subject=rendered.subject,
                    text=rendered.text, html=rendered.html,
-                   message_key=message_key(run.plan.id, recipient.key, [int(r.id) for r in rows]),
+                   message_key=claim.message_key,
                    plan_id=run.plan.id, reply_to=run.settings.reply_address if attached else None,
                    attachments=attached)
 

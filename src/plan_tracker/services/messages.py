@@ -293,5 +293,12 @@ def render_model(plan: Plan, model: MessageModel, templates: Path | None = None)
 
 def message_key(plan_id: str, recipient_key: str, delivery_ids: list[int]) -> str:
     """Stable per set of deliveries: a resend after a crash reuses the key (and Message-ID)."""
-    blob = f"{plan_id}|{recipient_key}|{','.join(map(str, sorted(delivery_ids)))}"
-    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+    digest = message_key_hash(plan_id, recipient_key)
+    digest.update(",".join(map(str, sorted(delivery_ids))).encode())
+    return digest.hexdigest()[:32]
+
+
+def message_key_hash(plan_id: str, recipient_key: str) -> Any:
+    """The message key's hash before the ids, which follow in ascending order, joined by
+    commas (a caller streaming them feeds them in as they come: `delivery._Claim`)."""
+    return hashlib.sha256(f"{plan_id}|{recipient_key}|".encode())
