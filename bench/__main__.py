@@ -299,16 +299,20 @@ def main() -> None:
     print(f"\nrows: {out}; merged into {args.merge_into}")
     print("targets (merged results):")
     for text_, size, backend, check in TARGETS:
-        steps = merged.get((size, backend))
-        status = "not run" if steps is None else ("PASS" if _safe(check, steps) else "MISS")
-        print(f"  [{status}] {text_}")
+        print(f"  [{target_status(check, merged.get((size, backend)))}] {text_}")
 
 
-def _safe(check: Any, steps: dict[str, Any]) -> bool:
+def target_status(check: Any, steps: dict[str, Any] | None) -> str:
+    """PASS or MISS; "not run" when the results hold no row of a step the target reads (a
+    `--steps` run without `reapply` has nothing to say about re-applying)."""
+    if steps is None:
+        return "not run"
     try:
-        return bool(check(steps))
-    except (KeyError, TypeError):
-        return False
+        return "PASS" if check(steps) else "MISS"
+    except KeyError:
+        return "not run"
+    except TypeError:  # a row without its figure (the step failed): not met
+        return "MISS"
 
 
 if __name__ == "__main__":

@@ -47,3 +47,15 @@ def test_targets_read_the_merged_rows_by_size_and_backend(bench_main):
     checks = {text: check for text, size, backend, check in bench_main.TARGETS if (size, backend) in runs}
     assert checks["report for 1M <= 10 s"](runs[(1_000_000, "sqlite")])
     assert checks["nightly on the founding plan <= 5 s (CLI, no Prefect server, SQLite)"](runs[("founding", "sqlite")])
+
+
+def test_a_target_whose_step_did_not_run_says_so(bench_main):
+    # A 1M run of apply,evaluate,limit,deliver says nothing of re-applying or the report.
+    runs = bench_main.by_run([{"step": "evaluate", "size": 1_000_000, "backend": "sqlite", "seconds": 12.0},
+                              {"step": "limit", "size": 1_000_000, "backend": "sqlite", "seconds": 4.0}])
+    checks = {text: check for text, size, backend, check in bench_main.TARGETS if size == 1_000_000}
+    steps = runs[(1_000_000, "sqlite")]
+    assert bench_main.target_status(checks["re-apply unchanged 1M <= 10 s"], steps) == "not run"
+    assert bench_main.target_status(checks["nightly evaluation of 1M on SQLite <= 10 s"], steps) == "MISS"
+    assert bench_main.target_status(checks["evaluation <= 2x hand-tuned SQL (SQLite, 1M)"], steps) == "MISS"
+    assert bench_main.target_status(checks["plan apply of 1M <= 60 s"], None) == "not run"
