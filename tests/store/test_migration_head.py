@@ -29,7 +29,7 @@ def test_the_head_revision_is_alembics_own_head() -> None:
 def test_a_store_one_revision_behind_is_migrated_to_head(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     with engine.begin() as conn:
-        command.upgrade(_config(conn), "0010")
+        command.upgrade(_config(conn), "0011")
     assert not at_head(engine)
     migrate(engine)
     assert at_head(engine)

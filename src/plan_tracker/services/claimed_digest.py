@@ -88,9 +88,11 @@ def read_digest(conn: Connection, plan_id: str, recipient_key: str, token: str,
 def _previous_sent_at(conn: Connection, plan_id: str, recipient_key: str, token: str) -> dt.datetime | None:
     """When the last message to this recipient before this one went (None: none did): the
     digest's "since the previous digest"."""
-    found: dt.datetime | None = conn.execute(select(func.max(D.c.sent_at)).where(
-        D.c.plan_id == plan_id, D.c.recipient_key == recipient_key, D.c.state == "sent",
-        (D.c.claim != token) | D.c.claim.is_(None))).scalar_one_or_none()
+    # The latest first down `ix_delivery_recipient` (…, state, sent_at), stopping at the first
+    # row of another claim: MAX() with the claim test read every row ever sent to the recipient.
+    found: dt.datetime | None = conn.execute(select(D.c.sent_at).where(
+        D.c.plan_id == plan_id, D.c.recipient_key == recipient_key, D.c.state == "sent", D.c.sent_at.is_not(None),
+        (D.c.claim != token) | D.c.claim.is_(None)).order_by(D.c.sent_at.desc()).limit(1)).scalar_one_or_none()
     return found
 
 

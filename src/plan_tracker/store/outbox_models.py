@@ -97,7 +97,7 @@ class Delivery(SQLModel, table=True):
         Index("ix_delivery_message", "message_id"),
         Index("ix_delivery_claim", "plan_id", "state", "recipient_key"),
         Index("ix_delivery_claim_token", "claim"),
-        Index("ix_delivery_recipient", "plan_id", "recipient_key", "state"),
+        Index("ix_delivery_recipient", "plan_id", "recipient_key", "state", "sent_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     plan_id: str = Field(max_length=64)
