@@ -316,4 +316,3 @@ def test_a_killed_run_holds_no_lock(store_factory: Any, tmp_path: Path) -> None:
     started = time.monotonic()
     assert run_cli(args, cli_env(url, tmp_path / "var"), tmp_path).returncode == 0
     assert time.monotonic() - started < 30
-

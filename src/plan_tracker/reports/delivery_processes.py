@@ -125,7 +125,7 @@ def deliver_split(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.d
 
     url = engine.url.render_as_string(hide_password=False)
     first, *others = shares
-    processes = [(ready or ReadyProcesses()).take() for _ in others]
+    processes = [ready.take() if ready is not None else _start_process() for _ in others]
     with ThreadPoolExecutor(len(others)) as waiting:  # a thread waits on each process
         children = [waiting.submit(_run_share, process, (url, plan_id, now, as_of, settings, share))
                     for process, share in zip(processes, others, strict=True)]

@@ -127,7 +127,7 @@ class DeliverySummary:
     deferred: int = 0  # recipients not tried: their channel's circuit breaker opened this run
     errors: list[str] = field(default_factory=list)  # for the log: channel and peer's own words
     stopped: list[StoppedChannel] = field(default_factory=list)  # circuits opened this run, for people
-    processes: int = 1  # how many processes delivered the run (reports.weekly_mail.delivery_shares)
+    processes: int = 1  # how many processes delivered the run (reports.delivery_processes.delivery_shares)
 
     def add(self, other: DeliverySummary) -> None:
         """Count in another process's share of the same run (`Share`)."""

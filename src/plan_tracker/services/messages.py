@@ -226,8 +226,13 @@ def warm_templates() -> None:
     work does it while the night evaluates)."""
     env = _environment(None)
     for locale in ("zh", "en"):
-        for name in ("reminder_subject.{}.txt.j2", "reminder.{}.txt.j2", "reminder.{}.html.j2"):
-            env.get_template(name.format(locale))
+        for name in _template_names(locale):
+            env.get_template(name)
+
+
+def _template_names(locale: str) -> tuple[str, str, str]:
+    """A message's subject, plain-text and HTML templates in `locale`."""
+    return f"reminder_subject.{locale}.txt.j2", f"reminder.{locale}.txt.j2", f"reminder.{locale}.html.j2"
 
 
 def portal_link(portal_url: str | None, obligation_id: int | None) -> str | None:
@@ -285,9 +290,10 @@ def render_model(plan: Plan, model: MessageModel, templates: Path | None = None)
     env = _environment(None if templates is None else str(templates))
     locale = model.locale if model.locale in ("zh", "en") else "zh"
     context = _context(plan, model)
-    subject = env.get_template(f"reminder_subject.{locale}.txt.j2").render(context).strip()
-    text = env.get_template(f"reminder.{locale}.txt.j2").render(context)
-    html = env.get_template(f"reminder.{locale}.html.j2").render({**context, "subject": subject})
+    subject_template, text_template, html_template = _template_names(locale)
+    subject = env.get_template(subject_template).render(context).strip()
+    text = env.get_template(text_template).render(context)
+    html = env.get_template(html_template).render({**context, "subject": subject})
     return Rendered(subject, text, html)
 
 
