@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from plan_tracker.night import run_nightly
+from plan_tracker.services.messages import Digest, DigestUnit, Item, ranked_units
 from plan_tracker.services.plans import apply_plan
 from plan_tracker.settings import Settings
 from plan_tracker.store.db import make_engine, migrate
@@ -161,3 +162,15 @@ def night_state(engine: Engine) -> dict[str, Any]:
         deliveries = sorted(((reminders[row.reminder_id] if row.reminder_id is not None else (row.topic,),
                               row.recipient_key, row.state) for row in conn.execute(select(d))), key=repr)
     return {"lights": lights, "flips": flips, "reminders": reminder_rows, "deliveries": deliveries}
+
+
+def build_digest(items: list[Item], *, previous_total: int | None, new: int) -> Digest:
+    """The leading group's digest over every one of its items, held in memory: the reference
+    for the digest the store counts (`services.claimed_digest`) and a model for rendering tests."""
+    per_unit: dict[str, list[Item]] = {}
+    for item in items:
+        per_unit.setdefault(item.unit_name, []).append(item)
+    units = ranked_units(DigestUnit(name, len(found), max(i.overdue_wd for i in found))
+                         for name, found in per_unit.items())
+    longest = max(items, key=lambda i: (i.overdue_wd, -i.due.toordinal()), default=None)
+    return Digest(units, len(items), longest, new, previous_total)

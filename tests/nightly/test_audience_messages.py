@@ -20,12 +20,11 @@ from plan_tracker.services.messages import (
     MessageModel,
     Section,
     UnitWords,
-    build_digest,
     clean_note,
     render_model,
 )
 
-from .conftest import PLAN_YAML
+from .conftest import PLAN_YAML, build_digest
 
 AS_OF = dt.date(2018, 10, 22)
 PORTAL = "https://dc.example.org"

@@ -2,7 +2,7 @@
 holding only the items it lists: every message must still say what the full list says.
 
 The reference below is the message as it was built before: every claimed row read, every
-item held, the digest built over all of them (`messages.build_digest`). A plan of 15 towns
+item held, the digest built over all of them (`conftest.build_digest`). A plan of 15 towns
 gives the leader a small digest first (fewer items than LEADING_GROUP_LISTED, none sent
 before) and then a long one: steps repeated and fired at two levels for one item (listed
 once, at the highest step), items already in the first digest, items not overdue yet (last
@@ -36,7 +36,6 @@ from plan_tracker.services.messages import (
     Item,
     MessageModel,
     Section,
-    build_digest,
     render_model,
 )
 from plan_tracker.services.nightly import evaluate
@@ -46,7 +45,7 @@ from plan_tracker.settings import Settings
 from plan_tracker.store.models import Obligation, TaskRow, UnitRow
 from plan_tracker.store.outbox_models import Delivery, Recipient, Reminder
 
-from .conftest import at
+from .conftest import at, build_digest
 
 PLAN = "digest-counted"
 LEADER = "email:lg@example.org"

@@ -118,7 +118,7 @@ def _listing_order(items: Subquery) -> tuple[Any, ...]:
 
 
 def _longest_first(items: Subquery) -> tuple[Any, ...]:
-    """`messages.build_digest`'s longest: most overdue, then the oldest due, then listed first."""
+    """The digest's longest item: most overdue, then the oldest due, then listed first."""
     return items.c.overdue_wd.desc(), items.c.due, *_listing_order(items)
 
 

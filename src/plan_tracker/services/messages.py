@@ -190,18 +190,6 @@ def period_label(period: str, locale: str = "zh") -> str:
     return PERIOD_WORDS.get(locale, PERIOD_WORDS["zh"]).get(period, period)
 
 
-def build_digest(items: list[Item], *, previous_total: int | None, new: int) -> Digest:
-    """The digest over every one of its items (`message_model` reads the same figures from
-    the store without holding them all)."""
-    per_unit: dict[str, list[Item]] = {}
-    for item in items:
-        per_unit.setdefault(item.unit_name, []).append(item)
-    units = ranked_units(DigestUnit(name, len(found), max(i.overdue_wd for i in found))
-                         for name, found in per_unit.items())
-    longest = max(items, key=lambda i: (i.overdue_wd, -i.due.toordinal()), default=None)
-    return Digest(units, len(items), longest, new, previous_total)
-
-
 def ranked_units(units: Iterable[DigestUnit]) -> list[DigestUnit]:
     """The digest's units in the order it names them: most items first, then the longest
     overdue, then by name."""
