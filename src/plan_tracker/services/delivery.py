@@ -12,8 +12,10 @@ one place rows are taken): per recipient, the rows of its oldest message still u
 when none is, every due row not yet in a message. The conditional UPDATE is the lock. The
 batch's messages are built from one read of the store and frozen in one transaction; the
 file outbox writes the batch's files, `fsync`s them concurrently and the folder once, then
-records the batch `sent` in one transaction; SMTP sends the batch over one connection and
-records each message as it goes; robots keep their rate limits (small batches).
+records the batch `sent` in one transaction; SMTP sends the batch over one connection from
+a sender thread, up to `SMTP_AHEAD` messages ahead of their records, while this thread
+records whatever went meanwhile in one transaction (`send_ahead`); robots keep their rate
+limits (small batches) and go one message ahead.
 
 Frozen messages: the first time rows are claimed, the message is rendered for the delivery
 night and stored (`delivery_message`) before the first send; every later send of those rows
@@ -41,11 +43,9 @@ off (`BACKOFF_BASE` doubling, capped at `BACKOFF_CAP`) and die after
 from __future__ import annotations
 
 import datetime as dt
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -83,6 +83,7 @@ from plan_tracker.services.context import PlanContext
 from plan_tracker.services.message_model import claimed_messages, waiting_decisions
 from plan_tracker.services.messages import WeeklyPart, message_key_hash, render_model
 from plan_tracker.services.plans import stored_plan
+from plan_tracker.services.send_ahead import SendAhead
 from plan_tracker.settings import Settings
 from plan_tracker.store import evaluation_sql as q
 from plan_tracker.store.audit import record_event
@@ -114,6 +115,9 @@ LIVE = ("pending", "failed", "sending")
 BATCH_RECIPIENTS = {"file": 256, "smtp": 50}
 ROBOT_BATCH = 10
 BATCH_SECONDS = LEASE.total_seconds() / 2
+# E-mail sent ahead of its record (`send_ahead`): the most a crash can send twice, each
+# with the Message-ID of the first.
+SMTP_AHEAD = 8
 
 
 @dataclass
@@ -346,6 +350,7 @@ class _Ready:
     rows: int  # deliveries claimed
     message: Message
     resent: bool  # frozen by an earlier run
+    weekly: bool = False  # carries a week's report: its `sent` is also an audit event
 
 
 @dataclass
@@ -470,31 +475,31 @@ def _send_group(run: _Run, route: Route, channel: FileOutboxChannel, ready: list
 
 
 def _send_each(run: _Run, route: Route, ready: list[_Ready]) -> _Outcome:
-    """Send one message at a time, each recorded as soon as it went (the crash window stays
-    one message wide on channels that do not deduplicate). Stops early, giving back the
-    rest of the batch unclaimed, when the channel turns out broken, its circuit opens, or
-    the batch has run for half the lease (a claim must not expire while still queued)."""
+    """Send one message at a time (over one SMTP connection when the channel has sessions),
+    on a sender thread a few messages ahead of their records (`send_ahead`): e-mail keeps
+    `SMTP_AHEAD` sent and unrecorded at most, the crash window's width; a robot one. Whatever
+    went meanwhile is recorded in one transaction. Gives back the rest of the batch
+    unclaimed when the channel turns out broken, its circuit opens, or the batch has run for
+    half the lease (a claim must not expire while still queued)."""
     outcome = _Outcome()
-    started = time.monotonic()
-    session = getattr(route.channel, "session", None)
-    with session() if session is not None else nullcontext(route.channel.send) as send:
-        for position, item in enumerate(ready):
-            if outcome.fault or circuit_open(route.channel) is not None \
-                    or (position > 0 and time.monotonic() - started > BATCH_SECONDS):
-                outcome.released = ready[position:]
-                break
-            try:
-                receipt = send(item.message)
-            except DeliveryError as exc:
-                _failed(run, route, item, exc)
-                outcome.fault = outcome.fault or exc.channel_fault
-                continue
-            if run.after_send is not None:
-                run.after_send(_claimed_count(run.engine, item.token))
-            faults.point("deliver.sent")  # the crash window: sent, not yet recorded
-            _record_sent(run, route, [(item, receipt)])
-            if item.resent:
-                outcome.again.append(item.key)
+    ahead = SMTP_AHEAD if getattr(route.channel, "session", None) is not None else 1
+    with SendAhead(route.channel, ready, ahead=ahead, budget_s=BATCH_SECONDS) as sender:
+        for went in sender.results():
+            sent: list[tuple[_Ready, Receipt]] = []
+            for item, result in went:
+                if isinstance(result, DeliveryError):
+                    _failed(run, route, item, result)
+                    outcome.fault = outcome.fault or result.channel_fault
+                    continue
+                if run.after_send is not None:
+                    run.after_send(_claimed_count(run.engine, item.token))
+                faults.point("deliver.sent")  # the crash window: sent, not yet recorded
+                sent.append((item, result))
+                if item.resent:
+                    outcome.again.append(item.key)
+            _record_sent(run, route, sent)
+            sender.recorded(len(went))
+    outcome.released = sender.unsent
     release(run.engine, [item.token for item in outcome.released])
     return outcome
 
@@ -517,8 +522,9 @@ def _record_sent(run: _Run, route: Route, sent: list[tuple[_Ready, Receipt]]) ->
             .values(state="sent", sent_at=run.now, receipt=bindparam("b_receipt"), last_error=None, fault=None))
     with run.engine.begin() as conn:
         conn.execute(mark, [{"b_token": item.token, "b_receipt": receipt.detail[:500]} for item, receipt in sent])
-        _record_weekly_sent(conn, run.plan.id, {item.token: receipt.detail for item, receipt in sent}, run.now,
-                            route.name)
+        weekly = {item.token: receipt.detail for item, receipt in sent if item.weekly}
+        if weekly:  # most messages carry none: no statement to find that out
+            _record_weekly_sent(conn, run.plan.id, weekly, run.now, route.name)
     run.summary.messages_sent += len(sent)
     run.summary.deliveries_sent += sum(item.rows for item, _ in sent)
 
@@ -557,7 +563,8 @@ def frozen_messages(run: _Run, tokens: dict[str, str], claimed: dict[str, int]) 
         recipient = recipients[key]
         if token in stored:
             ready.append(_Ready(key, token, claimed[key], replace(stored[token], recipient_name=recipient.name,
-                                                                   address=recipient.address), resent=True))
+                                                                   address=recipient.address), resent=True,
+                                weekly=WEEKLY_TOPIC in claims[token].topics))
             continue
         message = _fresh_message(run, recipient, claims[token], models[token])
         if message is None:
@@ -568,7 +575,8 @@ def frozen_messages(run: _Run, tokens: dict[str, str], claimed: dict[str, int]) 
     if new:
         faults.point("deliver.frozen")
     order = {key: position for position, key in enumerate(tokens)}
-    ready += [_Ready(key, token, claimed[key], message, resent=False) for key, token, message in new]
+    ready += [_Ready(key, token, claimed[key], message, resent=False, weekly=WEEKLY_TOPIC in claims[token].topics)
+              for key, token, message in new]
     return sorted(ready, key=lambda r: order[r.key])
 
 
