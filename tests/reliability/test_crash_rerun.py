@@ -66,9 +66,9 @@ INBOX = {
 }
 
 # Delivery claims the night's six recipients in one batch (one statement) and freezes their
-# six messages together, then sends them one by one over one SMTP connection, each recorded
-# as it goes: deliver.sent:3 is the middle of that batch (two recorded, one in the window,
-# three claimed and frozen but never sent).
+# six messages together, then sends them one by one over one SMTP connection from a sender
+# thread up to 8 messages ahead of their records: deliver.sent:3 is the middle of that batch
+# (up to two recorded, the others sent so far in the window, the rest claimed and frozen).
 NAMED = ["nightly.started:1", "nightly.collected:1", "evaluate.batch:4", "nightly.evaluated:1",
          "deliver.claimed:1", "deliver.frozen:1", "deliver.sent:1", "deliver.sent:3", "nightly.delivered:1", "nightly.reported:1"]
 # Transaction boundaries by number (SQLite): commit 4 is the second inbox file's (killed
