@@ -7,11 +7,14 @@ The store is the province's shape (`bench.province`: UNITS units × 17 monthly t
 first night evaluated (untimed); each measurement delivers that night's messages (two per
 unit: contact and head, 15 items each) on a copy of the store, in-process:
 
-- `deliver_file`: `services.delivery.deliver` to the file outbox (no reply forms);
-- `deliver_file_forms`: the nightly's delivery stage (`deliver_with_weekly`), which attaches
-  each unit contact's signed reply form (an XLSX) to the message;
-- `deliver_smtp`: `deliver` to aiosmtpd (its `Sink` handler, in its own process, so the
-  server does not share this interpreter's lock);
+- `deliver_file`: `services.delivery.deliver` to the file outbox (no reply forms), in one
+  process: what `plan-tracker deliver` does;
+- `deliver_file_stage`: the nightly's delivery stage (`deliver_with_weekly`), which attaches
+  each unit contact's signed reply form (an XLSX) to the message and splits the run between
+  the night's delivery processes, started ahead and warmed up before the clock starts (the
+  night starts them while it evaluates);
+- `deliver_smtp`, `deliver_smtp_stage`: the same two to aiosmtpd (its `Sink` handler, in its
+  own process, so the server does not share this interpreter's lock);
 - `form_cost`: the reply forms alone, within that delivery (`deliver` to the file outbox
   with `inbox.forms.ReplyForms`, wrapped to time its calls): milliseconds of wall time per
   form and the SQL statements the forms ran, per form and in all;
@@ -66,6 +69,7 @@ def prepare(folder: Path, units: int) -> Path:
 
 
 def timed_delivery(template: Path, folder: Path, name: str, **settings: Any) -> dict[str, Any]:
+    from plan_tracker.reports.delivery_processes import ready_processes
     from plan_tracker.reports.weekly_mail import deliver_with_weekly
     from plan_tracker.services.delivery import deliver
     from plan_tracker.settings import Settings
@@ -76,14 +80,43 @@ def timed_delivery(template: Path, folder: Path, name: str, **settings: Any) -> 
     shutil.copy(template, work / "store.sqlite3")
     engine = make_engine(f"sqlite:///{work / 'store.sqlite3'}")
     configured = Settings(data_dir=work / "var", **settings)
-    run = deliver_with_weekly if name.endswith("forms") else deliver
-    started = time.perf_counter()
-    summary = run(engine, PLAN, now=NOW, as_of=FIRST_NIGHT, settings=configured)
-    seconds = time.perf_counter() - started
+    if name.endswith("stage"):  # as the night runs it: its other processes started ahead
+        with ready_processes(engine, PLAN, configured, None) as ready:
+            _wait_warm(ready)
+            started = time.perf_counter()
+            summary = deliver_with_weekly(engine, PLAN, now=NOW, as_of=FIRST_NIGHT, settings=configured, ready=ready)
+            seconds = time.perf_counter() - started
+    else:
+        started = time.perf_counter()
+        summary = deliver(engine, PLAN, now=NOW, as_of=FIRST_NIGHT, settings=configured)
+        seconds = time.perf_counter() - started
     engine.dispose()
     return {"step": name, "seconds": round(seconds, 3), "messages": summary.messages_sent,
             "deliveries": summary.deliveries_sent, "failed": summary.failed,
             "messages_per_s": round(summary.messages_sent / seconds, 1)}
+
+
+def _wait_warm(ready: Any, limit_s: float = 15.0) -> None:
+    """Until the processes started ahead have imported what they need (their CPU time stops
+    growing): the night starts them while it evaluates, which takes longer than that."""
+    if ready is None:
+        return
+    pids = [process.pid for process in ready._idle]
+    deadline, last = time.monotonic() + limit_s, -1
+    while time.monotonic() < deadline:
+        ticks = sum(_cpu_ticks(pid) for pid in pids)
+        if ticks == last:
+            return
+        last = ticks
+        time.sleep(0.3)
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime, stime
 
 
 class _Stopwatch:
@@ -176,10 +209,10 @@ def _sink() -> tuple[int, subprocess.Popen[bytes]]:
     return port, server
 
 
-def smtp_delivery(template: Path, folder: Path) -> dict[str, Any]:
+def smtp_delivery(template: Path, folder: Path, name: str) -> dict[str, Any]:
     port, server = _sink()
     try:
-        return timed_delivery(template, folder, "deliver_smtp", smtp_host="127.0.0.1", smtp_port=port)
+        return timed_delivery(template, folder, name, smtp_host="127.0.0.1", smtp_port=port)
     finally:
         server.terminate()
         server.wait(10)
@@ -278,11 +311,12 @@ def main() -> None:
         if template is not None and "file" in wanted:
             rows.append(timed_delivery(template, folder, "deliver_file"))
         if template is not None and "forms" in wanted:
-            rows.append(timed_delivery(template, folder, "deliver_file_forms"))
+            rows.append(timed_delivery(template, folder, "deliver_file_stage"))
         if template is not None and "form_cost" in wanted:
             rows.append(form_cost(template, folder))
         if template is not None and "smtp" in wanted:
-            rows.append(smtp_delivery(template, folder))
+            rows.append(smtp_delivery(template, folder, "deliver_smtp"))
+            rows.append(smtp_delivery(template, folder, "deliver_smtp_stage"))
         if "fsync" in wanted:
             rows.append(fsync_cost(folder))
         if "channels" in wanted:

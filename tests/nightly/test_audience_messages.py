@@ -217,3 +217,37 @@ def test_a_large_digest_lists_the_first_items_and_counts_the_rest(plan: Plan) ->
     assert ("另有 37 项未逐项列出" if zh else "and 37 more item(s) not listed") in (rendered.html or "")
     assert "任务0200" not in (rendered.html or "")
     assert ("237 项工作" if zh else "237 item(s)") in rendered.subject
+
+
+def test_a_long_list_of_escalated_items_lists_the_first_and_counts_the_rest(plan: Plan) -> None:
+    """A province's first night escalates thousands of items to the coordinator: the message
+    lists the first COORDINATOR_LISTED, says how many more the report has, and the subject
+    and the heading count every item."""
+    from plan_tracker.services.messages import COORDINATOR_LISTED
+
+    items = [Item(f"s.t{n:04d}", f"任务{n:04d}", "乙镇", "once", dt.date(2018, 10, 8), "supervise", 2, 5,
+                  None, obligation_id=1000 + n, unit_id="town-b", handler=None, latest=None)
+             for n in range(COORDINATOR_LISTED + 37)]
+    model = MessageModel(plan.plan.locale, "督查室", plan.plan.title, AS_OF, "区政府法制办", PORTAL,
+                         [Section("coordinator", items)])
+    rendered = render_model(plan, model)
+    zh = plan.plan.locale == "zh"
+    for body in (rendered.text, rendered.html):
+        assert ("下列 237 项工作经催办仍未办结" if zh else "The 237 item(s) below are still open") in body
+        assert "任务0199" in body and "任务0200" not in body
+        assert ("另有 37 项未逐项列出" if zh else "and 37 more item(s) not listed") in body
+    assert ("237 项工作" if zh else "237 item(s)") in rendered.subject
+
+
+def test_the_coordinators_message_from_the_store_counts_what_it_does_not_list(
+        applied, night, settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from plan_tracker.services.messages import LISTED_AT_MOST
+
+    monkeypatch.setitem(LISTED_AT_MOST, "coordinator", 1)
+    night("2018-10-15")  # supervise: the heads and the coordinator
+    [body] = _mail_to(settings.folder("outbox"), "legal@example.org")
+    total = int(re.search(r"下列 (\d+) 项工作经催办仍未办结", body).group(1))  # type: ignore[union-attr]
+    assert total >= 2  # more than the one listed
+    coordinator_part = body.split("请研究督办", 1)[1].split("【督查督办周报】", 1)[0]  # not the week's report
+    assert re.findall(r"^(\d+)\.【", coordinator_part, re.MULTILINE) == ["1"]
+    assert f"另有 {total - 1} 项未逐项列出，完整清单见督查督办报告。" in coordinator_part

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, or_, select
@@ -16,6 +17,7 @@ from plan_tracker.domain.plan import Plan
 from plan_tracker.services.claimed_digest import DigestRows, message_order, read_digest
 from plan_tracker.services.messages import (
     AUDIENCES,
+    LISTED_AT_MOST,
     Decision,
     Digest,
     Item,
@@ -55,14 +57,16 @@ def claimed_messages(conn: Connection, plan: Plan, claims: list[tuple[Any, str]]
     for row in _claimed_rows(conn, list(rows_by_token), leaving_out=counted_apart):
         rows_by_token[row.claim].append(row)
     digests = _read_digests(conn, plan.id, claims, counted_apart)
-    words = latest_words(conn, [row.obligation_id for rows in rows_by_token.values() for row in rows]
-                         + [i for digest in digests.values() for i in digest.obligation_ids], as_of)
-    shared = _Shared(plan, as_of, words)
+    shared = _Shared(plan, as_of)
+    picked = {token: shared.rows_by_audience(rows_by_token[token], held.get(recipient.key, set()))
+              for recipient, token in claims}
+    shared.words = latest_words(conn, [row.obligation_id for parts in picked.values() for part in parts.values()
+                                       for row in part.rows]
+                                + [i for digest in digests.values() for i in digest.obligation_ids], as_of)
     decisions: list[Decision] | None = None  # the same for every coordinator message of the batch
     found: dict[str, MessageModel] = {}
     for recipient, token in claims:
-        by_audience = shared.items_by_audience(rows_by_token[token], held.get(recipient.key, set()))
-        sections = {audience: Section(audience, items) for audience, items in by_audience.items()}
+        sections = {audience: shared.section(part) for audience, part in picked[token].items()}
         digest = digests.get(token)
         if digest is not None:
             sections["leading_group"] = shared.digest_section(digest)
@@ -128,13 +132,25 @@ def leading_group_rows(held: set[tuple[str, str]], roles: dict[str, set[str]]) -
     return or_(*picked) if picked else None
 
 
+@dataclass
+class _Part:
+    """The rows one audience's section lists, and those it only counts."""
+
+    audience: str
+    rows: list[Any] = field(default_factory=list)
+    omitted: int = 0
+    omitted_overdue: int = 0
+
+
 class _Shared:
     """What every message of a batch reads alike: the calendar (days left per due date,
-    computed once), the contacts' names, the roles each ladder step notifies."""
+    computed once), the contacts' names, the roles each ladder step notifies, the units'
+    latest words on the listed items (read once the batch's listed items are known)."""
 
-    def __init__(self, plan: Plan, as_of: dt.date, words: dict[int, UnitWords]) -> None:
+    def __init__(self, plan: Plan, as_of: dt.date) -> None:
         self.calendar = WorkCalendar(plan.plan.calendar)
-        self.as_of, self.words = as_of, words
+        self.as_of = as_of
+        self.words: dict[int, UnitWords] = {}
         self.handlers = {unit.id: unit.contact.name for unit in plan.units if unit.contact is not None}
         self.step_roles = step_roles(plan)
         self.left: dict[dt.date, int | None] = {}
@@ -144,16 +160,28 @@ class _Shared:
             self.left[due] = days_left(self.calendar, self.as_of, due)
         return self.left[due]
 
-    def items_by_audience(self, rows: list[Any], held: set[tuple[str, str]]) -> dict[str, list[Item]]:
-        by_audience: dict[str, list[Item]] = {}
+    def rows_by_audience(self, rows: list[Any], held: set[tuple[str, str]]) -> dict[str, _Part]:
+        """The claimed rows (in the message's order) by the audience the recipient reads
+        them as; a section with a limit (`LISTED_AT_MOST`) lists its first rows and counts
+        the rest."""
+        parts: dict[str, _Part] = {}
         seen: set[tuple[str, int]] = set()
         for row in rows:
             audience = audience_of(row.unit_id, self.step_roles.get(row.level, set()), held)
             if (audience, row.obligation_id) in seen:
                 continue  # two steps of one item in one message (a missed night): listed once, highest first
             seen.add((audience, row.obligation_id))
-            by_audience.setdefault(audience, []).append(self.item(row))
-        return by_audience
+            part = parts.setdefault(audience, _Part(audience))
+            if len(part.rows) < LISTED_AT_MOST.get(audience, len(rows)):
+                part.rows.append(row)
+            else:
+                part.omitted += 1
+                part.omitted_overdue += 1 if row.overdue_wd > 0 else 0
+        return parts
+
+    def section(self, part: _Part) -> Section:
+        return Section(part.audience, [self.item(row) for row in part.rows], omitted=part.omitted,
+                       omitted_overdue=part.omitted_overdue)
 
     def item(self, row: Any) -> Item:
         return Item(row.task_id, row.title, row.unit_name, row.period, row.due, row.level, row.position,

@@ -153,16 +153,20 @@ class MessageModel:
 
 # A leader reads the digest's counts per unit and the longest-overdue items, not every item:
 # a province's 通报 night lists tens of thousands, which no one reads and which cost gigabytes
-# to render. The full list is in the report.
+# to render. The coordinator's escalated items likewise: a province's first night escalated
+# 5,000 of them into one 4 MB message (at a million obligations, tens of MB: more than mail
+# servers take). The full list is in the report. A unit's contact and head read every item.
 LEADING_GROUP_LISTED = 200
+COORDINATOR_LISTED = 200
+LISTED_AT_MOST = {"leading_group": LEADING_GROUP_LISTED, "coordinator": COORDINATOR_LISTED}
 
 
 def listed_section(section: Section, view: Any) -> Section:
-    """A section as a template lists it: every item, except the leading group's digest, which
-    lists the first LEADING_GROUP_LISTED (the highest level and oldest due first) and counts
-    the rest (a model read from the store holds only those already, and counts the rest in
-    `omitted`)."""
-    shown = section.items[:LEADING_GROUP_LISTED] if section.audience == "leading_group" else section.items
+    """A section as a template lists it: every item, except a manager's section (the
+    leading group's digest, the coordinator's escalated items), which lists the first
+    `LISTED_AT_MOST` (the highest level and oldest due first) and counts the rest (a model
+    read from the store holds only those already, and counts the rest in `omitted`)."""
+    shown = section.items[:LISTED_AT_MOST.get(section.audience, len(section.items))]
     return Section(section.audience, [view(i) for i in shown],
                    omitted=section.omitted + len(section.items) - len(shown))
 
