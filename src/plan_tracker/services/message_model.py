@@ -58,15 +58,15 @@ def claimed_messages(conn: Connection, plan: Plan, claims: list[tuple[Any, str]]
         rows_by_token[row.claim].append(row)
     digests = _read_digests(conn, plan.id, claims, counted_apart)
     shared = _Shared(plan, as_of)
-    picked = {token: shared.rows_by_audience(rows_by_token[token], held.get(recipient.key, set()))
+    parts_by_token = {token: shared.rows_by_audience(rows_by_token[token], held.get(recipient.key, set()))
               for recipient, token in claims}
-    shared.words = latest_words(conn, [row.obligation_id for parts in picked.values() for part in parts.values()
+    shared.words = latest_words(conn, [row.obligation_id for parts in parts_by_token.values() for part in parts.values()
                                        for row in part.rows]
                                 + [i for digest in digests.values() for i in digest.obligation_ids], as_of)
     decisions: list[Decision] | None = None  # the same for every coordinator message of the batch
     found: dict[str, MessageModel] = {}
     for recipient, token in claims:
-        sections = {audience: shared.section(part) for audience, part in picked[token].items()}
+        sections = {audience: shared.section(part) for audience, part in parts_by_token[token].items()}
         digest = digests.get(token)
         if digest is not None:
             sections["leading_group"] = shared.digest_section(digest)
