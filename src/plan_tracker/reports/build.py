@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
-from functools import cache, partial
 from itertools import pairwise
 from typing import Any
 
@@ -19,7 +18,7 @@ from plan_tracker.domain.cadence import digest_period
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.indicators import gap, trend
 from plan_tracker.domain.plan import Cadence, Direction, Plan
-from plan_tracker.domain.scoring import once_per_period, score_unit
+from plan_tracker.domain.scoring import score_unit
 from plan_tracker.reports import sql as q
 from plan_tracker.reports.model import (
     LIGHTS,
@@ -85,7 +84,8 @@ def build_report(engine: Engine, plan_id: str | PlanContext, as_of: dt.date, *, 
         params = ctx.eval_params(conn, as_of)
         low, high = id_bounds(conn, ctx.id)
         params.update(lo=low, hi=high)
-        for drop, create in ((q.DROP_ITEMS, q.CREATE_ITEMS), (q.DROP_CELLS, q.CREATE_CELLS)):
+        for drop, create in ((q.DROP_ITEMS, q.CREATE_ITEMS), (q.DROP_CELLS, q.CREATE_CELLS),
+                             (q.DROP_DIGEST_DAYS, q.CREATE_DIGEST_DAYS)):
             conn.execute(text(drop))
             conn.execute(text(create))
         try:
@@ -97,6 +97,7 @@ def build_report(engine: Engine, plan_id: str | PlanContext, as_of: dt.date, *, 
             conn.rollback()
             conn.execute(text(q.DROP_ITEMS))
             conn.execute(text(q.DROP_CELLS))
+            conn.execute(text(q.DROP_DIGEST_DAYS))
             conn.commit()
 
 
@@ -271,16 +272,19 @@ def _reminders_by_unit(conn: Connection, params: dict[str, Any], plan: Plan) -> 
     if weekly:
         # the report's own items on its date (as BY_UNIT_LEVEL reads them): a task cancelled
         # later still counts on an earlier day
-        rows = conn.execute(_sql(q.WEEKLY_LEVEL_FIRINGS).bindparams(bindparam("levels", expanding=True)),
-                            {**params, "levels": weekly})
-        fired: dict[tuple[str, str], list[tuple[int, dt.date]]] = defaultdict(list)
-        for row in rows:
-            fired[(row.unit_id, row.level)].append((int(row.obligation_id), _date(row.fired_on)))
-        # one week key per day, not per firing (a province's first night fires 43,500)
-        period_of = cache(partial(digest_period, WorkCalendar(plan.plan.calendar)))
-        for (unit_id, level), events in fired.items():
-            if unit_id in found and level in found[unit_id]:
-                found[unit_id][level] = once_per_period(events, period_of)
+        levels = {**params, "levels": weekly}
+        days = conn.execute(_sql(q.WEEKLY_LEVEL_DAYS).bindparams(bindparam("levels", expanding=True)),
+                            levels).scalars().all()
+        if not days:
+            return found
+        calendar = WorkCalendar(plan.plan.calendar)
+        # the days as the store gave them, so the join compares like with like on both backends
+        conn.execute(text(q.FILL_DIGEST_DAY), [{"day": day, "period": digest_period(calendar, _date(day))}
+                                               for day in days])
+        for row in conn.execute(_sql(q.WEEKLY_LEVEL_ONCE_PER_PERIOD).bindparams(bindparam("levels", expanding=True)),
+                                levels):
+            if row.unit_id in found and row.level in found[row.unit_id]:
+                found[row.unit_id][row.level] = int(row.n)
     return found
 
 
