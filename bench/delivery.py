@@ -101,7 +101,7 @@ def _wait_warm(ready: Any, limit_s: float = 15.0) -> None:
     growing): the night starts them while it evaluates, which takes longer than that."""
     if ready is None:
         return
-    pids = [process.pid for process in ready._idle]
+    pids = ready.pids
     deadline, last = time.monotonic() + limit_s, -1
     while time.monotonic() < deadline:
         ticks = sum(_cpu_ticks(pid) for pid in pids)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import Connection, Date, Engine, bindparam, select, text
+from sqlalchemy import BindParameter, Connection, Date, Engine, bindparam, select, text
 
 from plan_tracker.domain.cadence import digest_period
 from plan_tracker.domain.calendar import WorkCalendar
@@ -272,17 +272,16 @@ def _reminders_by_unit(conn: Connection, params: dict[str, Any], plan: Plan) -> 
     if weekly:
         # the report's own items on its date (as BY_UNIT_LEVEL reads them): a task cancelled
         # later still counts on an earlier day
-        levels = {**params, "levels": weekly}
-        days = conn.execute(_sql(q.WEEKLY_LEVEL_DAYS).bindparams(bindparam("levels", expanding=True)),
-                            levels).scalars().all()
+        weekly_params = {**params, "levels": weekly}
+        levels: BindParameter[list[str]] = bindparam("levels", expanding=True)
+        days = conn.execute(_sql(q.WEEKLY_LEVEL_DAYS).bindparams(levels), weekly_params).scalars().all()
         if not days:
             return found
         calendar = WorkCalendar(plan.plan.calendar)
         # the days as the store gave them, so the join compares like with like on both backends
         conn.execute(text(q.FILL_DIGEST_DAY), [{"day": day, "period": digest_period(calendar, _date(day))}
                                                for day in days])
-        for row in conn.execute(_sql(q.WEEKLY_LEVEL_ONCE_PER_PERIOD).bindparams(bindparam("levels", expanding=True)),
-                                levels):
+        for row in conn.execute(_sql(q.WEEKLY_LEVEL_ONCE_PER_PERIOD).bindparams(levels), weekly_params):
             if row.unit_id in found and row.level in found[row.unit_id]:
                 found[row.unit_id][row.level] = int(row.n)
     return found

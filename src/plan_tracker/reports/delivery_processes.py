@@ -78,6 +78,11 @@ class ReadyProcesses:
     def start(self, count: int) -> None:
         self._idle += [_start_process() for _ in range(count)]
 
+    @property
+    def pids(self) -> list[int]:
+        """The waiting processes' ids (the bench waits for them to finish warming up)."""
+        return [process.pid for process in self._idle]
+
     def take(self) -> subprocess.Popen[bytes]:
         return self._idle.pop() if self._idle else _start_process()
 

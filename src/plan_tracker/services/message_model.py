@@ -59,10 +59,10 @@ def claimed_messages(conn: Connection, plan: Plan, claims: list[tuple[Any, str]]
     digests = _read_digests(conn, plan.id, claims, counted_apart)
     shared = _Shared(plan, as_of)
     parts_by_token = {token: shared.rows_by_audience(rows_by_token[token], held.get(recipient.key, set()))
-              for recipient, token in claims}
-    shared.words = latest_words(conn, [row.obligation_id for parts in parts_by_token.values() for part in parts.values()
-                                       for row in part.rows]
-                                + [i for digest in digests.values() for i in digest.obligation_ids], as_of)
+                      for recipient, token in claims}
+    listed = [row.obligation_id for parts in parts_by_token.values() for part in parts.values() for row in part.rows]
+    shared.words = latest_words(conn, listed + [i for digest in digests.values() for i in digest.obligation_ids],
+                                as_of)
     decisions: list[Decision] | None = None  # the same for every coordinator message of the batch
     found: dict[str, MessageModel] = {}
     for recipient, token in claims:

@@ -167,8 +167,9 @@ def listed_section(section: Section, view: Any) -> Section:
     `LISTED_AT_MOST` (the highest level and oldest due first) and counts the rest (a model
     read from the store holds only those already, and counts the rest in `omitted`)."""
     shown = section.items[:LISTED_AT_MOST.get(section.audience, len(section.items))]
-    return Section(section.audience, [view(i) for i in shown],
-                   omitted=section.omitted + len(section.items) - len(shown))
+    cut = section.items[len(shown):]
+    return Section(section.audience, [view(i) for i in shown], omitted=section.omitted + len(cut),
+                   omitted_overdue=section.omitted_overdue + sum(1 for i in cut if i.overdue_wd > 0))
 
 
 def clean_note(text: str | None, limit: int = NOTE_LIMIT) -> str | None:
