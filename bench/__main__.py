@@ -295,7 +295,12 @@ def main() -> None:
     if "fsync" in delivered:
         rates = ", ".join(f"{step} {row['messages_per_s']}/s" for step, row in delivered.items() if "messages_per_s" in row)
         print(f"  delivery: {rates}; fsync {delivered['fsync']['ms_per_file_serial']} ms per file one by one, "
-              f"{delivered['fsync']['ms_per_file_group']} ms per file in a group")
+              f"{delivered['fsync']['ms_per_file_group']} ms per file in a group, creating a file "
+              f"{delivered['fsync'].get('ms_per_create', '?')} ms")
+    versus = delivered.get("deliver_file_vs_limit", {})
+    if "ratio" in versus:
+        print(f"  delivery to the file outbox, one process: {versus['messages_per_s']}/s, hand-tuned limit "
+              f"{versus['limit_messages_per_s']}/s (x{versus['ratio']}, medians of alternate runs)")
     merged = by_run(merge(args.merge_into, rows))
     print(f"\nrows: {out}; merged into {args.merge_into}")
     print("targets (merged results):")

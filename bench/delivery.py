@@ -18,9 +18,14 @@ unit: contact and head, 15 items each) on a copy of the store, in-process:
 - `form_cost`: the reply forms alone, within that delivery (`deliver` to the file outbox
   with `inbox.forms.ReplyForms`, wrapped to time its calls): milliseconds of wall time per
   form and the SQL statements the forms ran, per form and in all;
+- `deliver_file_limit`: the same delivery as `deliver_file` by the hand-tuned limit
+  (`bench.delivery_limit`: one claim, one read, f-strings, the same files and records),
+  run alternately with `deliver_file` (LIMIT_RUNS each): `deliver_file_vs_limit` has both
+  medians and their ratio;
 - `fsync`: N files of a message's size written one by one with an `fsync` each (what the
   outbox did per message), and as one group (written, `fsync`ed by 8 threads, the folder
-  `fsync`ed once: what it does now);
+  `fsync`ed once: what it does now); and what creating an empty file costs here (the
+  kernel allocating an inode), which bounds any outbox that writes a file per message;
 - `channel_file`, `channel_smtp`: the channels alone on ready messages (no store, no
   rendering): the file outbox one `send` per message against `send_group` per batch; SMTP
   one connection per message against one session per batch.
@@ -47,6 +52,7 @@ from bench.province import FIRST_NIGHT, NOW, UNITS, write_province_plan
 
 PLAN = "province-2018"
 FSYNC_FILES = 200
+LIMIT_RUNS = 3  # ours and the limit alternately: this machine's file system changes speed by the minute
 MESSAGE_BYTES = 12_000  # about a province message with its text and HTML parts
 
 
@@ -209,6 +215,29 @@ def _sink() -> tuple[int, subprocess.Popen[bytes]]:
     return port, server
 
 
+def limit_delivery(template: Path, folder: Path) -> list[dict[str, Any]]:
+    """`deliver_file` and its hand-tuned limit alternately, LIMIT_RUNS times each, on copies
+    of the same store; the rows of each and one row with the medians and their ratio."""
+    from statistics import median
+
+    from bench.delivery_limit import deliver_limit
+
+    rows: dict[str, list[dict[str, Any]]] = {"deliver_file": [], "deliver_file_limit": []}
+    for run in range(LIMIT_RUNS):
+        rows["deliver_file"].append(timed_delivery(template, folder, f"deliver_file-{run}"))
+        work = folder / f"limit-{run}"
+        work.mkdir()
+        shutil.copy(template, work / "store.sqlite3")
+        rows["deliver_file_limit"].append(deliver_limit(work / "store.sqlite3", work / "outbox", PLAN, NOW,
+                                                        FIRST_NIGHT))
+    ours, limit = (median(row["seconds"] for row in rows[name]) for name in ("deliver_file", "deliver_file_limit"))
+    messages = rows["deliver_file"][0]["messages"]
+    return [*({**row, "step": "deliver_file_limit", "run": n} for n, row in enumerate(rows["deliver_file_limit"])),
+            {"step": "deliver_file_vs_limit", "messages": messages, "seconds": ours, "limit_seconds": limit,
+             "ratio": round(ours / limit, 2), "messages_per_s": round(messages / ours, 1),
+             "limit_messages_per_s": round(messages / limit, 1)}]
+
+
 def smtp_delivery(template: Path, folder: Path, name: str) -> dict[str, Any]:
     port, server = _sink()
     try:
@@ -248,7 +277,17 @@ def fsync_cost(folder: Path, files: int = FSYNC_FILES) -> dict[str, Any]:
     together = time.perf_counter() - started
     return {"step": "fsync", "files": files, "bytes": MESSAGE_BYTES,
             "ms_per_file_serial": round(one_by_one / files * 1000, 3),
-            "ms_per_file_group": round(together / files * 1000, 3)}
+            "ms_per_file_group": round(together / files * 1000, 3),
+            "ms_per_create": _create_cost(folder / "create", files)}
+
+
+def _create_cost(folder: Path, files: int) -> float:
+    """Milliseconds of one empty file's creation (open with O_CREAT|O_EXCL, close)."""
+    folder.mkdir()
+    started = time.perf_counter()
+    for n in range(files):
+        os.close(os.open(folder / f"{n}.eml", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    return round((time.perf_counter() - started) / files * 1000, 3)
 
 
 def _messages(count: int) -> list[Any]:
@@ -301,15 +340,18 @@ def channel_rates(folder: Path, count: int = 1000) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--units", type=int, default=UNITS, help="units of the province plan (2 messages each)")
-    parser.add_argument("--only", default="file,forms,form_cost,smtp,fsync,channels", help="which measurements, comma-separated")
+    parser.add_argument("--only", default="file,limit,forms,form_cost,smtp,fsync,channels",
+                        help="which measurements, comma-separated")
     args = parser.parse_args()
     wanted = set(args.only.split(","))
     folder = Path(tempfile.mkdtemp(prefix="bench-delivery-"))
     try:
-        template = prepare(folder, args.units) if wanted & {"file", "forms", "form_cost", "smtp"} else None
+        template = prepare(folder, args.units) if wanted & {"file", "limit", "forms", "form_cost", "smtp"} else None
         rows = []
         if template is not None and "file" in wanted:
             rows.append(timed_delivery(template, folder, "deliver_file"))
+        if template is not None and "limit" in wanted:
+            rows += limit_delivery(template, folder)
         if template is not None and "forms" in wanted:
             rows.append(timed_delivery(template, folder, "deliver_file_stage"))
         if template is not None and "form_cost" in wanted:
