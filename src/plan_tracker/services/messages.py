@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from jinja2 import BaseLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -238,15 +239,20 @@ def portal_link(portal_url: str | None, obligation_id: int | None) -> str | None
 def _context(plan: Plan, model: MessageModel) -> dict[str, Any]:
     locale = model.locale
 
-    def item_view(item: Item) -> dict[str, Any]:
+    wordings: dict[str, str] = {}  # a message's items share a few levels
+
+    def item_view(item: Item) -> SimpleNamespace:
+        # A namespace, not a dict: a template's `item.wording` is an attribute lookup, which
+        # Jinja tries first (on a dict it fails, raising, before the key is tried).
         latest = item.latest
-        return {**vars(item), "wording": item.wording or level_wording(plan, item.level),
-                "period_label": period_label(item.period, locale),
-                "link": portal_link(model.portal_url, item.obligation_id),
-                "latest": None if latest is None else {
-                    "status": status_word(latest.status, locale), "blocked": latest.status == "blocked",
-                    "progress": latest.progress, "reported_on": latest.reported_on.isoformat(),
-                    "note": clean_note(latest.note)}}
+        wording = item.wording or wordings.get(item.level) or wordings.setdefault(
+            item.level, level_wording(plan, item.level))
+        return SimpleNamespace(**{
+            **vars(item), "wording": wording, "period_label": period_label(item.period, locale),
+            "link": portal_link(model.portal_url, item.obligation_id),
+            "latest": None if latest is None else SimpleNamespace(
+                status=status_word(latest.status, locale), blocked=latest.status == "blocked",
+                progress=latest.progress, reported_on=latest.reported_on.isoformat(), note=clean_note(latest.note))})
 
     top = max(model.items, key=lambda i: i.position, default=None)
     weekly = model.weekly
