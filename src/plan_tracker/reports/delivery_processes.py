@@ -192,9 +192,7 @@ def _warm_up() -> None:
     """What a share's delivery imports and compiles, done while the night evaluates."""
     import plan_tracker.inbox.forms
     import plan_tracker.reports.weekly_mail
-    import plan_tracker.services.blocked  # the coordinator's decisions waiting (message_model)
     import plan_tracker.services.delivery
-    import plan_tracker.services.portal
     import plan_tracker.store.db  # noqa: F401
     from plan_tracker.services.messages import warm_templates
 
