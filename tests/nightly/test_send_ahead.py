@@ -62,6 +62,43 @@ def test_the_sender_goes_at_most_ahead_messages_beyond_the_records(smtp_server: 
     assert [e.rcpt_tos[0] for e in smtp_server.handler.envelopes] == [f"c{n}@example.org" for n in range(10)]
 
 
+def test_records_gather_half_the_window_and_a_slow_message_is_recorded_alone(
+        smtp_server: SmtpServer, smtp_credentials: tuple[str, str]) -> None:
+    """A transaction per message or two cost as much as sending them: the delivery thread
+    waits (GATHER_S at most) until half the window has gone, then records it together."""
+    from plan_tracker.services import send_ahead
+
+    groups: list[int] = []
+    with SendAhead(channel_for(smtp_server, smtp_credentials), items(24), ahead=8, budget_s=60) as sender:
+        for went in sender.results():
+            groups.append(len(went))
+            assert received(smtp_server) <= sum(groups) + 8  # the window still holds
+            sender.recorded(len(went))
+    assert sum(groups) == 24 and all(size >= 4 for size in groups[:-1]), groups
+
+    class Slow(SmtpChannel):  # each message takes longer than the wait for the next
+        def session(self):  # type: ignore[no-untyped-def]
+            opened = super().session()
+
+            class Pacing:
+                def __enter__(self):  # type: ignore[no-untyped-def]
+                    send = opened.__enter__()
+                    return lambda message: (time.sleep(send_ahead.GATHER_S * 2), send(message))[1]
+
+                def __exit__(self, *exc: object) -> None:
+                    opened.__exit__(*exc)
+            return Pacing()
+
+    user, password = smtp_credentials
+    slow = Slow(smtp_server.host, smtp_server.port, username=user, password=password, timeout=5)
+    slow_groups: list[int] = []
+    with SendAhead(slow, items(3), ahead=8, budget_s=60) as sender:
+        for went in sender.results():
+            slow_groups.append(len(went))
+            sender.recorded(len(went))
+    assert slow_groups == [1, 1, 1]
+
+
 def test_an_error_while_recording_stops_the_sender_within_its_window(smtp_server: SmtpServer,
                                                                       smtp_credentials: tuple[str, str]) -> None:
     class Crash(Exception):
