@@ -364,18 +364,20 @@ GROUP BY o.plan_id, t.section_id, o.light
 # Only reminders whose state changes are written: most open reminders of a night keep theirs
 # (their deliveries wait for a digest day or a delivery window), and PostgreSQL writes a new
 # row version for every row an UPDATE touches, changed or not (a province's first night:
-# 51,000 rows rewritten for about 15,000 changes, 1.4 s).
+# 51,000 rows rewritten for about 15,000 changes, 1.4 s). Each open reminder's deliveries are
+# read once, by a join (a hash join on PostgreSQL), not by up to four EXISTS probes each
+# (0.6 s of a province's delivery on PostgreSQL).
 ROLL_UP_REMINDERS = """
 UPDATE reminder SET state = rolled.state
 FROM (
     SELECT r.id, CASE
-        WHEN EXISTS (SELECT 1 FROM delivery d WHERE d.reminder_id = r.id AND d.state = 'dead') THEN 'dead'
-        WHEN EXISTS (SELECT 1 FROM delivery d WHERE d.reminder_id = r.id AND d.state = 'failed') THEN 'failed'
-        WHEN NOT EXISTS (SELECT 1 FROM delivery d WHERE d.reminder_id = r.id AND d.state <> 'sent') THEN 'sent'
+        WHEN max(CASE WHEN d.state = 'dead' THEN 1 ELSE 0 END) = 1 THEN 'dead'
+        WHEN max(CASE WHEN d.state = 'failed' THEN 1 ELSE 0 END) = 1 THEN 'failed'
+        WHEN min(CASE WHEN d.state = 'sent' THEN 1 ELSE 0 END) = 1 THEN 'sent'
         ELSE 'pending' END AS state
-    FROM reminder r
+    FROM reminder r JOIN delivery d ON d.reminder_id = r.id
     WHERE r.plan_id = :plan AND r.state IN ('pending', 'failed')
-      AND EXISTS (SELECT 1 FROM delivery d WHERE d.reminder_id = r.id)
+    GROUP BY r.id
 ) rolled
 WHERE reminder.id = rolled.id AND reminder.state <> rolled.state
 """
