@@ -293,7 +293,8 @@ def main() -> None:
                   f"p99 {api['p99_ms']} ms, errors {api['errors']}")
     delivered = results.get((DELIVERY, "sqlite"), {})
     if "fsync" in delivered:
-        rates = ", ".join(f"{step} {row['messages_per_s']}/s" for step, row in delivered.items() if "messages_per_s" in row)
+        rates = ", ".join(f"{step} {row['messages_per_s']}/s" for step, row in delivered.items()
+                          if "messages_per_s" in row and step != "deliver_file_vs_limit")  # said on its own line
         print(f"  delivery: {rates}; fsync {delivered['fsync']['ms_per_file_serial']} ms per file one by one, "
               f"{delivered['fsync']['ms_per_file_group']} ms per file in a group, creating a file "
               f"{delivered['fsync'].get('ms_per_create', '?')} ms")
