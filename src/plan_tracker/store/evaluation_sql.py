@@ -365,8 +365,9 @@ GROUP BY o.plan_id, t.section_id, o.light
 # (their deliveries wait for a digest day or a delivery window), and PostgreSQL writes a new
 # row version for every row an UPDATE touches, changed or not (a province's first night:
 # 51,000 rows rewritten for about 15,000 changes, 1.4 s). Each open reminder's deliveries are
-# read once, by a join (a hash join on PostgreSQL), not by up to four EXISTS probes each
-# (0.6 s of a province's delivery on PostgreSQL).
+# read once, by a join the planner chooses (a hash join on PostgreSQL for a province's first
+# night; an index probe per reminder on SQLite), not by up to four EXISTS probes each (0.6 s
+# of that night's delivery on PostgreSQL).
 ROLL_UP_REMINDERS = """
 UPDATE reminder SET state = rolled.state
 FROM (
