@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -77,17 +78,10 @@ def test_records_gather_half_the_window_and_a_slow_message_is_recorded_alone(
     assert sum(groups) == 24 and all(size >= 4 for size in groups[:-1]), groups
 
     class Slow(SmtpChannel):  # each message takes longer than the wait for the next
-        def session(self):  # type: ignore[no-untyped-def]
-            opened = super().session()
-
-            class Pacing:
-                def __enter__(self):  # type: ignore[no-untyped-def]
-                    send = opened.__enter__()
-                    return lambda message: (time.sleep(send_ahead.GATHER_S * 2), send(message))[1]
-
-                def __exit__(self, *exc: object) -> None:
-                    opened.__exit__(*exc)
-            return Pacing()
+        @contextmanager
+        def session(self):  # type: ignore[no-untyped-def, override]
+            with super().session() as send:
+                yield lambda message: (time.sleep(send_ahead.GATHER_S * 2), send(message))[1]
 
     user, password = smtp_credentials
     slow = Slow(smtp_server.host, smtp_server.port, username=user, password=password, timeout=5)

@@ -239,14 +239,13 @@ def portal_link(portal_url: str | None, obligation_id: int | None) -> str | None
 def _context(plan: Plan, model: MessageModel) -> dict[str, Any]:
     locale = model.locale
 
-    wordings: dict[str, str] = {}  # a message's items share a few levels
+    wordings = {step.level: level_wording(plan, step.level) for step in plan.escalation}  # a few, shared by items
 
     def item_view(item: Item) -> SimpleNamespace:
         # A namespace, not a dict: a template's `item.wording` is an attribute lookup, which
         # Jinja tries first (on a dict it fails, raising, before the key is tried).
         latest = item.latest
-        wording = item.wording or wordings.get(item.level) or wordings.setdefault(
-            item.level, level_wording(plan, item.level))
+        wording = item.wording or wordings.get(item.level) or level_wording(plan, item.level)
         return SimpleNamespace(**{
             **vars(item), "wording": wording, "period_label": period_label(item.period, locale),
             "link": portal_link(model.portal_url, item.obligation_id),

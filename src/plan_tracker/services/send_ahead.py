@@ -80,9 +80,8 @@ class SendAhead(Generic[Item]):
         while True:
             arrived = [self._queue.get()]
             deadline = time.monotonic() + GATHER_S
-            while not any(_ends(entry) for entry in arrived):
-                enough = sum(1 for entry in arrived if isinstance(entry, tuple)) >= self._group
-                wait = 0.0 if enough else deadline - time.monotonic()
+            while not _ends(arrived[-1]):  # until an end arrives, every entry is a message sent
+                wait = 0.0 if len(arrived) >= self._group else deadline - time.monotonic()
                 try:
                     arrived.append(self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait())
                 except queue.Empty:
