@@ -129,7 +129,19 @@ def assert_report_equals_rows(engine: Engine, plan_id: str, as_of: dt.date) -> i
             for i in report.overdue] == [
         (r["task_id"], r["unit_id"], r["period"], r["status"], r["progress"], _day(r["last_on"]), int(r["overdue_wd"]))
         for r in red]
+    assert_weekly_equals_report(engine, plan_id, as_of, report)
     return len(rows)
+
+
+def assert_weekly_equals_report(engine: Engine, plan_id: str, as_of: dt.date, report: Any) -> None:
+    """The week's report in a manager's message is built leaner (no cells, progress looked up
+    for the listed items only): its figures and list are the whole report's."""
+    from plan_tracker.reports.build import build_weekly
+    from plan_tracker.reports.model import WeeklyFigures
+
+    for limit in (3, 10**6):
+        weekly = build_weekly(engine, plan_id, as_of, since=None, overdue_limit=limit)
+        assert weekly == WeeklyFigures.of_report(report, limit)
 
 
 def test_the_county_reports_aggregates_equal_its_rows(scenario):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from itertools import pairwise
 from typing import Any
 
@@ -38,6 +39,7 @@ from plan_tracker.reports.model import (
     Summary,
     TrendPoint,
     UnitFigures,
+    WeeklyFigures,
     Withdrawal,
 )
 from plan_tracker.services.blocked import blocked_items
@@ -76,10 +78,41 @@ def build_report(engine: Engine, plan_id: str | PlanContext, as_of: dt.date, *, 
     `as_of`). The overdue list holds at most `overdue_limit` items from `overdue_offset`
     (oldest first); `overdue_total` says how many there are.
     """
+    with _evaluated_items(engine, plan_id, as_of, whole=True) as (conn, ctx, params):
+        return _assemble(conn, ctx, as_of, params, since=since, overdue_limit=overdue_limit,
+                         overdue_offset=overdue_offset, notice_limit=notice_limit)
+
+
+def build_weekly(engine: Engine, plan_id: str | PlanContext, as_of: dt.date, *, since: dt.date | None,
+                 overdue_limit: int) -> WeeklyFigures:
+    """What the week's report carried in a manager's message reads (`reports.weekly_mail`):
+    the headline figures and the first overdue items, from the same evaluation as
+    `build_report`'s, without what only the whole report shows (units, tasks, notice,
+    indicators, trend) and without the progress of every started item, which only the
+    listed ones need. At 1M obligations each delivery process carrying a manager's message
+    built the whole report for these few figures."""
+    with _evaluated_items(engine, plan_id, as_of, whole=False) as (conn, ctx, params):
+        rows = [dict(r) for r in conn.execute(text(q.WEEKLY_BY_LIGHT)).mappings()]
+        lights = _counts(rows)
+        since_day, change = _change(conn, ctx.id, as_of, since, lights)
+        return WeeklyFigures(
+            plan_title=ctx.plan.plan.title, locale=ctx.plan.plan.locale, as_of=as_of, lights=lights,
+            reporting=_reporting(rows), overdue_wd=sum(int(r["overdue_wd"] or 0) for r in rows if r["light"] == "red"),
+            since=since_day, change=change,
+            overdue=_overdue(conn, params, _names(conn, ctx.plan), ctx.plan, overdue_limit, 0, page=q.OVERDUE_PAGE_LOOKED_UP),
+            overdue_total=int(conn.execute(text(q.OVERDUE_COUNT)).scalar_one()))
+
+
+@contextmanager
+def _evaluated_items(engine: Engine, source: str | PlanContext, as_of: dt.date, *,
+                     whole: bool) -> Iterator[tuple[Connection, PlanContext, dict[str, Any]]]:
+    """A connection whose temporary items table holds the plan's obligations evaluated as of
+    the date (and, for the `whole` report, the items' progress and the cells grouped from
+    them), dropped when the caller is done."""
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text(q.REPORT_WORK_MEM))  # this transaction only (SET LOCAL)
-        ctx = plan_id if isinstance(plan_id, PlanContext) else plan_context(conn, plan_id, as_of)
+        ctx = source if isinstance(source, PlanContext) else plan_context(conn, source, as_of)
         # ctx.plan: the version in force on the as-of date (its units, tasks, ladder, scoring)
         params = ctx.eval_params(conn, as_of)
         low, high = id_bounds(conn, ctx.id)
@@ -89,10 +122,11 @@ def build_report(engine: Engine, plan_id: str | PlanContext, as_of: dt.date, *, 
             conn.execute(text(drop))
             conn.execute(text(create))
         try:
-            conn.execute(_sql(q.fill_items_sql(conn.dialect.name, history=ctx.reads_history(as_of))), params)
-            conn.execute(text(q.FILL_CELLS))
-            return _assemble(conn, ctx, as_of, params, since=since, overdue_limit=overdue_limit,
-                             overdue_offset=overdue_offset, notice_limit=notice_limit)
+            fill = q.fill_items_sql(conn.dialect.name, history=ctx.reads_history(as_of), progress=whole)
+            conn.execute(_sql(fill), params)
+            if whole:
+                conn.execute(text(q.FILL_CELLS))
+            yield conn, ctx, params
         finally:
             conn.rollback()
             conn.execute(text(q.DROP_ITEMS))
@@ -333,8 +367,8 @@ def snapshot_on_or_before(conn: Connection, plan_id: str, day: dt.date) -> dt.da
 
 
 def _overdue(conn: Connection, params: dict[str, Any], names: dict[str, dict[str, Any]], plan: Plan,
-             limit: int, offset: int) -> list[OverdueItem]:
-    rows = list(conn.execute(_sql(q.OVERDUE_PAGE), {**params, "limit": max(limit, 0), "offset": max(offset, 0)}))
+             limit: int, offset: int, *, page: str = q.OVERDUE_PAGE) -> list[OverdueItem]:
+    rows = list(conn.execute(_sql(page), {**params, "limit": max(limit, 0), "offset": max(offset, 0)}))
     if not rows:
         return []
     history: dict[int, list[ReminderEntry]] = defaultdict(list)

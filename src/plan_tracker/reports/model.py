@@ -260,3 +260,27 @@ class Report:
 
     def level(self, name: str) -> Level | None:
         return next((lv for lv in self.levels if lv.level == name), None)
+
+
+@dataclass(frozen=True)
+class WeeklyFigures:
+    """What the week's report in a manager's message shows (`reports.weekly_mail`): the
+    summary's figures and the first overdue items (`build.build_weekly`; `of_report` takes
+    them from a whole report, as the equality test does)."""
+
+    plan_title: str
+    locale: str
+    as_of: dt.date
+    lights: LightCounts
+    reporting: Reporting
+    overdue_wd: int
+    since: dt.date | None
+    change: dict[str, int] | None
+    overdue: list[OverdueItem]
+    overdue_total: int
+
+    @classmethod
+    def of_report(cls, report: Report, limit: int) -> WeeklyFigures:
+        s = report.summary
+        return cls(report.plan_title, report.locale, report.as_of, s.lights, s.reporting, s.overdue_wd, s.since,
+                   s.change, report.overdue[:limit], report.overdue_total)

@@ -63,7 +63,7 @@ _FILL = f"""
 INSERT INTO {ITEMS_TABLE} (id, task_id, unit_id, period, due, original_due, light, progress,
                            overdue_wd, first_on, expected, late_open, done_late)
 SELECT e.id, e.task_id, e.unit_id, e.period, e.due, e.original_due, e.light,
-       CASE WHEN e.light <> 'pending' THEN {_LATEST.format(col="progress", ob="e")} END,
+       {{progress}},
        e.overdue_wd,
        CASE WHEN e.due <= :as_of THEN {_FIRST_ON} END,
        CASE WHEN e.due <= :as_of THEN 1 ELSE 0 END,
@@ -74,11 +74,17 @@ WHERE e.task_id IN (SELECT t.id FROM task t WHERE t.plan_id = :plan)
 """
 
 
-def fill_items_sql(dialect: str, *, history: bool = False) -> str:
+_PROGRESS = f"CASE WHEN e.light <> 'pending' THEN {_LATEST.format(col='progress', ob='e')} END"
+
+
+def fill_items_sql(dialect: str, *, history: bool = False, progress: bool = True) -> str:
     """The report's evaluation into the items table, in the form the nightly run uses on
     each backend (the completion date windowed on PostgreSQL, looked up on SQLite);
-    `history`: the obligations' terms as of the date (see `evaluation_sql.OBLIGATIONS_AS_OF`)."""
-    return evaluated_cte(full=False, windowed=dialect == "postgresql", history=history) + _FILL
+    `history`: the obligations' terms as of the date (see `evaluation_sql.OBLIGATIONS_AS_OF`);
+    `progress`: look up every started item's latest progress (the week's report in a
+    message reads it for its listed items only, `OVERDUE_PAGE_LOOKED_UP`)."""
+    fill = _FILL.format(progress=_PROGRESS if progress else "CAST(NULL AS INTEGER)")
+    return evaluated_cte(full=False, windowed=dialect == "postgresql", history=history) + fill
 
 
 # The cells: obligations per unit, light and task, with the sums every figure is made of
@@ -223,7 +229,32 @@ FROM (
 ORDER BY p.due, p.overdue_wd DESC, p.task_id, p.unit_id, p.period
 """
 
+# The same page from items filled without progress (`fill_items_sql(progress=False)`).
+OVERDUE_PAGE_LOOKED_UP = f"""
+SELECT p.id, p.task_id, p.unit_id, p.period, p.due, p.original_due, p.overdue_wd,
+       {_LATEST.format(col="status", ob="p")} AS status,
+       {_LATEST.format(col="progress", ob="p")} AS progress, {_LAST_ON} AS last_on
+FROM (
+    SELECT i.id, i.task_id, i.unit_id, i.period, i.due, i.original_due, i.overdue_wd, i.progress
+    FROM {ITEMS_TABLE} i
+    WHERE i.light = 'red'
+    ORDER BY i.due, i.overdue_wd DESC, i.task_id, i.unit_id, i.period
+    LIMIT :limit OFFSET :offset
+) p
+ORDER BY p.due, p.overdue_wd DESC, p.task_id, p.unit_id, p.period
+"""
+
 OVERDUE_COUNT = f"SELECT COUNT(*) FROM {ITEMS_TABLE} WHERE light = 'red'"
+
+# The week's report in a message: the summary's figures straight from the items, one row a
+# light (the same sums as the cells' task rows roll up to).
+WEEKLY_BY_LIGHT = f"""
+SELECT light, COUNT(*) AS n, SUM(overdue_wd) AS overdue_wd, SUM(expected) AS expected,
+    SUM(CASE WHEN expected = 1 AND first_on IS NOT NULL THEN 1 ELSE 0 END) AS received,
+    SUM(CASE WHEN expected = 1 AND first_on <= due THEN 1 ELSE 0 END) AS on_time
+FROM {ITEMS_TABLE}
+GROUP BY light
+"""
 
 HISTORY = """
 SELECT obligation_id, level, position, seq, fired_on, state

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.reports.labels import labels, long_date, num, pct, signed
-from plan_tracker.reports.model import LIGHTS, Report
+from plan_tracker.reports.model import LIGHTS, WeeklyFigures
 from plan_tracker.services.context import PlanContext
 from plan_tracker.services.messages import Item, UnitWords, WeeklyPart, clean_note
 from plan_tracker.services.plans import stored_plan
@@ -26,10 +26,10 @@ from plan_tracker.store.outbox_models import NightlyRun
 OVERDUE_LISTED = 20
 
 
-def weekly_part(report: Report, *, limit: int = OVERDUE_LISTED) -> WeeklyPart:
-    L, s = labels(report.locale), report.summary
+def weekly_part(report: WeeklyFigures, *, limit: int = OVERDUE_LISTED) -> WeeklyPart:
+    L, s = labels(report.locale), report
     r = s.reporting
-    figures = [(L["total"], str(s.total))]
+    figures = [(L["total"], str(s.lights.total))]
     figures += [(L["lights"][light], str(s.lights.counts[light])) for light in LIGHTS]
     figures += [(L["completion_rate"], pct(r.completion_rate)), (L["on_time_rate"], pct(r.on_time_rate)),
                 (L["reporting_rate"], pct(r.reporting_rate)), (L["timeliness"], pct(r.timeliness)),
@@ -61,13 +61,14 @@ class WeeklyParts:
 
     def weekly_part(self, raised_on: dt.date) -> WeeklyPart:
         if raised_on not in self._parts:
-            from plan_tracker.reports.build import build_report, snapshot_on_or_before
+            from plan_tracker.reports.build import build_weekly, snapshot_on_or_before
 
             with self.engine.connect() as conn:
                 # "Change since the previous report": the last snapshot a week or more before.
                 since = snapshot_on_or_before(conn, self.plan_id, raised_on - dt.timedelta(days=7))
             source = self.context if self.context is not None and self.context.as_of == raised_on else self.plan_id
-            self._parts[raised_on] = weekly_part(build_report(self.engine, source, raised_on, since=since))
+            figures = build_weekly(self.engine, source, raised_on, since=since, overdue_limit=OVERDUE_LISTED)
+            self._parts[raised_on] = weekly_part(figures)
         return self._parts[raised_on]
 
 
