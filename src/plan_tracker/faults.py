@@ -22,6 +22,8 @@ Named points (where `point(name)` is called):
     deliver.written     the file outbox wrote a batch's files, none flushed or renamed in yet
     deliver.synced      a file outbox batch is durable (files and folder fsynced), not yet
                         recorded `sent`: the crash window of the file outbox
+    deliver.helping     a process of a split delivery, done with its own share, is about to
+                        claim a batch of another's (`services.delivery.Share.helping`)
     nightly.delivered   delivery is over, the snapshot is not taken
     nightly.reported    the report stage is over, the run is not marked finished
 

@@ -13,13 +13,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert, select
 
 from plan_tracker.reports.delivery_processes import delivery_shares
-from plan_tracker.reports.weekly_mail import deliver_with_weekly
-from plan_tracker.services.delivery import split_run
+from plan_tracker.reports.weekly_mail import (
+    deliver_share_here,
+    deliver_with_weekly,
+    raise_night_topics,
+)
+from plan_tracker.services.delivery import roll_up_reminders, split_run
 from plan_tracker.services.nightly import evaluate
 from plan_tracker.settings import Settings
+from plan_tracker.store.outbox_models import ChannelState, Delivery
 
 from .conftest import fresh_stores, night_state
 
@@ -151,3 +156,64 @@ def test_each_recipient_is_dealt_to_one_share_in_turn_and_a_robot_only_to_the_fi
         assert max(len(k) for k in keys) - min(len(k) for k in keys) <= 2  # dealt in turn
     robot = next(key for key in keys[0] if ROBOT in key)
     assert robot in keys[0]  # with its robot configured, county 7's contact goes with share 0
+
+
+MONDAY = dt.date(2018, 7, 16)  # the week's report goes to the managers with their items
+MONDAY_NOW = dt.datetime(2018, 7, 16, 1, tzinfo=dt.UTC)
+
+
+def test_the_managers_carrying_the_weeks_report_head_the_last_share(store: Engine, tmp_path: Path) -> None:
+    """One process builds the week's report: every manager whose message carries it is dealt
+    to the last share, first in its walk, and the others help it with the rest."""
+    engine = store
+    evaluate(engine, PLAN, MONDAY, now=MONDAY_NOW)
+    raise_night_topics(engine, PLAN, MONDAY)
+    weekly = managers_owed_the_week(engine)
+    assert len(weekly) >= 2  # the coordinator's and the leading group's
+    shares = split_run(engine, PLAN, MONDAY_NOW, Settings(data_dir=tmp_path), 3)
+    assert set(shares[-1].walks[-1][:len(weekly)]) == weekly  # type: ignore[index]
+    assert not any(weekly & (share.keys or frozenset()) for share in shares[:-1])
+
+
+def managers_owed_the_week(engine: Engine) -> set[str]:
+    d = Delivery.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        return set(conn.execute(select(d.c.recipient_key).where(d.c.topic.like("weekly:%"))).scalars())
+
+
+@pytest.mark.parametrize("alone", [0, 1])
+def test_a_process_that_finishes_first_delivers_what_is_left_of_the_others(
+        two_stores: tuple[Engine, Engine], tmp_path: Path, alone: int) -> None:
+    """A share's process, done with its own recipients, takes the others' from the far end
+    of their walks until it meets what their processes took. Here the other process has not
+    begun at all (slow to start, say): the first delivers the whole night, the week's
+    report included, and the other finds nothing left; the night is the one-process night."""
+    whole, split = two_stores
+    for engine in (whole, split):
+        evaluate(engine, PLAN, MONDAY, now=MONDAY_NOW)
+    settings = settings_for(tmp_path / "two", 2)
+    one = deliver_with_weekly(whole, PLAN, now=MONDAY_NOW, as_of=MONDAY, settings=settings_for(tmp_path / "one", 1))
+    raise_night_topics(split, PLAN, MONDAY)
+    shares = delivery_shares(split, PLAN, MONDAY_NOW, settings, None)
+    assert len(shares) == 2 and all(share.keys for share in shares)
+    first = deliver_share_here(split, PLAN, now=MONDAY_NOW, as_of=MONDAY, settings=settings, share=shares[alone])
+    assert (first.messages_sent, first.deliveries_sent) == (one.messages_sent, one.deliveries_sent)
+    late = deliver_share_here(split, PLAN, now=MONDAY_NOW, as_of=MONDAY, settings=settings, share=shares[1 - alone])
+    assert (late.messages_sent, late.held, late.deferred) == (0, 0, 0)
+    roll_up_reminders(split, PLAN)
+    assert managers_owed_the_week(split) and night_state(split) == night_state(whole)
+    assert outbox(tmp_path / "two") == outbox(tmp_path / "one")
+
+
+def test_a_disabled_channels_deliveries_are_counted_held_once_across_processes(
+        two_stores: tuple[Engine, Engine], tmp_path: Path) -> None:
+    """No process claims for a disabled channel, and what waits is counted once: each process
+    counts what is left of its own share, none of what it would have helped with."""
+    whole, split = two_stores
+    for engine in (whole, split):
+        with engine.begin() as conn:
+            conn.execute(insert(ChannelState.__table__).values(  # type: ignore[attr-defined]
+                name="file", disabled=True, reason="disk full", changed_at=NOW))
+    one, two = night(whole, tmp_path / "one", 1), night(split, tmp_path / "two", 2)
+    assert (one.processes, two.processes) == (1, 2)  # type: ignore[attr-defined]
+    assert two.held == one.held > 20 and (one.messages_sent, two.messages_sent) == (0, 0)  # type: ignore[attr-defined]

@@ -194,9 +194,10 @@ def delivered_before(store: Store) -> set[int]:
 # a point, so both die at their first claim, freeze or send; when only the other process
 # reaches the point, the night fails with "a delivery process ended" (exit 1).
 SPLIT = {"PLAN_TRACKER_DELIVERY_WORKERS": "2", "PLAN_TRACKER_DELIVERY_SPLIT_FROM": "1"}
-# the claim, the window after a send, and the split finished (the freeze and further sends
-# are the single process's boundaries, swept above)
-SPLIT_POINTS = ["deliver.claimed:1", "deliver.sent:1", "nightly.delivered:1"]
+# the claim, the window after a send, a process done with its own share and helping with
+# the other's, and the split finished (the freeze and further sends are the single
+# process's boundaries, swept above)
+SPLIT_POINTS = ["deliver.claimed:1", "deliver.sent:1", "deliver.helping:1", "nightly.delivered:1"]
 
 
 def run_scenario(store: Store, point: str, root: Path, smtp: Any, extra_env: dict[str, str] | None = None

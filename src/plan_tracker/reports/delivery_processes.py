@@ -5,8 +5,9 @@ processes at once (`Settings.delivery_workers`; one per core, at most MAX_PROCES
 one delivers the first share, and each other share goes to a new interpreter
 (`python -m plan_tracker.reports.delivery_processes`) that reads its work on stdin and
 answers with its summary on stdout. The shares hold disjoint recipients
-(`services.delivery.split_run`), and the claim statement would keep the processes apart
-anyway.
+(`services.delivery.split_run`); a process done with its own helps with the others' from
+their far ends (`services.delivery.Share.helping`), the claim statement keeping the
+processes apart.
 
 An interpreter takes about a second to start and import the delivery code. A night whose
 plan has enough recipients to split starts its other processes when it begins

@@ -99,17 +99,23 @@ def deliver_with_weekly(engine: Engine, plan_id: str, *, now: dt.datetime, as_of
     in this process, or split between several when the night has many messages
     (`reports.delivery_processes`; `ready`: the night's processes started ahead)."""
     from plan_tracker.reports.delivery_processes import deliver_split, delivery_shares
+
+    raise_night_topics(engine, plan_id, as_of, context)
+    shares = delivery_shares(engine, plan_id, now, settings, factory)
+    if len(shares) == 1:
+        return _deliver(engine, plan_id, now=now, as_of=as_of, settings=settings, factory=factory, context=context)
+    return deliver_split(engine, plan_id, now=now, as_of=as_of, settings=settings, context=context, shares=shares,
+                         ready=ready)
+
+
+def raise_night_topics(engine: Engine, plan_id: str, as_of: dt.date, context: PlanContext | None = None) -> None:
+    """The night's topic rows: the week's report on its day, the coordinator's decisions digest."""
     from plan_tracker.services.topics import raise_decisions
 
     with engine.connect() as conn:
         plan = context.plan if context is not None else stored_plan(conn, plan_id, as_of)
     raise_weekly(engine, plan_id, as_of, context)
     raise_decisions(engine, plan, as_of)
-    shares = delivery_shares(engine, plan_id, now, settings, factory)
-    if len(shares) == 1:
-        return _deliver(engine, plan_id, now=now, as_of=as_of, settings=settings, factory=factory, context=context)
-    return deliver_split(engine, plan_id, now=now, as_of=as_of, settings=settings, context=context, shares=shares,
-                         ready=ready)
 
 
 def deliver_share_here(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, settings: Any,

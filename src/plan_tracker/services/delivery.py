@@ -47,6 +47,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -143,14 +144,35 @@ class DeliverySummary:
 
 @dataclass(frozen=True)
 class Share:
-    """One delivery process's part of a run split between several (`split_run`): the
-    recipients it delivers to, or every recipient (`keys` None: the whole run)."""
+    """One delivery process's part of a run split between several (`split_run`): every
+    share's recipients in the order its process walks them (`walks`; None: the whole run in
+    one process) and which of them is this process's. A process walks its own recipients
+    first, then helps the others from the far end of theirs (`helping`): the claim keeps two
+    processes off the same recipient, and a process that finishes early takes over what is
+    left of a slower one's share instead of waiting for it."""
 
     index: int = 0
-    keys: frozenset[str] | None = None
+    walks: tuple[tuple[str, ...], ...] | None = None
+
+    @cached_property
+    def keys(self) -> frozenset[str] | None:
+        return None if self.walks is None else frozenset(self.walks[self.index])
 
     def picks(self, keys: list[str]) -> list[str]:
-        return keys if self.keys is None else [key for key in keys if key in self.keys]
+        """A route's recipients (given in key order) that this process walks first, in its order."""
+        if self.walks is None:
+            return keys
+        on_route = set(keys)
+        return [key for key in self.walks[self.index] if key in on_route]
+
+    def helping(self, keys: list[str]) -> list[list[str]]:
+        """A route's recipients of each other share, from the far end of its owner's walk,
+        the next share first."""
+        if self.walks is None:
+            return []
+        on_route, count = set(keys), len(self.walks)
+        others = [self.walks[(self.index + step) % count] for step in range(1, count)]
+        return [[key for key in reversed(walk) if key in on_route] for walk in others]
 
     @property
     def first(self) -> bool:
@@ -160,23 +182,34 @@ class Share:
 def split_run(engine: Engine, plan_id: str, now: dt.datetime, settings: Settings, processes: int) -> list[Share]:
     """The recipients due now dealt out to `processes` shares, from one read: in turn on
     the routes that take messages in parallel (the file outbox, SMTP); a robot's recipients
-    all in share 0 (its rate limit holds per process). Each process then delivers its own
-    share; one read for all, since lists read by each process at its start would differ by
-    what the others had claimed meanwhile."""
+    all in share 0 (its rate limit holds per process); every manager whose message carries
+    the week's report in the last share, at the head of its walk, so that one process builds
+    that report (`reports.weekly_mail.WeeklyParts`) while the others deliver the rest, and
+    then help it. One read for all, since lists read by each process at its start would
+    differ by what the others had claimed meanwhile."""
     with engine.connect() as conn:
         due = list(conn.execute(select(D.c.recipient_key).where(_claimable(plan_id, now)).distinct()
                                 .order_by(D.c.recipient_key)).scalars())
+        weekly = set(conn.execute(select(D.c.recipient_key).where(
+            _claimable(plan_id, now), D.c.topic.like(f"{WEEKLY_TOPIC}:%")).distinct()).scalars())
         table = Recipient.__table__  # type: ignore[attr-defined]
         recipients = {r.key: r for r in conn.execute(select(table).where(table.c.plan_id == plan_id))}
-    dealt: list[set[str]] = [set() for _ in range(processes)]
+    leading: list[str] = []  # the last share's managers carrying the week's report
+    dealt: list[list[str]] = [[] for _ in range(processes)]
     turn: dict[str, int] = {}
     for key in due:
         name = route_name(recipients[key], settings)
-        parallel = name in BATCH_RECIPIENTS
-        position = turn.get(name, 0)
-        dealt[position % processes if parallel else 0].add(key)
-        turn[name] = position + 1
-    return [Share(index, frozenset(keys)) for index, keys in enumerate(dealt)]
+        if name not in BATCH_RECIPIENTS:
+            dealt[0].append(key)
+        elif key in weekly:
+            leading.append(key)
+        else:
+            position = turn.get(name, 0)
+            dealt[position % processes].append(key)
+            turn[name] = position + 1
+    dealt[-1][:0] = leading
+    walks = tuple(tuple(keys) for keys in dealt)
+    return [Share(index, walks) for index in range(processes)]
 
 
 WHOLE_RUN = Share()
@@ -339,6 +372,7 @@ class _Run:
     forms: FormSource | None = None
     disabled: set[str] = field(default_factory=set)
     deferred: dict[str, int] = field(default_factory=dict)  # recipients deferred per route (open circuit)
+    alone: bool = True  # the whole run in this process (not one share of a split run)
 
 
 @dataclass(frozen=True)
@@ -355,6 +389,7 @@ class _Ready:
 
 @dataclass
 class _Outcome:
+    claimed: int = 0  # recipients claimed (none: others took them all)
     fault: bool = False  # the channel turned out broken (now disabled)
     again: list[str] = field(default_factory=list)  # a frozen message went: the rest due follows
     released: list[_Ready] = field(default_factory=list)  # claimed, not tried
@@ -382,7 +417,7 @@ def deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, s
         recipients = {r.key: r for r in conn.execute(select(Recipient.__table__).where(Recipient.__table__.c.plan_id == plan_id))}  # type: ignore[attr-defined]
         disabled = set(conn.execute(select(ChannelState.__table__.c.name).where(ChannelState.__table__.c.disabled)).scalars())  # type: ignore[attr-defined]
     run = _Run(engine, plan, settings, now, as_of, _coordinator_name(plan), recipients, summary, templates,
-               after_send, topics, forms, disabled)
+               after_send, topics, forms, disabled, alone=share.walks is None)
     window_open = in_window(plan, now)
     routes: dict[str, Route] = {}
     queues: dict[str, list[str]] = {}  # route name -> its recipients, in key order
@@ -394,6 +429,10 @@ def deliver(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, s
         queues.setdefault(route.name, []).append(key)
     for name, keys in queues.items():
         _deliver_route(run, routes[name], share.picks(keys), due)
+    for name, keys in queues.items():
+        if name in BATCH_RECIPIENTS:  # a robot's rate limit holds in one process: not helped
+            for theirs in share.helping(keys):
+                _help_route(run, routes[name], theirs)
     _report_open_circuits(routes, run.deferred, summary)
     if roll_up:
         roll_up_reminders(engine, plan_id)
@@ -410,15 +449,16 @@ def _deliver_route(run: _Run, route: Route, keys: list[str], due: dict[str, int]
     """A route's recipients, batch by batch. A recipient whose frozen message went out
     goes again at once with the rest due (so a backlog held by an outage goes out in this
     run, not the next). A disabled channel's recipients are not even claimed (no attempt
-    is used while it is off); an open circuit leaves them for the next run."""
+    is used while it is off); an open circuit leaves them for the next run. What is left is
+    counted from the store: in a split run another process may have delivered some of it."""
     waiting = list(keys)
     size = batch_size(route.name)
     while waiting:
         if route.name in run.disabled:
-            run.summary.held += sum(due[k] for k in waiting)
+            run.summary.held += sum(_still_due(run, waiting, due).values())
             return
         if circuit_open(route.channel) is not None:
-            _defer(run, route, len(waiting))
+            _defer(run, route, len(_still_due(run, waiting, due)))
             return
         batch, waiting = waiting[:size], waiting[size:]
         outcome = _deliver_batch(run, route, batch)
@@ -429,6 +469,39 @@ def _deliver_route(run: _Run, route: Route, keys: list[str], due: dict[str, int]
         # given back unsent (the batch ran long, or the circuit opened: checked above) and
         # claimed afresh, their frozen messages unchanged
         waiting = outcome.again + [r.key for r in outcome.released] + waiting
+
+
+def _help_route(run: _Run, route: Route, keys: list[str]) -> None:
+    """Another process's recipients on a route, from the far end of its walk, batch by
+    batch, until a batch finds nothing left to claim (that process has come this far) or
+    the channel fails here. What a helper leaves its owner counts: the owner walks all of
+    its recipients and counts what it finds held or deferred, so nothing is counted twice."""
+    waiting = list(keys)
+    size = batch_size(route.name)
+    while waiting and route.name not in run.disabled and circuit_open(route.channel) is None:
+        faults.point("deliver.helping")  # its own share done, another's under way
+        batch, waiting = waiting[:size], waiting[size:]
+        outcome = _deliver_batch(run, route, batch)
+        if not outcome.claimed:
+            return
+        if outcome.fault:  # given back: the owner finds them and counts them held
+            run.disabled.add(route.name)
+            return
+        waiting = outcome.again + [r.key for r in outcome.released] + waiting
+
+
+def _still_due(run: _Run, keys: list[str], due: dict[str, int]) -> dict[str, int]:
+    """The rows still claimable of each of these recipients (none: delivered, maybe by
+    another process of the run). A run in one process needs no look: nobody else claims."""
+    if run.alone:
+        return {key: due[key] for key in keys}
+    found: dict[str, int] = {}
+    with run.engine.connect() as conn:
+        for start in range(0, len(keys), 500):
+            found.update(conn.execute(select(D.c.recipient_key, func.count()).where(
+                _claimable(run.plan.id, run.now), D.c.recipient_key.in_(keys[start:start + 500]))
+                .group_by(D.c.recipient_key)).tuples().all())
+    return found
 
 
 def _defer(run: _Run, route: Route, recipients: int) -> None:
@@ -446,11 +519,10 @@ def _deliver_batch(run: _Run, route: Route, keys: list[str]) -> _Outcome:
         return _Outcome()
     faults.point("deliver.claimed")
     ready = frozen_messages(run, {key: tokens[key] for key in keys if key in claimed}, claimed)
-    if not ready:
-        return _Outcome()
-    if isinstance(route.channel, FileOutboxChannel):
-        return _send_group(run, route, route.channel, ready)
-    return _send_each(run, route, ready)
+    outcome = (_Outcome() if not ready else _send_group(run, route, route.channel, ready)
+               if isinstance(route.channel, FileOutboxChannel) else _send_each(run, route, ready))
+    outcome.claimed = len(claimed)
+    return outcome
 
 
 def _send_group(run: _Run, route: Route, channel: FileOutboxChannel, ready: list[_Ready]) -> _Outcome:
