@@ -215,10 +215,11 @@ GROUP BY x.unit_id, x.level
 
 # The page first (ORDER BY … LIMIT on the items), then the latest status and the last report
 # date of its items alone.
-OVERDUE_PAGE = f"""
+def _overdue_page(progress: str) -> str:
+    return f"""
 SELECT p.id, p.task_id, p.unit_id, p.period, p.due, p.original_due, p.overdue_wd,
        {_LATEST.format(col="status", ob="p")} AS status,
-       p.progress, {_LAST_ON} AS last_on
+       {progress} AS progress, {_LAST_ON} AS last_on
 FROM (
     SELECT i.id, i.task_id, i.unit_id, i.period, i.due, i.original_due, i.overdue_wd, i.progress
     FROM {ITEMS_TABLE} i
@@ -229,20 +230,10 @@ FROM (
 ORDER BY p.due, p.overdue_wd DESC, p.task_id, p.unit_id, p.period
 """
 
+
+OVERDUE_PAGE = _overdue_page("p.progress")
 # The same page from items filled without progress (`fill_items_sql(progress=False)`).
-OVERDUE_PAGE_LOOKED_UP = f"""
-SELECT p.id, p.task_id, p.unit_id, p.period, p.due, p.original_due, p.overdue_wd,
-       {_LATEST.format(col="status", ob="p")} AS status,
-       {_LATEST.format(col="progress", ob="p")} AS progress, {_LAST_ON} AS last_on
-FROM (
-    SELECT i.id, i.task_id, i.unit_id, i.period, i.due, i.original_due, i.overdue_wd, i.progress
-    FROM {ITEMS_TABLE} i
-    WHERE i.light = 'red'
-    ORDER BY i.due, i.overdue_wd DESC, i.task_id, i.unit_id, i.period
-    LIMIT :limit OFFSET :offset
-) p
-ORDER BY p.due, p.overdue_wd DESC, p.task_id, p.unit_id, p.period
-"""
+OVERDUE_PAGE_LOOKED_UP = _overdue_page(_LATEST.format(col="progress", ob="p"))
 
 OVERDUE_COUNT = f"SELECT COUNT(*) FROM {ITEMS_TABLE} WHERE light = 'red'"
 

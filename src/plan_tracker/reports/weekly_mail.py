@@ -26,27 +26,26 @@ from plan_tracker.store.outbox_models import NightlyRun
 OVERDUE_LISTED = 20
 
 
-def weekly_part(report: WeeklyFigures, *, limit: int = OVERDUE_LISTED) -> WeeklyPart:
-    L, s = labels(report.locale), report
-    r = s.reporting
-    figures = [(L["total"], str(s.lights.total))]
-    figures += [(L["lights"][light], str(s.lights.counts[light])) for light in LIGHTS]
+def weekly_part(weekly: WeeklyFigures, *, limit: int = OVERDUE_LISTED) -> WeeklyPart:
+    L, r = labels(weekly.locale), weekly.reporting
+    figures = [(L["total"], str(weekly.lights.total))]
+    figures += [(L["lights"][light], str(weekly.lights.counts[light])) for light in LIGHTS]
     figures += [(L["completion_rate"], pct(r.completion_rate)), (L["on_time_rate"], pct(r.on_time_rate)),
                 (L["reporting_rate"], pct(r.reporting_rate)), (L["timeliness"], pct(r.timeliness)),
-                (L["overdue_wd"], num(s.overdue_wd))]
-    if s.change is not None and s.since is not None:
-        figures.append((f"{L['change']}（{L['change_since'].format(day=s.since.isoformat())}）" if report.locale != "en"
-                        else f"{L['change']} ({L['change_since'].format(day=s.since.isoformat())})",
-                        " ".join(f"{L['lights'][light]} {signed(s.change[light])}" for light in ("red", "yellow"))))
+                (L["overdue_wd"], num(weekly.overdue_wd))]
+    if weekly.change is not None and weekly.since is not None:
+        figures.append((f"{L['change']}（{L['change_since'].format(day=weekly.since.isoformat())}）" if weekly.locale != "en"
+                        else f"{L['change']} ({L['change_since'].format(day=weekly.since.isoformat())})",
+                        " ".join(f"{L['lights'][light]} {signed(weekly.change[light])}" for light in ("red", "yellow"))))
     red = L["lights"]["red"]
     overdue = [
         Item(o.task_id, o.task_title, o.unit_name, o.period, o.due, "", 0, o.overdue_wd, None, unit_id=o.unit_id,
              wording=red, latest=None if o.status is None or o.last_report_on is None
              else UnitWords(o.status, o.progress, o.last_report_on, clean_note(o.note)))
-        for o in report.overdue[:limit]
+        for o in weekly.overdue[:limit]
     ]
-    left = report.overdue_total - len(overdue)
-    title = L["weekly_subject"].format(title=report.plan_title, day=long_date(report.as_of, report.locale))
+    left = weekly.overdue_total - len(overdue)
+    title = L["weekly_subject"].format(title=weekly.plan_title, day=long_date(weekly.as_of, weekly.locale))
     return WeeklyPart(title=title, figures=figures, overdue_heading=L["overdue_list"], overdue=overdue,
                       more=L["more_items"].format(n=left) if left > 0 else None)
 
