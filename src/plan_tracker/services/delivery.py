@@ -519,8 +519,12 @@ def _deliver_batch(run: _Run, route: Route, keys: list[str]) -> _Outcome:
         return _Outcome()
     faults.point("deliver.claimed")
     ready = frozen_messages(run, {key: tokens[key] for key in keys if key in claimed}, claimed)
-    outcome = (_Outcome() if not ready else _send_group(run, route, route.channel, ready)
-               if isinstance(route.channel, FileOutboxChannel) else _send_each(run, route, ready))
+    if not ready:
+        outcome = _Outcome()
+    elif isinstance(route.channel, FileOutboxChannel):
+        outcome = _send_group(run, route, route.channel, ready)
+    else:
+        outcome = _send_each(run, route, ready)
     outcome.claimed = len(claimed)
     return outcome
 
