@@ -59,16 +59,20 @@ def step_reports(engine: Engine, plan_file: Path) -> dict[str, Any]:
 
 
 def step_evaluate(engine: Engine, plan_file: Path) -> dict[str, Any]:
-    """A realistic night: the previous working night has run (untimed), then AS_OF's run."""
+    """A realistic night: the previous working night has run (timed as the first night), then
+    AS_OF's run; on as many connections as `nightly` uses (`evaluation_workers`)."""
     from plan_tracker.services.nightly import evaluate
+    from plan_tracker.settings import Settings
 
+    workers = Settings().evaluation_workers
     first = time.perf_counter()
-    evaluate(engine, plan_file.stem, AS_OF - dt.timedelta(days=3), now=NOW)  # Friday 2018-06-29
+    evaluate(engine, plan_file.stem, AS_OF - dt.timedelta(days=3), now=NOW, workers=workers)  # Friday 2018-06-29
     first_night = time.perf_counter() - first
     started = time.perf_counter()
-    summary = evaluate(engine, plan_file.stem, AS_OF, now=NOW)
+    summary = evaluate(engine, plan_file.stem, AS_OF, now=NOW, workers=workers)
     return {"seconds": round(time.perf_counter() - started, 3), "first_night_seconds": round(first_night, 3),
-            "lights": summary.lights, "raised": summary.raised, "skipped": summary.skipped}
+            "lights": summary.lights, "raised": summary.raised, "skipped": summary.skipped,
+            "workers": workers if engine.dialect.name == "postgresql" else 1}
 
 
 def step_limit(engine: Engine, plan_file: Path) -> dict[str, Any]:

@@ -87,8 +87,9 @@ def collect_inbox(engine: Engine, plan_id: str, as_of: dt.date, *, inbox: Path |
 
 def evaluate(night: Night) -> services.EvaluationSummary:
     batch = int(getattr(night.settings, "evaluation_batch", None) or services.BATCH)
+    workers = int(getattr(night.settings, "evaluation_workers", None) or 1)
     return services.evaluate(night.engine, night.plan_id, night.as_of, now=night.now, batch=batch,
-                             context=night.context)
+                             context=night.context, workers=workers)
 
 
 def deliver(night: Night) -> Any:

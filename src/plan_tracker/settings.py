@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     evaluation_batch: int = Field(
         default=50_000, ge=1, description="obligations evaluated per transaction by the nightly run"
     )
+    evaluation_workers: int = Field(
+        default=2, ge=1,
+        description="PostgreSQL: connections evaluating a night's batches at once (each batch its own "
+                    "transaction; set it to the database server's free cores). SQLite evaluates one batch at a time")
     # NoDecode: the environment gives a comma-separated list (`html,json`), not JSON
     nightly_formats: Annotated[tuple[ReportFormat, ...], NoDecode] = Field(
         default=("html", "xlsx", "json"),

@@ -45,6 +45,12 @@ from .conftest import (
 
 pytestmark = pytest.mark.slow
 
+# A message's key (and its outbox file's name) hashes its delivery rows' ids. Batches
+# evaluated on several connections at once (PostgreSQL's `evaluation_workers`) number the
+# rows in no fixed order, so two stores compared key by key evaluate on one connection;
+# tests/nightly/test_concurrent_batches.py holds several connections equal to one.
+ONE_CONNECTION = {"evaluation_workers": 1}
+
 NIGHTS = [dt.date(2018, 9, 18), dt.date(2018, 9, 28), dt.date(2018, 10, 9), dt.date(2018, 10, 15)]
 
 
@@ -91,8 +97,9 @@ def test_runs_of_the_same_night_at_once_equal_a_single_run(backend: str, store_f
     store = fresh(store_factory, backend, tmp_path)
     single, racing = make_engine(store.clone()), make_engine(store.clone())
     single_rec, racing_rec = recording(), recording()
-    settings = Settings(data_dir=tmp_path / "single", evaluation_batch=16)
-    raced = Settings(data_dir=tmp_path / "raced", evaluation_batch=16)
+    # one evaluating connection (ONE_CONNECTION): the stores are compared by message key
+    settings = Settings(data_dir=tmp_path / "single", evaluation_batch=16, **ONE_CONNECTION)
+    raced = Settings(data_dir=tmp_path / "raced", evaluation_batch=16, **ONE_CONNECTION)
     runners = 3
     errors: list[BaseException] = []
     try:
@@ -123,8 +130,9 @@ def test_two_processes_running_the_same_night_equal_a_single_run(backend: str, s
     single_url, racing_url = store.clone(), store.clone()
     night = dt.date(2018, 10, 9)
     args = ["nightly", "--plan", PLAN_ID, "--as-of", str(night), "--now", at(night).isoformat()]
-    assert run_cli(args, cli_env(single_url, tmp_path / "single"), tmp_path).returncode == 0
-    env = cli_env(racing_url, tmp_path / "raced")
+    one = {f"PLAN_TRACKER_{k.upper()}": str(v) for k, v in ONE_CONNECTION.items()}  # outbox names compared
+    assert run_cli(args, cli_env(single_url, tmp_path / "single", **one), tmp_path).returncode == 0
+    env = cli_env(racing_url, tmp_path / "raced", **one)
     import subprocess
     import sys
 

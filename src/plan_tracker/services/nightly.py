@@ -9,7 +9,10 @@ per obligation, and is safe to re-run: a second run for the same as-of date chan
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import zlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,7 +91,7 @@ WHOLE_PLAN = Shard()
 
 
 def evaluate(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, batch: int = BATCH,
-             shard: Shard = WHOLE_PLAN, context: PlanContext | None = None) -> EvaluationSummary:
+             shard: Shard = WHOLE_PLAN, context: PlanContext | None = None, workers: int = 1) -> EvaluationSummary:
     """Save every obligation's light on `as_of` and raise the reminders it fires.
 
     Lights, flips, reminders and their deliveries of one batch commit together, so a crash
@@ -96,75 +99,172 @@ def evaluate(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, 
     """
     with engine.connect() as conn:
         earlier = _reminder_counts(conn, plan_id, as_of)
-    evaluate_batches(engine, plan_id, as_of, now=now, batch=batch, shard=shard, context=context)
+    evaluate_batches(engine, plan_id, as_of, now=now, batch=batch, shard=shard, context=context, workers=workers)
     return evaluation_summary(engine, plan_id, as_of, earlier=earlier)
 
 
 def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, batch: int = BATCH,
-                     shard: Shard = WHOLE_PLAN, context: PlanContext | None = None) -> int:
+                     shard: Shard = WHOLE_PLAN, context: PlanContext | None = None, workers: int = 1) -> int:
     """The evaluation's writes, batch by batch, for the whole plan or one unit shard (shards
     of one night may run at once on several workers: they touch disjoint obligations).
-    Returns the number of units evaluated."""
+    Returns the number of units evaluated.
+
+    On PostgreSQL `workers` connections take the batches in turn (`evaluation_workers`):
+    batches are disjoint id ranges, each its own transaction, so they may commit in any
+    order, as shards do. A first night's statements run on one core of the server each;
+    a province's evaluation left the other core idle. SQLite has one writer: one batch at
+    a time, whatever `workers` says."""
     with engine.connect() as conn:
-        ctx = context or plan_context(conn, plan_id, as_of)  # the version in force on the night
-        plan = ctx.plan
+        work = _night_work(conn, plan_id, as_of, now=now, shard=shard, context=context)
         low, high = id_bounds(conn, plan_id)
-        night = {**ctx.eval_params(conn, as_of), "now": now}  # the same for every batch
-        unit_table = UnitRow.__table__  # type: ignore[attr-defined]
-        every_unit = conn.execute(select(unit_table.c.id).where(unit_table.c.plan_id == plan_id)).scalars()
-        units = [u for u in every_unit if shard.holds(u)]
-        holds = digest_holds(conn, plan, as_of)
-        pairs = [(step.level, role.value) for step in plan.ladder() for role in step.notify]
-        someone_unreachable = _someone_unreachable(conn, plan_id, {role for _, role in pairs}, units)
         conn.rollback()
-        step_roles, role_params = q.step_roles_sql(pairs)
-        ladder, ladder_params = q.ladder_sql([(s.level, s.after, s.repeat_every) for s in plan.ladder()])
-        night.update(ladder_params, escalation_from=plan.plan.escalation_from or NO_ESCALATION_START)
-        sharded, postgresql = not shard.whole, conn.dialect.name == "postgresql"
-        # the batch's statements, built once for every batch of the night
-        fill = sql(q.fill_batch_sql(conn.dialect.name, sharded=sharded, history=ctx.reads_history(as_of)))
-        flips, save, raise_ = sql(q.RECORD_FLIPS), sql(q.SAVE_LIGHTS), sql(q.RAISE_REMINDERS.format(ladder=ladder))
-        add_deliveries = sql(q.ADD_DELIVERIES.format(
-            step_roles=step_roles, in_shard=q.IN_SHARD if sharded else "",
-            hold_column=q.HOLD_COLUMN if holds.pairs else "", hold_value=q.HOLD_VALUE if holds.pairs else ""))
-        unreachable = sql(q.UNREACHABLE.format(step_roles=step_roles, in_shard=q.IN_SHARD if sharded else ""))
-        no_recipient = sql(q.NO_RECIPIENT.format(in_shard=q.NO_RECIPIENT_IN_SHARD if sharded else ""))
-        if holds.pairs:
-            add_deliveries = add_deliveries.bindparams(bindparam("digest_at", holds.until, type_=UTCDateTime()))
-            _fill_digest_holds(conn, holds.pairs, postgresql=postgresql)
-        if sharded:  # the shard's units, in a temporary table the batches read
-            with conn.begin():
-                conn.execute(text(q.CREATE_SHARD_UNITS))
-                conn.execute(text(q.CLEAR_SHARD_UNITS))
-                if units:
-                    conn.execute(text(q.FILL_SHARD_UNITS), [{"unit_id": u} for u in units])
-                if postgresql:  # temporary tables get no statistics otherwise:
-                    conn.execute(text("ANALYZE shard_unit"))  # without them it plans nested loops (8 s at 10k)
-        stats = TableStats.read(conn) if postgresql else TableStats()
-        conn.rollback()  # each batch is its own transaction
-        for start in range(low, high + 1, batch):
-            with conn.begin():
-                begin_write(conn)  # SQLite: hold the write lock from the first read (see store.locks)
-                params = {**night, "lo": start, "hi": start + batch - 1}
-                conn.execute(text(q.CREATE_BATCH))
-                conn.execute(text(q.CLEAR_BATCH))
-                conn.execute(fill, params)
-                if postgresql:  # a temporary table has no statistics until
-                    conn.execute(text("ANALYZE eval_batch"))  # analyzed; the joins below need them
-                conn.execute(flips, params)
-                conn.execute(save, params)
-                raised = conn.execute(raise_, params).rowcount or 0
-                if postgresql:  # a first night fills empty tables: later statements plan with the rows
-                    stats.grew(conn, "reminder", raised)
-                if pairs:
-                    queued = conn.execute(add_deliveries, {**night, **params, **role_params}).rowcount or 0
-                    if postgresql:
-                        stats.grew(conn, "delivery", queued)
-                    if someone_unreachable:  # else the statement finds nothing (1 s of a province's night)
-                        conn.execute(unreachable, {**night, **params, **role_params})
-                conn.execute(no_recipient, {**params, "note": "no recipient address for this step's roles"})
-            faults.point("evaluate.batch")
-    return len(units)
+        parallel = workers > 1 and work.postgresql
+        ranges = batch_ranges(low, high, batch, workers if parallel else 1)
+        if not parallel or len(ranges) < 2:
+            _set_up(conn, work)
+            _evaluate_ranges(conn, work, iter(ranges), threading.Event())
+            return len(work.units)
+    _evaluate_concurrently(engine, work, ranges, min(workers, len(ranges)))
+    return len(work.units)
+
+
+def batch_ranges(low: int, high: int, batch: int, workers: int = 1) -> list[tuple[int, int]]:
+    """The id ranges of a night's batches: at most `batch` ids each. For several workers the
+    count is rounded up to a multiple of theirs and the ranges made even, so the workers end
+    together (102,000 ids in batches of 50,000: 50,000 + 50,000 + 2,000 for one; four of
+    25,500 for two)."""
+    if high < low:
+        return []
+    if workers <= 1:
+        return [(start, min(start + batch - 1, high)) for start in range(low, high + 1, batch)]
+    span = high - low + 1
+    count = -(-span // batch)
+    count = -(-count // workers) * workers
+    size = -(-span // count)
+    return [(start, min(start + size - 1, high)) for start in range(low, high + 1, size)]
+
+
+@dataclass
+class _NightWork:
+    """What every batch of a night reads: the statements and parameters, built once."""
+
+    units: list[str]
+    night: dict[str, Any]
+    role_params: dict[str, Any]
+    holds: Any
+    pairs: list[tuple[str, str]]
+    someone_unreachable: bool
+    sharded: bool
+    postgresql: bool
+    statements: dict[str, Any]
+    stats: TableStats
+
+
+def _night_work(conn: Connection, plan_id: str, as_of: dt.date, *, now: dt.datetime, shard: Shard,
+                context: PlanContext | None) -> _NightWork:
+    ctx = context or plan_context(conn, plan_id, as_of)  # the version in force on the night
+    plan = ctx.plan
+    night = {**ctx.eval_params(conn, as_of), "now": now}  # the same for every batch
+    unit_table = UnitRow.__table__  # type: ignore[attr-defined]
+    every_unit = conn.execute(select(unit_table.c.id).where(unit_table.c.plan_id == plan_id)).scalars()
+    units = [u for u in every_unit if shard.holds(u)]
+    holds = digest_holds(conn, plan, as_of)
+    pairs = [(step.level, role.value) for step in plan.ladder() for role in step.notify]
+    someone_unreachable = _someone_unreachable(conn, plan_id, {role for _, role in pairs}, units)
+    step_roles, role_params = q.step_roles_sql(pairs)
+    ladder, ladder_params = q.ladder_sql([(s.level, s.after, s.repeat_every) for s in plan.ladder()])
+    night.update(ladder_params, escalation_from=plan.plan.escalation_from or NO_ESCALATION_START)
+    sharded, postgresql = not shard.whole, conn.dialect.name == "postgresql"
+    add_deliveries = sql(q.ADD_DELIVERIES.format(
+        step_roles=step_roles, in_shard=q.IN_SHARD if sharded else "",
+        hold_column=q.HOLD_COLUMN if holds.pairs else "", hold_value=q.HOLD_VALUE if holds.pairs else ""))
+    if holds.pairs:
+        add_deliveries = add_deliveries.bindparams(bindparam("digest_at", holds.until, type_=UTCDateTime()))
+    statements = {  # the batch's statements, built once for every batch of the night
+        "fill": sql(q.fill_batch_sql(conn.dialect.name, sharded=sharded, history=ctx.reads_history(as_of))),
+        "flips": sql(q.RECORD_FLIPS), "save": sql(q.SAVE_LIGHTS),
+        "raise": sql(q.RAISE_REMINDERS.format(ladder=ladder)), "add_deliveries": add_deliveries,
+        "unreachable": sql(q.UNREACHABLE.format(step_roles=step_roles, in_shard=q.IN_SHARD if sharded else "")),
+        "no_recipient": sql(q.NO_RECIPIENT.format(in_shard=q.NO_RECIPIENT_IN_SHARD if sharded else "")),
+    }
+    return _NightWork(units, night, role_params, holds, pairs, someone_unreachable, sharded, postgresql,
+                      statements, TableStats.read(conn) if postgresql else TableStats())
+
+
+def _set_up(conn: Connection, work: _NightWork) -> None:
+    """A connection's temporary tables that the batches read: the digest holds and, for a
+    shard, its units (each connection has its own)."""
+    if work.holds.pairs:
+        _fill_digest_holds(conn, work.holds.pairs, postgresql=work.postgresql)
+    if work.sharded:  # the shard's units, in a temporary table the batches read
+        with conn.begin():
+            conn.execute(text(q.CREATE_SHARD_UNITS))
+            conn.execute(text(q.CLEAR_SHARD_UNITS))
+            if work.units:
+                conn.execute(text(q.FILL_SHARD_UNITS), [{"unit_id": u} for u in work.units])
+            if work.postgresql:  # temporary tables get no statistics otherwise:
+                conn.execute(text("ANALYZE shard_unit"))  # without them it plans nested loops (8 s at 10k)
+
+
+def _evaluate_concurrently(engine: Engine, work: _NightWork, ranges: list[tuple[int, int]], workers: int) -> None:
+    """`workers` connections taking the ranges in turn; the first failure stops the others
+    after their current batch (each batch commits whole or not at all) and is raised."""
+    queue, taken, stop = iter(ranges), threading.Lock(), threading.Event()
+
+    def next_range() -> Iterator[tuple[int, int]]:
+        while True:
+            with taken:
+                found = next(queue, None)
+            if found is None:
+                return
+            yield found
+
+    def worker() -> None:
+        try:
+            with engine.connect() as conn:
+                _set_up(conn, work)
+                _evaluate_ranges(conn, work, next_range(), stop)
+        except BaseException:
+            stop.set()
+            raise
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="evaluate") as pool:
+        futures = [pool.submit(worker) for _ in range(workers)]
+    for future in futures:
+        future.result()
+
+
+def _evaluate_ranges(conn: Connection, work: _NightWork, ranges: Iterator[tuple[int, int]], stop: threading.Event) -> None:
+    for low, high in ranges:
+        if stop.is_set():
+            return
+        _evaluate_batch(conn, work, low, high)
+        faults.point("evaluate.batch")
+
+
+def _evaluate_batch(conn: Connection, work: _NightWork, low: int, high: int) -> None:
+    """One batch's lights, flips, reminders and deliveries, in one transaction."""
+    s, night = work.statements, work.night
+    with conn.begin():
+        begin_write(conn)  # SQLite: hold the write lock from the first read (see store.locks)
+        params = {**night, "lo": low, "hi": high}
+        conn.execute(text(q.CREATE_BATCH))
+        conn.execute(text(q.CLEAR_BATCH))
+        conn.execute(s["fill"], params)
+        if work.postgresql:  # a temporary table has no statistics until
+            conn.execute(text("ANALYZE eval_batch"))  # analyzed; the joins below need them
+        conn.execute(s["flips"], params)
+        conn.execute(s["save"], params)
+        raised = conn.execute(s["raise"], params).rowcount or 0
+        if work.postgresql:  # a first night fills empty tables: later statements plan with the rows
+            work.stats.grew(conn, "reminder", raised)
+        if work.pairs:
+            queued = conn.execute(s["add_deliveries"], {**night, **params, **work.role_params}).rowcount or 0
+            if work.postgresql:
+                work.stats.grew(conn, "delivery", queued)
+            if work.someone_unreachable:  # else the statement finds nothing (1 s of a province's night)
+                conn.execute(s["unreachable"], {**night, **params, **work.role_params})
+        conn.execute(s["no_recipient"], {**params, "note": "no recipient address for this step's roles"})
 
 
 def _fill_digest_holds(conn: Connection, pairs: list[tuple[str, str]], *, postgresql: bool) -> None:
@@ -201,6 +301,7 @@ class TableStats:
 
     known: dict[str, float] = field(default_factory=dict)
     added: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # batches on several connections
 
     TABLES = ("reminder", "delivery")
     SHARE, FLOOR = 0.2, 1000
@@ -212,11 +313,14 @@ class TableStats:
         return cls(known={name: max(float(n), 0.0) for name, n in rows})
 
     def grew(self, conn: Connection, table: str, rows: int) -> None:
-        self.added[table] = self.added.get(table, 0) + rows
-        if self.added[table] > max(self.FLOOR, self.SHARE * self.known.get(table, 0.0)):
+        with self.lock:
+            self.added[table] = self.added.get(table, 0) + rows
+            due = self.added[table] > max(self.FLOOR, self.SHARE * self.known.get(table, 0.0))
+            if due:  # one connection analyzes for all (concurrent ANALYZEs of a table wait for each other)
+                self.known[table] = self.known.get(table, 0.0) + self.added[table]
+                self.added[table] = 0
+        if due:
             conn.execute(text(f"ANALYZE {table}"))  # the name is one of TABLES, never input
-            self.known[table] = self.known.get(table, 0.0) + self.added[table]
-            self.added[table] = 0
 
 
 def evaluate_shard(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, shard: Shard,

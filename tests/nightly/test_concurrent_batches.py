@@ -1,0 +1,84 @@
+"""A night's batches evaluated on several connections at once (PostgreSQL,
+`evaluation_workers`) end in exactly the state of one connection taking them in order; a
+batch that fails stops the others and loses nothing a re-run cannot finish."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import Engine, event
+
+from plan_tracker.services import nightly
+from plan_tracker.services.nightly import batch_ranges, evaluate, evaluation_summary
+
+from .conftest import night_state
+
+PLAN = "jingzhou-2018"
+NIGHTS = [dt.date(2018, 3, 30), dt.date(2018, 7, 2), dt.date(2018, 10, 8), dt.date(2018, 12, 28)]
+NOW = dt.datetime(2018, 12, 28, 18, tzinfo=dt.UTC)
+
+
+@given(low=st.integers(1, 10**6), span=st.integers(0, 5000), batch=st.integers(1, 3000), workers=st.integers(1, 8))
+def test_batches_cover_every_id_once_and_none_is_too_big(low: int, span: int, batch: int, workers: int) -> None:
+    ranges = batch_ranges(low, low + span - 1, batch, workers)
+    ids = [i for lo, hi in ranges for i in range(lo, hi + 1)]
+    assert ids == list(range(low, low + span))
+    assert all(hi - lo + 1 <= batch for lo, hi in ranges)
+
+
+def test_workers_get_even_batches_that_end_together() -> None:
+    assert batch_ranges(1, 102_000, 50_000) == [(1, 50_000), (50_001, 100_000), (100_001, 102_000)]
+    assert batch_ranges(1, 102_000, 50_000, 2) == [(1, 25_500), (25_501, 51_000), (51_001, 76_500), (76_501, 102_000)]
+    assert batch_ranges(5, 4, 10, 2) == []
+
+
+def _connections_evaluating(engine: Engine) -> set[int]:
+    """The threads that ran a batch's statements on `engine` (recorded from now on)."""
+    threads: set[int] = set()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "eval_batch" in statement:
+            threads.add(threading.get_ident())
+
+    return threads
+
+
+def test_batches_on_several_connections_equal_one_connection(two_stores: tuple[Engine, Engine]) -> None:
+    one, several = two_stores
+    threads = _connections_evaluating(several)
+    for night in NIGHTS:
+        expected = evaluate(one, PLAN, night, now=NOW, batch=97)
+        assert evaluate(several, PLAN, night, now=NOW, batch=29, workers=3) == expected
+        assert night_state(several) == night_state(one)
+    assert expected.raised > 0 and sum(expected.lights.values()) == 413
+    # PostgreSQL takes the batches on three connections; SQLite, with one writer, on one
+    assert len(threads) == (3 if several.dialect.name == "postgresql" else 1)
+
+
+def test_a_failed_batch_stops_the_others_and_a_rerun_finishes_the_night(
+        two_stores: tuple[Engine, Engine], monkeypatch: pytest.MonkeyPatch) -> None:
+    one, several = two_stores
+    night = NIGHTS[1]
+    evaluate(one, PLAN, night, now=NOW, batch=97)
+    real, calls = nightly._evaluate_batch, []
+
+    def third_fails(conn: Any, work: Any, low: int, high: int) -> None:
+        calls.append(low)
+        if len(calls) == 3:
+            raise RuntimeError("the database went away")
+        real(conn, work, low, high)
+
+    monkeypatch.setattr(nightly, "_evaluate_batch", third_fails)
+    with pytest.raises(RuntimeError, match="went away"):
+        evaluate(several, PLAN, night, now=NOW, batch=29, workers=3)
+    assert len(calls) < len(batch_ranges(1, 413, 29, 3))  # the others stopped after their batch
+    monkeypatch.setattr(nightly, "_evaluate_batch", real)
+    evaluate(several, PLAN, night, now=NOW, batch=29, workers=3)
+    assert night_state(several) == night_state(one)
+    assert evaluation_summary(several, PLAN, night).lights == evaluation_summary(one, PLAN, night).lights
