@@ -28,6 +28,7 @@ import yaml
 from bench.synthetic import LADDER
 
 UNITS, TASKS = 500, 17
+TUNING = ("PLAN_TRACKER_EVALUATION_WORKERS", "PLAN_TRACKER_DELIVERY_WORKERS")  # passed on to the night
 FIRST_NIGHT = dt.date(2018, 7, 20)
 NOW = dt.datetime(2018, 7, 20, 1, 0, tzinfo=dt.UTC)  # 09:00 in Shanghai: inside the delivery window
 
@@ -74,10 +75,15 @@ def first_night(url: str) -> dict[str, Any]:
         engine.dispose()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PLAN_TRACKER_", "PREFECT_API_URL"))}
         env.update(PLAN_TRACKER_DATABASE_URL=url, PLAN_TRACKER_DATA_DIR=str(folder / "data"))
+        for tuning in TUNING:  # compared side by side: `PLAN_TRACKER_EVALUATION_WORKERS=1 python -m bench.province`
+            if tuning in os.environ:
+                env[tuning] = os.environ[tuning]
         night = [_cli(), "nightly", "--plan", plan_file.stem, "--as-of", FIRST_NIGHT.isoformat(), "--now", NOW.isoformat()]
         profile = os.environ.get("BENCH_PROFILE")
         if profile:
             night = [sys.executable, "-m", "cProfile", "-o", profile, *night]
+        if os.environ.get("BENCH_WRAP"):
+            night = [sys.executable, os.environ["BENCH_WRAP"], *night[1:]]
         started = time.perf_counter()
         out = subprocess.run(night, env=env, capture_output=True, text=True, check=False)
         seconds = time.perf_counter() - started

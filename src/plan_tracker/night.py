@@ -36,12 +36,20 @@ class Night:
     settings: Any
     factory: Any = None  # channel factory (tests: recording channels)
     ready: Any = None  # delivery processes started ahead (reports.delivery_processes.ready_processes)
+    ahead: Any = None  # the day's report built beside the night (reports.ahead.ReportAhead)
 
     @cached_property
     def context(self) -> PlanContext:
         """The plan version in force on the night, resolved once for every stage."""
         with self.engine.connect() as conn:
             return plan_context(conn, self.plan_id, self.as_of)
+
+    def but(self, **changes: Any) -> Night:
+        """This night with `changes`, keeping the context if it is already resolved."""
+        copy = replace(self, **changes)
+        if "context" in self.__dict__:
+            copy.__dict__["context"] = self.__dict__["context"]
+        return copy
 
 
 def mail(night: Night) -> Any:
@@ -110,7 +118,8 @@ def report(night: Night) -> Any:
     from plan_tracker.reports.schedule import run_report_stage
 
     return run_report_stage(night.engine, night.plan_id, night.as_of, now=night.now,
-                            settings=night.settings, factory=night.factory, context=night.context)
+                            settings=night.settings, factory=night.factory, context=night.context,
+                            built=night.ahead.report() if night.ahead is not None else None)
 
 
 @dataclass(frozen=True)
@@ -146,18 +155,22 @@ def run_night(night: Night, runner: StageRunner = in_process) -> NightlySummary:
     (`store.locks.nightly_lock`), then finds the night done and changes nothing. `runner`
     runs a stage: in-process (the CLI) or as a Prefect task (the flow). A night likely to
     split its delivery starts the other delivery processes first, so they get ready while
-    this one evaluates.
+    this one evaluates, and the day's report is built beside the stages (`reports.ahead`).
     """
+    from plan_tracker.reports.ahead import report_ahead
     from plan_tracker.reports.delivery_processes import ready_processes
 
     with nightly_lock(night.engine, night.plan_id), \
-            ready_processes(night.engine, night.plan_id, night.settings, night.factory) as ready:
-        night = replace(night, ready=ready)
+            ready_processes(night.engine, night.plan_id, night.settings, night.factory) as ready, \
+            report_ahead(night.engine, night.context, night.as_of, wanted=bool(night.settings.nightly_formats)) as ahead:
+        night = night.but(ready=ready, ahead=ahead)
         run_id = services.start_run(night.engine, night.plan_id, night.as_of, night.now)
         faults.point("nightly.started")
         summary = NightlySummary(night.plan_id, night.as_of)
         for stage in STAGES:
             setattr(summary, stage.summary_field, runner(stage, night))
+            if ahead is not None:
+                ahead.passed(stage.name)
             if stage.kill_point:
                 faults.point(stage.kill_point)
         services.finish_run(night.engine, run_id, night.now, summary.as_dict())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from itertools import pairwise
 from typing import Any
@@ -69,18 +69,41 @@ def _opt_date(value: Any) -> dt.date | None:
     return None if value is None else _date(value)
 
 
+# What a report built beside the night waits for (`reports.ahead`) before reading on: the
+# evaluation committed (the reminders it raised), then delivery and the snapshot done (the
+# reminders' delivery states in the overdue list, tonight's point of the trend).
+EVALUATED, DELIVERED = "evaluated", "delivered"
+Wait = Callable[[str], None]
+
+
 def build_report(engine: Engine, plan_id: str | PlanContext, as_of: dt.date, *, since: dt.date | None = None,
                  overdue_limit: int = OVERDUE_LIMIT, overdue_offset: int = 0,
-                 notice_limit: int = NOTICE_LIMIT) -> Report:
+                 notice_limit: int = NOTICE_LIMIT, wait: Wait | None = None) -> Report:
     """The report of a plan as of a date.
 
     `since`: the snapshot date to compare with (default: the latest nightly snapshot before
     `as_of`). The overdue list holds at most `overdue_limit` items from `overdue_offset`
-    (oldest first); `overdue_total` says how many there are.
+    (oldest first); `overdue_total` says how many there are. `wait(phase)`, when given, is
+    called before reading what the night is still writing (EVALUATED, then DELIVERED): the
+    report is then built beside the night, and what it read before commits (`_after`).
     """
     with _evaluated_items(engine, plan_id, as_of, whole=True) as (conn, ctx, params):
         return _assemble(conn, ctx, as_of, params, since=since, overdue_limit=overdue_limit,
-                         overdue_offset=overdue_offset, notice_limit=notice_limit)
+                         overdue_offset=overdue_offset, notice_limit=notice_limit,
+                         after=lambda phase: _after(conn, wait, phase))
+
+
+def _after(conn: Connection, wait: Wait | None, phase: str) -> None:
+    """Let the night reach `phase` before reading on. The items read so far stay (temporary
+    tables keep their rows over a commit); the commit ends this connection's snapshot, so
+    SQLite's next reads see what the night committed meanwhile (PostgreSQL reads the latest
+    committed rows at each statement anyway)."""
+    if wait is None:
+        return
+    conn.commit()
+    wait(phase)
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(q.REPORT_WORK_MEM))  # SET LOCAL ended with the commit
 
 
 def build_weekly(engine: Engine, plan_id: str | PlanContext, as_of: dt.date, *, since: dt.date | None,
@@ -136,7 +159,11 @@ def _evaluated_items(engine: Engine, source: str | PlanContext, as_of: dt.date, 
 
 
 def _assemble(conn: Connection, ctx: PlanContext, as_of: dt.date, params: dict[str, Any], *,
-              since: dt.date | None, overdue_limit: int, overdue_offset: int, notice_limit: int) -> Report:
+              since: dt.date | None, overdue_limit: int, overdue_offset: int, notice_limit: int,
+              after: Wait) -> Report:
+    """The report from the items, in the order the night makes its parts: first what the
+    status reports alone decide, then (`after(EVALUATED)`) the reminders raised, then
+    (`after(DELIVERED)`) their delivery states and tonight's snapshot."""
     plan = ctx.plan
     levels = [Level(s.level, level_wording(plan, s.level), s.after, i) for i, s in enumerate(plan.ladder())]
     names = _names(conn, plan)
@@ -144,34 +171,41 @@ def _assemble(conn: Connection, ctx: PlanContext, as_of: dt.date, params: dict[s
     for r in task_rows:  # the section as the version in force has it
         r["section_id"] = names["tasks"].get(r["task_id"], ("", 0, r["section_id"]))[2]
     unit_rows = list(conn.execute(_sql(q.BY_UNIT)).mappings())
-    reminders = _reminders_by_unit(conn, params, plan)
     sections, tasks = _sections_and_tasks(task_rows, names)
-    units = _units(plan, unit_rows, reminders, names)
     lights = _counts(task_rows)
+    since_day, change = _change(conn, plan.id, as_of, since, lights)  # a snapshot before the as-of date
+    overdue_total = int(conn.execute(text(q.OVERDUE_COUNT)).scalar_one())
+    indicators = _indicators(conn, plan, params, names)
+    withdrawn = withdrawals(conn, ctx, as_of)
+
+    after(EVALUATED)  # reminders: raised (any delivery state) and not skipped, as counted here
+    reminders = _reminders_by_unit(conn, params, plan)
+    units = _units(plan, unit_rows, reminders, names)
     level_totals: dict[str, int] = defaultdict(int)
     for per_level in reminders.values():
         for level, n in per_level.items():
             level_totals[level] += n
-    since_day, change = _change(conn, plan.id, as_of, since, lights)
     summary = Summary(
         total=lights.total, lights=lights, reporting=_reporting(task_rows),
         overdue_wd=sum(int(r["overdue_wd"] or 0) for r in task_rows if r["light"] == "red"),
         since=since_day, change=change,
         reminders={lv.level: level_totals.get(lv.level, 0) for lv in levels},
     )
-    overdue_total = int(conn.execute(text(q.OVERDUE_COUNT)).scalar_one())
-    overdue = _overdue(conn, params, names, plan, overdue_limit, overdue_offset)
+    notice = _notice(conn, params, names, plan, levels, notice_limit)
+
+    after(DELIVERED)  # the overdue items' reminders show their delivery state; the trend, tonight's point
     coordinator = names["units"].get(plan.plan.coordinator, plan.plan.coordinator)
     return Report(
         plan_id=plan.id, plan_title=plan.plan.title, locale=plan.plan.locale, as_of=as_of,
         coordinator_name=coordinator,
         leading_group_name=plan.leading_group.name if plan.leading_group else None,
         levels=levels, summary=summary, sections=sections, tasks=tasks, units=units,
-        indicators=_indicators(conn, plan, params, names),
-        overdue=overdue, overdue_total=overdue_total, overdue_offset=overdue_offset,
-        notice=_notice(conn, params, names, plan, levels, notice_limit),
+        indicators=indicators,
+        overdue=_overdue(conn, params, names, plan, overdue_limit, overdue_offset),
+        overdue_total=overdue_total, overdue_offset=overdue_offset,
+        notice=notice,
         trend=_trend(conn, plan, as_of),
-        withdrawn=withdrawals(conn, ctx, as_of), version=ctx.version.number,
+        withdrawn=withdrawn, version=ctx.version.number,
         blocked=_blocked(conn, plan.id, as_of, names, notice_limit),
     )
 

@@ -3,7 +3,8 @@
 - Every night writes `<reports>/<plan>/<as-of>.<format>` in the formats of
   `PLAN_TRACKER_NIGHTLY_FORMATS` (default html, xlsx, json), each rendered once from the
   night's one report model (atomically; a re-run rewrites the same files). The stage runs
-  after the reminders are recorded and delivered: a failure here loses or delays none.
+  after the reminders are recorded and delivered: a failure here loses or delays none. The
+  model is usually built beside the night already (`reports.ahead`); the stage renders it.
 - On the first working day of each ISO week (by the plan's calendar) the week's report goes
   to the managers — the plan's coordinator and leading-group recipients — through the
   delivery outbox (`reports.weekly_mail.raise_weekly`, raised in the delivery stage): one
@@ -102,13 +103,15 @@ def weekly_due(calendar: WorkCalendar, as_of: dt.date, first_night: dt.date | No
 
 
 def run_report_stage(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, settings: Any,
-                     factory: Any = None, context: PlanContext | None = None) -> ReportStageResult:
+                     factory: Any = None, context: PlanContext | None = None,
+                     built: Report | None = None) -> ReportStageResult:
     """The nightly `report` stage: write the day's files (in `settings.nightly_formats`; the
-    report model is built only when one is asked for), then the weekly report if due."""
+    report model is built only when one is asked for, unless the night `built` it beside its
+    stages: `reports.ahead`), then the weekly report if due."""
     result = ReportStageResult()
     formats = tuple(settings.nightly_formats)
     if formats:
-        daily = build_report(engine, context or plan_id, as_of)
+        daily = built or build_report(engine, context or plan_id, as_of)
         result.files = write_daily_files(daily, settings.folder("reports"), formats)
     with engine.connect() as conn:
         plan = context.plan if context is not None else stored_plan(conn, plan_id, as_of)

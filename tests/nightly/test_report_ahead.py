@@ -1,0 +1,100 @@
+"""The day's report built beside the night (`reports.ahead`) is the report built after it:
+the same files byte for byte, the overdue reminders in the states delivery left them; a
+failed build ahead falls back to the stage's own, and a night that stops lets it go."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from plan_tracker.reports import ahead, schedule
+from plan_tracker.reports.build import build_report
+from plan_tracker.reports.files import render
+from plan_tracker.services import nightly
+from plan_tracker.settings import Settings
+
+PLAN = "national-day"
+# the first night (reminders due), the first working day after the holiday (urged, overdue),
+# and a Monday a week later (supervised; the weekly report rides along)
+NIGHTS = [dt.date(2018, 9, 27), dt.date(2018, 10, 8), dt.date(2018, 10, 15)]
+FORMATS = ("html", "json", "xlsx")
+
+
+def _files(settings: Settings, day: dt.date) -> dict[str, bytes]:
+    folder = settings.folder("reports") / PLAN
+    return {fmt: (folder / f"{day.isoformat()}.{fmt}").read_bytes() for fmt in FORMATS}
+
+
+def _after_the_night(engine: Engine, day: dt.date) -> dict[str, bytes]:
+    report = build_report(engine, PLAN, day)
+    return {fmt: render(report, fmt) for fmt in FORMATS}
+
+
+def _stage_must_not_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the report stage built the report itself")
+
+    monkeypatch.setattr(schedule, "build_report", refuse)
+
+
+def test_the_report_built_beside_the_night_is_the_report_after_it(
+        applied: Engine, night: Callable[..., Any], settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    for day in NIGHTS:
+        _stage_must_not_build(monkeypatch)  # the night's files come from the report built ahead
+        night(day)
+        monkeypatch.undo()
+        assert _files(settings, day) == _after_the_night(applied, day)
+    overdue = json.loads(_files(settings, NIGHTS[-1])["json"])["overdue"]
+    states = {(r["fired_on"], r["state"]) for item in overdue for r in item["reminders"]}
+    # tonight's reminders of the overdue items, as delivery left them: sent, not pending
+    assert (NIGHTS[-1].isoformat(), "sent") in states
+    assert not any(state == "pending" for _, state in states)
+
+
+def test_a_failed_report_ahead_is_built_by_the_stage(
+        applied: Engine, night: Callable[..., Any], settings: Settings, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    def fails(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(ahead, "build_report", fails)
+    with caplog.at_level(logging.WARNING, logger=ahead.__name__):
+        for day in NIGHTS[:2]:
+            night(day)
+    assert "report built beside the night failed" in caplog.text
+    monkeypatch.undo()
+    assert _files(settings, NIGHTS[1]) == _after_the_night(applied, NIGHTS[1])
+
+
+def test_a_night_that_stops_lets_its_report_go(
+        applied: Engine, night: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    def fails(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("evaluation failed")
+
+    monkeypatch.setattr(nightly, "evaluate", fails)
+    with pytest.raises(RuntimeError, match="evaluation failed"):
+        night(NIGHTS[0])
+    assert not [t for t in threading.enumerate() if t.name == "report-ahead"]
+    if applied.dialect.name == "postgresql":  # no connection left holding a transaction
+        with applied.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                     "AND state LIKE 'idle in transaction%'")).scalar_one() == 0
+
+
+def test_a_night_without_report_files_builds_no_report(
+        applied: Engine, night: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a report was built for no file")
+
+    monkeypatch.setattr(ahead, "build_report", refuse)
+    _stage_must_not_build(monkeypatch)
+    summary = night(NIGHTS[1], settings=Settings(data_dir=tmp_path / "none", database_url=None, nightly_formats=""))
+    assert summary.report.files == [] and summary.delivery.messages_sent > 0
