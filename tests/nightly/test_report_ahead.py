@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -98,3 +99,19 @@ def test_a_night_without_report_files_builds_no_report(
     _stage_must_not_build(monkeypatch)
     summary = night(NIGHTS[1], settings=Settings(data_dir=tmp_path / "none", database_url=None, nightly_formats=""))
     assert summary.report.files == [] and summary.delivery.messages_sent > 0
+
+
+def test_the_report_ahead_yields_the_cores_to_the_night(
+        applied: Engine, night: Callable[..., Any], settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    real, seen = ahead.build_report, []
+
+    def noting_priority(*args: Any, **kwargs: Any) -> Any:
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ahead, "build_report", noting_priority)
+    night(NIGHTS[1])
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert seen == [min(ours + ahead.NICENESS, 19)]  # Linux: the thread alone runs at a lower priority
+    monkeypatch.undo()
+    assert _files(settings, NIGHTS[1]) == _after_the_night(applied, NIGHTS[1])

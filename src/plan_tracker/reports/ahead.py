@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from sqlalchemy import Engine
 
@@ -30,6 +31,8 @@ from plan_tracker.reports.model import Report
 from plan_tracker.services.context import PlanContext
 
 log = logging.getLogger(__name__)
+
+NICENESS = 10  # added to the thread's own (0 to 19 on Linux: higher yields more)
 
 # The stage after which the night has reached each phase of the report.
 PHASE_AFTER_STAGE = {"evaluate": EVALUATED, "snapshot": DELIVERED}
@@ -54,6 +57,7 @@ class ReportAhead:
         return self
 
     def _build(self, engine: Engine, context: PlanContext, as_of: dt.date) -> None:
+        _yield_to_the_night()
         try:
             self._report = build_report(engine, context, as_of, wait=self._wait)
         except _LetGo:
@@ -87,6 +91,14 @@ class ReportAhead:
         for event in self._reached.values():
             event.set()
         self._thread.join()
+
+
+def _yield_to_the_night() -> None:
+    """Run this thread at a lower priority than the night (Linux schedules threads alone;
+    elsewhere this does nothing): it is to use what the night leaves idle, not to take from
+    evaluation and the delivery processes starting beside it."""
+    with suppress(AttributeError, OSError):  # no per-thread priority here: the thread runs as it is
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
 
 
 @contextmanager
