@@ -24,10 +24,8 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote_plus
-
-import httpx
 
 from plan_tracker.channels.base import Message, Receipt
 from plan_tracker.channels.breaker import CircuitBreaker, guarded
@@ -41,6 +39,9 @@ from plan_tracker.channels.robot import (
     plan_requests,
     send_message,
 )
+
+if TYPE_CHECKING:  # imported by the first send (channels.http_delivery), not with the channels
+    import httpx
 
 MAX_BODY_BYTES = 20_000  # the documented cap on the whole request body (see above)
 

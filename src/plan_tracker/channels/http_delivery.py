@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
-
-import httpx
 
 from plan_tracker.channels.base import DeliveryError
 from plan_tracker.channels.breaker import Unreachable
+
+if TYPE_CHECKING:  # httpx is imported by the first robot or webhook send, not with the channels:
+    import httpx  # a night to the file outbox or SMTP never loads it (about 55 ms)
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ class _HideQueryStrings(logging.Filter):
     """httpx logs every request URL at INFO, and robot URLs carry their token in the query."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        import httpx  # loaded already: this filter sits on httpx's own logger
+
         if isinstance(record.args, tuple):
             record.args = tuple(
                 redact_url(str(arg)) if isinstance(arg, httpx.URL) else arg for arg in record.args
@@ -91,6 +94,8 @@ def classify_status(status: int) -> DeliveryError | None:
 @contextmanager
 def http_client(client: httpx.Client | None, timeout: float) -> Iterator[httpx.Client]:
     """The injected client, or a short-lived one per send so nothing is left open."""
+    import httpx
+
     if client is not None:
         yield client
         return
@@ -111,6 +116,8 @@ def post_json(
 
     `payload` is a JSON-able mapping, or a body already serialised as JSON (a robot that
     measured its size sends exactly the bytes it measured)."""
+    import httpx
+
     guard_httpx_logs()
     shown = redact_url(url)
     hidden = [*url_secrets(url), *secrets]

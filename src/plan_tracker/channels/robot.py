@@ -15,15 +15,16 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from plan_tracker.channels.base import DeliveryError
 from plan_tracker.channels.breaker import Unreachable
 from plan_tracker.channels.http_delivery import post_json, redact_url, scrub, url_secrets
 from plan_tracker.channels.ratelimit import RollingWindowLimiter
 from plan_tracker.channels.splitting import split_chunks, utf8_len
+
+if TYPE_CHECKING:  # imported by the first send (channels.http_delivery), not with the channels
+    import httpx
 
 logger = logging.getLogger(__name__)
 

@@ -8,11 +8,14 @@ other status is permanent.
 
 from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING
 
 from plan_tracker.channels.base import Message, Receipt
 from plan_tracker.channels.breaker import CircuitBreaker, guarded
 from plan_tracker.channels.http_delivery import http_client, post_json, redact_url
+
+if TYPE_CHECKING:  # imported by the first send (channels.http_delivery), not with the channels
+    import httpx
 
 
 class WebhookChannel:

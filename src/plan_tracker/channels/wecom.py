@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Literal
-
-import httpx
+from typing import TYPE_CHECKING, Any, Literal
 
 from plan_tracker.channels.base import Message, Receipt
 from plan_tracker.channels.breaker import CircuitBreaker, guarded
@@ -29,6 +27,9 @@ from plan_tracker.channels.robot import (
     plan_requests,
     send_message,
 )
+
+if TYPE_CHECKING:  # imported by the first send (channels.http_delivery), not with the channels
+    import httpx
 
 MAX_BYTES = {"markdown": 4096, "text": 2048}  # WeCom's documented content limits
 
