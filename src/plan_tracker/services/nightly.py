@@ -21,7 +21,7 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 
 from plan_tracker import faults
 from plan_tracker.services.context import PlanContext, plan_context
-from plan_tracker.services.digests import digest_holds
+from plan_tracker.services.digests import DigestHolds, digest_holds
 from plan_tracker.services.status import id_bounds
 from plan_tracker.store import evaluation_sql as q
 from plan_tracker.store.audit import EVENTS, record_event
@@ -144,6 +144,19 @@ def batch_ranges(low: int, high: int, batch: int, workers: int = 1) -> list[tupl
     return [(start, min(start + size - 1, high)) for start in range(low, high + 1, size)]
 
 
+@dataclass(frozen=True)
+class _Statements:
+    """A batch's statements, in the order it runs them."""
+
+    fill: Any
+    flips: Any
+    save: Any
+    raise_reminders: Any
+    add_deliveries: Any
+    unreachable: Any
+    no_recipient: Any
+
+
 @dataclass
 class _NightWork:
     """What every batch of a night reads: the statements and parameters, built once."""
@@ -151,12 +164,12 @@ class _NightWork:
     units: list[str]
     night: dict[str, Any]
     role_params: dict[str, Any]
-    holds: Any
+    holds: DigestHolds
     pairs: list[tuple[str, str]]
     someone_unreachable: bool
     sharded: bool
     postgresql: bool
-    statements: dict[str, Any]
+    statements: _Statements
     stats: TableStats
 
 
@@ -180,13 +193,13 @@ def _night_work(conn: Connection, plan_id: str, as_of: dt.date, *, now: dt.datet
         hold_column=q.HOLD_COLUMN if holds.pairs else "", hold_value=q.HOLD_VALUE if holds.pairs else ""))
     if holds.pairs:
         add_deliveries = add_deliveries.bindparams(bindparam("digest_at", holds.until, type_=UTCDateTime()))
-    statements = {  # the batch's statements, built once for every batch of the night
-        "fill": sql(q.fill_batch_sql(conn.dialect.name, sharded=sharded, history=ctx.reads_history(as_of))),
-        "flips": sql(q.RECORD_FLIPS), "save": sql(q.SAVE_LIGHTS),
-        "raise": sql(q.RAISE_REMINDERS.format(ladder=ladder)), "add_deliveries": add_deliveries,
-        "unreachable": sql(q.UNREACHABLE.format(step_roles=step_roles, in_shard=q.IN_SHARD if sharded else "")),
-        "no_recipient": sql(q.NO_RECIPIENT.format(in_shard=q.NO_RECIPIENT_IN_SHARD if sharded else "")),
-    }
+    statements = _Statements(  # the batch's statements, built once for every batch of the night
+        fill=sql(q.fill_batch_sql(conn.dialect.name, sharded=sharded, history=ctx.reads_history(as_of))),
+        flips=sql(q.RECORD_FLIPS), save=sql(q.SAVE_LIGHTS),
+        raise_reminders=sql(q.RAISE_REMINDERS.format(ladder=ladder)), add_deliveries=add_deliveries,
+        unreachable=sql(q.UNREACHABLE.format(step_roles=step_roles, in_shard=q.IN_SHARD if sharded else "")),
+        no_recipient=sql(q.NO_RECIPIENT.format(in_shard=q.NO_RECIPIENT_IN_SHARD if sharded else "")),
+    )
     return _NightWork(units, night, role_params, holds, pairs, someone_unreachable, sharded, postgresql,
                       statements, TableStats.read(conn) if postgresql else TableStats())
 
@@ -250,21 +263,21 @@ def _evaluate_batch(conn: Connection, work: _NightWork, low: int, high: int) -> 
         params = {**night, "lo": low, "hi": high}
         conn.execute(text(q.CREATE_BATCH))
         conn.execute(text(q.CLEAR_BATCH))
-        conn.execute(s["fill"], params)
+        conn.execute(s.fill, params)
         if work.postgresql:  # a temporary table has no statistics until
             conn.execute(text("ANALYZE eval_batch"))  # analyzed; the joins below need them
-        conn.execute(s["flips"], params)
-        conn.execute(s["save"], params)
-        raised = conn.execute(s["raise"], params).rowcount or 0
+        conn.execute(s.flips, params)
+        conn.execute(s.save, params)
+        raised = conn.execute(s.raise_reminders, params).rowcount or 0
         if work.postgresql:  # a first night fills empty tables: later statements plan with the rows
             work.stats.grew(conn, "reminder", raised)
         if work.pairs:
-            queued = conn.execute(s["add_deliveries"], {**night, **params, **work.role_params}).rowcount or 0
+            queued = conn.execute(s.add_deliveries, {**night, **params, **work.role_params}).rowcount or 0
             if work.postgresql:
                 work.stats.grew(conn, "delivery", queued)
             if work.someone_unreachable:  # else the statement finds nothing (1 s of a province's night)
-                conn.execute(s["unreachable"], {**night, **params, **work.role_params})
-        conn.execute(s["no_recipient"], {**params, "note": "no recipient address for this step's roles"})
+                conn.execute(s.unreachable, {**night, **params, **work.role_params})
+        conn.execute(s.no_recipient, {**params, "note": "no recipient address for this step's roles"})
 
 
 def _fill_digest_holds(conn: Connection, pairs: list[tuple[str, str]], *, postgresql: bool) -> None:
