@@ -82,8 +82,6 @@ def first_night(url: str) -> dict[str, Any]:
         profile = os.environ.get("BENCH_PROFILE")
         if profile:
             night = [sys.executable, "-m", "cProfile", "-o", profile, *night]
-        if os.environ.get("BENCH_WRAP"):
-            night = [sys.executable, os.environ["BENCH_WRAP"], *night[1:]]
         started = time.perf_counter()
         out = subprocess.run(night, env=env, capture_output=True, text=True, check=False)
         seconds = time.perf_counter() - started
