@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,7 +122,7 @@ def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.da
         ranges = batch_ranges(low, high, batch, workers if parallel else 1)
         if not parallel or len(ranges) < 2:
             _set_up(conn, work)
-            _evaluate_ranges(conn, work, iter(ranges), threading.Event())
+            _evaluate_ranges(conn, work, ranges)
             return len(work.units)
     _evaluate_concurrently(engine, work, ranges, min(workers, len(ranges)))
     return len(work.units)
@@ -225,7 +225,7 @@ def _evaluate_concurrently(engine: Engine, work: _NightWork, ranges: list[tuple[
     queue, taken, stop = iter(ranges), threading.Lock(), threading.Event()
 
     def next_range() -> Iterator[tuple[int, int]]:
-        while True:
+        while not stop.is_set():  # another worker failed: take no more
             with taken:
                 found = next(queue, None)
             if found is None:
@@ -236,7 +236,7 @@ def _evaluate_concurrently(engine: Engine, work: _NightWork, ranges: list[tuple[
         try:
             with engine.connect() as conn:
                 _set_up(conn, work)
-                _evaluate_ranges(conn, work, next_range(), stop)
+                _evaluate_ranges(conn, work, next_range())
         except BaseException:
             stop.set()
             raise
@@ -247,10 +247,8 @@ def _evaluate_concurrently(engine: Engine, work: _NightWork, ranges: list[tuple[
         future.result()
 
 
-def _evaluate_ranges(conn: Connection, work: _NightWork, ranges: Iterator[tuple[int, int]], stop: threading.Event) -> None:
+def _evaluate_ranges(conn: Connection, work: _NightWork, ranges: Iterable[tuple[int, int]]) -> None:
     for low, high in ranges:
-        if stop.is_set():
-            return
         _evaluate_batch(conn, work, low, high)
         faults.point("evaluate.batch")
 
