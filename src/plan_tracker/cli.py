@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from plan_tracker.commands import authoring, core, inbox, mail, ops, reports, web  # noqa: F401  (registers commands)
 from plan_tracker.commands.common import app
+from plan_tracker.process_end import leave_memory_to_the_os
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    finally:  # the command is done, its output written: no collection of cycles at exit
+        leave_memory_to_the_os()
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from plan_tracker.process_end import leave_memory_to_the_os
 from plan_tracker.services.context import PlanContext
 
 MAX_PROCESSES = 4
@@ -210,6 +211,8 @@ def _serve() -> None:
     work = sys.stdin.buffer.read()
     if work:
         result.write(pickle.dumps(deliver_share(*pickle.loads(work))))  # noqa: S301  # from our parent
+    result.flush()
+    leave_memory_to_the_os()  # the parent waits for this process to exit (`_run_share`)
 
 
 if __name__ == "__main__":
