@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import DomainError
-from plan_tracker.domain.plan import Plan
+from plan_tracker.domain.plan import STORED_PLAN, Plan
 from plan_tracker.domain.suggestions import did_you_mean
 from plan_tracker.store import calendar_table
 from plan_tracker.store.models import PlanRow, PlanVersion
@@ -143,7 +143,7 @@ def _parsed(conn: Connection, plan_id: str, version: VersionInfo) -> tuple[Plan,
         return cached
     spec = conn.execute(select(_VERSIONS.c.spec).where(_VERSIONS.c.plan_id == plan_id,
                                                        _VERSIONS.c.version == version.number)).scalar_one()
-    plan = Plan.model_validate(spec)
+    plan = Plan.model_validate(spec, context=STORED_PLAN)  # checked when applied: addresses not again
     parsed = (plan, WorkCalendar(plan.plan.calendar), calendar_table.calendar_key(plan.plan.calendar))
     with _PARSED_LOCK:
         if len(_PARSED) >= 64:
