@@ -41,7 +41,7 @@ Text = Annotated[str, Field(min_length=1, max_length=500)]
 
 # The validation context of a plan read back from the store (`services.context`): it was
 # checked whole when it was applied, and each of its addresses then. email-validator takes
-# about 20-65 µs an address; a plan of 13,333 units and 26,667 addresses took 0.76-0.82 s to
+# about 18 µs an address; a plan of 13,333 units and 26,667 addresses took 0.76-0.82 s to
 # load (each process of a night loads it), 0.29-0.33 s without checking them again.
 STORED_PLAN: Mapping[str, bool] = MappingProxyType({"stored": True})
 
