@@ -209,6 +209,17 @@ def test_a_msg_is_a_value_with_its_key_and_fields() -> None:
     assert inspect.isfunction(msg)
 
 
+@pytest.mark.parametrize("value", [{"contact": None}, [{"a": 1}, [2, {3}]], {1, 2}, ["a", "b"]])
+def test_a_field_of_any_shape_keeps_a_msg_hashable_and_worded(value: Any) -> None:
+    # a plan file can hold a mapping or a list of them where a word belongs; its problems go
+    # into a set (a mapping made `plan validate` end in a traceback, found by the fuzzer)
+    said = msg("plan.not_one_of", value=value, expected="'contact' or 'head'")
+    assert len({said, said}) == 1
+    for locale in LOCALES:
+        assert "'contact' or 'head'" in said.render(locale)
+    assert msg("plan.not_one_of", value=["a", "b"], expected="x").value("value") == ("a", "b")  # lists: tuples
+
+
 def test_a_sentence_that_is_no_key_stays_bad_input_not_a_key_error() -> None:
     """A raise site merged from a branch that still words its own sentence shows it as it is
     (the scan above fails on it); the user still gets bad input, not an internal error."""

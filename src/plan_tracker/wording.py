@@ -52,8 +52,8 @@ class Catalogue:
         missing = self.needed(id) - set(fields)
         if missing:
             raise KeyError(f"message {id!r} needs the field(s) {', '.join(sorted(missing))}")
-        # lists become tuples: a Msg is frozen, and problems holding one go into sets
-        return Msg(id, tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in fields.items()), self)
+        # a Msg is frozen, and problems holding one go into sets: every field hashable
+        return Msg(id, tuple((k, _hashable(v)) for k, v in fields.items()), self)
 
     @functools.cache  # noqa: B019 - catalogues live as long as the process
     def needed(self, id: str) -> frozenset[str]:
@@ -77,6 +77,19 @@ class Msg:
 
     def __str__(self) -> str:
         return self.render()
+
+
+def _hashable(value: Any) -> Any:
+    """A field value a Msg can hold: lists become tuples, item by item; anything else that
+    cannot be hashed (a mapping a plan file had where a word belongs, say) becomes the text
+    it would be worded as."""
+    if isinstance(value, list | tuple):
+        return tuple(_hashable(item) for item in value)
+    try:
+        hash(value)
+    except TypeError:
+        return str(value)
+    return value
 
 
 def _field(value: Any, locale: str) -> Any:
