@@ -240,7 +240,7 @@ def _plain(err: Any) -> Msg:
     if kind in {"date_from_datetime_parsing", "date_parsing", "date_type"}:
         return msg("plan.expected_date", value=err.get("input"))
     if kind == "enum":
-        return msg("plan.not_one_of", value=err.get("input"), expected=err["ctx"]["expected"])
+        return msg("plan.not_one_of", value=err.get("input"), expected=_choices(err["ctx"]["expected"]))
     if kind == "string_pattern_mismatch":
         return msg("plan.bad_id", value=err.get("input"))
     ctx = err.get("ctx") or {}
@@ -249,12 +249,19 @@ def _plain(err: Any) -> Msg:
     if kind == "int_parsing":
         return msg("plan.int_parsing")
     if kind == "literal_error":
-        return msg("plan.literal_error", expected=ctx.get("expected"))
+        return msg("plan.literal_error", expected=_choices(str(ctx.get("expected"))))
     raised = ctx.get("error")
     if isinstance(raised, ValueError) and raised.args and isinstance(raised.args[0], Msg):
         return raised.args[0]
     text: str = err["msg"]
     return msg("plan.library_says", detail=text.removeprefix("Value error, "))
+
+
+def _choices(expected: str) -> list[str]:
+    """pydantic's "'a', 'b' or 'c'" as its items, for the catalogue to join in the reader's
+    language (`、` in Chinese: pydantic's English "or" stayed in the Chinese sentence)."""
+    head, _, last = expected.rpartition(" or ")
+    return [*head.split(", "), last] if head else [last]
 
 
 def load_plan(path: Path, *, display: str | None = None) -> Plan:

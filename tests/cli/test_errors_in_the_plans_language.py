@@ -105,3 +105,16 @@ def test_with_no_plan_to_ask_the_locale_setting_decides(
         engine_for.cache_clear()
     assert said[0].startswith(expected), said
     assert ("处没有存储" in said[0]) == (setting != "en")
+
+
+@pytest.mark.parametrize("locale", ["zh", "en"])
+def test_a_value_not_among_the_choices_lists_them_in_the_files_language(locale: str, tmp_path: Path) -> None:
+    # pydantic words the choices "'a', 'b' or 'c'": its English "or" stayed in the Chinese sentence
+    path = tmp_path / "plan.yaml"
+    path.write_text(words_plan_text(locale).replace("notify: [contact]", "notify: [{contact: }]"), encoding="utf-8")
+    said = refused("plan", "validate", str(path))
+    where = f"{path}:8:38: escalation.0.notify.0: "
+    assert said[0] == where + {
+        "zh": "“{'contact': None}”不是 'contact'、'head'、'coordinator'、'leading_group' 之一",
+        "en": "\"{'contact': None}\" is not one of 'contact', 'head', 'coordinator', 'leading_group'",
+    }[locale]
