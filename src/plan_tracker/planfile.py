@@ -258,10 +258,11 @@ def _plain(err: Any) -> Msg:
 
 
 def _choices(expected: str) -> list[str]:
-    """pydantic's "'a', 'b' or 'c'" as its items, for the catalogue to join in the reader's
-    language (`、` in Chinese: pydantic's English "or" stayed in the Chinese sentence)."""
+    """pydantic's "'a', 'b' or 'c'" as its items (a, b, c), for the catalogue to join in the
+    reader's language, as the CLI's own choices are (`table、json`): pydantic's English "or"
+    stayed in the Chinese sentence."""
     head, _, last = expected.rpartition(" or ")
-    return [*head.split(", "), last] if head else [last]
+    return [item.strip("'") for item in ([*head.split(", "), last] if head else [last])]
 
 
 def load_plan(path: Path, *, display: str | None = None) -> Plan:

@@ -115,6 +115,6 @@ def test_a_value_not_among_the_choices_lists_them_in_the_files_language(locale: 
     said = refused("plan", "validate", str(path))
     where = f"{path}:8:38: escalation.0.notify.0: "
     assert said[0] == where + {
-        "zh": "“{'contact': None}”不是 'contact'、'head'、'coordinator'、'leading_group' 之一",
-        "en": "\"{'contact': None}\" is not one of 'contact', 'head', 'coordinator', 'leading_group'",
+        "zh": "“{'contact': None}”不是 contact、head、coordinator、leading_group 之一",
+        "en": "\"{'contact': None}\" is not one of contact, head, coordinator, leading_group",
     }[locale]
