@@ -70,11 +70,17 @@ def test_submit_refuses_bad_input_in_the_plans_language(words_store: str) -> Non
         EXPECTED["submit-lead"][words_store]
 
 
+def validated(locale: str, tmp_path: Path, written: str, instead: str) -> tuple[Path, list[str]]:
+    """`plan validate` of the plan in `locale` with `written` replaced by `instead`: the file
+    and what the refusal said."""
+    path = tmp_path / "plan.yaml"
+    path.write_text(words_plan_text(locale).replace(written, instead), encoding="utf-8")
+    return path, refused("plan", "validate", str(path))
+
+
 @pytest.mark.parametrize("locale", ["zh", "en"])
 def test_validate_reports_problems_in_the_files_language_at_their_place(locale: str, tmp_path: Path) -> None:
-    path = tmp_path / "plan.yaml"
-    path.write_text(words_plan_text(locale).replace("lead: town-a", "lead: twn-a"), encoding="utf-8")
-    said = refused("plan", "validate", str(path))
+    path, said = validated(locale, tmp_path, "lead: town-a", "lead: twn-a")
     where = f"{path}:13:43: sections.0.tasks.0.lead: "
     assert said == {
         "zh": [where + "未知单位“twn-a”（是否应为“town-a”？）", "共发现 1 个问题"],
@@ -110,9 +116,7 @@ def test_with_no_plan_to_ask_the_locale_setting_decides(
 @pytest.mark.parametrize("locale", ["zh", "en"])
 def test_a_value_not_among_the_choices_lists_them_in_the_files_language(locale: str, tmp_path: Path) -> None:
     # pydantic words the choices "'a', 'b' or 'c'": its English "or" stayed in the Chinese sentence
-    path = tmp_path / "plan.yaml"
-    path.write_text(words_plan_text(locale).replace("notify: [contact]", "notify: [{contact: }]"), encoding="utf-8")
-    said = refused("plan", "validate", str(path))
+    path, said = validated(locale, tmp_path, "notify: [contact]", "notify: [{contact: }]")
     where = f"{path}:8:38: escalation.0.notify.0: "
     assert said[0] == where + {
         "zh": "“{'contact': None}”不是 contact、head、coordinator、leading_group 之一",

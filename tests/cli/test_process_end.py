@@ -9,11 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-# Runs the CLI's entry point with the given arguments; at exit (after `main` has returned or
-# raised SystemExit) says on stderr how many objects the collector was told to leave alone.
-_CLI_PROBE = """
+# At exit (after the probe's last line, or SystemExit) says on stderr how many objects the
+# collector was told to leave alone.
+_SAY_FROZEN_AT_EXIT = """
 import atexit, gc, sys
 atexit.register(lambda: print(f"frozen={gc.get_freeze_count()}", file=sys.stderr))
+"""
+# Runs the CLI's entry point with the given arguments.
+_CLI_PROBE = _SAY_FROZEN_AT_EXIT + """
 from plan_tracker.cli import main
 sys.argv = ["plan-tracker", *sys.argv[1:]]
 main()
@@ -41,8 +44,7 @@ def test_a_command_ends_frozen_with_its_own_status_and_output(tmp_path: Path) ->
 def test_a_delivery_process_without_work_ends_frozen() -> None:
     # A delivery process started ahead and let go (its stdin closed at once): it warms up,
     # finds no work, and exits 0 without the collection.
-    probe = ("import atexit, gc, sys\n"
-             "atexit.register(lambda: print(f'frozen={gc.get_freeze_count()}', file=sys.stderr))\n"
+    probe = (_SAY_FROZEN_AT_EXIT +
              "from plan_tracker.reports.delivery_processes import _serve\n"
              f"sys.argv = ['x', '{os.getpid()}']\n"
              "_serve()\n")
