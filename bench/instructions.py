@@ -92,12 +92,13 @@ def count(units: int, folder: Path) -> dict[str, Any]:
         raise NoValgrind("valgrind is not installed (Debian: apt-get install valgrind)")
     template, obligations = prepare(folder, units)
     running = {mode: _counted(mode, template, folder) for mode in MODES}  # both cores at once
+    # every run waited for before any is judged: a failed one leaves no other running
+    reports = {mode: process.communicate()[1] for mode, process in running.items()}
     counted: dict[str, int] = {}
     for mode, process in running.items():
-        _, report = process.communicate()
         if process.returncode != 0:
-            raise RuntimeError(f"the {mode} run exited {process.returncode}: {report.strip()[-800:]}")
-        counted[mode] = instructions_in(report)
+            raise RuntimeError(f"the {mode} run exited {process.returncode}: {reports[mode].strip()[-800:]}")
+        counted[mode] = instructions_in(reports[mode])
     return {"step": "first_night_instructions", "backend": "sqlite", "units": units,
             "obligations": obligations, "baseline": counted["baseline"],
             "evaluation": counted["evaluate"] - counted["baseline"]}
