@@ -53,3 +53,28 @@ def test_without_valgrind_it_says_how_to_get_it(instructions, monkeypatch, capsy
         instructions.main()
     assert stopped.value.code == 2
     assert "apt-get install valgrind" in capsys.readouterr().err
+
+
+def _nights(store: Path) -> list[str]:
+    with sqlite3.connect(store) as conn:
+        return [d for (d,) in conn.execute("SELECT DISTINCT fired_on FROM reminder ORDER BY fired_on")]
+
+
+def test_a_later_night_is_counted_after_the_first_in_both_runs(instructions, tmp_path):
+    store, _ = instructions.prepare(tmp_path, units=2)
+    baseline = tmp_path / "baseline.sqlite3"
+    baseline.write_bytes(store.read_bytes())
+    later = instructions.province.FIRST_NIGHT.replace(month=8, day=20)  # a Monday: new items fall due
+    instructions.run_child("baseline", baseline, later)
+    instructions.run_child("evaluate", store, later)
+    assert _nights(baseline) == ["2018-07-20"]  # the baseline holds the first night only
+    assert _nights(store) == ["2018-07-20", "2018-08-20"]  # the counted run adds the later one
+
+
+def test_a_night_before_the_first_is_refused_with_a_sentence(instructions, monkeypatch, capsys):
+    monkeypatch.setattr(instructions.shutil, "which", lambda _: "/usr/bin/valgrind")
+    monkeypatch.setattr("sys.argv", ["bench.instructions", "--units", "1", "--night", "2018-07-19"])
+    with pytest.raises(SystemExit) as stopped:
+        instructions.main()
+    assert stopped.value.code == 2
+    assert "before the province's first night" in capsys.readouterr().err
