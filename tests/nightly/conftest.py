@@ -16,7 +16,8 @@ from plan_tracker.services.plans import apply_plan
 from plan_tracker.settings import Settings
 from plan_tracker.store.db import make_engine, migrate
 from plan_tracker.store.models import Obligation
-from plan_tracker.store.outbox_models import Delivery, LightFlip, Reminder
+from plan_tracker.store.outbox_models import Delivery, LightFlip, Reminder, SkippedStep
+from plan_tracker.store.recorded_steps import recorded_steps
 
 from ..conftest import new_pg_database
 
@@ -87,8 +88,8 @@ def night(applied: Engine, settings: Settings) -> Callable[..., Any]:
 
 
 def reminders(engine: Engine) -> list[tuple[str, str, str, int, str, str]]:
-    """(task, unit, level, seq, fired_on, state) of every reminder."""
-    r, o = Reminder.__table__, Obligation.__table__
+    """(task, unit, level, seq, fired_on, state) of every recorded step: reminders and skipped steps."""
+    r, o = recorded_steps(), Obligation.__table__
     with engine.connect() as conn:
         rows = conn.execute(
             select(o.c.task_id, o.c.unit_id, r.c.level, r.c.seq, r.c.fired_on, r.c.state)
@@ -161,7 +162,9 @@ def night_state(engine: Engine) -> dict[str, Any]:
         # a topic row (the week's report, the decisions digest) has no reminder: keyed by its topic
         deliveries = sorted(((reminders[row.reminder_id] if row.reminder_id is not None else (row.topic,),
                               row.recipient_key, row.state) for row in conn.execute(select(d))), key=repr)
-    return {"lights": lights, "flips": flips, "reminders": reminder_rows, "deliveries": deliveries}
+        skipped = sorted((key[row.obligation_id], row.level, row.seq, row.position, row.scheduled_on, row.fired_on)
+                         for row in conn.execute(select(SkippedStep.__table__)))  # type: ignore[attr-defined]
+    return {"lights": lights, "flips": flips, "reminders": reminder_rows, "skipped": skipped, "deliveries": deliveries}
 
 
 def build_digest(items: list[Item], *, previous_total: int | None, new: int) -> Digest:

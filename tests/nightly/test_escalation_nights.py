@@ -6,6 +6,9 @@ import datetime as dt
 from email import message_from_bytes, policy
 from pathlib import Path
 
+from sqlalchemy import text
+
+from plan_tracker.services.nightly import evaluation_summary
 from plan_tracker.services.status import status_rows
 from plan_tracker.services.submissions import Submission, submit
 
@@ -74,6 +77,23 @@ def test_a_missed_week_fires_only_the_highest_step_and_skips_the_lower(applied, 
         ("urge", 0, "2018-10-16", "skipped"),
         ("supervise", 0, "2018-10-16", "sent"),
     ]
+
+
+def test_skipped_steps_are_kept_apart_from_the_reminders_and_counted_in_the_nights_summary(applied, night):
+    # A skipped step is for the record, never a message: it is a `skipped_step` row, not a
+    # reminder (the outbox), and it still belongs to a tracked obligation.
+    night("2018-09-27")
+    first = night("2018-10-16")
+    again = night("2018-10-16")
+    with applied.connect() as conn:
+        as_reminders = conn.execute(text("SELECT count(*) FROM reminder WHERE state = 'skipped'")).scalar_one()
+        kept = conn.execute(text("SELECT count(*) FROM skipped_step")).scalar_one()
+        orphans = conn.execute(text("SELECT count(*) FROM skipped_step k WHERE NOT EXISTS "
+                                    "(SELECT 1 FROM obligation o WHERE o.id = k.obligation_id)")).scalar_one()
+    listed = [st for *_, st in reminders(applied)].count("skipped")
+    assert as_reminders == 0 and orphans == 0 and kept == listed > 0
+    assert first.evaluation.skipped == kept and again.evaluation.skipped == 0  # a re-run records none again
+    assert evaluation_summary(applied, "national-day", dt.date(2018, 10, 16)).skipped == kept  # read from the store
 
 
 def test_a_done_report_stops_further_escalation(applied, night):

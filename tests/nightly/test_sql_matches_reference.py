@@ -29,8 +29,8 @@ from plan_tracker.services.status import status_rows
 from plan_tracker.services.submissions import Submission, record_report
 from plan_tracker.store.db import make_engine, migrate
 from plan_tracker.store.models import Obligation
-from plan_tracker.store.outbox_models import Reminder
 from plan_tracker.store.portal_models import EscalationResume
+from plan_tracker.store.recorded_steps import recorded_steps
 
 NOW = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 START, END = dt.date(2018, 1, 1), dt.date(2018, 12, 31)
@@ -135,7 +135,7 @@ def check_equivalence(engine: Engine, tasks: list[dict], ladder: list[tuple[int,
                 state = "pending" if firing.outcome is Outcome.fire else "skipped"
                 expected_reminders.add((*key, firing.level, firing.seq, firing.scheduled_on, night, state))
 
-    r, o = Reminder.__table__, Obligation.__table__
+    r, o = recorded_steps(), Obligation.__table__
     with engine.connect() as conn:
         rows = conn.execute(
             select(o.c.task_id, o.c.unit_id, o.c.period, r.c.level, r.c.seq, r.c.scheduled_on, r.c.fired_on, r.c.state)

@@ -29,7 +29,8 @@ from sqlalchemy.engine import make_url
 from plan_tracker.services.plans import apply_plan
 from plan_tracker.store.db import make_engine, migrate
 from plan_tracker.store.models import Event, Obligation, StatusReport
-from plan_tracker.store.outbox_models import DailyFigure, Delivery, LightFlip, Reminder
+from plan_tracker.store.outbox_models import DailyFigure, Delivery, LightFlip
+from plan_tracker.store.recorded_steps import recorded_steps
 
 LONG = os.environ.get("PLAN_TRACKER_LONG_TESTS") == "1"
 ROOT = Path(__file__).resolve().parents[2]
@@ -173,7 +174,7 @@ def _key(o: Any) -> tuple[str, str, str]:
 def state_of(engine: Engine) -> dict[str, Any]:
     """What a night leaves in the store, without ids, clocks or the run ledger: two stores
     with equal states hold the same decisions and the same reports."""
-    o, r, d = Obligation.__table__, Reminder.__table__, Delivery.__table__
+    o, r, d = Obligation.__table__, recorded_steps(), Delivery.__table__
     s, f, e = StatusReport.__table__, LightFlip.__table__, Event.__table__
     fig = DailyFigure.__table__
     with engine.connect() as conn:

@@ -39,6 +39,7 @@ from plan_tracker.services.tokens import Principal
 from plan_tracker.store.db import make_engine, migrate
 from plan_tracker.store.models import Obligation
 from plan_tracker.store.outbox_models import Delivery, Reminder, RoleRecipient
+from plan_tracker.store.recorded_steps import recorded_steps
 
 from .conftest import LONG
 
@@ -167,7 +168,7 @@ class EscalationMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ the store's reminders
     def recorded(self) -> list[tuple[int, str, int, dt.date, str]]:
-        r = Reminder.__table__
+        r = recorded_steps()
         ids = list(self.obligations.values())
         with self.engine.connect() as conn:
             rows = conn.execute(select(r.c.obligation_id, r.c.level, r.c.seq, r.c.fired_on, r.c.state)

@@ -26,7 +26,8 @@ from plan_tracker.services.plans import stored_plan
 from plan_tracker.settings import Settings
 from plan_tracker.store.db import make_engine
 from plan_tracker.store.models import Obligation
-from plan_tracker.store.outbox_models import NightlyRun, Reminder
+from plan_tracker.store.outbox_models import NightlyRun
+from plan_tracker.store.recorded_steps import recorded_steps
 
 from .conftest import PLAN_ID, Figures, apply_harness_plan, at, cli_env, run_cli, state_of
 
@@ -95,7 +96,7 @@ def test_one_run_for_the_latest_date_records_every_due_step_fired_or_skipped(eng
     settings = Settings(data_dir=tmp_path / "var")
     run_nightly(engine, PLAN_ID, DOWN_FROM - dt.timedelta(days=1), now=at(FIRST), settings=settings)
     run_nightly(engine, PLAN_ID, LAST, now=at(LAST), settings=settings)  # the outage: one run
-    o, r = Obligation.__table__, Reminder.__table__
+    o, r = Obligation.__table__, recorded_steps()
     with engine.connect() as conn:
         plan = stored_plan(conn, PLAN_ID)
         obligations = conn.execute(select(o.c.id, o.c.due, o.c.period_start)).all()

@@ -22,6 +22,7 @@ from plan_tracker.night import run_nightly
 from plan_tracker.reports.build import build_report
 from plan_tracker.reports.json_data import report_data
 from plan_tracker.services.plans import apply_plan
+from plan_tracker.services.reminders import reminder_rows
 from plan_tracker.services.status import status_rows
 from plan_tracker.services.submissions import Submission, submit
 from plan_tracker.settings import Settings
@@ -121,6 +122,24 @@ def test_a_store_from_the_first_revision_keeps_every_report_and_reminder_at_head
     old.dispose()
 
 
+def _skipped_steps(engine: Engine) -> list[dict[str, Any]]:
+    """A store's skipped steps, with their plan: the rows a store before 0013 kept as reminders."""
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(text(
+            "SELECT o.plan_id, k.obligation_id, k.level, k.position, k.seq, k.scheduled_on, k.fired_on "
+            "FROM skipped_step k JOIN obligation o ON o.id = k.obligation_id ORDER BY k.obligation_id, k.position"))]
+
+
+def _skipped_as_reminders(engine: Engine, skipped: list[dict[str, Any]]) -> None:
+    """Write skipped steps as the code before migration 0013 recorded them: reminder rows."""
+    if not skipped:
+        return
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO reminder (plan_id, obligation_id, level, position, seq, scheduled_on, "
+                          "fired_on, overdue_wd, state, created_at) VALUES (:plan_id, :obligation_id, :level, "
+                          ":position, :seq, :scheduled_on, :fired_on, 3, 'skipped', '2018-10-15 01:00:00')"), skipped)
+
+
 def _empty_store(backend: str, tmp_path: Path, store_factory: Any) -> Engine:
     if backend == "sqlite":
         return make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
@@ -152,6 +171,7 @@ def test_a_store_from_the_previous_head_gets_its_record_dates_and_one_version_in
     old = _empty_store(backend, tmp_path, store_factory)
     upgrade(old, "0005")
     copy_tables(filled.engine, old, tables)
+    _skipped_as_reminders(old, _skipped_steps(filled.engine))
     migrate(old)
     with old.connect() as conn:
         reports = conn.execute(text("SELECT reported_on, received_on FROM status_report")).all()
@@ -162,4 +182,56 @@ def test_a_store_from_the_previous_head_gets_its_record_dates_and_one_version_in
     for day in (dt.date(2018, 10, 9), dt.date(2018, 10, 12), dt.date(2018, 12, 31)):
         assert status_rows(old, PLAN_ID, day) == status_rows(filled.engine, PLAN_ID, day)
         assert report_data(build_report(old, PLAN_ID, day)) == report_data(build_report(filled.engine, PLAN_ID, day))
+    old.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_store_from_the_previous_head_keeps_its_skipped_steps_apart_and_unchanged(
+        backend: str, store_factory: Any, tmp_path: Path) -> None:
+    """Migration 0013: the skipped reminders of a store written before it move to
+    `skipped_step`, and every reader shows the record as it was; the next night does not
+    fire what was skipped; a downgrade puts them back as reminders."""
+    filled = store_factory(backend)  # at head: the nights' record, skipped steps apart
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN_YAML, encoding="utf-8")
+    apply_plan(filled.engine, plan)
+    settings = Settings(data_dir=tmp_path / "var")
+    for day in (dt.date(2018, 9, 28), dt.date(2018, 10, 15)):  # the second, after a gap: steps skipped
+        run_nightly(filled.engine, PLAN_ID, day, now=at(day), settings=settings)
+    skipped = _skipped_steps(filled.engine)
+    assert skipped, "the nights must have skipped steps for this test to mean anything"
+
+    old = _empty_store(backend, tmp_path, store_factory)
+    upgrade(old, "0012")
+    every = MetaData()
+    every.reflect(filled.engine)
+    copy_tables(filled.engine, old, [t.name for t in every.sorted_tables  # parents first
+                                     if t.name not in ("skipped_step", "alembic_version")])
+    _skipped_as_reminders(old, skipped)
+    migrate(old)
+
+    with old.connect() as conn:
+        left = conn.execute(text("SELECT count(*) FROM reminder WHERE state = 'skipped'")).scalar_one()
+        moved = conn.execute(text("SELECT count(*) FROM skipped_step")).scalar_one()
+    assert left == 0 and moved == len(skipped)
+    for day in (dt.date(2018, 9, 28), dt.date(2018, 10, 15)):
+        assert reminder_rows(old, PLAN_ID, day) == reminder_rows(filled.engine, PLAN_ID, day)
+        assert report_data(build_report(old, PLAN_ID, day)) == report_data(build_report(filled.engine, PLAN_ID, day))
+    assert {r.state for r in reminder_rows(old, PLAN_ID)} >= {"skipped", "sent"}
+
+    # The next night is the same on both: nothing skipped fires now.
+    night = dt.date(2018, 10, 16)
+    for engine in (filled.engine, old):
+        run_nightly(engine, PLAN_ID, night, now=at(night), settings=Settings(data_dir=tmp_path / f"var-{id(engine)}"))
+    assert reminder_rows(old, PLAN_ID) == reminder_rows(filled.engine, PLAN_ID)
+
+    upgrade_to = Config()  # and back: the skipped steps are reminder rows again
+    upgrade_to.set_main_option("script_location", str(MIGRATIONS))
+    with old.begin() as connection:
+        upgrade_to.attributes["connection"] = connection
+        command.downgrade(upgrade_to, "0012")
+    with old.connect() as conn:
+        back = conn.execute(text("SELECT count(*) FROM reminder WHERE state = 'skipped'")).scalar_one()
+        tables = set(inspect(conn).get_table_names())
+    assert back == len(skipped) and "skipped_step" not in tables
     old.dispose()

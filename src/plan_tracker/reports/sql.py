@@ -179,11 +179,12 @@ FROM {CELLS_TABLE} c
 GROUP BY c.unit_id
 """
 
-# Reminders a unit received up to the as-of date: raised (any delivery state), not skipped.
+# Reminders a unit received up to the as-of date: raised, in any delivery state (skipped steps
+# are not reminders: they live in `skipped_step`).
 BY_UNIT_LEVEL = f"""
 SELECT i.unit_id, r.level, COUNT(*) AS n
 FROM reminder r JOIN {ITEMS_TABLE} i ON i.id = r.obligation_id
-WHERE r.plan_id = :plan AND r.fired_on <= :as_of AND r.state <> 'skipped'
+WHERE r.plan_id = :plan AND r.fired_on <= :as_of
 GROUP BY i.unit_id, r.level
 """
 
@@ -199,7 +200,7 @@ FILL_DIGEST_DAY = f"INSERT INTO {DIGEST_DAYS_TABLE} (day, period) VALUES (:day, 
 WEEKLY_LEVEL_DAYS = """
 SELECT DISTINCT r.fired_on
 FROM reminder r
-WHERE r.plan_id = :plan AND r.fired_on <= :as_of AND r.state <> 'skipped' AND r.level IN :levels
+WHERE r.plan_id = :plan AND r.fired_on <= :as_of AND r.level IN :levels
 """
 
 WEEKLY_LEVEL_ONCE_PER_PERIOD = f"""
@@ -208,7 +209,7 @@ FROM (
     SELECT DISTINCT i.unit_id, r.level, r.obligation_id, d.period
     FROM reminder r JOIN {ITEMS_TABLE} i ON i.id = r.obligation_id
     JOIN {DIGEST_DAYS_TABLE} d ON d.day = r.fired_on
-    WHERE r.plan_id = :plan AND r.fired_on <= :as_of AND r.state <> 'skipped' AND r.level IN :levels
+    WHERE r.plan_id = :plan AND r.fired_on <= :as_of AND r.level IN :levels
 ) x
 GROUP BY x.unit_id, x.level
 """
@@ -247,17 +248,22 @@ FROM {ITEMS_TABLE}
 GROUP BY light
 """
 
+# An item's escalation record: the reminders it was sent and the steps skipped beside them.
 HISTORY = """
 SELECT obligation_id, level, position, seq, fired_on, state
 FROM reminder
 WHERE obligation_id IN ({ids}) AND fired_on <= :as_of
-ORDER BY obligation_id, fired_on, position, seq
+UNION ALL
+SELECT obligation_id, level, position, seq, fired_on, 'skipped'
+FROM skipped_step
+WHERE obligation_id IN ({ids}) AND fired_on <= :as_of
+ORDER BY 1, 5, 3, 4
 """
 
 # The notice: items still red on the as-of date whose top-level step has fired by then.
 _AT_TOP = f"""
 FROM {ITEMS_TABLE} i JOIN reminder r ON r.obligation_id = i.id
-WHERE i.light = 'red' AND r.level = :top AND r.fired_on <= :as_of AND r.state <> 'skipped'"""
+WHERE i.light = 'red' AND r.level = :top AND r.fired_on <= :as_of"""
 
 NOTICE_UNITS = f"""
 SELECT i.unit_id, COUNT(DISTINCT i.id) AS items {_AT_TOP}

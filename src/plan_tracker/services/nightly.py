@@ -33,6 +33,7 @@ BATCH = 50_000
 _TYPED = (bindparam("as_of", type_=Date()), bindparam("now", type_=UTCDateTime()),
           bindparam("escalation_from", type_=Date()))
 NO_ESCALATION_START = dt.date(1900, 1, 1)  # a plan without `escalation_from`: every step may fire
+NO_LATER_STEP = 10**9  # a one-step ladder: no step a blocked report could pause (working days)
 
 
 def sql(statement: str) -> Any:
@@ -98,16 +99,17 @@ def evaluate(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, 
     leaves either the whole batch evaluated or none of it.
     """
     with engine.connect() as conn:
-        earlier = _reminder_counts(conn, plan_id, as_of)
-    evaluate_batches(engine, plan_id, as_of, now=now, batch=batch, shard=shard, context=context, workers=workers)
-    return evaluation_summary(engine, plan_id, as_of, earlier=earlier)
+        earlier = _reminder_counts(conn, plan_id, as_of, skipped=False)
+    done = evaluate_batches(engine, plan_id, as_of, now=now, batch=batch, shard=shard, context=context,
+                            workers=workers)
+    return evaluation_summary(engine, plan_id, as_of, earlier=earlier, skipped=done.skipped)
 
 
 def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.datetime, batch: int = BATCH,
-                     shard: Shard = WHOLE_PLAN, context: PlanContext | None = None, workers: int = 1) -> int:
+                     shard: Shard = WHOLE_PLAN, context: PlanContext | None = None, workers: int = 1) -> BatchesDone:
     """The evaluation's writes, batch by batch, for the whole plan or one unit shard (shards
     of one night may run at once on several workers: they touch disjoint obligations).
-    Returns the number of units evaluated.
+    Returns the units evaluated and the steps this run recorded skipped.
 
     On PostgreSQL `workers` connections take the batches in turn (`evaluation_workers`):
     batches are disjoint id ranges, each its own transaction, so they may commit in any
@@ -123,9 +125,29 @@ def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.da
         if not parallel or len(ranges) < 2:
             _set_up(conn, work)
             _evaluate_ranges(conn, work, ranges)
-            return len(work.units)
+            return BatchesDone(len(work.units), work.skipped.total)
     _evaluate_concurrently(engine, work, ranges, min(workers, len(ranges)))
-    return len(work.units)
+    return BatchesDone(len(work.units), work.skipped.total)
+
+
+@dataclass(frozen=True)
+class BatchesDone:
+    units: int  # the units evaluated (of the shard, or all the plan's)
+    skipped: int  # the steps this run recorded skipped (a re-run of a night records none again)
+
+
+@dataclass
+class _Tally:
+    """A count the batches of a night add to, from one or several connections. Counted as the
+    rows are written rather than read back: skipped steps have no index by night (a first
+    night writes 185,500 of them), so counting them from the store reads them all."""
+
+    total: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, rows: int) -> None:
+        with self.lock:
+            self.total += rows
 
 
 def batch_ranges(low: int, high: int, batch: int, workers: int = 1) -> list[tuple[int, int]]:
@@ -151,7 +173,9 @@ class _Statements:
     fill: Any
     flips: Any
     save: Any
+    decide_steps: Any
     raise_reminders: Any
+    record_skipped: Any
     add_deliveries: Any
     unreachable: Any
     no_recipient: Any
@@ -171,6 +195,7 @@ class _NightWork:
     postgresql: bool
     statements: _Statements
     stats: TableStats
+    skipped: _Tally = field(default_factory=_Tally)
 
 
 def _night_work(conn: Connection, plan_id: str, as_of: dt.date, *, now: dt.datetime, shard: Shard,
@@ -186,7 +211,9 @@ def _night_work(conn: Connection, plan_id: str, as_of: dt.date, *, now: dt.datet
     someone_unreachable = _someone_unreachable(conn, plan_id, {role for _, role in pairs}, units)
     step_roles, role_params = q.step_roles_sql(pairs)
     ladder, ladder_params = q.ladder_sql([(s.level, s.after, s.repeat_every) for s in plan.ladder()])
-    night.update(ladder_params, escalation_from=plan.plan.escalation_from or NO_ESCALATION_START)
+    later_steps = [s.after for s in plan.ladder()[1:]]  # the steps a blocked item's report pauses
+    night.update(ladder_params, escalation_from=plan.plan.escalation_from or NO_ESCALATION_START,
+                 paused_after=min(later_steps, default=NO_LATER_STEP))
     sharded, postgresql = not shard.whole, conn.dialect.name == "postgresql"
     add_deliveries = sql(q.ADD_DELIVERIES.format(
         step_roles=step_roles, in_shard=q.IN_SHARD if sharded else "",
@@ -196,7 +223,8 @@ def _night_work(conn: Connection, plan_id: str, as_of: dt.date, *, now: dt.datet
     statements = _Statements(  # the batch's statements, built once for every batch of the night
         fill=sql(q.fill_batch_sql(conn.dialect.name, sharded=sharded, history=ctx.reads_history(as_of))),
         flips=sql(q.RECORD_FLIPS), save=sql(q.SAVE_LIGHTS),
-        raise_reminders=sql(q.RAISE_REMINDERS.format(ladder=ladder)), add_deliveries=add_deliveries,
+        decide_steps=sql(q.DECIDE_STEPS.format(ladder=ladder)), raise_reminders=sql(q.RAISE_REMINDERS),
+        record_skipped=sql(q.RECORD_SKIPPED), add_deliveries=add_deliveries,
         unreachable=sql(q.UNREACHABLE.format(step_roles=step_roles, in_shard=q.IN_SHARD if sharded else "")),
         no_recipient=sql(q.NO_RECIPIENT.format(in_shard=q.NO_RECIPIENT_IN_SHARD if sharded else "")),
     )
@@ -266,9 +294,15 @@ def _evaluate_batch(conn: Connection, work: _NightWork, low: int, high: int) -> 
             conn.execute(text("ANALYZE eval_batch"))  # analyzed; the joins below need them
         conn.execute(s.flips, params)
         conn.execute(s.save, params)
+        conn.execute(text(q.CREATE_STEPS))
+        conn.execute(text(q.CLEAR_STEPS))
+        conn.execute(s.decide_steps, params)
         raised = conn.execute(s.raise_reminders, params).rowcount or 0
+        skipped = conn.execute(s.record_skipped, params).rowcount or 0
+        work.skipped.add(skipped)  # a failed batch fails the run: no summary reads the count
         if work.postgresql:  # a first night fills empty tables: later statements plan with the rows
             work.stats.grew(conn, "reminder", raised)
+            work.stats.grew(conn, "skipped_step", skipped)
         if work.pairs:
             queued = conn.execute(s.add_deliveries, {**night, **params, **work.role_params}).rowcount or 0
             if work.postgresql:
@@ -314,13 +348,14 @@ class TableStats:
     added: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # batches on several connections
 
-    TABLES = ("reminder", "delivery")
+    TABLES = ("reminder", "skipped_step", "delivery")
     SHARE, FLOOR = 0.2, 1000
 
     @classmethod
     def read(cls, conn: Connection) -> TableStats:
-        rows = conn.execute(text("SELECT relname, reltuples FROM pg_class WHERE relname IN ('reminder', 'delivery') "
-                                 "AND relkind = 'r' AND relnamespace = to_regnamespace(current_schema())::oid"))
+        rows = conn.execute(text("SELECT relname, reltuples FROM pg_class WHERE relname = ANY(:tables) "
+                                 "AND relkind = 'r' AND relnamespace = to_regnamespace(current_schema())::oid"),
+                            {"tables": list(cls.TABLES)})
         return cls(known={name: max(float(n), 0.0) for name, n in rows})
 
     def grew(self, conn: Connection, table: str, rows: int) -> None:
@@ -338,7 +373,7 @@ def evaluate_shard(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.date
                    worker: str, batch: int = BATCH) -> dict[str, Any]:
     """One worker's share of a split night; records who evaluated which shard in the audit
     log (`nightly.shard_evaluated`), so a night's split can be read back from the store."""
-    units = evaluate_batches(engine, plan_id, as_of, now=now, batch=batch, shard=shard)
+    units = evaluate_batches(engine, plan_id, as_of, now=now, batch=batch, shard=shard).units
     done = {"as_of": as_of.isoformat(), "shard": shard.index, "shards": shard.count, "units": units,
             "worker": worker}
     with engine.begin() as conn:
@@ -363,23 +398,28 @@ def shards_evaluated(engine: Engine, plan_id: str, as_of: dt.date) -> list[dict[
 
 
 def evaluation_summary(engine: Engine, plan_id: str, as_of: dt.date, *,
-                       earlier: dict[str, int] | None = None) -> EvaluationSummary:
+                       earlier: dict[str, int] | None = None, skipped: int | None = None) -> EvaluationSummary:
     """The night's figures for the whole plan (after all its shards have run). With
     `earlier` (the night's reminder counts by state before this evaluation) the reminder
-    figures are what this run raised; the rest is `already_raised`."""
+    figures are what this run raised; the rest is `already_raised`. `skipped`: the steps this
+    run recorded skipped, as its batches counted them; None counts the night's from the store
+    (the shards' flow, once a night: it reads every skipped step of the plan)."""
     summary = EvaluationSummary()
     before = earlier or {}
-    summary.already_raised = sum(n for state, n in before.items() if state != "skipped")
+    summary.already_raised = sum(before.values())
     with engine.connect() as conn:
         summary.lights = _light_counts(conn, plan_id)
         summary.flips = _flip_count(conn, plan_id, as_of)
-        for state, total in _reminder_counts(conn, plan_id, as_of).items():
+        for state, total in _reminder_counts(conn, plan_id, as_of, skipped=skipped is None).items():
             count = total - before.get(state, 0)  # evaluation adds rows, never moves their state
             if state == "skipped":
                 summary.skipped = count
-            elif state == "dead":
+                continue
+            if state == "dead":
                 summary.undeliverable = count
-            summary.raised += count if state != "skipped" else 0
+            summary.raised += count
+    if skipped is not None:
+        summary.skipped = skipped
     return summary
 
 
@@ -404,12 +444,17 @@ def _flip_count(conn: Connection, plan_id: str, as_of: dt.date) -> int:
     ).scalar_one())
 
 
-def _reminder_counts(conn: Connection, plan_id: str, as_of: dt.date) -> dict[str, int]:
+def _reminder_counts(conn: Connection, plan_id: str, as_of: dt.date, *, skipped: bool) -> dict[str, int]:
+    """The night's reminders by their delivery state, and with `skipped` its skipped steps."""
     t = Reminder.__table__  # type: ignore[attr-defined]
     rows = conn.execute(
         select(t.c.state, func.count()).where(t.c.plan_id == plan_id, t.c.fired_on == as_of).group_by(t.c.state)
     )
-    return {str(state): int(n) for state, n in rows}
+    counts = {str(state): int(n) for state, n in rows}
+    if skipped:
+        steps = int(conn.execute(sql(q.SKIPPED_ON_NIGHT), {"plan": plan_id, "as_of": as_of}).scalar_one())
+        counts.update({"skipped": steps} if steps else {})
+    return counts
 
 
 def snapshot(engine: Engine, plan_id: str, as_of: dt.date) -> int:

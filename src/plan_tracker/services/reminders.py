@@ -11,7 +11,8 @@ from sqlalchemy import Connection, Engine, and_, select
 from plan_tracker.services.context import plan_context
 from plan_tracker.store.evaluation_sql import as_of_statement
 from plan_tracker.store.models import Obligation
-from plan_tracker.store.outbox_models import Delivery, Recipient, Reminder
+from plan_tracker.store.outbox_models import Delivery, Recipient
+from plan_tracker.store.recorded_steps import recorded_steps
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,10 @@ class ReminderRow:
 
 
 def reminder_rows(engine: Engine, plan_id: str, as_of: dt.date | None = None) -> list[ReminderRow]:
-    """Reminders raised on or before `as_of` (all when None), oldest first, each under the
-    task and unit ids its obligation had on `as_of` (a later rename does not rename the past)."""
-    r, o = Reminder.__table__, Obligation.__table__  # type: ignore[attr-defined]
+    """Reminders raised on or before `as_of` (all when None) and the steps skipped beside
+    them, oldest first, each under the task and unit ids its obligation had on `as_of` (a
+    later rename does not rename the past)."""
+    r, o = recorded_steps(), Obligation.__table__  # type: ignore[attr-defined]
     d, rc = Delivery.__table__, Recipient.__table__  # type: ignore[attr-defined]
     with engine.connect() as conn:
         ctx = plan_context(conn, plan_id, as_of)

@@ -163,14 +163,30 @@ def status_rows_sql(*, history: bool, listed: bool = False) -> str:
     order); `listed`: only those of :ids (see `evaluated_cte`)."""
     return evaluated_cte(full=True, history=history, listed=listed) + _STATUS_SELECT
 
+# A blocked item's escalation is paused beyond the first step (`domain.escalation.escalation_paused`):
+# its latest report on :as_of says blocked and no coordinator resume is dated from that
+# report's date to :as_of. Looked up once per open item when its batch is filled.
+_PAUSED = """(COALESCE((SELECT r.status FROM status_report r
+                  WHERE r.obligation_id = e.id AND r.reported_on <= :as_of AND r.received_on <= :as_of
+                  ORDER BY r.reported_on DESC, r.id DESC LIMIT 1), '') = 'blocked'
+       AND NOT EXISTS (SELECT 1 FROM escalation_resume x
+                       WHERE x.obligation_id = e.id AND x.resumed_on <= :as_of
+                         AND x.resumed_on >= (SELECT MAX(r.reported_on) FROM status_report r
+                                              WHERE r.obligation_id = e.id AND r.reported_on <= :as_of
+                                                AND r.received_on <= :as_of)))"""
+
 # The batch's evaluation is computed once into a temporary table (per connection), then the
-# flips, the saved lights and the reminders all read it.
+# flips, the saved lights and the reminders all read it. `paused` (1: a blocked open item's
+# escalation waits, see _PAUSED) is looked up once per open item here, not once for each of
+# its ladder's steps by the reminders' candidates (four to six lookups of its reports), and
+# only once a step past the first can be due (:paused_after, the least `after` of those).
 CREATE_BATCH = """
 CREATE TEMPORARY TABLE IF NOT EXISTS eval_batch (
     id BIGINT PRIMARY KEY,
     due_ord INTEGER NOT NULL,
     light VARCHAR(12) NOT NULL,
-    overdue_wd INTEGER NOT NULL
+    overdue_wd INTEGER NOT NULL,
+    paused INTEGER NOT NULL
 )"""
 
 CLEAR_BATCH = "DELETE FROM eval_batch"
@@ -178,9 +194,12 @@ CLEAR_BATCH = "DELETE FROM eval_batch"
 # Only rows that matter tonight enter the batch table: open items (they may escalate) and
 # items whose light or lateness changed (to be saved and flipped). Settled done or pending
 # rows (most of a store) are evaluated and dropped here.
-_FILL = """
-INSERT INTO eval_batch (id, due_ord, light, overdue_wd)
-SELECT e.id, e.due_ord, e.light, e.overdue_wd FROM evaluated e
+_FILL = f"""
+INSERT INTO eval_batch (id, due_ord, light, overdue_wd, paused)
+SELECT e.id, e.due_ord, e.light, e.overdue_wd,
+       CASE WHEN e.light IN ('green', 'yellow', 'red') AND :ord_d >= e.due_ord + :paused_after AND {_PAUSED}
+            THEN 1 ELSE 0 END
+FROM evaluated e
 WHERE e.light IN ('green', 'yellow', 'red') OR e.stored_light IS NULL
    OR e.stored_light <> e.light OR e.stored_overdue_wd <> e.overdue_wd
 """
@@ -208,53 +227,85 @@ WHERE obligation.id = e.id AND (obligation.light IS NULL OR obligation.light <> 
                                 OR obligation.overdue_wd <> e.overdue_wd)
 """
 
-# A blocked item's escalation is paused beyond the first step (`domain.escalation.escalation_paused`):
-# its latest report on :as_of says blocked and no coordinator resume is dated from that
-# report's date to :as_of. Looked up only for candidate rows past the first step.
-_PAUSED = """(COALESCE((SELECT r.status FROM status_report r
-                  WHERE r.obligation_id = e.id AND r.reported_on <= :as_of AND r.received_on <= :as_of
-                  ORDER BY r.reported_on DESC, r.id DESC LIMIT 1), '') = 'blocked'
-       AND NOT EXISTS (SELECT 1 FROM escalation_resume x
-                       WHERE x.obligation_id = e.id AND x.resumed_on <= :as_of
-                         AND x.resumed_on >= (SELECT MAX(r.reported_on) FROM status_report r
-                                              WHERE r.obligation_id = e.id AND r.reported_on <= :as_of
-                                                AND r.received_on <= :as_of)))"""
-
 # Escalation, mirroring `domain.escalation.firings_on`: candidates are each step's first
 # occurrence and the latest due repeat; the highest not yet recorded fires, the rest skip.
-RAISE_REMINDERS = f"""
+# The batch's steps are decided once, into a temporary table, and then written where each
+# kind lives: fired steps are reminders (the outbox), skipped ones `skipped_step` rows.
+# Computing the candidates is most of the work (4.4 of a province's first-night 19.9 billion
+# instructions on SQLite): two statements that each computed them would spend more than
+# the narrow table saves.
+CREATE_STEPS = """
+CREATE TEMPORARY TABLE IF NOT EXISTS eval_step (
+    obligation_id BIGINT NOT NULL,
+    level VARCHAR(64) NOT NULL,
+    position INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    scheduled_on DATE NOT NULL,
+    overdue_wd INTEGER NOT NULL,
+    fires INTEGER NOT NULL
+)"""
+
+CLEAR_STEPS = "DELETE FROM eval_step"
+
+DECIDE_STEPS = """
 WITH candidate AS (
     SELECT e.id AS obligation_id, s.level, s.position, 0 AS seq,
            e.due_ord + s.after AS sched_ord, e.overdue_wd
-    FROM eval_batch e JOIN ({{ladder}}) s ON 1 = 1
+    FROM eval_batch e JOIN ({ladder}) s ON 1 = 1
     WHERE e.light IN ('green', 'yellow', 'red') AND :ord_d >= e.due_ord + s.after
-      AND (s.position = 0 OR NOT {_PAUSED})
+      AND (s.position = 0 OR e.paused = 0)
     UNION ALL
     SELECT e.id, s.level, s.position,
            (:ord_d - (e.due_ord + s.after)) / s.repeat_every,
            e.due_ord + s.after + ((:ord_d - (e.due_ord + s.after)) / s.repeat_every) * s.repeat_every,
            e.overdue_wd
-    FROM eval_batch e JOIN ({{ladder}}) s ON 1 = 1
+    FROM eval_batch e JOIN ({ladder}) s ON 1 = 1
     WHERE e.light IN ('green', 'yellow', 'red') AND s.repeat_every IS NOT NULL
       AND :ord_d - (e.due_ord + s.after) >= s.repeat_every
-      AND (s.position = 0 OR NOT {_PAUSED})
+      AND (s.position = 0 OR e.paused = 0)
 ),
 fresh AS (
     SELECT c.obligation_id, c.level, c.position, c.seq, c.sched_ord, c.overdue_wd,
            ROW_NUMBER() OVER (PARTITION BY c.obligation_id
                               ORDER BY c.position DESC, c.seq DESC) AS rk
     FROM candidate c
-    LEFT JOIN reminder r ON r.obligation_id = c.obligation_id AND r.level = c.level AND r.seq = c.seq
-    WHERE r.id IS NULL
+    -- skipped steps first: most steps an open item has on record were skipped (a first night
+    -- fires one step per item and skips the rest), and a step found there is not looked up again
+    WHERE NOT EXISTS (SELECT 1 FROM skipped_step k
+                      WHERE k.obligation_id = c.obligation_id AND k.level = c.level AND k.seq = c.seq)
+      AND NOT EXISTS (SELECT 1 FROM reminder r
+                      WHERE r.obligation_id = c.obligation_id AND r.level = c.level AND r.seq = c.seq)
 )
-INSERT INTO reminder (plan_id, obligation_id, level, position, seq, scheduled_on, fired_on,
-                      overdue_wd, state, created_at)
-SELECT :plan, f.obligation_id, f.level, f.position, f.seq, cd.day, :as_of, f.overdue_wd,
-       CASE WHEN f.rk = 1 AND cd.day >= :escalation_from THEN 'pending' ELSE 'skipped' END, :now
+INSERT INTO eval_step (obligation_id, level, position, seq, scheduled_on, overdue_wd, fires)
+SELECT f.obligation_id, f.level, f.position, f.seq, cd.day, f.overdue_wd,
+       CASE WHEN f.rk = 1 AND cd.day >= :escalation_from THEN 1 ELSE 0 END
 FROM fresh f
 JOIN calendar_day cd ON cd.calendar_key = :cal AND cd.wd_ordinal = f.sched_ord AND cd.is_working
-WHERE 1 = 1
+"""
+
+RAISE_REMINDERS = """
+INSERT INTO reminder (plan_id, obligation_id, level, position, seq, scheduled_on, fired_on,
+                      overdue_wd, state, created_at)
+SELECT :plan, s.obligation_id, s.level, s.position, s.seq, s.scheduled_on, :as_of, s.overdue_wd, 'pending', :now
+FROM eval_step s
+WHERE s.fires = 1
 ON CONFLICT (obligation_id, level, seq) DO NOTHING
+"""
+
+RECORD_SKIPPED = """
+INSERT INTO skipped_step (obligation_id, level, seq, position, scheduled_on, fired_on)
+SELECT s.obligation_id, s.level, s.seq, s.position, s.scheduled_on, :as_of
+FROM eval_step s
+WHERE s.fires = 0
+ON CONFLICT (obligation_id, level, seq) DO NOTHING
+"""
+
+# The steps a night recorded skipped for a plan (the night's summary). Skipped steps carry no
+# plan and no index by night: the obligation says whose they are, and a count per night is
+# not worth an index written for each of a first night's 185,500 rows.
+SKIPPED_ON_NIGHT = """
+SELECT COUNT(*) FROM skipped_step k JOIN obligation o ON o.id = k.obligation_id
+WHERE o.plan_id = :plan AND k.fired_on = :as_of
 """
 
 # Who each newly raised reminder goes to: `step_roles` is a small inline table of the

@@ -50,9 +50,30 @@ class Reminder(SQLModel, table=True):
     scheduled_on: dt.date
     fired_on: dt.date  # the as-of date of the run that raised it
     overdue_wd: int = 0
-    state: str = Field(max_length=10)  # pending | sent | failed | dead | skipped
+    state: str = Field(max_length=10)  # pending | sent | failed | dead (skipped steps: `SkippedStep`)
     note: str | None = None
     created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class SkippedStep(SQLModel, table=True):
+    """A ladder step recorded as skipped for an obligation: due on a night when a higher step
+    fired instead, or before the plan's escalation began. It is for the audit trail, never a
+    message, so it holds only what a reader sees (`reminders` shows it with state `skipped`)
+    and what keeps it from firing later (the step's key). Kept apart from `reminder` since
+    migration 0013: a province's first night records 185,500 of them, and as reminder rows
+    (id, plan, state, clock, two indexes) they were a quarter of SQLite's evaluation.
+    `WITHOUT ROWID` on SQLite: the key is the table (one B-tree, no second index). No foreign
+    key: only the evaluation writes it, from the obligations it evaluates, in one transaction,
+    and obligations are never deleted (migration 0013 says what the check cost)."""
+
+    __tablename__ = "skipped_step"
+    __table_args__ = {"sqlite_with_rowid": False}
+    obligation_id: int = Field(primary_key=True)  # obligation.id
+    level: str = Field(primary_key=True, max_length=64)
+    seq: int = Field(primary_key=True)  # as `Reminder.seq`
+    position: int  # the step's rank in the ladder of the version in force that night
+    scheduled_on: dt.date
+    fired_on: dt.date  # the as-of date of the run that recorded it
 
 
 class DeliveryMessage(SQLModel, table=True):
