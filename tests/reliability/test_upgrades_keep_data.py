@@ -36,12 +36,13 @@ REV2_TABLES = ["channel_state", "daily_figure", "nightly_run", "recipient", "rol
                "delivery"]
 
 
-def upgrade(engine: Engine, revision: str) -> None:
+def upgrade(engine: Engine, revision: str, *, to: Any = command.upgrade) -> None:
+    """Migrate the store to `revision` (down, with `to=command.downgrade`)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        to(config, revision)
 
 
 def copy_tables(source: Engine, target: Engine, tables: list[str]) -> None:
@@ -225,11 +226,7 @@ def test_a_store_from_the_previous_head_keeps_its_skipped_steps_apart_and_unchan
         run_nightly(engine, PLAN_ID, night, now=at(night), settings=Settings(data_dir=tmp_path / f"var-{id(engine)}"))
     assert reminder_rows(old, PLAN_ID) == reminder_rows(filled.engine, PLAN_ID)
 
-    upgrade_to = Config()  # and back: the skipped steps are reminder rows again
-    upgrade_to.set_main_option("script_location", str(MIGRATIONS))
-    with old.begin() as connection:
-        upgrade_to.attributes["connection"] = connection
-        command.downgrade(upgrade_to, "0012")
+    upgrade(old, "0012", to=command.downgrade)  # and back: the skipped steps are reminder rows again
     with old.connect() as conn:
         back = conn.execute(text("SELECT count(*) FROM reminder WHERE state = 'skipped'")).scalar_one()
         tables = set(inspect(conn).get_table_names())

@@ -48,6 +48,7 @@ from plan_tracker.services.message_model import latest_words
 from plan_tracker.services.messages import UnitWords, clean_note, level_wording
 from plan_tracker.services.status import id_bounds
 from plan_tracker.store.models import ObligationTerm, TaskRow, UnitRow
+from plan_tracker.store.recorded_steps import recorded_steps
 
 OVERDUE_LIMIT = 200
 NOTICE_LIMIT = 1000
@@ -408,9 +409,10 @@ def _overdue(conn: Connection, params: dict[str, Any], names: dict[str, dict[str
     history: dict[int, list[ReminderEntry]] = defaultdict(list)
     ids = [int(r.id) for r in rows]
     words = latest_words(conn, ids, params["as_of"])
-    placeholders = ", ".join(f":id{i}" for i in range(len(ids)))
-    for h in conn.execute(_sql(q.HISTORY.format(ids=placeholders)),
-                          {"as_of": params["as_of"], **{f"id{i}": v for i, v in enumerate(ids)}}):
+    steps = recorded_steps()  # the reminders it was sent and the steps skipped beside them
+    for h in conn.execute(select(steps.c.obligation_id, steps.c.level, steps.c.seq, steps.c.fired_on, steps.c.state)
+                          .where(steps.c.obligation_id.in_(ids), steps.c.fired_on <= params["as_of"])
+                          .order_by(steps.c.obligation_id, steps.c.fired_on, steps.c.position, steps.c.seq)):
         history[int(h.obligation_id)].append(
             ReminderEntry(h.level, level_wording(plan, h.level), _date(h.fired_on), h.state, int(h.seq)))
     first_plan_due = _first_plan_due(conn, ids)

@@ -248,18 +248,6 @@ FROM {ITEMS_TABLE}
 GROUP BY light
 """
 
-# An item's escalation record: the reminders it was sent and the steps skipped beside them.
-HISTORY = """
-SELECT obligation_id, level, position, seq, fired_on, state
-FROM reminder
-WHERE obligation_id IN ({ids}) AND fired_on <= :as_of
-UNION ALL
-SELECT obligation_id, level, position, seq, fired_on, 'skipped'
-FROM skipped_step
-WHERE obligation_id IN ({ids}) AND fired_on <= :as_of
-ORDER BY 1, 5, 3, 4
-"""
-
 # The notice: items still red on the as-of date whose top-level step has fired by then.
 _AT_TOP = f"""
 FROM {ITEMS_TABLE} i JOIN reminder r ON r.obligation_id = i.id

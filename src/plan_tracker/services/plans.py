@@ -405,16 +405,16 @@ def _effective_date(conn: Connection, plan: Plan, first: bool, effective: dt.dat
 
 def _history_counts(conn: Connection, plan_id: str, renames: Renames) -> dict[str, dict[str, int]]:
     """Reports and reminders that a rename carries to the new id (for the dry-run)."""
-    from plan_tracker.store.outbox_models import Reminder, SkippedStep
+    from plan_tracker.store.recorded_steps import recorded_steps
 
-    o, rem, skip = OBLIGATION, Reminder.__table__, SkippedStep.__table__  # type: ignore[attr-defined]
+    o, steps = OBLIGATION, recorded_steps()  # the record whole: skipped steps carry over too
     counts: dict[str, dict[str, int]] = {}
     for kind, column, mapping in (("task", o.c.task_id, renames.tasks), ("unit", o.c.unit_id, renames.units)):
         for old, new in mapping.items():
             ids = select(o.c.id).where(o.c.plan_id == plan_id, column == old).scalar_subquery()
             reports = conn.execute(select(func.count()).where(REPORTS.c.obligation_id.in_(ids))).scalar_one()
-            reminders = sum(conn.execute(select(func.count()).where(t.c.obligation_id.in_(ids))).scalar_one()
-                            for t in (rem, skip))  # the record whole: skipped steps carry over too
+            reminders = conn.execute(select(func.count()).select_from(steps)
+                                     .where(steps.c.obligation_id.in_(ids))).scalar_one()
             counts[f"{kind} {old} → {new}"] = {"reports": int(reports), "reminders": int(reminders)}
     return counts
 
