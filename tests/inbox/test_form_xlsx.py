@@ -178,3 +178,23 @@ def test_xlsxwriter_writes_the_forms_own_parts_as_its_own_workbook_would() -> No
             assert ours.read(part) == theirs.read(part), part
     assert {info.date_time for info in ours.infolist()} == {(1980, 1, 1, 0, 0, 0)}
     assert {info.external_attr for info in ours.infolist()} == {info.external_attr for info in theirs.infolist()}
+
+
+@pytest.mark.parametrize("formula", ["DATE(2018,1,1)", "=XLOOKUP(A1,B:B,C:C)", "{=SUM(A1:A3)}", "ACOT(1)+_xlfn.X(2)",
+                                     "ACOT(1)"])
+def test_a_kept_formula_is_what_xlsxwriter_prepares(formula: str) -> None:
+    """`_FormSheet` keeps each prepared formula: asked again, with the cache cold or warm and
+    for each combination of the flags in turn, it gives what XlsxWriter's own worksheet gives."""
+    from xlsxwriter.worksheet import Worksheet
+
+    def prepared(sheet: Any, future: bool, expand: bool) -> str:
+        sheet.use_future_functions = future
+        return str(sheet._prepare_formula(formula, expand))
+
+    flags = [(False, False), (False, True), (True, False), (True, True)]
+    theirs = {flag: prepared(Worksheet(), *flag) for flag in flags}
+    form_xlsx._FormSheet._prepared.clear()
+    for _ in range(2):  # cold, then kept
+        assert {flag: prepared(form_xlsx._FormSheet(), *flag) for flag in flags} == theirs
+    if formula == "ACOT(1)":  # a future function: the flags decide, so a kept answer must not cross them
+        assert theirs[(False, False)] == "ACOT(1)" != theirs[(False, True)] == "_xlfn.ACOT(1)"

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 import xlsxwriter
 from xlsxwriter.format import Format
@@ -165,7 +165,7 @@ class _Parts:
 
     def sheet(self, name: str, index: int) -> Worksheet:
         """A new sheet, as `Workbook.add_worksheet` would make it the `index`th (from 0)."""
-        sheet = Worksheet()
+        sheet = _FormSheet()
         sheet._initialize({**self._settings, "name": name, "index": index, "str_table": self._strings})
         return sheet
 
@@ -182,6 +182,29 @@ class _Parts:
         part = TextStrings()
         part.string_table = self._strings
         return self.xml(part)
+
+
+class _FormSheet(Worksheet):
+    """A form's sheet, its formulas prepared once a process.
+
+    XlsxWriter prepares every formula of a data validation (a form's date rule,
+    `DATE(2018,1,1)`) with some 300 regular-expression substitutions, one per newer Excel
+    function it might name: a sixth of a form's time, for the same one or two formulas in
+    every form of a plan. The result depends only on the formula and whether future functions
+    are expanded, so it is kept (`_prepare_formula` is private API, like `_Parts`';
+    tests/inbox/test_form_xlsx.py holds the kept result to XlsxWriter's own)."""
+
+    _prepared: ClassVar[dict[tuple[str, bool], str]] = {}
+    _KEEP = 256  # distinct formulas kept: a plan's forms use one or two
+
+    def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
+        key = (formula, expand_future_functions or self.use_future_functions)
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            prepared = str(super()._prepare_formula(formula, expand_future_functions))
+            if len(self._prepared) < self._KEEP:
+                self._prepared[key] = prepared
+        return prepared
 
 
 # -- the parts every form of a day shares -------------------------------------------------------
