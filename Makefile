@@ -13,6 +13,9 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --upgrade pip==24.3.1
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	# an editable install compiles nothing: bytecode as a wheel's install writes it (a machine with
+	# PYTHONDONTWRITEBYTECODE=1 would otherwise compile the package in every process)
+	$(BIN)/python -m compileall -q src
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -48,6 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from bench.bytecode import compile_package
 from bench.province import FIRST_NIGHT, NOW, UNITS, write_province_plan
 
 PLAN = "province-2018"
@@ -343,6 +344,7 @@ def main() -> None:
     parser.add_argument("--only", default="file,limit,forms,form_cost,smtp,fsync,channels",
                         help="which measurements, comma-separated")
     args = parser.parse_args()
+    compile_package()  # as an installed wheel has it (bench.bytecode)
     wanted = set(args.only.split(","))
     folder = Path(tempfile.mkdtemp(prefix="bench-delivery-"))
     try:

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from bench.bytecode import compile_package
 from bench.synthetic import LADDER
 
 UNITS, TASKS = 500, 17
@@ -66,6 +67,7 @@ def first_night(url: str) -> dict[str, Any]:
     from plan_tracker.services.plans import apply_plan
     from plan_tracker.store.db import make_engine, migrate
 
+    compile_package()  # the night's processes import it as an installed wheel would (bench.bytecode)
     folder = Path(tempfile.mkdtemp(prefix="bench-province-"))
     try:
         plan_file = write_province_plan(folder / "plan")
