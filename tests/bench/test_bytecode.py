@@ -5,8 +5,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import plan_tracker
 from bench.bytecode import compile_package
+
+import plan_tracker
 
 
 def test_the_package_is_compiled_before_a_bench_times_it() -> None:
