@@ -283,21 +283,58 @@ def report_list(conn: Connection, plan_id: str, *, awaiting_review: bool = False
                r.c.actor, REVIEWS.c.decision, REVIEWS.c.reason, ~_newer_report())
         .join(o, o.c.id == r.c.obligation_id)
         .outerjoin(REVIEWS, REVIEWS.c.report_id == r.c.id)
-        .where(o.c.plan_id == plan_id, o.c.active)
     )
-    if unit_id is not None:
-        query = query.where(o.c.unit_id == unit_id)
-    if obligation_id is not None:
-        query = query.where(r.c.obligation_id == obligation_id)
-    if awaiting_review:
-        query = query.where(r.c.status == "done", REVIEWS.c.id.is_(None), ~_newer_report()).order_by(r.c.received_at, r.c.id)
+    if awaiting_review and unit_id is None and obligation_id is None and _large_plan(conn, plan_id):
+        page = _review_queue(plan_id).limit(limit).offset(offset).correlate(None)
+        query = query.where(r.c.id.in_(page.scalar_subquery())).order_by(r.c.received_at, r.c.id)
     else:
-        query = query.order_by(r.c.reported_on.desc(), r.c.id.desc())
+        query = query.where(o.c.plan_id == plan_id, o.c.active)
+        if unit_id is not None:
+            query = query.where(o.c.unit_id == unit_id)
+        if obligation_id is not None:
+            query = query.where(r.c.obligation_id == obligation_id)
+        if awaiting_review:
+            query = query.where(r.c.status == "done", REVIEWS.c.id.is_(None), ~_newer_report())
+            query = query.order_by(r.c.received_at, r.c.id)
+        else:
+            query = query.order_by(r.c.reported_on.desc(), r.c.id.desc())
+        query = query.limit(limit).offset(offset)
     return [
         ReportView(int(row[0]), int(row[1]), row[2], row[3], row[4], row[5], row[6], row[7], row[8],
                    dict(row[9] or {}), _date(row[10]), row[11], row[12], row[13], row[14], row[15], bool(row[16]))
-        for row in conn.execute(query.limit(limit).offset(offset))
+        for row in conn.execute(query)
     ]
+
+
+# From this many active obligations, a plan's review queue is read from the done reports in
+# order of arrival (`_review_queue`), not from its obligations.
+LARGE_PLAN = 20_000
+
+
+def _large_plan(conn: Connection, plan_id: str) -> bool:
+    """Whether the plan has at least LARGE_PLAN active obligations (counting no further)."""
+    o = OBLIGATIONS
+    some = select(o.c.id).where(o.c.plan_id == plan_id, o.c.active).limit(LARGE_PLAN).subquery()
+    return int(conn.execute(select(func.count()).select_from(some)).scalar_one()) >= LARGE_PLAN
+
+
+def _review_queue(plan_id: str) -> Select[tuple[int]]:
+    """The ids of a large plan's review queue, oldest first: done reports that are their
+    obligation's latest and have no review, of an active obligation of the plan.
+
+    Read from `ix_report_done_received` (done reports by arrival), stopping once the page is
+    full: the plan is a condition on each report, not where the query starts. From the
+    plan's obligations (where SQLite's planner, without statistics, starts: it takes
+    `plan_id` for selective), the query read every report of the plan and sorted every match
+    to keep one page: 1.1-2.3 s at 1M obligations, 5-9 ms this way (BENCHMARKS.md, eleventh
+    pass). A small plan, a unit's queue and an obligation's are still read from their
+    obligations: few reports, and a walk of the store's done reports would pass every other
+    plan's."""
+    r, o = REPORTS, OBLIGATIONS
+    return (select(r.c.id)
+            .where(r.c.status == "done", exists().where(o.c.id == r.c.obligation_id, o.c.plan_id == plan_id, o.c.active),
+                   ~exists().where(REVIEWS.c.report_id == r.c.id), ~_newer_report())
+            .order_by(r.c.received_at, r.c.id))
 
 
 # -- extensions and supporting input ---------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -144,7 +144,12 @@ class ObligationTerm(SQLModel, table=True):
 
 class StatusReport(SQLModel, table=True):
     __tablename__ = "status_report"
-    __table_args__ = (Index("ix_report_obligation", "obligation_id", "reported_on", "id"),)
+    __table_args__ = (
+        Index("ix_report_obligation", "obligation_id", "reported_on", "id"),
+        # the coordinator's review queue walks done reports oldest first (services.portal.report_list)
+        Index("ix_report_done_received", "received_at", "id", sqlite_where=text("status = 'done'"),
+              postgresql_where=text("status = 'done'")),
+    )
     id: int | None = Field(default=None, primary_key=True)
     obligation_id: int = Field(foreign_key="obligation.id")
     status: str = Field(max_length=16)
