@@ -149,6 +149,9 @@ class StatusReport(SQLModel, table=True):
         # the coordinator's review queue walks done reports oldest first (services.portal.report_list)
         Index("ix_report_done_received", "received_at", "id", sqlite_where=text("status = 'done'"),
               postgresql_where=text("status = 'done'")),
+        # the items paused by a blocked report, oldest first (services.blocked.blocked_items)
+        Index("ix_report_blocked", "reported_on", "obligation_id", sqlite_where=text("status = 'blocked'"),
+              postgresql_where=text("status = 'blocked'")),
     )
     id: int | None = Field(default=None, primary_key=True)
     obligation_id: int = Field(foreign_key="obligation.id")

@@ -1,9 +1,12 @@
-"""The coordinator's review queue (`portal.report_list(awaiting_review=True)`): done reports
-that are their obligation's latest and have no review, of the plan's active obligations,
-oldest first, a page at a time. A large plan's queue is read from the done reports by
-arrival, a small plan's (and a unit's, an obligation's) from the obligations: both ways must
-give the queue this module computes from the rows, on both backends, with another plan's
-reports in the same store."""
+"""The coordinator's two queues, each held to what this module computes from the rows, on both
+backends, with another plan's reports in the same store:
+
+- the review queue (`portal.report_list(awaiting_review=True)`): done reports that are their
+  obligation's latest and have no review, of the plan's active obligations, oldest first, a
+  page at a time. A large plan's queue is read from the done reports by arrival, a small
+  plan's (and a unit's, an obligation's) from the obligations: both ways are checked;
+- the paused items (`blocked.blocked_items`): the latest report dated and received by the
+  day says blocked, and no resume on or after it and by the day."""
 
 from __future__ import annotations
 
@@ -16,9 +19,10 @@ import pytest
 from sqlalchemy import Engine, insert, select, update
 
 from plan_tracker.services import portal
+from plan_tracker.services.blocked import blocked_items
 from plan_tracker.services.plans import apply_plan
 from plan_tracker.store.models import Obligation, StatusReport
-from plan_tracker.store.portal_models import ReportReview
+from plan_tracker.store.portal_models import EscalationResume, ReportReview
 
 PLAN, OTHER = "jingzhou-2018", "other-2018"
 STATUSES = ["done", "done", "in_progress", "not_started", "blocked"]
@@ -47,8 +51,9 @@ def _fill(engine: Engine, seed: int) -> None:
                 for _ in range(rng.randint(1, 4)):
                     day = dt.date(2018, rng.randint(1, 12), rng.randint(1, 28))
                     arrived = dt.datetime(2018, 12, 1, rng.randint(0, 5), tzinfo=dt.UTC)  # few distinct: ties on id
+                    received = day + dt.timedelta(days=rng.choice([0, 0, 3, 30]))  # some arrive days or weeks later
                     reports.append({"obligation_id": oid, "status": rng.choice(STATUSES), "indicator_values": {},
-                                    "reported_on": day, "received_on": day, "received_at": arrived,
+                                    "reported_on": day, "received_on": received, "received_at": arrived,
                                     "source": "web", "actor": "test"})
         rng.shuffle(reports)
         conn.execute(insert(StatusReport.__table__), reports)  # type: ignore[attr-defined]
@@ -59,6 +64,11 @@ def _fill(engine: Engine, seed: int) -> None:
                     "decided_by": "test", "decided_on": dt.date(2018, 12, 2)}
                    for rid, oid, plan in done if rng.random() < 0.3]
         conn.execute(insert(ReportReview.__table__), reviews)  # type: ignore[attr-defined]
+        blocked = conn.execute(select(r.c.obligation_id, r.c.reported_on, o.c.plan_id).join(o, o.c.id == r.c.obligation_id)
+                               .where(r.c.status == "blocked")).all()
+        resumes = [{"plan_id": plan, "obligation_id": oid, "resumed_on": day + dt.timedelta(days=rng.choice([-5, 0, 10])),
+                    "decided_by": "test"} for oid, day, plan in blocked if rng.random() < 0.4]
+        conn.execute(insert(EscalationResume.__table__), resumes)  # type: ignore[attr-defined]
         inactive = [oid for oid, _ in rows if rng.random() < 0.1]
         conn.execute(update(o).where(o.c.id.in_(inactive)).values(active=False))
 
@@ -117,3 +127,44 @@ def test_the_review_queue_is_the_latest_unreviewed_done_reports_oldest_first(
                            .where(StatusReport.__table__.c.id == first)).scalar_one()  # type: ignore[attr-defined]
     assert _queue(engine, PLAN, obligation_id=oid) == [first]
     assert _queue(engine, "no-such-plan") == []
+
+
+def _paused(engine: Engine, plan_id: str, day: dt.date, active_only: bool) -> list[int]:
+    """The paused items' obligation ids on `day`, oldest blocked report first, from the rows."""
+    o, r = Obligation.__table__, StatusReport.__table__  # type: ignore[attr-defined]
+    rs = EscalationResume.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        obligations = {row.id: row for row in conn.execute(select(o.c.id, o.c.plan_id, o.c.active))}
+        reports = conn.execute(select(r.c.id, r.c.obligation_id, r.c.status, r.c.reported_on, r.c.received_on)).all()
+        resumes = conn.execute(select(rs.c.obligation_id, rs.c.resumed_on)).all()
+    latest: dict[int, Any] = {}
+    for row in reports:
+        if row.reported_on <= day and row.received_on <= day and (
+                row.obligation_id not in latest
+                or (row.reported_on, row.id) > (latest[row.obligation_id].reported_on, latest[row.obligation_id].id)):
+            latest[row.obligation_id] = row
+    found = [row for oid, row in latest.items()
+             if row.status == "blocked" and obligations[oid].plan_id == plan_id
+             and (obligations[oid].active or not active_only)
+             and not any(oid == resumed and row.reported_on <= on <= day for resumed, on in resumes)]
+    return [row.obligation_id for row in sorted(found, key=lambda row: (row.reported_on, row.obligation_id))]
+
+
+def test_the_paused_items_are_those_whose_latest_report_is_blocked_and_not_resumed(
+        engine: Engine, founding_plan: Path, tmp_path: Path) -> None:
+    apply_plan(engine, founding_plan, actor="test", source="test")
+    apply_plan(engine, _other_plan(founding_plan, tmp_path), actor="test", source="test")
+    _fill(engine, seed=23)
+    checked = 0
+    for day in (dt.date(2018, 3, 1), dt.date(2018, 7, 15), dt.date(2018, 12, 31)):
+        for active_only in (True, False):
+            for plan_id in (PLAN, OTHER):
+                expected = _paused(engine, plan_id, day, active_only)
+                with engine.connect() as conn:
+                    assert [b.obligation_id for b in blocked_items(conn, plan_id, day, active_only=active_only)] == expected
+                    assert [b.obligation_id for b in blocked_items(conn, plan_id, day, limit=3,
+                                                                   active_only=active_only)] == expected[:3]
+                checked += len(expected)
+    assert checked > 50  # the store has paused items to find
+    with engine.connect() as conn:
+        assert blocked_items(conn, "no-such-plan", dt.date(2018, 12, 31)) == []
