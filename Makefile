@@ -45,7 +45,7 @@ typecheck: $(STAMP)
 TEST_WORKERS ?= 4
 
 test: $(STAMP) system-deps lint typecheck
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # 1k-100k obligations on both backends, the founding plan's night and the API load (minutes). Results
 # merge into var/bench/results.json with those of bench-full (1M, both backends: heavy).

@@ -28,6 +28,28 @@ from sqlalchemy.engine import make_url
 from plan_tracker.store.db import make_engine, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files that take minutes start first, in the order collected: the slow ones (a year of
+    nights, crash sweeps) and those that wait on a Prefect server (heartbeats, leases); then
+    the others, most tests first (pytest-xdist's own order, which the Makefile turns off for
+    this one). With
+    `--dist loadfile` a long file that started last kept one worker busy after the others
+    were done: minutes of a run on these 2-core machines. A file's tests stay together, so
+    its module fixtures are built once."""
+    def file_of(item: pytest.Item) -> str:
+        return item.nodeid.split("::")[0]
+
+    tests: dict[str, int] = {}
+    waits: set[str] = set()
+    for item in items:
+        tests[file_of(item)] = tests.get(file_of(item), 0) + 1
+        if item.get_closest_marker("slow") or item.get_closest_marker("prefect"):
+            waits.add(file_of(item))
+    first = {file_of(item): n for n, item in reversed(list(enumerate(items)))}
+    items.sort(key=lambda item: (0, 0, first[file_of(item)]) if file_of(item) in waits
+               else (1, -tests[file_of(item)], first[file_of(item)]))
 FOUNDING_PLAN = ROOT / "src" / "plan_tracker" / "examples" / "plans" / "jingzhou-2018.yaml"
 
 

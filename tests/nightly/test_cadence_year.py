@@ -22,6 +22,8 @@ from plan_tracker.store.db import make_engine, migrate
 
 from .conftest import at
 
+pytestmark = pytest.mark.slow  # a year of nights in its module fixture (about 100 s)
+
 PLAN = """\
 version: 1
 plan:
