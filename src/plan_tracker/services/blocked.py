@@ -63,7 +63,7 @@ def blocked_items(conn: Connection, plan_id: str, as_of: dt.date, *, limit: int 
     # The blocked reports first, down `ix_report_blocked` (blocked reports by date: few in any
     # store), the plan a condition on each: from the plan's obligations (where SQLite's
     # planner, without statistics, starts) the query read every report of the plan to find
-    # the few blocked ones, 0.4 s at 1M obligations (BENCHMARKS.md, eleventh pass).
+    # the few blocked ones, 1.0-1.5 s at 1M obligations (BENCHMARKS.md, eleventh pass).
     paused = (select(REPORTS.c.id)
               .where(REPORTS.c.status == "blocked", REPORTS.c.reported_on <= as_of, REPORTS.c.received_on <= as_of,
                      exists().where(*owned), ~later.exists(), ~resumed.exists())

@@ -326,7 +326,7 @@ def _review_queue(plan_id: str) -> Select[tuple[int]]:
     full: the plan is a condition on each report, not where the query starts. From the
     plan's obligations (where SQLite's planner, without statistics, starts: it takes
     `plan_id` for selective), the query read every report of the plan and sorted every match
-    to keep one page: 1.1-2.3 s at 1M obligations, 5-9 ms this way (BENCHMARKS.md, eleventh
+    to keep one page: 1.2-1.6 s at 1M obligations, 5-18 ms this way (BENCHMARKS.md, eleventh
     pass). A small plan, a unit's queue and an obligation's are still read from their
     obligations: few reports, and a walk of the store's done reports would pass every other
     plan's."""
