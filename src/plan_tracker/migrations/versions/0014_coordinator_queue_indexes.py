@@ -9,7 +9,7 @@
   now walks this index in order and stops once the page is full.
 - `ix_report_blocked`: blocked reports by date, (reported_on, obligation_id). The paused
   items (`services.blocked.blocked_items`: latest report blocked, no resume since) were found
-  the same way, reading every report of the plan to find the few blocked ones (0.4 s at 1M);
+  the same way, reading every report of the plan to find the few blocked ones (1.0-1.5 s at 1M);
   they are now read from the blocked reports, which are few in any store.
 
 Revision ID: 0014
