@@ -91,11 +91,7 @@ def _expected(engine: Engine, plan_id: str, unit: str | None, obligation: int | 
              and obligations[row.obligation_id].plan_id == plan_id and obligations[row.obligation_id].active
              and (unit is None or obligations[row.obligation_id].unit_id == unit)
              and (obligation is None or row.obligation_id == obligation)]
-    return [row.id for row in sorted(queue, key=lambda row: (_utc(row.received_at), row.id))]
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+    return [row.id for row in sorted(queue, key=lambda row: (row.received_at, row.id))]  # one store: alike in tz
 
 
 def _queue(engine: Engine, plan_id: str, **scope: Any) -> list[int]:
