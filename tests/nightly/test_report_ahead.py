@@ -8,6 +8,8 @@ import datetime as dt
 import json
 import logging
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -58,6 +60,23 @@ def test_the_report_built_beside_the_night_is_the_report_after_it(
     # tonight's reminders of the overdue items, as delivery left them: sent, not pending
     assert (NIGHTS[-1].isoformat(), "sent") in states
     assert not any(state == "pending" for _, state in states)
+
+
+def test_reports_collected_tonight_are_in_the_report_built_beside_the_night(
+        applied: Engine, night: Callable[..., Any], settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A unit's report waiting in the inbox is ingested by the night's collect stage; the
+    report built beside the night reads the status reports only after it."""
+    inbox = settings.folder("inbox") / PLAN
+    inbox.mkdir(parents=True)
+    (inbox / "town-a.csv").write_text(
+        f"计划编号,{PLAN},单位编号,town-a\n任务编号,期间,状态,进度(%)\ns.summary,,已完成,100\n", encoding="utf-8")
+    _stage_must_not_build(monkeypatch)
+    night(NIGHTS[0])
+    monkeypatch.undo()
+    assert not list(inbox.glob("*.csv"))  # ingested
+    assert _files(settings, NIGHTS[0]) == _after_the_night(applied, NIGHTS[0])
+    tasks = {t["id"]: t for t in json.loads(_files(settings, NIGHTS[0])["json"])["tasks"]}
+    assert tasks["s.summary"]["lights"]["done"] == 1  # town-a's report, collected tonight
 
 
 def test_a_failed_report_ahead_is_built_by_the_stage(
@@ -115,3 +134,43 @@ def test_the_report_ahead_yields_the_cores_to_the_night(
     assert seen == [min(ours + ahead.NICENESS, 19)]  # Linux: the thread alone runs at a lower priority
     monkeypatch.undo()
     assert _files(settings, NIGHTS[1]) == _after_the_night(applied, NIGHTS[1])
+
+
+def test_the_renderers_are_loaded_in_the_thread_while_the_night_evaluates(
+        applied: Engine, night: Callable[..., Any], settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    evaluating, seen = threading.Event(), []
+    real_evaluate, real_prepare = nightly.evaluate, ahead.prepare
+
+    def evaluate(*args: Any, **kwargs: Any) -> Any:
+        evaluating.set()
+        return real_evaluate(*args, **kwargs)
+
+    def prepare(fmt: str) -> None:
+        seen.append((fmt, threading.current_thread().name, evaluating.is_set()))
+        real_prepare(fmt)
+
+    monkeypatch.setattr(nightly, "evaluate", evaluate)
+    monkeypatch.setattr(ahead, "prepare", prepare)
+    night(NIGHTS[1])
+    # each configured format once, by the report's thread, after the night's collect stage
+    assert sorted(seen) == sorted((fmt, "report-ahead", True) for fmt in settings.nightly_formats)
+
+
+def test_starting_a_night_loads_no_renderer() -> None:
+    """The night's start imports neither the HTML page nor its charts: the report's thread
+    loads them while the night evaluates (0.1 s of every night's start)."""
+    probe = ("import sys, plan_tracker.night, plan_tracker.reports.ahead, plan_tracker.reports.weekly_mail; "
+             "print(sorted(m for m in ('pygal', 'plan_tracker.reports.html_page', 'plan_tracker.reports.build') "
+             "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_package_still_gives_its_names() -> None:
+    import plan_tracker.reports as reports
+
+    assert reports.build_report is build_report
+    assert reports.render_html.__module__ == "plan_tracker.reports.html_page"
+    assert {"Report", "ics_for_unit"} <= set(reports.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        reports.nothing

@@ -3,9 +3,10 @@
 A province's report model took about 0.75 s of SQL after delivery, on one core, while the
 other sat idle; most of it (the items, the task and unit figures, the indicators) depends on
 the status reports alone, known before the night evaluates. A thread started with the night
-builds the model on its own connection (`build_report(..., wait=)`): that part while the
-night evaluates, on the core evaluation leaves idle; the reminders' counts and the notice
-once the evaluation has committed; the overdue list (its reminders show their delivery
+builds the model on its own connection (`build_report(..., wait=)`): once the night has
+collected tonight's status reports (mailbox and inbox folder), that part while the night
+evaluates, on the core evaluation leaves idle, then it loads what the report stage renders
+with (`files.prepare`); the reminders' counts and the notice once the evaluation has committed; the overdue list (its reminders show their delivery
 states), the trend (tonight's snapshot) and the blocked items once delivery and the snapshot
 are done. The report is then the one `build_report` gives after the night, read by the same
 code in the same order, only earlier.
@@ -21,21 +22,33 @@ import datetime as dt
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
+from plan_tracker.reports.files import prepare
+from plan_tracker.reports.phases import COLLECTED, DELIVERED, EVALUATED
 
-from plan_tracker.reports.build import DELIVERED, EVALUATED, build_report
-from plan_tracker.reports.model import Report
-from plan_tracker.services.context import PlanContext
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from plan_tracker.reports.model import Report
+    from plan_tracker.services.context import PlanContext
 
 log = logging.getLogger(__name__)
 
 NICENESS = 10  # added to the thread's own (0 to 19 on Linux: higher yields more)
 
 # The stage after which the night has reached each phase of the report.
-PHASE_AFTER_STAGE = {"evaluate": EVALUATED, "snapshot": DELIVERED}
+PHASE_AFTER_STAGE = {"collect": COLLECTED, "evaluate": EVALUATED, "snapshot": DELIVERED}
+
+
+def build_report(*args: Any, **kwargs: Any) -> Report:
+    """`reports.build.build_report`, imported on the first call: in the thread, while the
+    night evaluates, not by the night's start (the report's queries bring their modules)."""
+    from plan_tracker.reports.build import build_report as build
+
+    return build(*args, **kwargs)
 
 
 class _LetGo(Exception):
@@ -45,9 +58,10 @@ class _LetGo(Exception):
 class ReportAhead:
     """One night's report, built by a thread that follows the night's stages."""
 
-    def __init__(self, engine: Engine, context: PlanContext, as_of: dt.date) -> None:
+    def __init__(self, engine: Engine, context: PlanContext, as_of: dt.date, formats: Sequence[str] = ()) -> None:
         self._reached = {phase: threading.Event() for phase in PHASE_AFTER_STAGE.values()}
         self._let_go = False
+        self._formats = tuple(formats)
         self._report: Report | None = None
         self._thread = threading.Thread(target=self._build, args=(engine, context, as_of),
                                         name="report-ahead", daemon=True)
@@ -59,7 +73,11 @@ class ReportAhead:
     def _build(self, engine: Engine, context: PlanContext, as_of: dt.date) -> None:
         _yield_to_the_night()
         try:
-            self._report = build_report(engine, context, as_of, wait=self._wait)
+            # The status reports the night collects (mailbox, inbox folder) are in the report:
+            # nothing is read before the collect stage has committed them. The night imports
+            # nothing while it evaluates, so the modules loaded here never race its own.
+            self._wait(COLLECTED)
+            self._report = build_report(engine, context, as_of, wait=self._wait_and_prepare)
         except _LetGo:
             pass
         except Exception:  # the stage builds it again; say why this one failed
@@ -69,6 +87,14 @@ class ReportAhead:
         self._reached[phase].wait()
         if self._let_go:
             raise _LetGo
+
+    def _wait_and_prepare(self, phase: str) -> None:
+        """Before the first wait on the night (its evaluation still running), load what the
+        report stage will render with, off the night's path."""
+        formats, self._formats = self._formats, ()
+        for fmt in formats:
+            prepare(fmt)
+        self._wait(phase)
 
     def passed(self, stage: str) -> None:
         """The night has finished `stage` (committed what it writes)."""
@@ -102,12 +128,13 @@ def _yield_to_the_night() -> None:
 
 
 @contextmanager
-def report_ahead(engine: Engine, context: PlanContext, as_of: dt.date, *, wanted: bool) -> Iterator[ReportAhead | None]:
-    """A report built beside the night when the night writes report files (`wanted`)."""
-    if not wanted:
+def report_ahead(engine: Engine, context: PlanContext, as_of: dt.date, *,
+                 formats: Sequence[str]) -> Iterator[ReportAhead | None]:
+    """A report built beside the night when the night writes report files (in `formats`)."""
+    if not formats:
         yield None
         return
-    ahead = ReportAhead(engine, context, as_of).start()
+    ahead = ReportAhead(engine, context, as_of, formats).start()
     try:
         yield ahead
     finally:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from itertools import pairwise
 from typing import Any
@@ -42,6 +42,7 @@ from plan_tracker.reports.model import (
     WeeklyFigures,
     Withdrawal,
 )
+from plan_tracker.reports.phases import DELIVERED, EVALUATED, Wait
 from plan_tracker.services.blocked import blocked_items
 from plan_tracker.services.context import PlanContext, plan_context, versions_until
 from plan_tracker.services.message_model import latest_words
@@ -70,11 +71,6 @@ def _opt_date(value: Any) -> dt.date | None:
     return None if value is None else _date(value)
 
 
-# What a report built beside the night waits for (`reports.ahead`) before reading on: the
-# evaluation committed (the reminders it raised), then delivery and the snapshot done (the
-# reminders' delivery states in the overdue list, tonight's point of the trend).
-EVALUATED, DELIVERED = "evaluated", "delivered"
-Wait = Callable[[str], None]
 
 
 def build_report(engine: Engine, plan_id: str | PlanContext, as_of: dt.date, *, since: dt.date | None = None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 from plan_tracker.reports.model import Report
 
 FORMATS = ("html", "md", "xlsx", "json")
@@ -27,6 +29,18 @@ def render(report: Report, fmt: str) -> bytes:
 
         return render_json(report).encode("utf-8")
     raise ValueError(f"unknown report format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+_RENDERERS = {"html": "html_page", "md": "markdown", "xlsx": "workbook", "json": "json_data"}
+
+
+def prepare(fmt: str) -> None:
+    """Load what rendering `fmt` takes (its module, the libraries it uses, its template), so
+    that a report built beside the night renders without paying for it then."""
+    module = importlib.import_module(f"plan_tracker.reports.{_RENDERERS[fmt]}")
+    ready = getattr(module, "prepare", None)
+    if ready is not None:
+        ready()
 
 
 def render_notice(report: Report, fmt: str) -> bytes:

@@ -12,13 +12,20 @@ from plan_tracker.reports.charts import CHART_NAMES, all_charts
 from plan_tracker.reports.model import Report
 from plan_tracker.reports.templating import environment, helpers
 
+TEMPLATE = "reports/report.html.j2"
+
+
+def prepare() -> None:
+    """Compile the page's template now (the night does it while it evaluates: `reports.ahead`)."""
+    environment("html").get_template(TEMPLATE)
+
 
 def render_html(report: Report, *, charts: bool = True) -> str:
     """The page; `charts=False` leaves the figures empty (a quicker page for large plans)."""
     drawn = all_charts(report) if charts else dict.fromkeys(CHART_NAMES, "")
     # pygal built the SVG with an XML serialiser: its text nodes and attributes are escaped.
     svg = {name: Markup(chart) for name, chart in drawn.items()}  # noqa: S704
-    template = environment("html").get_template("reports/report.html.j2")
+    template = environment("html").get_template(TEMPLATE)
     return template.render(
         report=report, charts=svg,
         notice_listed=sum(len(u.items) for u in report.notice.units),

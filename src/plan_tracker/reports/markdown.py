@@ -12,9 +12,17 @@ from plan_tracker.reports.templating import environment, helpers
 OVERDUE_LIMIT = 30
 
 
+TEMPLATE = "reports/report.md.j2"
+
+
+def prepare() -> None:
+    """Compile the template now (the night does it while it evaluates: `reports.ahead`)."""
+    environment("markdown").get_template(TEMPLATE)
+
+
 def render_markdown(report: Report, *, overdue_limit: int = OVERDUE_LIMIT) -> str:
     zh = report.locale != "en"
-    template = environment("markdown").get_template("reports/report.md.j2")
+    template = environment("markdown").get_template(TEMPLATE)
     return template.render(
         report=report, overdue=report.overdue[:overdue_limit],
         sep="：" if zh else ": ", comma="，" if zh else ", ", **helpers(report.locale),
