@@ -10,6 +10,8 @@ order, with one summary shape.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -23,6 +25,8 @@ from plan_tracker.services import nightly as services
 from plan_tracker.services.context import PlanContext, plan_context
 from plan_tracker.services.nightly import NightlySummary
 from plan_tracker.store.locks import nightly_lock
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,14 @@ def deliver(night: Night) -> Any:
                              settings=night.settings, factory=night.factory, context=night.context, ready=night.ready)
 
 
+def warm_delivery(night: Night) -> None:
+    """Load what this process's share of delivery imports and compiles (the plan's message
+    templates): while the night evaluates, not when the first message is due."""
+    from plan_tracker.reports.delivery_processes import warm_up
+
+    warm_up((night.context.plan.plan.locale,))
+
+
 def snapshot(night: Night) -> int:
     return services.snapshot(night.engine, night.plan_id, night.as_of)
 
@@ -130,13 +142,14 @@ class Stage:
     retries: int  # as a Prefect task (stages doing I/O retry; every stage is idempotent)
     retry_delays: list[int] = field(default_factory=list)
     kill_point: str | None = None  # the crash tests' kill point after the stage
+    warm_up: Callable[[Night], None] | None = None  # what it loads, done ahead (`run_night`)
 
 
 STAGES: tuple[Stage, ...] = (
     Stage("mail", mail, "mail", 2, [30, 120]),
     Stage("collect", collect, "reports_known", 2, [10, 60], "nightly.collected"),
     Stage("evaluate", evaluate, "evaluation", 1, [30], "nightly.evaluated"),
-    Stage("deliver", deliver, "delivery", 3, [30, 120, 600], "nightly.delivered"),
+    Stage("deliver", deliver, "delivery", 3, [30, 120, 600], "nightly.delivered", warm_delivery),
     Stage("snapshot", snapshot, "figures", 1, [30]),
     Stage("report", report, "report", 2, [30, 300], "nightly.reported"),
 )
@@ -148,6 +161,33 @@ def in_process(stage: Stage, night: Night) -> Any:
     return stage.run(night)
 
 
+# The later stages' modules and templates load in a thread from here on: evaluation, next,
+# runs in the database (SQLite and psycopg let go of the interpreter meanwhile) and imports
+# nothing; a stage waits for its warm-up before it starts. Not from the night's start: the
+# mail and collect stages import their own modules then, and two threads importing modules
+# that import each other can deadlock.
+WARM_UP_AFTER = "collect"
+
+
+def _warm_up_later_stages(night: Night) -> dict[str, threading.Thread]:
+    started = {}
+    for stage in STAGES:
+        if stage.warm_up is not None:
+            started[stage.name] = threading.Thread(target=_warm_up, args=(stage.name, stage.warm_up, night),
+                                                   name=f"warm-up-{stage.name}", daemon=True)
+            started[stage.name].start()
+    return started
+
+
+def _warm_up(name: str, warm_up: Callable[[Night], None], night: Night) -> None:
+    """A stage's warm-up saves time and nothing else: if it fails, the stage loads what it
+    needs itself, as it would have."""
+    try:
+        warm_up(night)
+    except Exception:
+        log.warning("warming up the %s stage failed; it loads what it needs itself", name, exc_info=True)
+
+
 def run_night(night: Night, runner: StageRunner = in_process) -> NightlySummary:
     """The stages in order for one plan's night, under the plan's lock, recorded as a run.
 
@@ -155,20 +195,27 @@ def run_night(night: Night, runner: StageRunner = in_process) -> NightlySummary:
     (`store.locks.nightly_lock`), then finds the night done and changes nothing. `runner`
     runs a stage: in-process (the CLI) or as a Prefect task (the flow). A night likely to
     split its delivery starts the other delivery processes first, so they get ready while
-    this one evaluates, and the day's report is built beside the stages (`reports.ahead`).
+    this one evaluates, the day's report is built beside the stages (`reports.ahead`), and
+    what the later stages load is loaded while the night evaluates (`WARM_UP_AFTER`).
     """
     from plan_tracker.reports.ahead import report_ahead
     from plan_tracker.reports.delivery_processes import ready_processes
 
     with nightly_lock(night.engine, night.plan_id), \
             ready_processes(night.engine, night.plan_id, night.settings, night.factory) as ready, \
-            report_ahead(night.engine, night.context, night.as_of, wanted=bool(night.settings.nightly_formats)) as ahead:
+            report_ahead(night.engine, night.context, night.as_of,
+                         formats=night.settings.nightly_formats) as ahead:
         night = night.but(ready=ready, ahead=ahead)
         run_id = services.start_run(night.engine, night.plan_id, night.as_of, night.now)
         faults.point("nightly.started")
         summary = NightlySummary(night.plan_id, night.as_of)
+        warming: dict[str, threading.Thread] = {}
         for stage in STAGES:
+            if stage.name in warming:
+                warming.pop(stage.name).join()
             setattr(summary, stage.summary_field, runner(stage, night))
+            if stage.name == WARM_UP_AFTER:
+                warming = _warm_up_later_stages(night)
             if ahead is not None:
                 ahead.passed(stage.name)
             if stage.kill_point:

@@ -27,7 +27,7 @@ import os
 import pickle
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
@@ -190,15 +190,16 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _warm_up() -> None:
-    """What a share's delivery imports and compiles, done while the night evaluates."""
+def warm_up(locales: Sequence[str] = ("zh", "en")) -> None:
+    """What a share's delivery imports and compiles (messages in `locales`), done while the
+    night evaluates: by the processes started ahead, and by the night's own process."""
     import plan_tracker.inbox.forms
     import plan_tracker.reports.weekly_mail
     import plan_tracker.services.delivery
     import plan_tracker.store.db  # noqa: F401
     from plan_tracker.services.messages import warm_templates
 
-    warm_templates()
+    warm_templates(locales)
 
 
 def _serve() -> None:
@@ -207,7 +208,7 @@ def _serve() -> None:
     _die_with_parent(int(sys.argv[1]))
     result = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing printed on the way can mix into the summary
-    _warm_up()
+    warm_up()
     work = sys.stdin.buffer.read()
     if work:
         result.write(pickle.dumps(deliver_share(*pickle.loads(work))))  # noqa: S301  # from our parent

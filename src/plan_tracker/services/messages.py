@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -215,11 +215,11 @@ def _environment(folder: str | None) -> Environment:
     return env
 
 
-def warm_templates() -> None:
+def warm_templates(locales: Sequence[str] = ("zh", "en")) -> None:
     """Compile the shipped message templates now (a delivery process started ahead of its
     work does it while the night evaluates)."""
     env = _environment(None)
-    for locale in ("zh", "en"):
+    for locale in locales:
         for name in _template_names(locale):
             env.get_template(name)
 

@@ -1,0 +1,65 @@
+"""What the later stages load (the delivery's modules and message templates) is loaded in a
+thread while the night evaluates (`night.WARM_UP_AFTER`); the stage waits for it, and a
+warm-up that fails changes nothing but the time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from plan_tracker import night as night_module
+from plan_tracker.reports import delivery_processes, weekly_mail
+from plan_tracker.services import nightly
+
+DAY = dt.date(2018, 10, 8)  # the first working day after the holiday: reminders go out
+
+
+def test_delivery_is_warmed_up_while_the_night_evaluates_and_before_it_delivers(
+        night: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    events: list[str] = []
+    calls: list[tuple[tuple[str, ...], str]] = []
+    real_evaluate, real_warm_up = nightly.evaluate, delivery_processes.warm_up
+    evaluated = threading.Event()
+
+    def evaluate(*args: Any, **kwargs: Any) -> Any:
+        events.append("evaluate")
+        result = real_evaluate(*args, **kwargs)
+        evaluated.set()
+        return result
+
+    def warm_up(locales: tuple[str, ...]) -> None:
+        calls.append((tuple(locales), threading.current_thread().name))
+        evaluated.wait(10)  # slower than the evaluation: the deliver stage must wait for it
+        real_warm_up(locales)
+        events.append("warmed")
+
+    def deliver(*args: Any, **kwargs: Any) -> Any:
+        events.append("deliver")
+        return real_deliver(*args, **kwargs)
+
+    real_deliver = weekly_mail.deliver_with_weekly
+    monkeypatch.setattr(nightly, "evaluate", evaluate)
+    monkeypatch.setattr(delivery_processes, "warm_up", warm_up)
+    monkeypatch.setattr(weekly_mail, "deliver_with_weekly", deliver)
+    summary = night(DAY)
+    assert calls == [(("zh",), "warm-up-deliver")]  # the plan's locale only, in its own thread
+    assert events == ["evaluate", "warmed", "deliver"]
+    assert summary.delivery.messages_sent > 0
+
+
+def test_a_failed_warm_up_changes_nothing_but_the_time(
+        night: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    def fails(locales: tuple[str, ...]) -> None:
+        raise ImportError("a module went missing")
+
+    monkeypatch.setattr(delivery_processes, "warm_up", fails)
+    with caplog.at_level(logging.WARNING, logger=night_module.__name__):
+        summary = night(DAY)
+    assert "warming up the deliver stage failed" in caplog.text
+    assert summary.delivery.messages_sent > 0 and not summary.delivery.errors
+    assert not [t for t in threading.enumerate() if t.name.startswith("warm-up-")]
