@@ -4,11 +4,14 @@ night's other connections fill them while the statement runs, which made a provi
 evaluation 25-50 s instead of 4 s in one night of three (`services.nightly._probing`).
 
 The plans are read with EXPLAIN through the same guard the batch uses; the control shows
-that without it this server plans the quadratic shape."""
+that without it this server plans the quadratic shape. And the statistics the night keeps
+of those tables (`TableStats`) are refreshed without one worker waiting for another's."""
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -142,3 +145,28 @@ def test_the_planner_chooses_alone_once_the_night_knows_the_tables() -> None:
     assert not stats.thin(PROBED_BY_DECISION)
     assert stats.thin(PROBED_BY_DELIVERIES)
     assert TableStats().thin(("reminder",))  # never analysed: PostgreSQL says -1, read as none
+
+
+def test_an_analyze_another_worker_holds_is_skipped_not_waited_for(analysed_empty: Engine) -> None:
+    """An ANALYZE holds its lock until its transaction ends: the night's second worker used
+    to wait for the first one's whole batch before analysing the same table."""
+    first, second = analysed_empty.connect(), analysed_empty.connect()
+    try:
+        first.execute(text("ANALYZE reminder"))  # in the first worker's batch, not committed
+        release = threading.Timer(5, first.commit)  # without the fix, the wait ends here
+        release.start()
+        second.execute(text("SELECT 1"))
+        started = time.perf_counter()
+        TableStats().grew(second, "reminder", 5000)
+        waited = time.perf_counter() - started
+        release.cancel()
+        assert waited < 2
+        # the batch goes on: its transaction usable, its lock timeout the server's again
+        assert second.execute(text("SHOW lock_timeout")).scalar_one() == "0"
+        first.commit()
+        TableStats().grew(second, "reminder", 5000)  # nobody else analysing: it analyses
+        assert second.execute(text("SHOW lock_timeout")).scalar_one() == "0"
+        second.commit()
+    finally:
+        first.close()
+        second.close()
