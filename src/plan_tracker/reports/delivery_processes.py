@@ -194,9 +194,15 @@ def warm_up(locales: Sequence[str] = ("zh", "en")) -> None:
     """What a share's delivery imports and compiles (messages in `locales`), done while the
     night evaluates: by the processes started ahead, and by the night's own process."""
     import plan_tracker.inbox.forms
+    import plan_tracker.inbox.signature
+    import plan_tracker.inbox.template
+    import plan_tracker.reports.schedule
     import plan_tracker.reports.weekly_mail
     import plan_tracker.services.delivery
-    import plan_tracker.store.db  # noqa: F401
+    import plan_tracker.services.portal
+    import plan_tracker.services.topics
+    import plan_tracker.store.db
+    import plan_tracker.token_secret  # noqa: F401  (what delivering imports on its way, listed by a night)
     from plan_tracker.services.messages import warm_templates
 
     warm_templates(locales)
