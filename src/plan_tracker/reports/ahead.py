@@ -6,10 +6,11 @@ the status reports alone, known before the night evaluates. A thread started wit
 builds the model on its own connection (`build_report(..., wait=)`): once the night has
 collected tonight's status reports (mailbox and inbox folder), that part while the night
 evaluates, on the core evaluation leaves idle, then it loads what the report stage renders
-with (`files.prepare`); the reminders' counts and the notice once the evaluation has committed; the overdue list (its reminders show their delivery
-states), the trend (tonight's snapshot) and the blocked items once delivery and the snapshot
-are done. The report is then the one `build_report` gives after the night, read by the same
-code in the same order, only earlier.
+with (`files.prepare`); the reminders' counts and the notice once the evaluation has
+committed; the overdue list (its reminders show their delivery states), the trend
+(tonight's snapshot) and the blocked items once delivery and the snapshot are done. The
+report is then the one `build_report` gives after the night, read by the same code in the
+same order, only earlier.
 
 The thread writes nothing. If it fails, or the night stops before its report stage, the
 thread is let go and the stage builds the report itself, as it always did: a report built
