@@ -19,7 +19,7 @@ def code_points() -> set[str]:
     for path in (ROOT / "src" / "plan_tracker").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         found |= set(re.findall(r'faults\.point\("([a-z.]+)"\)', text))
-        found |= set(re.findall(r'Stage\("[a-z]+", .*"(nightly\.[a-z]+)"\)', text))  # the night's stage kill points
+        found |= set(re.findall(r'Stage\("[a-z]+", .*"(nightly\.[a-z]+)"[,)]', text))  # the night's stage kill points
     return found
 
 
