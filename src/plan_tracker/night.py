@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from plan_tracker import faults
+from plan_tracker.background import yield_to_the_night
 from plan_tracker.services import nightly as services
 from plan_tracker.services.context import PlanContext, plan_context
 from plan_tracker.services.nightly import NightlySummary
@@ -182,6 +183,7 @@ def _warm_up_later_stages(night: Night) -> dict[str, threading.Thread]:
 def _warm_up(name: str, warm_up: Callable[[Night], None], night: Night) -> None:
     """A stage's warm-up saves time and nothing else: if it fails, the stage loads what it
     needs itself, as it would have."""
+    yield_to_the_night()  # plan_tracker.background: evaluation runs meanwhile
     try:
         warm_up(night)
     except Exception:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
+from plan_tracker import background
 from plan_tracker.reports import ahead, schedule
 from plan_tracker.reports.build import build_report
 from plan_tracker.reports.files import render
@@ -131,7 +132,7 @@ def test_the_report_ahead_yields_the_cores_to_the_night(
     monkeypatch.setattr(ahead, "build_report", noting_priority)
     night(NIGHTS[1])
     ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    assert seen == [min(ours + ahead.NICENESS, 19)]  # Linux: the thread alone runs at a lower priority
+    assert seen == [min(ours + background.NICENESS, 19)]  # Linux: the thread alone runs at a lower priority
     monkeypatch.undo()
     assert _files(settings, NIGHTS[1]) == _after_the_night(applied, NIGHTS[1])
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from plan_tracker import background
 from plan_tracker import night as night_module
 from plan_tracker.reports import delivery_processes, weekly_mail
 from plan_tracker.services import nightly
@@ -23,6 +25,7 @@ def test_delivery_is_warmed_up_while_the_night_evaluates_and_before_it_delivers(
         night: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
     events: list[str] = []
     calls: list[tuple[tuple[str, ...], str]] = []
+    priorities: list[int] = []
     real_evaluate, real_warm_up = nightly.evaluate, delivery_processes.warm_up
     evaluated = threading.Event()
 
@@ -34,6 +37,7 @@ def test_delivery_is_warmed_up_while_the_night_evaluates_and_before_it_delivers(
 
     def warm_up(locales: tuple[str, ...]) -> None:
         calls.append((tuple(locales), threading.current_thread().name))
+        priorities.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
         evaluated.wait(10)  # slower than the evaluation: the deliver stage must wait for it
         real_warm_up(locales)
         events.append("warmed")
@@ -48,6 +52,8 @@ def test_delivery_is_warmed_up_while_the_night_evaluates_and_before_it_delivers(
     monkeypatch.setattr(weekly_mail, "deliver_with_weekly", deliver)
     summary = night(DAY)
     assert calls == [(("zh",), "warm-up-deliver")]  # the plan's locale only, in its own thread
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert priorities == [min(ours + background.NICENESS, 19)]  # below the night's (Linux: per thread)
     assert events == ["evaluate", "warmed", "deliver"]
     assert summary.delivery.messages_sent > 0
 
@@ -63,3 +69,16 @@ def test_a_failed_warm_up_changes_nothing_but_the_time(
     assert "warming up the deliver stage failed" in caplog.text
     assert summary.delivery.messages_sent > 0 and not summary.delivery.errors
     assert not [t for t in threading.enumerate() if t.name.startswith("warm-up-")]
+
+
+def test_a_delivery_process_warms_up_below_the_nights_priority(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A delivery process started ahead imports while the night evaluates: in a thread at a
+    lower priority, so evaluation keeps its core; the share itself runs at the usual one."""
+    seen: list[int] = []
+    monkeypatch.setattr(delivery_processes, "warm_up",
+                        lambda: seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+    warming = threading.Thread(target=delivery_processes._warm_up_yielding)
+    warming.start()
+    warming.join()
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert seen == [min(ours + background.NICENESS, 19)]

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from plan_tracker.background import yield_to_the_night
 from plan_tracker.reports.files import prepare
 from plan_tracker.reports.phases import COLLECTED, DELIVERED, EVALUATED
 
@@ -37,8 +37,6 @@ if TYPE_CHECKING:
     from plan_tracker.services.context import PlanContext
 
 log = logging.getLogger(__name__)
-
-NICENESS = 10  # added to the thread's own (0 to 19 on Linux: higher yields more)
 
 # The stage after which the night has reached each phase of the report.
 PHASE_AFTER_STAGE = {"collect": COLLECTED, "evaluate": EVALUATED, "snapshot": DELIVERED}
@@ -72,7 +70,7 @@ class ReportAhead:
         return self
 
     def _build(self, engine: Engine, context: PlanContext, as_of: dt.date) -> None:
-        _yield_to_the_night()
+        yield_to_the_night()
         try:
             # The status reports the night collects (mailbox, inbox folder) are in the report:
             # nothing is read before the collect stage has committed them. The night imports
@@ -118,14 +116,6 @@ class ReportAhead:
         for event in self._reached.values():
             event.set()
         self._thread.join()
-
-
-def _yield_to_the_night() -> None:
-    """Run this thread at a lower priority than the night (Linux schedules threads alone;
-    elsewhere this does nothing): it is to use what the night leaves idle, not to take from
-    evaluation and the delivery processes starting beside it."""
-    with suppress(AttributeError, OSError):  # no per-thread priority here: the thread runs as it is
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
 
 
 @contextmanager

@@ -27,6 +27,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -34,6 +35,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from plan_tracker.background import yield_to_the_night
 from plan_tracker.process_end import leave_memory_to_the_os
 from plan_tracker.services.context import PlanContext
 
@@ -208,13 +210,21 @@ def warm_up(locales: Sequence[str] = ("zh", "en")) -> None:
     warm_templates(locales)
 
 
+def _warm_up_yielding() -> None:
+    """The warm-up at a lower priority: it runs while the night evaluates (background)."""
+    yield_to_the_night()
+    warm_up()
+
+
 def _serve() -> None:
     """A share's process: its work on stdin, its summary on stdout (both pickled, between two
     processes of this program only); no work at all when the night did not split."""
     _die_with_parent(int(sys.argv[1]))
     result = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing printed on the way can mix into the summary
-    warm_up()
+    warming = threading.Thread(target=_warm_up_yielding, name="warm-up")  # a thread: nice is per thread
+    warming.start()
+    warming.join()  # the share itself runs at the night's priority
     work = sys.stdin.buffer.read()
     if work:
         result.write(pickle.dumps(deliver_share(*pickle.loads(work))))  # noqa: S301  # from our parent
