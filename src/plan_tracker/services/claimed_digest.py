@@ -20,16 +20,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Connection,
+    MetaData,
     Select,
     Subquery,
+    Table,
     and_,
     case,
+    delete,
     func,
+    insert,
     select,
     union_all,
 )
+from sqlalchemy.schema import CreateTable
 
 from plan_tracker.services.messages import LEADING_GROUP_LISTED, DigestUnit, ranked_units
 from plan_tracker.store.models import Obligation, TaskRow, UnitRow
@@ -69,7 +75,7 @@ def message_order(position: Any, due: Any, task_id: Any, unit_id: Any, delivery_
 def read_digest(conn: Connection, plan_id: str, recipient_key: str, token: str,
                 rows: ColumnElement[bool]) -> DigestRows | None:
     """The digest of the rows claimed under `token` that `rows` picks (None: there are none)."""
-    items = _kept(token, rows)
+    items = _keep(conn, token, rows)
     units = conn.execute(_per_unit(items)).all()
     if not units:
         return None
@@ -96,33 +102,50 @@ def _previous_sent_at(conn: Connection, plan_id: str, recipient_key: str, token:
     return found
 
 
-def _kept(token: str, rows: ColumnElement[bool]) -> Subquery:
+_KEPT_COLUMNS = (D.c.id, R.c.level, R.c.position, R.c.overdue_wd, R.c.obligation_id, O.c.plan_id, O.c.task_id,
+                 O.c.unit_id, O.c.period, O.c.due)
+
+# The kept rows of one digest, in a temporary table of the connection: the figures, the
+# listing and the longest item each read them (and the change since the previous digest
+# once more); computed as a window over the claim each time, they cost 2.5 s at 1M.
+KEPT = Table("digest_kept", MetaData(), *(Column(c.name, c.type) for c in _KEPT_COLUMNS), prefixes=["TEMPORARY"])
+
+
+def _keep(conn: Connection, token: str, rows: ColumnElement[bool]) -> Table:
+    """`_kept`'s rows, written once into `KEPT` (emptied first: a pooled connection, or a
+    second digest in the same batch, finds the last one's)."""
+    conn.execute(CreateTable(KEPT, if_not_exists=True))
+    conn.execute(delete(KEPT))
+    conn.execute(insert(KEPT).from_select([c.name for c in _KEPT_COLUMNS], _kept(token, rows)))
+    return KEPT
+
+
+def _kept(token: str, rows: ColumnElement[bool]) -> Select[Any]:
     """The picked rows of the claim, one per obligation: the row the message keeps (the
     highest step; of a step's repeats, the earliest delivery, as when listed).
 
-    Every query below joins these rows only by primary key, or not at all: the planner takes
-    a fresh claim token for a few rows, and a plan that suits a few rows must not cost
-    a pass over something big per row when the claim holds hundreds of thousands."""
+    The query joins these rows only by primary key: the planner takes a fresh claim token
+    for a few rows, and a plan that suits a few rows must not cost a pass over something
+    big per row when the claim holds hundreds of thousands."""
     rank = func.row_number().over(partition_by=R.c.obligation_id, order_by=(R.c.position.desc(), D.c.id))
-    ranked = (select(D.c.id, R.c.level, R.c.position, R.c.overdue_wd, R.c.obligation_id, O.c.plan_id, O.c.task_id,
-                     O.c.unit_id, O.c.period, O.c.due, rank.label("rank"))
+    ranked = (select(*_KEPT_COLUMNS, rank.label("rank"))
               .join(R, R.c.id == D.c.reminder_id).join(O, O.c.id == R.c.obligation_id)
               .where(D.c.claim == token, rows)
               .subquery("ranked"))
-    return select(*(c for c in ranked.c if c.name != "rank")).where(ranked.c.rank == 1).subquery("kept")
+    return select(*(c for c in ranked.c if c.name != "rank")).where(ranked.c.rank == 1)
 
 
-def _listing_order(items: Subquery) -> tuple[Any, ...]:
+def _listing_order(items: Subquery | Table) -> tuple[Any, ...]:
     c = items.c
     return message_order(c.position, c.due, c.task_id, c.unit_id, c.id)
 
 
-def _longest_first(items: Subquery) -> tuple[Any, ...]:
+def _longest_first(items: Subquery | Table) -> tuple[Any, ...]:
     """The digest's longest item: most overdue, then the oldest due, then listed first."""
     return items.c.overdue_wd.desc(), items.c.due, *_listing_order(items)
 
 
-def _first(items: Subquery, order: Callable[[Subquery], tuple[Any, ...]], count: int) -> Select[Any]:
+def _first(items: Table, order: Callable[[Subquery | Table], tuple[Any, ...]], count: int) -> Select[Any]:
     """The first `count` items in `order`, with their task's title and unit's name (joined
     after the cut: what a listed item shows)."""
     cut = select(items).order_by(*order(items)).limit(count).subquery("cut")
@@ -132,7 +155,7 @@ def _first(items: Subquery, order: Callable[[Subquery], tuple[Any, ...]], count:
             .order_by(*order(cut)))
 
 
-def _per_unit(items: Subquery) -> Select[Any]:
+def _per_unit(items: Table) -> Select[Any]:
     """Per unit name (as the digest names units): its items, the longest overdue and how
     many are overdue; counted per unit id first, so only the units are joined to a name."""
     per_id = (select(items.c.plan_id, items.c.unit_id, func.count().label("item_count"),
@@ -153,7 +176,7 @@ def _carried(plan_id: str, recipient_key: str, sent_at: dt.datetime) -> Select[A
             .distinct())
 
 
-def _carried_again(items: Subquery, carried: Select[Any]) -> Select[Any]:
+def _carried_again(items: Table, carried: Select[Any]) -> Select[Any]:
     """How many items the `carried` obligations hold: those found on both sides of a UNION
     ALL (each side names an obligation once). Not a join: taking the claim for a few rows,
     PostgreSQL read the previous message once per item (48,500 × 43,500 rows)."""
