@@ -125,6 +125,15 @@ def snapshot(night: Night) -> int:
     return services.snapshot(night.engine, night.plan_id, night.as_of)
 
 
+def warm_report(night: Night) -> None:
+    """Load what rendering the day's files takes (each configured format's module, its
+    libraries and template): while the night evaluates, not after the snapshot."""
+    from plan_tracker.reports.files import prepare
+
+    for fmt in night.settings.nightly_formats:
+        prepare(fmt)
+
+
 def report(night: Night) -> Any:
     """The day's report files and, on the first working day of a week, the weekly report
     (`plan_tracker.reports.schedule`); after the snapshot, whose figures it charts."""
@@ -152,7 +161,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("evaluate", evaluate, "evaluation", 1, [30], "nightly.evaluated"),
     Stage("deliver", deliver, "delivery", 3, [30, 120, 600], "nightly.delivered", warm_delivery),
     Stage("snapshot", snapshot, "figures", 1, [30]),
-    Stage("report", report, "report", 2, [30, 300], "nightly.reported"),
+    Stage("report", report, "report", 2, [30, 300], "nightly.reported", warm_report),
 )
 
 StageRunner = Callable[[Stage, Night], Any]
@@ -205,8 +214,7 @@ def run_night(night: Night, runner: StageRunner = in_process) -> NightlySummary:
 
     with nightly_lock(night.engine, night.plan_id), \
             ready_processes(night.engine, night.plan_id, night.settings, night.factory) as ready, \
-            report_ahead(night.engine, night.context, night.as_of,
-                         formats=night.settings.nightly_formats) as ahead:
+            report_ahead(night.engine, night.context, night.as_of, wanted=bool(night.settings.nightly_formats)) as ahead:
         night = night.but(ready=ready, ahead=ahead)
         run_id = services.start_run(night.engine, night.plan_id, night.as_of, night.now)
         faults.point("nightly.started")

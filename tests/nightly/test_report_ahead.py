@@ -137,26 +137,6 @@ def test_the_report_ahead_yields_the_cores_to_the_night(
     assert _files(settings, NIGHTS[1]) == _after_the_night(applied, NIGHTS[1])
 
 
-def test_the_renderers_are_loaded_in_the_thread_while_the_night_evaluates(
-        applied: Engine, night: Callable[..., Any], settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    evaluating, seen = threading.Event(), []
-    real_evaluate, real_prepare = nightly.evaluate, ahead.prepare
-
-    def evaluate(*args: Any, **kwargs: Any) -> Any:
-        evaluating.set()
-        return real_evaluate(*args, **kwargs)
-
-    def prepare(fmt: str) -> None:
-        seen.append((fmt, threading.current_thread().name, evaluating.is_set()))
-        real_prepare(fmt)
-
-    monkeypatch.setattr(nightly, "evaluate", evaluate)
-    monkeypatch.setattr(ahead, "prepare", prepare)
-    night(NIGHTS[1])
-    # each configured format once, by the report's thread, after the night's collect stage
-    assert sorted(seen) == sorted((fmt, "report-ahead", True) for fmt in settings.nightly_formats)
-
-
 def test_starting_a_night_loads_no_renderer() -> None:
     """The night's start imports neither the HTML page nor its charts: the report's thread
     loads them while the night evaluates (0.1 s of every night's start)."""

@@ -1,6 +1,6 @@
-"""What the later stages load (the delivery's modules and message templates) is loaded in a
-thread while the night evaluates (`night.WARM_UP_AFTER`); the stage waits for it, and a
-warm-up that fails changes nothing but the time."""
+"""What the later stages load (the delivery's modules and message templates, the report's
+renderers) is loaded in a thread while the night evaluates (`night.WARM_UP_AFTER`); the
+stage waits for it, and a warm-up that fails changes nothing but the time."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ import pytest
 
 from plan_tracker import background
 from plan_tracker import night as night_module
-from plan_tracker.reports import delivery_processes, weekly_mail
+from plan_tracker.reports import delivery_processes, files, weekly_mail
 from plan_tracker.services import nightly
+from plan_tracker.settings import Settings
 
 DAY = dt.date(2018, 10, 8)  # the first working day after the holiday: reminders go out
 
@@ -56,6 +57,27 @@ def test_delivery_is_warmed_up_while_the_night_evaluates_and_before_it_delivers(
     assert priorities == [min(ours + background.NICENESS, 19)]  # below the night's (Linux: per thread)
     assert events == ["evaluate", "warmed", "deliver"]
     assert summary.delivery.messages_sent > 0
+
+
+def test_the_renderers_are_loaded_after_the_collect_stage_in_their_own_thread(
+        night: Callable[..., Any], settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    collected, seen = threading.Event(), []
+    real_collect, real_prepare = night_module.collect_inbox, files.prepare
+
+    def collect_inbox(*args: Any, **kwargs: Any) -> Any:
+        known = real_collect(*args, **kwargs)
+        collected.set()
+        return known
+
+    def prepare(fmt: str) -> None:
+        seen.append((fmt, threading.current_thread().name, collected.is_set()))
+        real_prepare(fmt)
+
+    monkeypatch.setattr(night_module, "collect_inbox", collect_inbox)
+    monkeypatch.setattr(files, "prepare", prepare)
+    night(DAY)
+    # each configured format once, by the report stage's warm-up, after the night's collect stage
+    assert sorted(seen) == sorted((fmt, "warm-up-report", True) for fmt in settings.nightly_formats)
 
 
 def test_a_failed_warm_up_changes_nothing_but_the_time(

@@ -5,9 +5,8 @@ other sat idle; most of it (the items, the task and unit figures, the indicators
 the status reports alone, known before the night evaluates. A thread started with the night
 builds the model on its own connection (`build_report(..., wait=)`): once the night has
 collected tonight's status reports (mailbox and inbox folder), that part while the night
-evaluates, on the core evaluation leaves idle, then it loads what the report stage renders
-with (`files.prepare`); the reminders' counts and the notice once the evaluation has
-committed; the overdue list (its reminders show their delivery states), the trend
+evaluates, on the core evaluation leaves idle; the reminders' counts and the notice once
+the evaluation has committed; the overdue list (its reminders show their delivery states), the trend
 (tonight's snapshot) and the blocked items once delivery and the snapshot are done. The
 report is then the one `build_report` gives after the night, read by the same code in the
 same order, only earlier.
@@ -22,12 +21,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from plan_tracker.background import yield_to_the_night
-from plan_tracker.reports.files import prepare
 from plan_tracker.reports.phases import COLLECTED, DELIVERED, EVALUATED
 
 if TYPE_CHECKING:
@@ -57,10 +55,9 @@ class _LetGo(Exception):
 class ReportAhead:
     """One night's report, built by a thread that follows the night's stages."""
 
-    def __init__(self, engine: Engine, context: PlanContext, as_of: dt.date, formats: Sequence[str] = ()) -> None:
+    def __init__(self, engine: Engine, context: PlanContext, as_of: dt.date) -> None:
         self._reached = {phase: threading.Event() for phase in PHASE_AFTER_STAGE.values()}
         self._let_go = False
-        self._formats = tuple(formats)
         self._report: Report | None = None
         self._thread = threading.Thread(target=self._build, args=(engine, context, as_of),
                                         name="report-ahead", daemon=True)
@@ -76,7 +73,7 @@ class ReportAhead:
             # nothing is read before the collect stage has committed them. The night imports
             # nothing while it evaluates, so the modules loaded here never race its own.
             self._wait(COLLECTED)
-            self._report = build_report(engine, context, as_of, wait=self._wait_and_prepare)
+            self._report = build_report(engine, context, as_of, wait=self._wait)
         except _LetGo:
             pass
         except Exception:  # the stage builds it again; say why this one failed
@@ -86,14 +83,6 @@ class ReportAhead:
         self._reached[phase].wait()
         if self._let_go:
             raise _LetGo
-
-    def _wait_and_prepare(self, phase: str) -> None:
-        """Before the first wait on the night (its evaluation still running), load what the
-        report stage will render with, off the night's path."""
-        formats, self._formats = self._formats, ()
-        for fmt in formats:
-            prepare(fmt)
-        self._wait(phase)
 
     def passed(self, stage: str) -> None:
         """The night has finished `stage` (committed what it writes)."""
@@ -119,13 +108,12 @@ class ReportAhead:
 
 
 @contextmanager
-def report_ahead(engine: Engine, context: PlanContext, as_of: dt.date, *,
-                 formats: Sequence[str]) -> Iterator[ReportAhead | None]:
-    """A report built beside the night when the night writes report files (in `formats`)."""
-    if not formats:
+def report_ahead(engine: Engine, context: PlanContext, as_of: dt.date, *, wanted: bool) -> Iterator[ReportAhead | None]:
+    """A report built beside the night when the night writes report files (`wanted`)."""
+    if not wanted:
         yield None
         return
-    ahead = ReportAhead(engine, context, as_of, formats).start()
+    ahead = ReportAhead(engine, context, as_of).start()
     try:
         yield ahead
     finally:

@@ -36,7 +36,7 @@ _RENDERERS = {"html": "html_page", "md": "markdown", "xlsx": "workbook", "json":
 
 def prepare(fmt: str) -> None:
     """Load what rendering `fmt` takes (its module, the libraries it uses, its template), so
-    that a report built beside the night renders without paying for it then."""
+    that the night's report stage renders without paying for it then (`night.warm_report`)."""
     module = importlib.import_module(f"plan_tracker.reports.{_RENDERERS[fmt]}")
     ready = getattr(module, "prepare", None)
     if ready is not None:

@@ -16,7 +16,7 @@ TEMPLATE = "reports/report.html.j2"
 
 
 def prepare() -> None:
-    """Compile the page's template now (the night does it while it evaluates: `reports.ahead`)."""
+    """Compile the page's template now (the night does it while it evaluates: `night.warm_report`)."""
     environment("html").get_template(TEMPLATE)
 
 

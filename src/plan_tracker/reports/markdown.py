@@ -16,7 +16,7 @@ TEMPLATE = "reports/report.md.j2"
 
 
 def prepare() -> None:
-    """Compile the template now (the night does it while it evaluates: `reports.ahead`)."""
+    """Compile the template now (the night does it while it evaluates: `night.warm_report`)."""
     environment("markdown").get_template(TEMPLATE)
 
 
