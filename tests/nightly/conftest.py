@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import Engine, select
 
 from plan_tracker.night import run_nightly
@@ -120,6 +121,41 @@ def two_stores(request: pytest.FixtureRequest, tmp_path: Path, founding_plan: Pa
         yield engines[0], engines[1]
     finally:
         drop()
+
+
+# The four-step ladder of the plans below: remind the contact, urge contact and head, supervise
+# through the head and the coordinator, then notify the leading group every five working days.
+LADDER = [
+    {"after": -3, "level": "remind", "notify": ["contact"]},
+    {"after": 1, "level": "urge", "notify": ["contact", "head"]},
+    {"after": 5, "level": "supervise", "notify": ["head", "coordinator"]},
+    {"after": 10, "level": "accountability", "notify": ["leading_group"], "repeat_every": 5},
+]
+COUNTIES_PLAN = "counties-2018"
+
+
+def counties_plan(folder: Path, *, units: int = 40, tasks: int = 3, start: str = "2018-06-01",
+                  robot: tuple[int, str] | None = None) -> Path:
+    """`units` counties × `tasks` monthly tasks from `start`, each county with a contact and a
+    head, nobody reporting; `robot`: (county, robot name) whose contact is that robot."""
+    rows = [{"id": f"county-{i:02d}", "name": f"县{i}", "groups": ["counties"],
+             "contact": {"name": f"联络员{i}", "email": f"c{i}@example.org"},
+             "head": {"name": f"负责人{i}", "email": f"h{i}@example.org"}} for i in range(units)]
+    if robot is not None:
+        county, name = robot
+        rows[county]["contact"] = {"name": f"联络员{county}", "dingtalk": name}  # its group's robot
+    doc = {"version": 1,
+           "plan": {"id": COUNTIES_PLAN, "title": "县级月度台账", "coordinator": "county-00", "start": start,
+                    "end": "2018-12-31"},
+           "leading_group": {"name": "领导小组", "email": "lg@example.org"},
+           "units": rows, "escalation": LADDER,
+           "sections": [{"id": "monthly", "title": "月度任务", "tasks": [
+               {"id": f"m{t}", "title": f"月度任务{t}", "lead": "group:counties", "every": "month", "due_after": 5 + t}
+               for t in range(tasks)]}]}
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{COUNTIES_PLAN}.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
 
 
 def fresh_stores(backend: str, folder: Path, plan: Path, count: int) -> tuple[list[Engine], Callable[[], None]]:

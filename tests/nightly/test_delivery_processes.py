@@ -12,7 +12,6 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-import yaml
 from sqlalchemy import Engine, insert, select
 
 from plan_tracker.reports.delivery_processes import delivery_shares
@@ -26,46 +25,23 @@ from plan_tracker.services.nightly import evaluate
 from plan_tracker.settings import Settings
 from plan_tracker.store.outbox_models import ChannelState, Delivery
 
-from .conftest import fresh_stores, night_state
+from .conftest import COUNTIES_PLAN, counties_plan, fresh_stores, night_state
 
-PLAN = "counties-2018"
+PLAN = COUNTIES_PLAN
 UNITS = 40
 NIGHT = dt.date(2018, 7, 12)  # June's items a few working days late: contacts and heads urged
 NOW = dt.datetime(2018, 7, 12, 1, tzinfo=dt.UTC)  # 09:00 in Shanghai, inside the delivery window
 ROBOT = "county-7-robot"
-LADDER = [
-    {"after": -3, "level": "remind", "notify": ["contact"]},
-    {"after": 1, "level": "urge", "notify": ["contact", "head"]},
-    {"after": 5, "level": "supervise", "notify": ["head", "coordinator"]},
-    {"after": 10, "level": "accountability", "notify": ["leading_group"], "repeat_every": 5},
-]
-
-
-def counties_plan(folder: Path) -> Path:
+def _plan(folder: Path) -> Path:
     """40 counties × 3 monthly tasks, nobody reporting: on 2 July each county's contact and
-    head get a message (80 messages)."""
-    units = [{"id": f"county-{i:02d}", "name": f"县{i}", "groups": ["counties"],
-              "contact": {"name": f"联络员{i}", "email": f"c{i}@example.org"},
-              "head": {"name": f"负责人{i}", "email": f"h{i}@example.org"}} for i in range(UNITS)]
-    units[7]["contact"] = {"name": "联络员7", "dingtalk": ROBOT}  # its group's robot
-    doc = {"version": 1,
-           "plan": {"id": PLAN, "title": "县级月度台账", "coordinator": "county-00", "start": "2018-06-01",
-                    "end": "2018-12-31"},
-           "leading_group": {"name": "领导小组", "email": "lg@example.org"},
-           "units": units, "escalation": LADDER,
-           "sections": [{"id": "monthly", "title": "月度任务", "tasks": [
-               {"id": f"m{t}", "title": f"月度任务{t}", "lead": "group:counties", "every": "month", "due_after": 5 + t}
-               for t in range(3)]}]}
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{PLAN}.yaml"
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
+    head get a message (80 messages); county 7's contact is its group's robot."""
+    return counties_plan(folder, units=UNITS, robot=(7, ROBOT))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def two_stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Engine, Engine]]:
     """Two stores holding the counties' plan: one delivered by one process, one by several."""
-    engines, drop = fresh_stores(request.param, tmp_path, counties_plan(tmp_path / "plan"), 2)
+    engines, drop = fresh_stores(request.param, tmp_path, _plan(tmp_path / "plan"), 2)
     try:
         yield engines[0], engines[1]
     finally:
@@ -76,7 +52,7 @@ def two_stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple
 def store(tmp_path: Path) -> Iterator[Engine]:
     """One SQLite store of the counties' plan, for the rules of a split (portable SQL, which
     the night above runs on both backends)."""
-    engines, drop = fresh_stores("sqlite", tmp_path, counties_plan(tmp_path / "plan"), 1)
+    engines, drop = fresh_stores("sqlite", tmp_path, _plan(tmp_path / "plan"), 1)
     try:
         yield engines[0]
     finally:

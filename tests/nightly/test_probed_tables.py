@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from sqlalchemy import Connection, Engine, text
 
 from plan_tracker.services import nightly
@@ -28,37 +27,12 @@ from plan_tracker.store import evaluation_sql as q
 from plan_tracker.store.db import make_engine, migrate
 
 from ..conftest import new_pg_database
+from .conftest import COUNTIES_PLAN, counties_plan
 
-PLAN = "county-months"
+PLAN = COUNTIES_PLAN
 NIGHT = dt.date(2018, 7, 20)  # its first night: every open month escalates at once
 NOW = dt.datetime(2018, 7, 20, 1, tzinfo=dt.UTC)
 GROWING = ("reminder", "skipped_step", "delivery")
-
-
-def _months_plan(folder: Path, units: int = 40, tasks: int = 6) -> Path:
-    """A small province: `units` counties × `tasks` monthly tasks, each unit with a contact
-    and a head, the four-step ladder (a first night skips most steps and fires one)."""
-    doc = {
-        "version": 1,
-        "plan": {"id": PLAN, "title": "月度台账", "coordinator": "county-00", "start": "2018-01-01",
-                 "end": "2018-12-31", "warn_days": 3},
-        "leading_group": {"name": "领导小组", "email": "lg@example.org"},
-        "units": [{"id": f"county-{i:02d}", "name": f"县{i}", "groups": ["counties"],
-                   "contact": {"name": f"联络员{i}", "email": f"c{i}@example.org"},
-                   "head": {"name": f"负责人{i}", "email": f"h{i}@example.org"}} for i in range(units)],
-        "escalation": [
-            {"after": -3, "level": "remind", "notify": ["contact"]},
-            {"after": 1, "level": "urge", "notify": ["contact", "head"]},
-            {"after": 5, "level": "supervise", "notify": ["head", "coordinator"]},
-            {"after": 10, "level": "accountability", "notify": ["leading_group"], "repeat_every": 5},
-        ],
-        "sections": [{"id": "monthly", "title": "月度任务", "tasks": [
-            {"id": f"m{t}", "title": f"月度任务{t}", "lead": "group:counties", "every": "month", "due_after": 5 + t}
-            for t in range(tasks)]}],
-    }
-    path = folder / f"{PLAN}.yaml"
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
 
 
 @pytest.fixture
@@ -69,7 +43,7 @@ def analysed_empty(tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(url)
     try:
         migrate(engine)
-        apply_plan(engine, _months_plan(tmp_path), actor="test", source="test")
+        apply_plan(engine, counties_plan(tmp_path, tasks=6, start="2018-01-01"), actor="test", source="test")
         _vacuum_growing(engine)
         yield engine
     finally:
