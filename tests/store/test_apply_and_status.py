@@ -277,6 +277,31 @@ def test_status_of_an_unknown_plan_is_refused(engine: Engine) -> None:
         status_rows(engine, "nowhere", D(2018, 3, 1))
 
 
+def test_a_plans_obligation_ids_are_bounded_whatever_is_withdrawn(engine: Engine, plan_file: Path) -> None:
+    """`id_bounds` reads the ends of each (plan, active) slice of the index: the bounds hold
+    the plan's withdrawn obligations too, and no other plan's."""
+    from plan_tracker.services.status import id_bounds
+
+    apply_plan(engine, plan_file, actor="test")
+    other = plan_file.with_name("other-2018.yaml")
+    other.write_text(PLAN.replace("id: store-2018", "id: other-2018"), encoding="utf-8")
+    apply_plan(engine, other, actor="test")
+    ob = Obligation.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        ids = sorted(conn.execute(select(ob.c.id).where(ob.c.plan_id == "store-2018")).scalars())
+        # the first and the last withdrawn: only the inactive slice reaches the ends
+        conn.execute(ob.update().where(ob.c.id.in_([ids[0], ids[-1]])).values(active=False))
+    with engine.connect() as conn:
+        assert id_bounds(conn, "store-2018") == (ids[0], ids[-1])
+        others = sorted(conn.execute(select(ob.c.id).where(ob.c.plan_id == "other-2018")).scalars())
+        assert id_bounds(conn, "other-2018") == (others[0], others[-1]) and others[0] > ids[-1]
+        assert id_bounds(conn, "nowhere") == (0, -1)
+    with engine.begin() as conn:  # a plan whose every obligation is withdrawn
+        conn.execute(ob.update().where(ob.c.plan_id == "store-2018").values(active=False))
+    with engine.connect() as conn:
+        assert id_bounds(conn, "store-2018") == (ids[0], ids[-1])
+
+
 # -- submissions -----------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("task", "unit", "period", "status", "on", "progress", "error", "fragment"),

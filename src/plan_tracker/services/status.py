@@ -33,9 +33,20 @@ class StatusRow:
 
 
 def id_bounds(conn: Connection, plan_id: str) -> tuple[int, int]:
+    """The lowest and highest obligation id of a plan ((0, -1) for none), read at the ends
+    of the index on (plan_id, active, id): one look-up per end and value of `active`. A
+    MIN/MAX over the plan alone reads the plan's every entry of that index on SQLite (11 ms
+    at 100k obligations, several times a night), since `active` sits between the two."""
     t = Obligation.__table__  # type: ignore[attr-defined]
-    low, high = conn.execute(select(func.min(t.c.id), func.max(t.c.id)).where(t.c.plan_id == plan_id)).one()
-    return (int(low), int(high)) if low is not None else (0, -1)
+    ends = []
+    for active in (True, False):
+        of_slice = (t.c.plan_id == plan_id) & (t.c.active == active)
+        ends += [select(func.min(t.c.id)).where(of_slice).scalar_subquery(),
+                 select(func.max(t.c.id)).where(of_slice).scalar_subquery()]
+    low_on, high_on, low_off, high_off = conn.execute(select(*ends)).one()
+    lows = [int(v) for v in (low_on, low_off) if v is not None]
+    highs = [int(v) for v in (high_on, high_off) if v is not None]
+    return (min(lows), max(highs)) if lows else (0, -1)
 
 
 def eval_params(conn: Connection, plan_id: str, as_of: dt.date) -> dict[str, Any]:
