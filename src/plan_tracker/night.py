@@ -110,7 +110,8 @@ def deliver(night: Night) -> Any:
     from plan_tracker.reports.weekly_mail import deliver_with_weekly as deliver_reminders
 
     return deliver_reminders(night.engine, night.plan_id, now=night.now, as_of=night.as_of,
-                             settings=night.settings, factory=night.factory, context=night.context, ready=night.ready)
+                             settings=night.settings, factory=night.factory, context=night.context, ready=night.ready,
+                             known=night.ahead.weekly_parts() if night.ahead is not None else None)
 
 
 def warm_delivery(night: Night) -> None:

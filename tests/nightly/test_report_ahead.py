@@ -95,6 +95,48 @@ def test_a_failed_report_ahead_is_built_by_the_stage(
     assert _files(settings, NIGHTS[1]) == _after_the_night(applied, NIGHTS[1])
 
 
+def test_the_weeks_report_built_beside_the_night_rides_with_the_managers_messages(
+        applied: Engine, night: Callable[..., Any], settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the week's report day the report's thread hands the night's delivery the week's
+    part, from its own items: delivery does not evaluate every item again for it (at 1M, a
+    delivery process's seconds), and the part is the one delivery would have built."""
+    from plan_tracker.reports import build as report_build
+    from plan_tracker.reports.weekly_mail import WeeklyParts
+
+    for day in NIGHTS[:2]:
+        night(day)
+    real, handed = ahead.ReportAhead.weekly_parts, []
+
+    def noting(self: ahead.ReportAhead) -> Any:
+        handed.append(real(self))
+        return handed[-1]
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("delivery built the week's report again")
+
+    monkeypatch.setattr(ahead.ReportAhead, "weekly_parts", noting)
+    monkeypatch.setattr(report_build, "build_weekly", refuse)
+    summary = night(NIGHTS[-1])
+    monkeypatch.undo()
+    assert summary.report.weekly is not None and summary.report.weekly.sent == 2  # the coordinator, the leading group
+    assert [list(parts) for parts in handed] == [[NIGHTS[-1]]]
+    assert handed[0][NIGHTS[-1]] == WeeklyParts(applied, PLAN).weekly_part(NIGHTS[-1])
+    assert handed[0][NIGHTS[-1]].overdue  # a part with its overdue list, not an empty one
+
+
+def test_a_failed_report_ahead_leaves_the_weeks_report_to_delivery(
+        applied: Engine, night: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    for day in NIGHTS[:2]:
+        night(day)
+
+    def fails(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(ahead, "build_report", fails)
+    summary = night(NIGHTS[-1])
+    assert summary.report.weekly is not None and summary.report.weekly.sent == 2
+
+
 def test_a_night_that_stops_lets_its_report_go(
         applied: Engine, night: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
     def fails(*args: Any, **kwargs: Any) -> Any:

@@ -136,12 +136,16 @@ def assert_report_equals_rows(engine: Engine, plan_id: str, as_of: dt.date) -> i
 def assert_weekly_equals_report(engine: Engine, plan_id: str, as_of: dt.date, report: Any) -> None:
     """The week's report in a manager's message is built leaner (no cells, progress looked up
     for the listed items only): its figures and list are the whole report's."""
-    from plan_tracker.reports.build import build_weekly
+    from plan_tracker.reports.build import WeeklyWanted, build_report, build_weekly
     from plan_tracker.reports.model import WeeklyFigures
 
     for limit in (3, 10**6):
         weekly = build_weekly(engine, plan_id, as_of, since=None, overdue_limit=limit)
         assert weekly == WeeklyFigures.of_report(report, limit)
+        # and as the report built beside the night hands them to its delivery, from its items
+        handed: list[WeeklyFigures] = []
+        build_report(engine, plan_id, as_of, weekly=WeeklyWanted(None, limit, handed.append))
+        assert handed == [weekly]
 
 
 def test_the_county_reports_aggregates_equal_its_rows(scenario):

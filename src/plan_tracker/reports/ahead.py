@@ -11,6 +11,12 @@ the evaluation has committed; the overdue list (its reminders show their deliver
 report is then the one `build_report` gives after the night, read by the same code in the
 same order, only earlier.
 
+On the week's report day the thread also hands the night's delivery the week's report
+part carried by the managers' messages (`weekly_parts`), from the same items, as soon as their
+lights are counted: at 1M obligations a delivery process otherwise evaluated every item again
+for it. Delivery waits for it (the thread counts the lights right after the collect stage,
+so it is there long before) unless the thread has failed, then builds it itself.
+
 The thread writes nothing. If it fails, or the night stops before its report stage, the
 thread is let go and the stage builds the report itself, as it always did: a report built
 ahead can only save time, never change what the night delivers or writes.
@@ -31,8 +37,10 @@ from plan_tracker.reports.phases import COLLECTED, DELIVERED, EVALUATED
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from plan_tracker.reports.model import Report
+    from plan_tracker.reports.build import WeeklyWanted
+    from plan_tracker.reports.model import Report, WeeklyFigures
     from plan_tracker.services.context import PlanContext
+    from plan_tracker.services.messages import WeeklyPart
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +67,8 @@ class ReportAhead:
         self._reached = {phase: threading.Event() for phase in PHASE_AFTER_STAGE.values()}
         self._let_go = False
         self._report: Report | None = None
+        self._weekly: dict[dt.date, WeeklyPart] = {}
+        self._weekly_settled = threading.Event()  # the part published, or none coming
         self._thread = threading.Thread(target=self._build, args=(engine, context, as_of),
                                         name="report-ahead", daemon=True)
 
@@ -73,11 +83,41 @@ class ReportAhead:
             # nothing is read before the collect stage has committed them. The night imports
             # nothing while it evaluates, so the modules loaded here never race its own.
             self._wait(COLLECTED)
-            self._report = build_report(engine, context, as_of, wait=self._wait)
+            self._report = build_report(engine, context, as_of, wait=self._wait,
+                                        weekly=self._weekly_wanted(engine, context, as_of))
         except _LetGo:
             pass
         except Exception:  # the stage builds it again; say why this one failed
             log.warning("the report built beside the night failed; the report stage builds it", exc_info=True)
+        finally:
+            self._weekly_settled.set()
+
+    def _weekly_wanted(self, engine: Engine, context: PlanContext, as_of: dt.date) -> WeeklyWanted | None:
+        """On the week's report night, the week's figures as `reports.weekly_mail.WeeklyParts`
+        builds them (its change since, its overdue items), asked of the report being built."""
+        from plan_tracker.reports.build import WeeklyWanted
+        from plan_tracker.reports.schedule import weekly_night
+        from plan_tracker.reports.weekly_mail import OVERDUE_LISTED, weekly_since
+
+        if not weekly_night(engine, context.plan, as_of):
+            self._weekly_settled.set()
+            return None
+        with engine.connect() as conn:
+            since = weekly_since(conn, context.id, as_of)
+        return WeeklyWanted(since, OVERDUE_LISTED, self._publish_weekly)
+
+    def _publish_weekly(self, figures: WeeklyFigures) -> None:
+        from plan_tracker.reports.weekly_mail import weekly_part
+
+        self._weekly[figures.as_of] = weekly_part(figures)
+        self._weekly_settled.set()
+
+    def weekly_parts(self) -> dict[dt.date, WeeklyPart]:
+        """The week's report part of tonight, for the night's delivery (called after the
+        collect stage): once the thread has counted the lights; none on other nights, nor
+        when the thread failed (delivery then builds it)."""
+        self._weekly_settled.wait()
+        return dict(self._weekly)
 
     def _wait(self, phase: str) -> None:
         self._reached[phase].wait()
@@ -102,6 +142,7 @@ class ReportAhead:
         """The night is over: a thread still waiting stops (its connection rolls back and
         drops its temporary tables); one in the middle of a statement finishes it first."""
         self._let_go = True
+        self._weekly_settled.set()
         for event in self._reached.values():
             event.set()
         self._thread.join()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from itertools import pairwise
 from typing import Any
@@ -75,7 +75,8 @@ def _opt_date(value: Any) -> dt.date | None:
 
 def build_report(engine: Engine, plan_id: str | PlanContext, as_of: dt.date, *, since: dt.date | None = None,
                  overdue_limit: int = OVERDUE_LIMIT, overdue_offset: int = 0,
-                 notice_limit: int = NOTICE_LIMIT, wait: Wait | None = None) -> Report:
+                 notice_limit: int = NOTICE_LIMIT, wait: Wait | None = None,
+                 weekly: WeeklyWanted | None = None) -> Report:
     """The report of a plan as of a date.
 
     `since`: the snapshot date to compare with (default: the latest nightly snapshot before
@@ -83,11 +84,13 @@ def build_report(engine: Engine, plan_id: str | PlanContext, as_of: dt.date, *, 
     (oldest first); `overdue_total` says how many there are. `wait(phase)`, when given, is
     called before reading what the night is still writing (EVALUATED, then DELIVERED): the
     report is then built beside the night, and what it read before commits (`_after`).
+    `weekly`, when given, receives the week's report figures (`build_weekly`'s) from the same
+    items, as soon as the lights are counted (`reports.ahead`: for the night's delivery).
     """
     with _evaluated_items(engine, plan_id, as_of, whole=True) as (conn, ctx, params):
         return _assemble(conn, ctx, as_of, params, since=since, overdue_limit=overdue_limit,
                          overdue_offset=overdue_offset, notice_limit=notice_limit,
-                         after=lambda phase: _after(conn, wait, phase))
+                         after=lambda phase: _after(conn, wait, phase), weekly=weekly)
 
 
 def _after(conn: Connection, wait: Wait | None, phase: str) -> None:
@@ -113,14 +116,32 @@ def build_weekly(engine: Engine, plan_id: str | PlanContext, as_of: dt.date, *, 
     built the whole report for these few figures."""
     with _evaluated_items(engine, plan_id, as_of, whole=False) as (conn, ctx, params):
         rows = [dict(r) for r in conn.execute(text(q.WEEKLY_BY_LIGHT)).mappings()]
-        lights = _counts(rows)
-        since_day, change = _change(conn, ctx.id, as_of, since, lights)
-        return WeeklyFigures(
-            plan_title=ctx.plan.plan.title, locale=ctx.plan.plan.locale, as_of=as_of, lights=lights,
-            reporting=_reporting(rows), overdue_wd=sum(int(r["overdue_wd"] or 0) for r in rows if r["light"] == "red"),
-            since=since_day, change=change,
-            overdue=_overdue(conn, params, _names(conn, ctx.plan), ctx.plan, overdue_limit, 0, page=q.OVERDUE_PAGE_LOOKED_UP),
-            overdue_total=int(conn.execute(text(q.OVERDUE_COUNT)).scalar_one()))
+        return _weekly_figures(conn, ctx, as_of, params, rows, _names(conn, ctx.plan), since=since,
+                               overdue_limit=overdue_limit, page=q.OVERDUE_PAGE_LOOKED_UP)
+
+
+class WeeklyWanted:
+    """The week's report figures asked of a whole report as it is built (`build_report`'s
+    `weekly`): the change since `since`, the first `overdue_limit` overdue items, handed to
+    `publish` as soon as the lights are counted."""
+
+    def __init__(self, since: dt.date | None, overdue_limit: int, publish: Callable[[WeeklyFigures], None]) -> None:
+        self.since, self.overdue_limit, self.publish = since, overdue_limit, publish
+
+
+def _weekly_figures(conn: Connection, ctx: PlanContext, as_of: dt.date, params: dict[str, Any],
+                    rows: list[dict[str, Any]], names: dict[str, dict[str, Any]], *, since: dt.date | None,
+                    overdue_limit: int, page: str) -> WeeklyFigures:
+    """The week's report figures from the items table: `rows` are counts per light (the
+    week's own, or the whole report's task rows: the same sums)."""
+    lights = _counts(rows)
+    since_day, change = _change(conn, ctx.id, as_of, since, lights)
+    return WeeklyFigures(
+        plan_title=ctx.plan.plan.title, locale=ctx.plan.plan.locale, as_of=as_of, lights=lights,
+        reporting=_reporting(rows), overdue_wd=sum(int(r["overdue_wd"] or 0) for r in rows if r["light"] == "red"),
+        since=since_day, change=change,
+        overdue=_overdue(conn, params, names, ctx.plan, overdue_limit, 0, page=page),
+        overdue_total=int(conn.execute(text(q.OVERDUE_COUNT)).scalar_one()))
 
 
 @contextmanager
@@ -157,7 +178,7 @@ def _evaluated_items(engine: Engine, source: str | PlanContext, as_of: dt.date, 
 
 def _assemble(conn: Connection, ctx: PlanContext, as_of: dt.date, params: dict[str, Any], *,
               since: dt.date | None, overdue_limit: int, overdue_offset: int, notice_limit: int,
-              after: Wait) -> Report:
+              after: Wait, weekly: WeeklyWanted | None = None) -> Report:
     """The report from the items, in the order the night makes its parts: first what the
     status reports alone decide, then (`after(EVALUATED)`) the reminders raised, then
     (`after(DELIVERED)`) their delivery states and tonight's snapshot."""
@@ -169,6 +190,9 @@ def _assemble(conn: Connection, ctx: PlanContext, as_of: dt.date, params: dict[s
         r["section_id"] = names["tasks"].get(r["task_id"], ("", 0, r["section_id"]))[2]
     unit_rows = list(conn.execute(_sql(q.BY_UNIT)).mappings())
     sections, tasks = _sections_and_tasks(task_rows, names)
+    if weekly is not None:  # first: the sooner it is there, the more of the delivery can take it
+        weekly.publish(_weekly_figures(conn, ctx, as_of, params, task_rows, names, since=weekly.since,
+                                       overdue_limit=weekly.overdue_limit, page=q.OVERDUE_PAGE))
     lights = _counts(task_rows)
     since_day, change = _change(conn, plan.id, as_of, since, lights)  # a snapshot before the as-of date
     overdue_total = int(conn.execute(text(q.OVERDUE_COUNT)).scalar_one())

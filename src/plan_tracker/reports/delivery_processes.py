@@ -126,9 +126,11 @@ def _recipients(engine: Engine, plan_id: str) -> int:
 
 
 def deliver_split(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, settings: Any,
-                  context: PlanContext | None, shares: list[Any], ready: ReadyProcesses | None) -> Any:
+                  context: PlanContext | None, shares: list[Any], ready: ReadyProcesses | None,
+                  known: dict[dt.date, Any] | None = None) -> Any:
     """Share 0 in this process, the others each in a process of its own, at once; then the
-    reminders' states rolled up once."""
+    reminders' states rolled up once. `known`: the week's report parts already built, sent
+    to every process (the managers carrying it are in the last share)."""
     from plan_tracker.reports.weekly_mail import deliver_share_here
     from plan_tracker.services.delivery import roll_up_reminders
 
@@ -136,10 +138,10 @@ def deliver_split(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.d
     first, *others = shares
     processes = [ready.take() if ready is not None else _start_process() for _ in others]
     with ThreadPoolExecutor(len(others)) as waiting:  # a thread waits on each process
-        children = [waiting.submit(_run_share, process, (url, plan_id, now, as_of, settings, share))
+        children = [waiting.submit(_run_share, process, (url, plan_id, now, as_of, settings, share, known or {}))
                     for process, share in zip(processes, others, strict=True)]
         summary = deliver_share_here(engine, plan_id, now=now, as_of=as_of, settings=settings, context=context,
-                                     share=first)
+                                     share=first, known=known)
         for child in children:
             summary.add(child.result())
     roll_up_reminders(engine, plan_id)
@@ -166,14 +168,16 @@ def _run_share(process: subprocess.Popen[bytes], work: tuple[Any, ...]) -> Any:
     return pickle.loads(out)  # noqa: S301  # our own child, over its pipe
 
 
-def deliver_share(url: str, plan_id: str, now: dt.datetime, as_of: dt.date, settings: Any, share: Any) -> Any:
-    """One share of a split delivery run, in a process of its own."""
+def deliver_share(url: str, plan_id: str, now: dt.datetime, as_of: dt.date, settings: Any, share: Any,
+                  known: dict[dt.date, Any]) -> Any:
+    """One share of a split delivery run, in a process of its own (`known`: the week's report
+    parts the night has built)."""
     from plan_tracker.reports.weekly_mail import deliver_share_here
     from plan_tracker.store.db import make_engine
 
     engine = make_engine(url)
     try:
-        return deliver_share_here(engine, plan_id, now=now, as_of=as_of, settings=settings, share=share)
+        return deliver_share_here(engine, plan_id, now=now, as_of=as_of, settings=settings, share=share, known=known)
     finally:
         engine.dispose()
 

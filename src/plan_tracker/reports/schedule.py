@@ -36,6 +36,7 @@ from plan_tracker.atomic_files import SHARED, write_atomically
 from plan_tracker.domain.cadence import first_working_day_of_week
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import CalendarNotCovered
+from plan_tracker.domain.plan import Plan
 from plan_tracker.reports.build import build_report
 from plan_tracker.reports.files import render
 from plan_tracker.reports.model import Report
@@ -115,12 +116,19 @@ def run_report_stage(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.da
         result.files = write_daily_files(daily, settings.folder("reports"), formats)
     with engine.connect() as conn:
         plan = context.plan if context is not None else stored_plan(conn, plan_id, as_of)
-        runs = NightlyRun.__table__  # type: ignore[attr-defined]
-        found = conn.execute(select(func.min(runs.c.as_of)).where(runs.c.plan_id == plan_id)).scalar_one()
-    first_night = None if found is None else found if isinstance(found, dt.date) else dt.date.fromisoformat(str(found))
-    if weekly_due(WorkCalendar(plan.plan.calendar), as_of, first_night):
+    if weekly_night(engine, plan, as_of):
         result.weekly = weekly_status(engine, plan_id, week_key(as_of))
     return result
+
+
+def weekly_night(engine: Engine, plan: Plan, as_of: dt.date) -> bool:
+    """Whether the night of `as_of` sends (or still catches up) the week's report: `weekly_due`
+    with the plan's first nightly run read from the store."""
+    runs = NightlyRun.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        found = conn.execute(select(func.min(runs.c.as_of)).where(runs.c.plan_id == plan.id)).scalar_one()
+    first_night = None if found is None else found if isinstance(found, dt.date) else dt.date.fromisoformat(str(found))
+    return weekly_due(WorkCalendar(plan.plan.calendar), as_of, first_night)
 
 
 def weekly_status(engine: Engine, plan_id: str, week: str) -> WeeklyResult:
