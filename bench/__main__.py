@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from bench import settle_writes
 from bench.api_load import meets_target, run_api_load
 from bench.synthetic import write_plan
 
@@ -45,6 +46,7 @@ def run_step(step: str, url: str, plan_file: Path) -> dict[str, Any]:
     name = "apply" if step == "reapply" else step
     command = (["bench.shards", url, str(plan_file), str(SHARDS)] if step == "shards"
                else ["bench.steps", name, url, str(plan_file)])
+    settle_writes()  # the previous step's writes, not this one's
     out = subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True, check=False)
     if out.returncode != 0:
         return {"step": step, "error": out.stderr.strip().splitlines()[-1:]}

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from bench import settle_writes
 from bench.bytecode import compile_package
 from bench.synthetic import LADDER
 
@@ -75,6 +76,7 @@ def first_night(url: str) -> dict[str, Any]:
         migrate(engine)
         applied = apply_plan(engine, plan_file, actor="bench", source="bench")
         engine.dispose()
+        settle_writes()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PLAN_TRACKER_", "PREFECT_API_URL"))}
         env.update(PLAN_TRACKER_DATABASE_URL=url, PLAN_TRACKER_DATA_DIR=str(folder / "data"))
         for tuning in TUNING:  # compared side by side: `PLAN_TRACKER_EVALUATION_WORKERS=1 python -m bench.province`
