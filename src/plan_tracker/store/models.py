@@ -94,6 +94,8 @@ class Obligation(SQLModel, table=True):
         UniqueConstraint("plan_id", "task_id", "unit_id", "period", name="uq_obligation_key"),
         Index("ix_obligation_plan_active", "plan_id", "active", "id"),
         Index("ix_obligation_unit", "plan_id", "unit_id"),
+        # PostgreSQL: room on each page for a first night's update of every light to stay HOT (0005, 0015)
+        {"postgresql_with": {"fillfactor": 50}},
     )
     id: int | None = Field(default=None, primary_key=True)
     plan_id: str = Field(foreign_key="plan.id", max_length=64)
