@@ -77,8 +77,8 @@ class ReportAhead:
         return self
 
     def _build(self, engine: Engine, context: PlanContext, as_of: dt.date) -> None:
-        yield_to_the_night()
         try:
+            yield_to_the_night()
             # The status reports the night collects (mailbox, inbox folder) are in the report:
             # nothing is read before the collect stage has committed them. The night imports
             # nothing while it evaluates, so the modules loaded here never race its own.
@@ -89,7 +89,7 @@ class ReportAhead:
             pass
         except Exception:  # the stage builds it again; say why this one failed
             log.warning("the report built beside the night failed; the report stage builds it", exc_info=True)
-        finally:
+        finally:  # however the thread ends, delivery does not wait for a week's part (`weekly_parts`)
             self._weekly_settled.set()
 
     def _weekly_wanted(self, engine: Engine, context: PlanContext, as_of: dt.date) -> WeeklyWanted | None:
