@@ -210,12 +210,15 @@ def fill_batch_sql(dialect: str, *, sharded: bool = False, history: bool = False
     the domain rules by the property test)."""
     return evaluated_cte(full=False, windowed=dialect == "postgresql", sharded=sharded, history=history) + _FILL
 
-# Record a flip for every obligation whose light changes, before the update saves it.
+# Record a flip for every obligation whose light changes, before the update saves it. The
+# batch's id range is said of `obligation` too (here and below): PostgreSQL carries no range
+# across a join, and read the table from its first row to the batch's last (a merge join) or
+# whole (a hash join) for every batch.
 RECORD_FLIPS = """
 INSERT INTO light_flip (obligation_id, as_of, old_light, new_light)
 SELECT e.id, :as_of, o.light, e.light
 FROM eval_batch e JOIN obligation o ON o.id = e.id
-WHERE o.light IS NULL OR o.light <> e.light
+WHERE o.id BETWEEN :lo AND :hi AND (o.light IS NULL OR o.light <> e.light)
 """
 
 # Only rows whose light or lateness changed are written: a steady night touches the red
@@ -223,8 +226,8 @@ WHERE o.light IS NULL OR o.light <> e.light
 SAVE_LIGHTS = """
 UPDATE obligation SET light = e.light, overdue_wd = e.overdue_wd, evaluated_on = :as_of
 FROM eval_batch e
-WHERE obligation.id = e.id AND (obligation.light IS NULL OR obligation.light <> e.light
-                                OR obligation.overdue_wd <> e.overdue_wd)
+WHERE obligation.id = e.id AND obligation.id BETWEEN :lo AND :hi
+  AND (obligation.light IS NULL OR obligation.light <> e.light OR obligation.overdue_wd <> e.overdue_wd)
 """
 
 # Escalation, mirroring `domain.escalation.firings_on`: candidates are each step's first
@@ -324,6 +327,7 @@ JOIN role_recipient rr ON rr.plan_id = r.plan_id AND rr.role = sr.role
      AND rr.unit_id IN (o.unit_id, '*')  -- contact/head rows are per unit, the rest plan-wide
 WHERE sr.level = r.level AND r.plan_id = :plan AND r.state = 'pending' AND r.fired_on = :as_of
   AND r.obligation_id BETWEEN :lo AND :hi{in_shard}
+  AND o.id BETWEEN :lo AND :hi  -- said of o too (see RECORD_FLIPS)
   -- a re-run finds them made (reminders held for a digest stay pending): skip them here,
   -- so PostgreSQL draws no ids for conflicting rows and ids match a single run's
   AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.reminder_id = r.id AND d.recipient_key = rr.recipient_key)
@@ -386,6 +390,7 @@ CROSS JOIN ({step_roles}) sr  -- the reminders outside, as in ADD_DELIVERIES
 JOIN obligation o ON o.id = r.obligation_id
 WHERE sr.level = r.level AND r.plan_id = :plan AND r.state = 'pending' AND r.fired_on = :as_of
   AND r.obligation_id BETWEEN :lo AND :hi{in_shard}
+  AND o.id BETWEEN :lo AND :hi
   AND NOT EXISTS (SELECT 1 FROM role_recipient rr WHERE rr.plan_id = r.plan_id AND rr.role = sr.role
                   AND rr.unit_id IN (o.unit_id, '*'))
   AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.reminder_id = r.id
