@@ -117,7 +117,8 @@ def build_weekly(engine: Engine, plan_id: str | PlanContext, as_of: dt.date, *, 
     with _evaluated_items(engine, plan_id, as_of, whole=False) as (conn, ctx, params):
         rows = [dict(r) for r in conn.execute(text(q.WEEKLY_BY_LIGHT)).mappings()]
         return _weekly_figures(conn, ctx, as_of, params, rows, _names(conn, ctx.plan), since=since,
-                               overdue_limit=overdue_limit, page=q.OVERDUE_PAGE_LOOKED_UP)
+                               overdue_limit=overdue_limit, page=q.OVERDUE_PAGE_LOOKED_UP,
+                               overdue_total=_overdue_total(conn))
 
 
 class WeeklyWanted:
@@ -131,7 +132,7 @@ class WeeklyWanted:
 
 def _weekly_figures(conn: Connection, ctx: PlanContext, as_of: dt.date, params: dict[str, Any],
                     rows: list[dict[str, Any]], names: dict[str, dict[str, Any]], *, since: dt.date | None,
-                    overdue_limit: int, page: str) -> WeeklyFigures:
+                    overdue_limit: int, page: str, overdue_total: int) -> WeeklyFigures:
     """The week's report figures from the items table: `rows` are counts per light (the
     week's own, or the whole report's task rows: the same sums)."""
     lights = _counts(rows)
@@ -140,8 +141,11 @@ def _weekly_figures(conn: Connection, ctx: PlanContext, as_of: dt.date, params: 
         plan_title=ctx.plan.plan.title, locale=ctx.plan.plan.locale, as_of=as_of, lights=lights,
         reporting=_reporting(rows), overdue_wd=sum(int(r["overdue_wd"] or 0) for r in rows if r["light"] == "red"),
         since=since_day, change=change,
-        overdue=_overdue(conn, params, names, ctx.plan, overdue_limit, 0, page=page),
-        overdue_total=int(conn.execute(text(q.OVERDUE_COUNT)).scalar_one()))
+        overdue=_overdue(conn, params, names, ctx.plan, overdue_limit, 0, page=page), overdue_total=overdue_total)
+
+
+def _overdue_total(conn: Connection) -> int:
+    return int(conn.execute(text(q.OVERDUE_COUNT)).scalar_one())
 
 
 @contextmanager
@@ -190,12 +194,13 @@ def _assemble(conn: Connection, ctx: PlanContext, as_of: dt.date, params: dict[s
         r["section_id"] = names["tasks"].get(r["task_id"], ("", 0, r["section_id"]))[2]
     unit_rows = list(conn.execute(_sql(q.BY_UNIT)).mappings())
     sections, tasks = _sections_and_tasks(task_rows, names)
+    overdue_total = _overdue_total(conn)
     if weekly is not None:  # first: the sooner it is there, the more of the delivery can take it
         weekly.publish(_weekly_figures(conn, ctx, as_of, params, task_rows, names, since=weekly.since,
-                                       overdue_limit=weekly.overdue_limit, page=q.OVERDUE_PAGE))
+                                       overdue_limit=weekly.overdue_limit, page=q.OVERDUE_PAGE,
+                                       overdue_total=overdue_total))
     lights = _counts(task_rows)
     since_day, change = _change(conn, plan.id, as_of, since, lights)  # a snapshot before the as-of date
-    overdue_total = int(conn.execute(text(q.OVERDUE_COUNT)).scalar_one())
     indicators = _indicators(conn, plan, params, names)
     withdrawn = withdrawals(conn, ctx, as_of)
 
