@@ -127,7 +127,7 @@ def _recipients(engine: Engine, plan_id: str) -> int:
 
 def deliver_split(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.date, settings: Any,
                   context: PlanContext | None, shares: list[Any], ready: ReadyProcesses | None,
-                  known: dict[dt.date, Any] | None = None) -> Any:
+                  known: dict[dt.date, Any]) -> Any:
     """Share 0 in this process, the others each in a process of its own, at once; then the
     reminders' states rolled up once. `known`: the week's report parts already built, sent
     to every process (the managers carrying it are in the last share)."""
@@ -138,7 +138,7 @@ def deliver_split(engine: Engine, plan_id: str, *, now: dt.datetime, as_of: dt.d
     first, *others = shares
     processes = [ready.take() if ready is not None else _start_process() for _ in others]
     with ThreadPoolExecutor(len(others)) as waiting:  # a thread waits on each process
-        children = [waiting.submit(_run_share, process, (url, plan_id, now, as_of, settings, share, known or {}))
+        children = [waiting.submit(_run_share, process, (url, plan_id, now, as_of, settings, share, known))
                     for process, share in zip(processes, others, strict=True)]
         summary = deliver_share_here(engine, plan_id, now=now, as_of=as_of, settings=settings, context=context,
                                      share=first, known=known)
