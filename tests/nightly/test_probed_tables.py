@@ -144,3 +144,27 @@ def test_an_analyze_another_worker_holds_is_skipped_not_waited_for(analysed_empt
     finally:
         first.close()
         second.close()
+
+
+def _join_filters(plan: str) -> list[str]:
+    return [line.strip() for line in plan.splitlines() if "Join Filter" in line]
+
+
+def test_recipients_are_joined_on_their_unit_not_filtered_after(analysed_empty: Engine,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reminder's recipients are its unit's (contact, head) or the plan's ('*'): joined on
+    `unit_id IN (o.unit_id, '*')`, PostgreSQL hashed `role_recipient` on the role alone and
+    tested the unit as a filter, every reminder meeting every unit's recipient of its role
+    (748,500 rows thrown away per batch of a province). The deliveries are joined on the unit
+    in both plans, guarded (the first batches of a first night) or the planner's own."""
+    with analysed_empty.connect() as conn:
+        work = _night_work(conn)
+        plans = [_plans(conn, work, guarded=guarded)[1] for guarded in (False, True)]
+        sqlite_form = q.add_deliveries_sql("sqlite")  # the control: SQLite's one join, on PostgreSQL
+        monkeypatch.setattr(q, "add_deliveries_sql", lambda dialect: sqlite_form)
+        single_join = _night_work(conn)
+        controls = [_plans(conn, single_join, guarded=guarded)[1] for guarded in (False, True)]
+    for plan in plans:
+        assert "role_recipient" in plan
+        assert not [f for f in _join_filters(plan) if "unit_id" in f], plan
+    assert any("unit_id" in f and "OR" in f for plan in controls for f in _join_filters(plan)), controls

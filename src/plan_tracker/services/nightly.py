@@ -216,7 +216,7 @@ def _night_work(conn: Connection, plan_id: str, as_of: dt.date, *, now: dt.datet
     night.update(ladder_params, escalation_from=plan.plan.escalation_from or NO_ESCALATION_START,
                  paused_after=min(later_steps, default=NO_LATER_STEP))
     sharded, postgresql = not shard.whole, conn.dialect.name == "postgresql"
-    add_deliveries = sql(q.ADD_DELIVERIES.format(
+    add_deliveries = sql(q.add_deliveries_sql(conn.dialect.name).format(
         step_roles=step_roles, in_shard=q.IN_SHARD if sharded else "",
         hold_column=q.HOLD_COLUMN if holds.pairs else "", hold_value=q.HOLD_VALUE if holds.pairs else ""))
     if holds.pairs:
@@ -345,7 +345,7 @@ def _probing(conn: Connection, work: _NightWork, tables: tuple[str, ...], statem
 
 def _fill_digest_holds(conn: Connection, pairs: list[tuple[str, str]], *, postgresql: bool) -> None:
     """The night's (level, recipient) pairs whose deliveries wait for the digest day, in a
-    temporary table the batches' ADD_DELIVERIES reads (emptied first: a pooled connection
+    temporary table the batches' deliveries statement (`add_deliveries_sql`) reads (emptied first: a pooled connection
     keeps it from an earlier night)."""
     with conn.begin():
         conn.execute(text(q.CREATE_DIGEST_HOLDS))
