@@ -25,14 +25,15 @@ from plan_tracker.domain.plan import Cadence, Plan, Role
 from plan_tracker.store.outbox_models import RoleRecipient
 
 # The NOT EXISTS keeps PostgreSQL from drawing an id for a row already raised (ids, and so
-# message keys, match a single run's); the unique constraint settles a race.
+# message keys, match a single run's); the unique index of topic rows settles a race (its
+# WHERE names that partial index as the conflict's target: migration 0016).
 _RAISE = text("""
 INSERT INTO delivery (plan_id, recipient_key, topic, raised_on, state, attempts, next_attempt_at)
 SELECT CAST(:plan AS VARCHAR(64)), CAST(:key AS VARCHAR(300)), CAST(:topic AS VARCHAR(40)), :raised_on,
        'pending', 0, :hold
 WHERE NOT EXISTS (SELECT 1 FROM delivery WHERE plan_id = CAST(:plan AS VARCHAR(64))
                   AND recipient_key = CAST(:key AS VARCHAR(300)) AND topic = CAST(:topic AS VARCHAR(40)))
-ON CONFLICT (plan_id, recipient_key, topic) DO NOTHING
+ON CONFLICT (plan_id, recipient_key, topic) WHERE topic IS NOT NULL DO NOTHING
 """).bindparams(bindparam("raised_on", type_=Date()), bindparam("hold", type_=UTCDateTime()))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from plan_tracker.store.models import utcnow
@@ -114,10 +114,14 @@ class Delivery(SQLModel, table=True):
     __tablename__ = "delivery"
     __table_args__ = (
         UniqueConstraint("reminder_id", "recipient_key", name="uq_delivery"),
-        UniqueConstraint("plan_id", "recipient_key", "topic", name="uq_delivery_topic"),
-        Index("ix_delivery_message", "message_id"),
+        # the columns most rows leave empty are indexed for the rows that fill them (0016)
+        Index("uq_delivery_topic", "plan_id", "recipient_key", "topic", unique=True,
+              sqlite_where=text("topic IS NOT NULL"), postgresql_where=text("topic IS NOT NULL")),
+        Index("ix_delivery_message", "message_id",
+              sqlite_where=text("message_id IS NOT NULL"), postgresql_where=text("message_id IS NOT NULL")),
         Index("ix_delivery_claim", "plan_id", "state", "recipient_key"),
-        Index("ix_delivery_claim_token", "claim"),
+        Index("ix_delivery_claim_token", "claim",
+              sqlite_where=text("claim IS NOT NULL"), postgresql_where=text("claim IS NOT NULL")),
         Index("ix_delivery_recipient", "plan_id", "recipient_key", "state", "sent_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
