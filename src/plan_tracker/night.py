@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -222,9 +223,11 @@ def run_night(night: Night, runner: StageRunner = in_process) -> NightlySummary:
         summary = NightlySummary(night.plan_id, night.as_of)
         warming: dict[str, threading.Thread] = {}
         for stage in STAGES:
+            started = time.perf_counter()  # a stage's time includes waiting for its warm-up
             if stage.name in warming:
                 warming.pop(stage.name).join()
             setattr(summary, stage.summary_field, runner(stage, night))
+            summary.stage_seconds[stage.name] = round(time.perf_counter() - started, 3)
             if stage.name == WARM_UP_AFTER:
                 warming = _warm_up_later_stages(night)
             if ahead is not None:

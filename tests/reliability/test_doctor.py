@@ -310,3 +310,35 @@ def test_a_weekly_report_waiting_more_than_a_day_fails(store: Engine, tmp_path: 
     code, checks = all_checks(at(dt.date(2018, 10, 17), 10))
     said = [c for c in checks if "weekly reports or decisions" in c["message"]]
     assert code == 1 and said and said[0]["level"] == "fail" and "plan-tracker deliver" in said[0]["fix"]
+
+
+def test_the_dead_man_check_says_how_long_the_last_night_took_and_its_longest_stage(store: Engine,
+                                                                                  tmp_path: Path) -> None:
+    """Each run records its stages' times (`stage_seconds`, in run order); `doctor` says the
+    last good night's total and its longest stage, by name for people and by id for scripts."""
+    from plan_tracker.night import STAGES
+    from plan_tracker.store.outbox_models import NightlyRun
+
+    night(store, dt.date(2018, 10, 9), tmp_path)
+    runs = NightlyRun.__table__  # type: ignore[attr-defined]
+    with store.connect() as conn:
+        summary = conn.execute(runs.select()).one().summary
+    recorded = summary["stage_seconds"]
+    assert list(recorded) == [stage.name for stage in STAGES]
+    assert all(isinstance(s, float) and s >= 0 for s in recorded.values())
+
+    known = {"mail": 0.0, "collect": 0.5, "evaluate": 2.0, "deliver": 3.25, "snapshot": 0.1, "report": 0.4}
+    with store.begin() as conn:
+        conn.execute(runs.update().values(summary=summary | {"stage_seconds": known}))
+    code, checks = doctor(at(dt.date(2018, 10, 9), 10))
+    row = checks["nightly"]
+    assert code == 0 and row["state"] == "ok"
+    assert row["key"] == "doctor.nightly_ok_timed"
+    assert row["params"]["seconds"] == 6.2 and row["params"]["stage_seconds"] == 3.2  # 3.25 rounds to even
+    assert row["params"]["stage_id"] == "deliver"
+    assert "用时 6.2 秒" in row["said"] and "最长的阶段是发送提醒（3.2 秒）" in row["said"]
+
+    with store.begin() as conn:  # a run stored before runs kept their stages' times
+        conn.execute(runs.update().values(summary={k: v for k, v in summary.items() if k != "stage_seconds"}))
+    row = doctor(at(dt.date(2018, 10, 9), 10))[1]["nightly"]
+    assert row["key"] == "doctor.nightly_ok" and "last successful run as of 2018-10-09" in row["message"]

@@ -552,6 +552,17 @@ MESSAGES: dict[str, dict[str, str]] = {
                          "en": "restart the scheduler and run `plan-tracker nightly --plan {plan} --catch-up`"},
     "doctor.nightly_ok": {"zh": "最近一次成功运行截至 {last_ok}（今天是 {today}）",
                           "en": "last successful run as of {last_ok} (today is {today})"},
+    "doctor.nightly_ok_timed": {"zh": "最近一次成功运行截至 {last_ok}（今天是 {today}），用时 {seconds} 秒，"
+                                      "最长的阶段是{stage}（{stage_seconds} 秒）",
+                                "en": "last successful run as of {last_ok} (today is {today}) took {seconds} s, "
+                                      "the longest stage {stage} ({stage_seconds} s)"},
+    # the night's stages (`plan_tracker.night.STAGES`), as `doctor` names the longest
+    "stage.mail": {"zh": "收取回复邮件", "en": "fetching replies"},
+    "stage.collect": {"zh": "收集报送", "en": "collecting reports"},
+    "stage.evaluate": {"zh": "评估与催办", "en": "evaluation and reminders"},
+    "stage.deliver": {"zh": "发送提醒", "en": "delivery"},
+    "stage.snapshot": {"zh": "当日统计", "en": "the day's figures"},
+    "stage.report": {"zh": "生成报表", "en": "the day's report files"},
     "doctor.runs_unfinished": {"zh": "有 {count} 次每晚跟进未完成（被终止或卡住），涉及 {nights}；第一次开始于 {started} UTC",
                                "en": "{count} nightly run(s) never finished (killed or stuck), for {nights}; the first "
                                      "started {started} UTC"},

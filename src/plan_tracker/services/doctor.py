@@ -22,6 +22,7 @@ undelivered reminders are not ok because nobody runs it any more.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, or_, select, text
 
-from plan_tracker.domain.messages import msg
+from plan_tracker.domain.messages import MESSAGES, msg
 from plan_tracker.services.follow_up import follow_up_end
 from plan_tracker.store.models import CalendarDay, PlanRow
 from plan_tracker.store.outbox_models import ChannelState, Delivery, NightlyRun, Reminder
@@ -196,7 +197,32 @@ def _dead_man(conn: Connection, f: PlanFacts) -> Check:
     if age > STALE_AFTER_DAYS:
         return Check("nightly", Level.fail, msg("doctor.nightly_stale", last_ok=f.last_ok, age=age, today=f.today),
                      f.plan_id, fix=msg("doctor.fix_stale", plan=f.plan_id))
-    return Check("nightly", Level.ok, msg("doctor.nightly_ok", last_ok=f.last_ok, today=f.today), f.plan_id)
+    return Check("nightly", Level.ok, _last_night(conn, f), f.plan_id)
+
+
+def _last_night(conn: Connection, f: PlanFacts) -> Msg:
+    """The last successful night, with how long it took and its longest stage when its run
+    recorded them (`NightlySummary.stage_seconds`; runs before that say only the date)."""
+    summary = conn.execute(select(RUNS.c.summary).where(RUNS.c.plan_id == f.plan_id, RUNS.c.ok,
+                                                        RUNS.c.as_of == f.last_ok)
+                           .order_by(RUNS.c.finished_at.desc()).limit(1)).scalar()
+    stages = _stage_seconds(summary)
+    if not stages:
+        return msg("doctor.nightly_ok", last_ok=f.last_ok, today=f.today)
+    longest = max(stages, key=lambda name: stages[name])
+    return msg("doctor.nightly_ok_timed", last_ok=f.last_ok, today=f.today, seconds=round(sum(stages.values()), 1),
+               stage=msg(f"stage.{longest}"), stage_seconds=round(stages[longest], 1), stage_id=longest)
+
+
+def _stage_seconds(summary: Any) -> dict[str, float]:
+    """A stored night's stage times, by the stages this version knows (JSON: a dict on
+    PostgreSQL, text on SQLite)."""
+    found = json.loads(summary) if isinstance(summary, str) else summary
+    stages = found.get("stage_seconds") if isinstance(found, dict) else None
+    if not isinstance(stages, dict):
+        return {}
+    return {name: float(value) for name, value in stages.items()
+            if f"stage.{name}" in MESSAGES and isinstance(value, int | float)}
 
 
 def _unfinished_runs(conn: Connection, f: PlanFacts) -> Check | None:

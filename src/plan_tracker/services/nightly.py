@@ -546,6 +546,9 @@ class NightlySummary:
     figures: int = 0
     report: Any = None  # reports.schedule.ReportStageResult
     mail: Any = None  # inbox.mail.FetchSummary; None when no reply mailbox is configured
+    # each stage's wall time, in run order (the operator's view of where a night goes:
+    # `doctor`); elapsed time measured around the stages, never a date the night works with
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The one shape of a night's summary: printed by the CLI, returned by the Prefect
@@ -564,6 +567,8 @@ class NightlySummary:
         }
         if self.mail is not None:
             found["mail"] = self.mail.as_dict()
+        if self.stage_seconds:
+            found["stage_seconds"] = dict(self.stage_seconds)
         if e.shards:
             found["shards"] = e.shards
         return found
