@@ -48,6 +48,8 @@ from plan_tracker.services.context import PlanContext, plan_context, versions_un
 from plan_tracker.services.message_model import latest_words
 from plan_tracker.services.messages import UnitWords, clean_note, level_wording
 from plan_tracker.services.status import id_bounds
+from plan_tracker.store.dates import stored_date as _date
+from plan_tracker.store.dates import stored_date_or_none as _opt_date
 from plan_tracker.store.models import ObligationTerm, TaskRow, UnitRow
 from plan_tracker.store.recorded_steps import recorded_steps
 
@@ -61,16 +63,6 @@ def _sql(statement: str) -> Any:
     clause = text(statement)
     names = set(clause._bindparams)
     return clause.bindparams(*[bindparam(n, type_=Date()) for n in _DATES if n in names])
-
-
-def _date(value: Any) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-
-
-def _opt_date(value: Any) -> dt.date | None:
-    return None if value is None else _date(value)
-
-
 
 
 def build_report(engine: Engine, plan_id: str | PlanContext, as_of: dt.date, *, since: dt.date | None = None,

@@ -42,6 +42,7 @@ from plan_tracker.reports.files import render
 from plan_tracker.reports.model import Report
 from plan_tracker.services.context import PlanContext
 from plan_tracker.services.plans import stored_plan
+from plan_tracker.store.dates import stored_date_or_none
 from plan_tracker.store.models import Event
 from plan_tracker.store.outbox_models import NightlyRun, Recipient, RoleRecipient
 
@@ -127,8 +128,7 @@ def weekly_night(engine: Engine, plan: Plan, as_of: dt.date) -> bool:
     runs = NightlyRun.__table__  # type: ignore[attr-defined]
     with engine.connect() as conn:
         found = conn.execute(select(func.min(runs.c.as_of)).where(runs.c.plan_id == plan.id)).scalar_one()
-    first_night = None if found is None else found if isinstance(found, dt.date) else dt.date.fromisoformat(str(found))
-    return weekly_due(WorkCalendar(plan.plan.calendar), as_of, first_night)
+    return weekly_due(WorkCalendar(plan.plan.calendar), as_of, stored_date_or_none(found))
 
 
 def weekly_status(engine: Engine, plan_id: str, week: str) -> WeeklyResult:

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, exists, insert, select
 from plan_tracker.domain.errors import DomainError
 from plan_tracker.services.access import OBLIGATIONS, Conflict, NotFound
 from plan_tracker.store.audit import record_event
+from plan_tracker.store.dates import stored_date as _date
 from plan_tracker.store.models import StatusReport
 from plan_tracker.store.portal_models import EscalationResume
 
@@ -114,5 +115,3 @@ class ResumeRefused(DomainError):
     """A resume that breaks a rule (reason too long)."""
 
 
-def _date(value: Any) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))

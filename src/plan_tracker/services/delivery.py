@@ -88,6 +88,7 @@ from plan_tracker.services.send_ahead import SendAhead
 from plan_tracker.settings import Settings
 from plan_tracker.store import evaluation_sql as q
 from plan_tracker.store.audit import record_event
+from plan_tracker.store.dates import stored_date as _day
 from plan_tracker.store.locks import begin_write
 from plan_tracker.store.outbox_models import (
     ChannelState,
@@ -761,10 +762,6 @@ def _report_open_circuits(routes: dict[str, Route], held: dict[str, int], summar
 def _coordinator_name(plan: Plan) -> str:
     unit = next((u for u in plan.units if u.id == plan.plan.coordinator), None)
     return unit.name if unit else plan.plan.coordinator
-
-
-def _day(value: Any) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
 def _record_weekly_sent(conn: Connection, plan_id: str, receipts: dict[str, str], now: dt.datetime,

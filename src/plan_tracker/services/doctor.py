@@ -33,6 +33,7 @@ from sqlalchemy import Connection, Engine, and_, func, or_, select, text
 
 from plan_tracker.domain.messages import MESSAGES, msg
 from plan_tracker.services.follow_up import follow_up_end
+from plan_tracker.store.dates import stored_date as _date
 from plan_tracker.store.models import CalendarDay, PlanRow
 from plan_tracker.store.outbox_models import ChannelState, Delivery, NightlyRun, Reminder
 from plan_tracker.wording import Msg
@@ -92,10 +93,6 @@ def _at(moment: dt.datetime | None) -> str:
 
 def failed(checks: list[Check]) -> bool:
     return any(c.level is Level.fail for c in checks)
-
-
-def _date(value: Any) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
 def _aware(value: Any) -> dt.datetime | None:

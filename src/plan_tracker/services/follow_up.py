@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
 from plan_tracker.domain.follow_up import follow_up_until
 from plan_tracker.services.plans import stored_plan
+from plan_tracker.store.dates import stored_date_or_none as _date
 from plan_tracker.store.models import Obligation
 
 _OBLIGATIONS = Obligation.__table__  # type: ignore[attr-defined]
-
-
-def _date(value: Any) -> dt.date | None:
-    if value is None:
-        return None
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
 def follow_up_end(conn: Connection, plan_id: str) -> dt.date:

@@ -26,6 +26,7 @@ from plan_tracker.services.messages import (
     UnitWords,
     clean_note,
 )
+from plan_tracker.store.dates import stored_date as _date
 from plan_tracker.store.models import Obligation, StatusReport, TaskRow, UnitRow
 from plan_tracker.store.outbox_models import Delivery, Reminder, RoleRecipient
 
@@ -265,5 +266,3 @@ def days_left(calendar: WorkCalendar, as_of: dt.date, due: dt.date) -> int | Non
         return None
 
 
-def _date(value: Any) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Engine, func, select
 
 from plan_tracker.domain.errors import DomainError
+from plan_tracker.store.dates import stored_date as _date
 from plan_tracker.store.outbox_models import NightlyRun
 
 RUNS = NightlyRun.__table__  # type: ignore[attr-defined]
@@ -38,10 +38,6 @@ class TooManyNights(DomainError):
 class LastRun:
     as_of: dt.date
     finished_at: dt.datetime | None
-
-
-def _date(value: Any) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
 def last_successful_run(engine: Engine, plan_id: str) -> LastRun | None:

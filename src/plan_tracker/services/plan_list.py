@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from plan_tracker.store.dates import stored_date as _date
 from plan_tracker.store.models import Obligation, PlanRow
 from plan_tracker.store.outbox_models import NightlyRun
 
@@ -33,10 +34,6 @@ class PlanSummary:
                 "end": self.end.isoformat(), "obligations": self.obligations,
                 "last_night": self.last_night.isoformat() if self.last_night else None,
                 "follow_up_until": self.follow_up_until.isoformat()}
-
-
-def _date(value: Any) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
 def list_plans(engine: Engine) -> list[PlanSummary]:

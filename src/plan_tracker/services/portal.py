@@ -21,6 +21,7 @@ from plan_tracker.domain.lights import light_on
 from plan_tracker.domain.reports import state_as_of
 from plan_tracker.services.access import OBLIGATIONS, TASKS, ObligationRow, supporters
 from plan_tracker.services.context import PlanContext, plan_context
+from plan_tracker.store.dates import stored_date as _date
 from plan_tracker.store.models import StatusReport, UnitRow
 from plan_tracker.store.portal_models import ExtensionRequest, ReportReview, SupportInput
 
@@ -142,10 +143,6 @@ class ObligationDetail:
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, dt.date | dt.datetime) else v for k, v in data.items()}
-
-
-def _date(value: Any) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
 # -- obligations ------------------------------------------------------------------------------

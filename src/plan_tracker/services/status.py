@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, TextClause, bindparam, func, select, text
 
 from plan_tracker.services.context import PlanContext, plan_context
+from plan_tracker.store.dates import stored_date as _date
 from plan_tracker.store.evaluation_sql import status_rows_sql
 from plan_tracker.store.models import Obligation
 
@@ -106,6 +107,3 @@ def _status_row(r: Any) -> StatusRow:
                      r["progress"], int(r["overdue_wd"]))
 
 
-def _date(value: Any) -> dt.date:
-    """Raw SQL returns dates as ISO strings on SQLite and as dates on PostgreSQL."""
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
