@@ -22,7 +22,6 @@ undelivered reminders are not ok because nobody runs it any more.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -211,11 +210,9 @@ def _last_night(conn: Connection, f: PlanFacts) -> Msg:
                stage=msg(f"stage.{longest}"), stage_seconds=round(stages[longest], 1), stage_id=longest)
 
 
-def _stage_seconds(summary: Any) -> dict[str, float]:
-    """A stored night's stage times, by the stages this version knows (JSON: a dict on
-    PostgreSQL, text on SQLite)."""
-    found = json.loads(summary) if isinstance(summary, str) else summary
-    stages = found.get("stage_seconds") if isinstance(found, dict) else None
+def _stage_seconds(summary: dict[str, Any] | None) -> dict[str, float]:
+    """A stored night's stage times (the run's JSON summary), by the stages this version knows."""
+    stages = summary.get("stage_seconds") if summary is not None else None
     if not isinstance(stages, dict):
         return {}
     return {name: float(value) for name, value in stages.items()
