@@ -95,9 +95,24 @@ def first_night(url: str) -> dict[str, Any]:
         return {"step": "first_night_cli", "seconds": round(seconds, 3), "obligations": applied.obligations_total,
                 "messages": len(list(outbox.glob("*.eml"))) if outbox.exists() else 0,
                 "peak_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+                "stage_seconds": _stage_seconds(engine),
                 "summary": [line.strip() for line in out.stdout.splitlines()[:8]]}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _stage_seconds(engine: Any) -> dict[str, float]:
+    """Where the night's time went, as the night recorded it (`NightlySummary.stage_seconds`);
+    the rest of `seconds` is the process starting and importing."""
+    from sqlalchemy import select
+
+    from plan_tracker.store.outbox_models import NightlyRun
+
+    table = NightlyRun.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        summary = conn.execute(select(table.c.summary).order_by(table.c.id.desc()).limit(1)).scalar_one()
+    engine.dispose()
+    return dict(summary.get("stage_seconds", {}))
 
 
 if __name__ == "__main__":

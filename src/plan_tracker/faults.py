@@ -19,7 +19,7 @@ Named points (where `point(name)` is called):
     deliver.claimed     a batch of recipients' deliveries is claimed (`sending`), not yet sent
     deliver.frozen      a batch's fresh messages are rendered and stored with their deliveries
     deliver.sent        a message went out, its `sent` record is not written: the crash window
-    deliver.written     the file outbox wrote a batch's files, none flushed or renamed in yet
+    deliver.written     the file outbox wrote and flushed a batch's files, none renamed into place yet
     deliver.synced      a file outbox batch is durable (files and folder fsynced), not yet
                         recorded `sent`: the crash window of the file outbox
     deliver.helping     a process of a split delivery, done with its own share, is about to

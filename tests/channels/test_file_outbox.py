@@ -138,3 +138,29 @@ def test_a_killed_batchs_stale_temporary_files_are_swept_and_a_live_writers_are_
     assert not stale.exists() and live.exists()
     assert [p.name for p in outbox.folder.glob("*.eml") if not p.name.startswith(".")] == [
         Path(receipt.detail).name]
+
+
+def test_a_file_the_disk_fails_to_flush_fails_its_message_alone_and_leaves_nothing_behind(
+        tmp_path: Path, message: Message, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from plan_tracker.channels import DeliveryError
+
+    real_fsync = os.fsync
+
+    def failing_fsync(fd: int) -> None:  # the disk refuses the file addressed to boom@…
+        if os.path.isfile(f"/proc/self/fd/{fd}") and b"boom@example.org" in os.pread(fd, 1 << 16, 0):
+            raise OSError(5, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    outbox = FileOutboxChannel(tmp_path / "outbox")
+    batch = [dataclasses.replace(message, message_key=f"disk-{n}", address=address)
+             for n, address in enumerate(["a@example.org", "boom@example.org", "b@example.org"])]
+
+    results = outbox.send_group(batch)
+
+    assert [type(r).__name__ for r in results] == ["Receipt", "DeliveryError", "Receipt"]
+    assert isinstance(results[1], DeliveryError) and not results[1].permanent  # retried later
+    assert "Input/output error" in str(results[1])
+    assert sorted(p.name for p in outbox.folder.iterdir()) == sorted(outbox.path_for(m).name for m in (batch[0], batch[2]))

@@ -374,9 +374,10 @@ def test_a_message_resent_days_after_a_crash_is_the_message_first_sent(
 
 # ------------------------------------------------------------------ the file outbox's batch
 # The same night delivered to the file outbox: the six messages are one batch, written as six
-# files, made durable together (each file fsynced, then the folder once) and recorded `sent`
-# in one transaction. Kill points at the batch's new boundaries: files written (not yet
-# flushed or renamed into place), and durable but not yet recorded (the crash window).
+# files, made durable together (each file written and fsynced, renamed, then the folder
+# fsynced once) and recorded `sent` in one transaction. Kill points at the batch's new
+# boundaries: files written and flushed (not yet renamed into place), and durable but not yet
+# recorded (the crash window).
 # (Claimed and frozen are the same code as for SMTP, swept above.)
 FILE_POINTS = ["deliver.written:1", "deliver.synced:1"]
 

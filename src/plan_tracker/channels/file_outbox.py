@@ -8,9 +8,10 @@ file already exists is not written again, so a resend after a crash neither dupl
 nor alters the message. Files appear atomically (temporary file, then `os.replace`): a
 reader never sees half a message.
 
-`send_group` makes a batch durable together: every file written, each `fsync`ed (in a
-small thread pool: `fsync` releases the GIL, and the disk can merge the flushes), renamed,
-then the folder `fsync`ed once so the renames survive a power cut. Delivery records the
+`send_group` makes a batch durable together: every file written and `fsync`ed (in a small
+thread pool: creating a file and `fsync` wait on the disk without the GIL, and the disk can
+merge the flushes), renamed, then the folder `fsync`ed once so the renames survive a power
+cut. Delivery records the
 batch `sent` only after that, so a crash in between resends into files that already exist.
 """
 
@@ -23,7 +24,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from plan_tracker.atomic_files import PRIVATE, write_atomically
@@ -117,10 +118,9 @@ class FileOutboxChannel:
     def send_group(self, messages: Sequence[Message],
                    written: Callable[[], None] | None = None) -> list[Receipt | DeliveryError]:
         """Send a batch, durable as a group: a Receipt or a DeliveryError per message, in
-        order. `written()` is called once the files are written and before any is flushed
-        or renamed into place (the crash harness kills there)."""
+        order. `written()` is called once the files are written and flushed, before any is
+        renamed into place (the crash harness kills there)."""
         results: list[Receipt | DeliveryError] = []
-        staged: list[tuple[int, Path, _Staged]] = []
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -128,35 +128,44 @@ class FileOutboxChannel:
         if not self._swept:
             sweep_stale_temporaries(self.folder)
             self._swept = True
-        for index, message in enumerate(messages):
-            try:
-                path = self.path_for(message)
-                if not path.exists():  # a resend after a crash: the file is already there
+        staging: list[tuple[int, Path, Future[_Staged | None]]] = []
+        # Each file is created, written and flushed by the pool while this thread builds the
+        # next message's bytes: looking a name up and creating a file wait on the folder and
+        # the file system's journal (0.02 ms on a quiet disk, up to 0.8 ms while earlier
+        # flushes commit), waits that threads overlap and that release the GIL.
+        with ThreadPoolExecutor(max_workers=SYNC_THREADS) as pool:
+            for index, message in enumerate(messages):
+                try:
+                    path = self.path_for(message)
                     data = email_bytes(message, sender=self.sender, date=self._clock())
-                    staged.append((index, path, _Staged.write(self.folder, data)))
-                results.append(Receipt(channel=self.name, detail=str(path)))
-            except DeliveryError as exc:
-                results.append(exc)
+                    staging.append((index, path, pool.submit(_Staged.write_flushed, path, data)))
+                    results.append(Receipt(channel=self.name, detail=str(path)))
+                except DeliveryError as exc:
+                    results.append(exc)
+                except OSError as exc:  # full disk, permissions: may clear up, so transient
+                    results.append(DeliveryError(f"could not write outbox file: {exc}"))
+        staged: list[tuple[int, Path, _Staged]] = []
+        for index, path, future in staging:
+            try:
+                file = future.result()
+                if file is not None:
+                    staged.append((index, path, file))
             except OSError as exc:  # full disk, permissions: may clear up, so transient
-                results.append(DeliveryError(f"could not write outbox file: {exc}"))
+                results[index] = DeliveryError(f"could not write outbox file: {exc}")
         if written is not None:
             written()
-        for index, error in self._make_durable([(p, s) for _, p, s in staged]).items():
+        for index, error in self._put_in_place([(p, s) for _, p, s in staged]).items():
             results[staged[index][0]] = DeliveryError(f"could not write outbox file: {error}")
         return results
 
-    def _make_durable(self, staged: list[tuple[Path, _Staged]]) -> dict[int, OSError]:
-        """fsync each staged file (concurrently), rename it into place, fsync the folder once.
-        Returns the failures by position; a failed folder fsync fails them all."""
+    def _put_in_place(self, staged: list[tuple[Path, _Staged]]) -> dict[int, OSError]:
+        """Rename each flushed file into place, then fsync the folder once. Returns the
+        failures by position; a failed folder fsync fails them all."""
         failed: dict[int, OSError] = {}
         if not staged:
             return failed
-        with ThreadPoolExecutor(max_workers=min(SYNC_THREADS, len(staged))) as pool:
-            synced = list(pool.map(lambda item: item[1].sync(), staged))
-        for index, ((path, file), error) in enumerate(zip(staged, synced, strict=True)):
-            if error is not None:
-                Path(file.tmp).unlink(missing_ok=True)
-            error = error or file.rename(path)
+        for index, (path, file) in enumerate(staged):
+            error = file.rename(path)
             if error is not None:
                 failed[index] = error
         try:
@@ -167,33 +176,31 @@ class FileOutboxChannel:
 
 
 class _Staged:
-    """A message written to a temporary file in the outbox folder, not yet flushed."""
+    """A message written to a temporary file in the outbox folder and flushed, not yet in place."""
 
-    def __init__(self, fd: int, tmp: str) -> None:
-        self.fd, self.tmp = fd, tmp
+    def __init__(self, tmp: str) -> None:
+        self.tmp = tmp
 
     @classmethod
-    def write(cls, folder: Path, data: bytes) -> _Staged:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".eml")
+    def write_flushed(cls, path: Path, data: bytes) -> _Staged | None:
+        """Create, write and `fsync` a temporary file for `path` (on a pool thread); None
+        when `path` exists (a resend after a crash: the message is there). Nothing is left
+        behind when it fails."""
+        if path.exists():
+            return None
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".eml")
         try:
             os.fchmod(fd, PRIVATE)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
+            os.fsync(fd)
         except BaseException:
             os.close(fd)
             Path(tmp).unlink(missing_ok=True)
             raise
-        return cls(fd, tmp)
-
-    def sync(self) -> OSError | None:
-        try:
-            os.fsync(self.fd)
-            return None
-        except OSError as exc:
-            return exc
-        finally:
-            os.close(self.fd)
+        os.close(fd)
+        return cls(tmp)
 
     def rename(self, path: Path) -> OSError | None:
         try:
