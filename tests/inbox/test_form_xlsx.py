@@ -141,6 +141,9 @@ WRITTEN: list[tuple[str, dict[str, Any]]] = [
                             Validation("integer", "F4:F9", "进度", "0-100", value="0", maximum="100"),
                             Validation("date", "G4:G9", "日期", "日期", criteria=">=", value="DATE(2018,1,1)")]}),
     ("_meta", {"rows": [[("key", Kind.DEFAULT), ("value", Kind.DEFAULT)]], "hidden": True}),
+    # rows of every width over several blocks of 16 (each block has its own `spans`), empty rows among them
+    ("长表", {"rows": [[(n * 10 + c if c % 2 else f"格{n}-{c}", Kind.DEFAULT) for c in range(n % 7)] for n in range(40)]
+             + [[(None, Kind.DEFAULT), (None, Kind.GREYED)]]}),
 ]
 STYLE = re.compile(r' (s|style)="(\d+)"')
 
@@ -178,6 +181,25 @@ def test_xlsxwriter_writes_the_forms_own_parts_as_its_own_workbook_would() -> No
             assert ours.read(part) == theirs.read(part), part
     assert {info.date_time for info in ours.infolist()} == {(1980, 1, 1, 0, 0, 0)}
     assert {info.external_attr for info in ours.infolist()} == {info.external_attr for info in theirs.infolist()}
+
+
+def test_cells_a_form_does_not_write_are_left_to_xlsxwriter() -> None:
+    """`_FormSheet` writes the rows of what a form holds itself; a formula or a rich string
+    among them (a form has neither) is still written as XlsxWriter's own sheet writes it."""
+    from xlsxwriter.worksheet import Worksheet
+
+    def written(sheet: Any) -> bytes:
+        parts = form_xlsx._Parts(form_xlsx._package(TODAY, "plan-tracker", (("表", False),)).settings)
+        sheet._initialize({**parts._settings, "name": "表", "index": 0, "str_table": parts._strings})
+        bold = form_xlsx._package(TODAY, "plan-tracker", (("表", False),)).formats[Kind.BOLD]
+        sheet.write_string(0, 0, "前")
+        sheet.write_formula(0, 1, "=SUM(1,2)", bold, 3)
+        sheet.write_rich_string(0, 2, "a", bold, "b")
+        sheet.write_number(0, 3, 4, bold)
+        sheet.write_formula(20, 0, '="x"', None, "x")
+        return form_xlsx._Parts.xml(sheet)
+
+    assert written(form_xlsx._FormSheet()) == written(Worksheet())
 
 
 @pytest.mark.parametrize("formula", ["DATE(2018,1,1)", "=XLOOKUP(A1,B:B,C:C)", "{=SUM(A1:A3)}", "ACOT(1)+_xlfn.X(2)",
