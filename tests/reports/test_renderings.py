@@ -110,6 +110,23 @@ def test_the_same_report_is_the_same_xlsx_bytes_dated_by_its_as_of(report):
     assert render_notice_xlsx(report) == render_notice_xlsx(report)
 
 
+def test_the_report_workbooks_sheets_are_the_bytes_xlsxwriters_own_sheet_writes(report, monkeypatch):
+    # `RowsSheet` writes the rows' XML itself: with XlsxWriter's own worksheet the same
+    # workbooks (the report, one with hostile text, the notice) are the same bytes.
+    from xlsxwriter.worksheet import Worksheet
+
+    from plan_tracker.inbox.form_xlsx import RowsSheet
+    from plan_tracker.reports.workbook import ReportWorkbook
+
+    def rendered():
+        return [render_xlsx(report), render_xlsx(hostile(report)), render_notice_xlsx(report)]
+
+    assert ReportWorkbook.SHEET_CLASS is RowsSheet
+    ours = rendered()
+    monkeypatch.setattr(ReportWorkbook, "SHEET_CLASS", Worksheet)
+    assert rendered() == ours
+
+
 @pytest.mark.parametrize("text", ["<r><t>轮训</t></r>", "<r><t>未闭合</r>", "川店镇_x0041_", " 边 ", "<b>&amp;</b>"])
 def test_text_shaped_like_markup_or_an_escape_reads_back_as_written(report, text):
     # XlsxWriter writes text shaped like <r>…</r> as rich-text XML: a task titled so came back

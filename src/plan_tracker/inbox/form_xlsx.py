@@ -203,35 +203,18 @@ class _Parts:
         return self.xml(part)
 
 
-class _FormSheet(Worksheet):
-    """A form's sheet, its formulas prepared once a process.
+class RowsSheet(Worksheet):
+    """XlsxWriter's worksheet writing its rows' XML one string per row, for what forms and
+    report workbooks hold (text, numbers, dates, booleans and blank cells; no row settings,
+    no comments): its element-by-element writer was a third of a form's time. Any other
+    cell, and a sheet with row settings or comments, is written by XlsxWriter itself
+    (`_write_rows` and `_write_cell` are private API; tests/inbox/test_form_xlsx.py and
+    tests/reports/test_renderings.py hold the bytes equal to XlsxWriter's own sheet's)."""
 
-    XlsxWriter prepares every formula of a data validation (a form's date rule,
-    `DATE(2018,1,1)`) with some 300 regular-expression substitutions, one per newer Excel
-    function it might name: a sixth of a form's time, for the same one or two formulas in
-    every form of a plan. The result depends only on the formula and whether future functions
-    are expanded, so it is kept (`_prepare_formula` is private API, like `_Parts`';
-    tests/inbox/test_form_xlsx.py holds the kept result to XlsxWriter's own)."""
-
-    _prepared: ClassVar[dict[tuple[str, bool], str]] = {}
-    _KEEP = 256  # distinct formulas kept: a plan's forms use one or two
     _ROW_BLOCK = 16  # rows that share one `spans` attribute, as XlsxWriter counts them
 
-    def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
-        key = (formula, expand_future_functions or self.use_future_functions)
-        prepared = self._prepared.get(key)
-        if prepared is None:
-            prepared = str(super()._prepare_formula(formula, expand_future_functions))
-            if len(self._prepared) < self._KEEP:
-                self._prepared[key] = prepared
-        return prepared
-
     def _write_rows(self) -> None:
-        """The sheet's rows, as XlsxWriter's own `_write_rows` writes them for what a form
-        holds (text, numbers, dates, booleans and blank cells; no row settings, no comments),
-        one string per row: its element-by-element writer was a third of a form's time.
-        Anything else a sheet holds is left to XlsxWriter. tests/inbox/test_form_xlsx.py holds
-        the bytes equal to XlsxWriter's for every kind of cell."""
+        """The sheet's rows, as XlsxWriter's own `_write_rows` writes them (see the class)."""
         if self.row_info or self.comments or self.constant_memory or self.excel_version != 2007 \
                 or self.default_row_height != self.original_row_height:
             super()._write_rows()
@@ -263,12 +246,35 @@ class _FormSheet(Worksheet):
                     line.append(f'<c r="{ref}"{style}/>')
                 elif kind == "Boolean":
                     line.append(f'<c r="{ref}"{style} t="b"><v>{cell.boolean}</v></c>')
-                else:  # a kind of cell a form does not write: XlsxWriter writes it
+                else:  # any other kind of cell (a formula, a rich string): XlsxWriter writes it
                     write("".join(line))
                     line = []
                     self._write_cell(row_num, col_num, cell)
             line.append("</row>")
             write("".join(line))
+
+
+class _FormSheet(RowsSheet):
+    """A form's sheet, its formulas prepared once a process.
+
+    XlsxWriter prepares every formula of a data validation (a form's date rule,
+    `DATE(2018,1,1)`) with some 300 regular-expression substitutions, one per newer Excel
+    function it might name: a sixth of a form's time, for the same one or two formulas in
+    every form of a plan. The result depends only on the formula and whether future functions
+    are expanded, so it is kept (`_prepare_formula` is private API, like `_Parts`';
+    tests/inbox/test_form_xlsx.py holds the kept result to XlsxWriter's own)."""
+
+    _prepared: ClassVar[dict[tuple[str, bool], str]] = {}
+    _KEEP = 256  # distinct formulas kept: a plan's forms use one or two
+
+    def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
+        key = (formula, expand_future_functions or self.use_future_functions)
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            prepared = str(super()._prepare_formula(formula, expand_future_functions))
+            if len(self._prepared) < self._KEEP:
+                self._prepared[key] = prepared
+        return prepared
 
 
 # -- the parts every form of a day shares -------------------------------------------------------
