@@ -153,12 +153,15 @@ class ChannelState(SQLModel, table=True):
 
 
 class LightFlip(SQLModel, table=True):
-    """A change of an obligation's light, saved when an evaluation sees it (the history)."""
+    """A change of an obligation's light, saved when an evaluation sees it (the history). No
+    foreign key, as `SkippedStep`: only the evaluation writes it, from the obligations it
+    evaluates, in one transaction, and obligations are never deleted (migration 0017 says
+    what the check cost)."""
 
     __tablename__ = "light_flip"
     __table_args__ = (Index("ix_flip_obligation", "obligation_id", "as_of"),)
     id: int | None = Field(default=None, primary_key=True)
-    obligation_id: int = Field(foreign_key="obligation.id")
+    obligation_id: int  # obligation.id
     as_of: dt.date
     old_light: str | None = Field(default=None, max_length=12)
     new_light: str = Field(max_length=12)
