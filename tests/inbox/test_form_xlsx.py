@@ -190,7 +190,7 @@ def test_cells_a_form_does_not_write_are_left_to_xlsxwriter() -> None:
 
     def written(sheet: Any) -> bytes:
         parts = form_xlsx._Parts(form_xlsx._package(TODAY, "plan-tracker", (("表", False),)).settings)
-        sheet._initialize({**parts._settings, "name": "表", "index": 0, "str_table": parts._strings})
+        sheet._initialize({**parts._settings, "name": "表", "index": 0, "str_table": parts.strings})
         bold = form_xlsx._package(TODAY, "plan-tracker", (("表", False),)).formats[Kind.BOLD]
         sheet.write_string(0, 0, "前")
         sheet.write_formula(0, 1, "=SUM(1,2)", bold, 3)
@@ -220,3 +220,60 @@ def test_a_kept_formula_is_what_xlsxwriter_prepares(formula: str) -> None:
         assert {flag: prepared(form_xlsx._FormSheet(), *flag) for flag in flags} == theirs
     if formula == "ACOT(1)":  # a future function: the flags decide, so a kept answer must not cross them
         assert theirs[(False, False)] == "ACOT(1)" != theirs[(False, True)] == "_xlfn.ACOT(1)"
+
+
+def _form(sheets: list[tuple[str, dict[str, Any]]]) -> bytes:
+    form = FormWriter(TODAY)
+    for name, given in sheets:
+        form.sheet(name, **given)
+    return form.bytes()
+
+
+def _with_rows(rows: list[list[Any]]) -> list[tuple[str, dict[str, Any]]]:
+    (name, given), *rest = WRITTEN
+    return [(name, {**given, "rows": rows}), *rest]
+
+
+SAME_SHAPE = [  # each the first sheet's shape (4 rows of up to 14 cells, merged title) with other cells
+    [[("另一个标题", Kind.TITLE)], [("单位", Kind.BOLD), (7, Kind.DEFAULT), (-0.125, Kind.DEFAULT)],
+     [(f"列{n}", Kind.HEADER) for n in range(14)],
+     [(dt.date(2018, 12, 31), Kind.FILL_IN_DATE), (False, Kind.OPEN), ("=SUM(A1)", Kind.RED), ("", Kind.YELLOW),
+      ("x" * 300, Kind.GREEN), (10 ** 12, Kind.PENDING), (None, Kind.DEFAULT), (None, Kind.FILL_IN_WRAP),
+      ("标题", Kind.DEFAULT), (None, Kind.OPEN), (1e-7, Kind.GREYED), (None, Kind.DEFAULT), ("\t尾", Kind.PENDING)]],
+    [[("", Kind.TITLE)], [], [(None, Kind.HEADER)] * 14, [(None, Kind.DEFAULT)] * 12 + [(None, Kind.FILL_IN)]],
+    [[(None, Kind.TITLE), ("旁", Kind.BOLD)], [("计划", Kind.BOLD)], [("a", Kind.HEADER)] * 14,
+     [(True, Kind.DEFAULT)] * 13],
+]
+
+
+@pytest.mark.parametrize("rows", SAME_SHAPE, ids=["other-cells", "empty-title", "title-cell-overwritten"])
+def test_a_sheet_written_around_a_kept_skeleton_is_the_one_xlsxwriter_writes(
+        rows: list[list[Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`_sheet_xml` keeps what surrounds the rows of the first sheet of each shape and writes
+    the rows of the next ones itself: the same bytes as XlsxWriter writing them whole."""
+    form_xlsx._package.cache_clear()
+    theirs = _form(_with_rows(rows))  # the first of its shape: XlsxWriter writes it all
+    form_xlsx._package.cache_clear()
+    _form(WRITTEN)  # the shape's first sheets, written by XlsxWriter, keep their skeletons
+    package = form_xlsx._package(TODAY, "plan-tracker", tuple((name, bool(given.get("hidden")))
+                                                            for name, given in WRITTEN))
+    assert len(package.skeletons) == len(WRITTEN)  # every sheet's rows were found equal to XlsxWriter's
+    written: list[int] = []
+    by_xlsxwriter = form_xlsx._written
+    monkeypatch.setattr(form_xlsx, "_written", lambda parts, given, n, formats: (
+        written.append(n), by_xlsxwriter(parts, given, n, formats))[1])
+    ours = _form(_with_rows(rows))
+    assert written == []  # every sheet around a kept skeleton
+    assert ours == theirs
+
+
+def test_a_sheet_of_another_extent_or_holding_other_values_is_not_written_around_a_wrong_skeleton() -> None:
+    form_xlsx._package.cache_clear()
+    _form(WRITTEN)
+    longer = [*WRITTEN[0][1]["rows"], [("多一行", Kind.DEFAULT)]]  # one row more: another dimension
+    long_text = [[("长" * 20_000, Kind.TITLE)], *WRITTEN[0][1]["rows"][1:]]  # XlsxWriter's to measure and cut
+    for rows in (longer, long_text):
+        ours = _form(_with_rows(rows))
+        form_xlsx._package.cache_clear()
+        assert ours == _form(_with_rows(rows))
+        _form(WRITTEN)

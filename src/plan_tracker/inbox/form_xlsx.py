@@ -4,12 +4,14 @@ Every unit contact's reminder carries one, so a province's first night makes hun
 XlsxWriter workbook per form writes again, each time, what every form shares. So XlsxWriter
 writes those parts once per day and set of sheets (`_package`: the styles with every kind of
 cell, the theme, the workbook with its structure locked, the document properties), zipped
-once; for each form, XlsxWriter writes only its own parts — its sheets, through the public
-worksheet API, and their shared strings (`_Parts`) — and `zipfile` adds them to a copy of the
-day's zip. Two of XlsxWriter's inner loops are shortened for what forms hold: the rows'
-XML (`_FormSheet._write_rows`) and the shared strings' elements, kept by string
-(`TextStrings`). (About 0.9 ms a form on the bench machine: a quarter taking the cells,
-a third writing the sheets' XML, a fifth zipping.)
+once; each form has only its own parts written — its sheets and their shared strings — and
+`zipfile` adds them to a copy of the day's zip. A sheet's XML around its rows is the same for
+every form of a day with as many items: XlsxWriter writes the first sheet of each shape
+through its public worksheet API (`_Parts`), and what surrounds its rows is kept as that
+shape's skeleton once the rows written here for the same cells are found byte for byte
+XlsxWriter's (`_sheet_xml`); later sheets of the shape are their rows (`_rows_xml`) in the
+skeleton. The shared strings' elements are kept by string (`TextStrings`). (About 0.5 ms a
+form on the bench machine, against 1.1 ms with XlsxWriter writing every sheet.)
 
 The bytes depend only on what the form says: every zip entry is dated 1980-01-01 (as
 XlsxWriter does in memory), and the document properties are dated with the form's `today`,
@@ -22,9 +24,10 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from functools import cache, lru_cache
 from typing import Any, ClassVar
@@ -32,7 +35,7 @@ from typing import Any, ClassVar
 import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.sharedstrings import SharedStrings, SharedStringTable
-from xlsxwriter.utility import xl_col_to_name
+from xlsxwriter.utility import _datetime_to_excel_datetime, xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
 from plan_tracker.inbox.columns import LIGHT_COLOURS
@@ -165,7 +168,8 @@ class _Parts:
     day's workbook gave its own sheets (kept by `KeepsSettings`), each part is written with
     `_set_xml_writer` and `_assemble_xml_file`, the string table put in order with
     `_sort_string_data`, `TextStrings` overrides `_xml_rich_si_element` and
-    `_write_sst_strings` (keeping `_write_si`'s output), and `_FormSheet` `_write_rows`.
+    `_write_sst_strings` (keeping `_write_si`'s output), `RowsSheet` `_write_rows`, and
+    `_sheet_xml` reads `SharedStringTable`'s fields and a sheet's `dim_*`.
     tests/inbox/test_form_xlsx.py holds these parts equal to what XlsxWriter's `Workbook`
     writes for the same sheets, so an XlsxWriter whose internals work otherwise fails there."""
 
@@ -180,12 +184,12 @@ class _Parts:
 
     def __init__(self, settings: dict[str, Any]) -> None:
         self._settings = settings
-        self._strings = SharedStringTable()  # the form's, shared by its sheets
+        self.strings = SharedStringTable()  # the form's, shared by its sheets
 
     def sheet(self, name: str, index: int) -> Worksheet:
         """A new sheet, as `Workbook.add_worksheet` would make it the `index`th (from 0)."""
         sheet = _FormSheet()
-        sheet._initialize({**self._settings, "name": name, "index": index, "str_table": self._strings})
+        sheet._initialize({**self._settings, "name": name, "index": index, "str_table": self.strings})
         return sheet
 
     @staticmethod
@@ -197,9 +201,9 @@ class _Parts:
 
     def strings_xml(self) -> bytes:
         """The shared strings part, once every sheet is written."""
-        self._strings._sort_string_data()  # what Workbook.close does before packaging
+        self.strings._sort_string_data()  # what Workbook.close does before packaging
         part = TextStrings()
-        part.string_table = self._strings
+        part.string_table = self.strings
         return self.xml(part)
 
 
@@ -211,47 +215,75 @@ class RowsSheet(Worksheet):
     (`_write_rows` and `_write_cell` are private API; tests/inbox/test_form_xlsx.py and
     tests/reports/test_renderings.py hold the bytes equal to XlsxWriter's own sheet's)."""
 
-    _ROW_BLOCK = 16  # rows that share one `spans` attribute, as XlsxWriter counts them
-
     def _write_rows(self) -> None:
         """The sheet's rows, as XlsxWriter's own `_write_rows` writes them (see the class)."""
         if self.row_info or self.comments or self.constant_memory or self.excel_version != 2007 \
                 or self.default_row_height != self.original_row_height:
             super()._write_rows()
             return
-        self._calculate_spans()
-        spans, table, columns = self.row_spans, self.table, self.col_info
-        write = self.fh.write
-        for row_num in range(self.dim_rowmin, self.dim_rowmax + 1):
-            cells = table.get(row_num)
-            if not cells:
+        cells: dict[int, dict[int, str]] = {}
+        for row_num, row in self.table.items():
+            if not row:
                 continue
-            span = spans.get(row_num // self._ROW_BLOCK)
-            line = [f'<row r="{row_num + 1}" spans="{span}">' if span else f'<row r="{row_num + 1}">']
-            for col_num in sorted(cells):
-                cell = cells[col_num]
-                ref = f"{_column(col_num)}{row_num + 1}"
-                if cell.format:
-                    style = f' s="{cell.format._get_xf_index()}"'
-                elif col_num in columns and columns[col_num].column_format is not None:
-                    style = f' s="{columns[col_num].column_format._get_xf_index()}"'
-                else:
-                    style = ""
-                kind = type(cell).__name__
-                if kind in ("Number", "Datetime"):
-                    line.append(f'<c r="{ref}"{style}><v>{cell.number:.16G}</v></c>')
-                elif kind == "String":
-                    line.append(f'<c r="{ref}"{style} t="s"><v>{cell.string}</v></c>')
-                elif kind == "Blank":
-                    line.append(f'<c r="{ref}"{style}/>')
-                elif kind == "Boolean":
-                    line.append(f'<c r="{ref}"{style} t="b"><v>{cell.boolean}</v></c>')
-                else:  # any other kind of cell (a formula, a rich string): XlsxWriter writes it
-                    write("".join(line))
-                    line = []
-                    self._write_cell(row_num, col_num, cell)
-            line.append("</row>")
-            write("".join(line))
+            line = cells[row_num] = {}
+            for col_num, cell in row.items():
+                fragment = self._stored_cell(row_num, col_num, cell)
+                if fragment is None:  # any other kind of cell (a formula, a rich string): XlsxWriter writes them
+                    super()._write_rows()
+                    return
+                line[col_num] = fragment
+        self.fh.write(_rows_xml(cells))
+
+    def _stored_cell(self, row_num: int, col_num: int, cell: Any) -> str | None:
+        style = cell.format
+        if not style and col_num in self.col_info:
+            style = self.col_info[col_num].column_format
+        kind = type(cell).__name__
+        if kind in ("Number", "Datetime"):
+            return _cell_xml(row_num, col_num, style, NUMBER, cell.number)
+        if kind == "String":
+            return _cell_xml(row_num, col_num, style, STRING, cell.string)
+        if kind == "Blank":
+            return _cell_xml(row_num, col_num, style, BLANK, None)
+        if kind == "Boolean":
+            return _cell_xml(row_num, col_num, style, BOOLEAN, cell.boolean)
+        return None
+
+
+NUMBER, STRING, BLANK, BOOLEAN = "n", "s", "", "b"
+ROW_BLOCK = 16  # rows that share one `spans` attribute, as XlsxWriter counts them
+
+
+def _cell_xml(row_num: int, col_num: int, style: Format | None, kind: str, value: Any) -> str:
+    """One `<c>` element as XlsxWriter writes a stored cell of that kind."""
+    ref = f"{_column(col_num)}{row_num + 1}"
+    styled = f' s="{style._get_xf_index()}"' if style else ""
+    if kind == NUMBER:
+        return f'<c r="{ref}"{styled}><v>{value:.16G}</v></c>'
+    if kind == STRING:
+        return f'<c r="{ref}"{styled} t="s"><v>{value}</v></c>'
+    if kind == BOOLEAN:
+        return f'<c r="{ref}"{styled} t="b"><v>{value}</v></c>'
+    return f'<c r="{ref}"{styled}/>'
+
+
+def _rows_xml(cells: dict[int, dict[int, str]]) -> str:
+    """The `<row>` elements of `cells` (row -> column -> its `<c>`), each row with the span of
+    columns its block of ROW_BLOCK rows uses, as XlsxWriter's `_calculate_spans` gives it."""
+    spans: dict[int, tuple[int, int]] = {}
+    for row_num, line in cells.items():
+        block, low, high = row_num // ROW_BLOCK, min(line), max(line)
+        if block in spans:
+            low, high = min(low, spans[block][0]), max(high, spans[block][1])
+        spans[block] = (low, high)
+    out = []
+    for row_num in sorted(cells):
+        line = cells[row_num]
+        low, high = spans[row_num // ROW_BLOCK]
+        out.append(f'<row r="{row_num + 1}" spans="{low + 1}:{high + 1}">')
+        out += [line[col_num] for col_num in sorted(line)]
+        out.append("</row>")
+    return "".join(out)
 
 
 class _FormSheet(RowsSheet):
@@ -291,6 +323,7 @@ class _Package:
     shared: bytes
     formats: dict[Kind, Format | None]
     settings: dict[str, Any]
+    skeletons: dict[tuple[Any, ...], tuple[str, str]] = field(default_factory=dict, compare=False)  # `_sheet_xml`
 
 
 @lru_cache(maxsize=16)
@@ -369,6 +402,61 @@ class _Sheet:
             sheet.hide()
 
 
+    def shape(self, n: int, bounds: tuple[int | None, ...]) -> tuple[Any, ...]:
+        """What the sheet's XML around its rows depends on (`_sheet_xml`); `bounds` last."""
+        return (self.name, n, tuple(self.widths), tuple(map(tuple, self.merged)), tuple(self.validations),
+                self.frozen, self.format_rows_and_columns, self.hidden, bounds)
+
+    def stored(self, formats: dict[Kind, Format | None], settings: dict[str, Any]) -> \
+            tuple[list[tuple[int, int, str, Any, Format | None]], list[tuple[int, int]]] | None:
+        """The cells `write` has XlsxWriter store, in the order it stores them, each as
+        (row, column, kind, value, format), and the merged ranges' corners (they count in the
+        sheet's dimension); None when the sheet holds something else, left to XlsxWriter."""
+        if settings["strings_to_numbers"] or settings["strings_to_formulas"] or settings["strings_to_urls"]:
+            return None
+        cells: list[tuple[int, int, str, Any, Format | None]] = []
+        for r, row in enumerate(self.rows):
+            for c, (value, kind) in enumerate(row):
+                cell = _stored(None if value is None else _safe(value), formats[kind], settings)
+                if cell is _NOT_PLAIN:
+                    return None
+                if cell is not None:
+                    cells.append((r, c, *cell))
+        corners: list[tuple[int, int]] = []
+        for first_row, first_col, last_row, last_col in self.merged:
+            value, kind = self.rows[first_row][first_col]
+            if not (first_row <= last_row and first_col <= last_col) or (first_row, first_col) == (last_row, last_col) \
+                    or not isinstance(value, str | None):
+                return None  # XlsxWriter's `merge_range` orders, refuses, or writes it otherwise
+            style = formats[kind]
+            value = _safe(value) if value else None  # `merge_range` writes "" as a blank
+            cells += [(first_row, first_col, *cell)] if (cell := _stored(value, style, settings)) else []
+            cells += [(r, c, BLANK, None, style) for r in range(first_row, last_row + 1)
+                      for c in range(first_col, last_col + 1) if (r, c) != (first_row, first_col) and style]
+            corners += [(first_row, first_col), (last_row, last_col)]
+        return cells, corners
+
+
+_NOT_PLAIN: Any = object()  # a value `_stored` leaves to XlsxWriter
+_TEXT_MOST = 16_383  # longer text XlsxWriter measures in UTF-16 units, and may cut
+
+
+def _stored(value: Any, style: Format | None, settings: dict[str, Any]) -> tuple[str, Any, Format | None] | None:
+    """How `write_cell` has XlsxWriter store an already safe value: (kind, value, format);
+    None for no cell at all, `_NOT_PLAIN` for a value left to XlsxWriter."""
+    if value is None:
+        return None if style is None else (BLANK, None, style)
+    if isinstance(value, str):
+        return (STRING, value, style) if len(value) <= _TEXT_MOST else _NOT_PLAIN
+    if isinstance(value, bool):
+        return (BOOLEAN, 1 if value else 0, style)
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime) and style is not None:
+        return (NUMBER, _datetime_to_excel_datetime(value, settings["date_1904"], settings["remove_timezone"]), style)
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
+        return (NUMBER, value, style)
+    return _NOT_PLAIN
+
+
 def write_cell(sheet: Worksheet, r: int, c: int, value: Any, style: Format | None) -> None:
     """One cell: text as text (`safe_value` quotes what a spreadsheet would run), numbers and
     dates as numbers, an empty cell only for its format (most of a form's cells)."""
@@ -424,13 +512,86 @@ class FormWriter:
         parts = _Parts(package.settings)
         own: dict[str, bytes] = {}
         for n, given in enumerate(self._sheets):
-            sheet = parts.sheet(given.name, n)
-            given.write(sheet, package.formats)
-            if n == 0:
-                sheet.select()  # as Workbook.close selects the first sheet when none is active
-            own[f"xl/worksheets/sheet{n + 1}.xml"] = parts.xml(sheet)
+            own[f"xl/worksheets/sheet{n + 1}.xml"] = _sheet_xml(package, parts, given, n)
         own[_STRINGS] = parts.strings_xml()
         return _zip(package.shared, own)
+
+
+def _written(parts: _Parts, given: _Sheet, n: int, formats: dict[Kind, Format | None]) -> tuple[bytes, Worksheet]:
+    """The sheet as XlsxWriter writes it, through its public API (the `n`th of the form)."""
+    sheet = parts.sheet(given.name, n)
+    given.write(sheet, formats)
+    if n == 0:
+        sheet.select()  # as Workbook.close selects the first sheet when none is active
+    return parts.xml(sheet), sheet
+
+
+_SHEET_DATA, _SHEET_DATA_END = "<sheetData>", "</sheetData>"
+_SKELETONS_KEPT = 1024  # shapes of a day's forms kept: one or two per count of items a unit has
+
+
+def _sheet_xml(package: _Package, parts: _Parts, given: _Sheet, n: int) -> bytes:
+    """The form's `n`th sheet. Around its rows a sheet's XML depends only on its shape (its
+    place, widths, merged ranges, rules, frozen panes, protection, visibility and the range
+    its cells cover), the same for every form of a plan and day with as many items. So the
+    first sheet of a shape is written by XlsxWriter, and what surrounds its rows is kept as
+    the shape's skeleton, but only once the rows and strings written here for the same cells
+    are exactly XlsxWriter's (`_stored`, `_rows_xml`); every later sheet of that shape is
+    the skeleton around rows written here. A sheet holding anything else (a long text, a
+    formula) or a shape that cannot be a key is written by XlsxWriter every time."""
+    stored = given.stored(package.formats, package.settings)
+    if stored is None:
+        return _written(parts, given, n, package.formats)[0]
+    cells, corners = stored
+    try:
+        key = given.shape(n, _bounds([(r, c) for r, c, *_ in cells] + corners))
+        skeleton = package.skeletons.get(key)
+    except TypeError:  # an unhashable rule or width
+        return _written(parts, given, n, package.formats)[0]
+    if skeleton is not None:
+        return (skeleton[0] + _rows_xml(_fragments(cells, parts.strings)) + skeleton[1]).encode()
+    before = _copy(parts.strings)
+    xml, sheet = _written(parts, given, n, package.formats)
+    ours = _rows_xml(_fragments(cells, before))
+    head, opened, rest = xml.decode().partition(_SHEET_DATA)
+    rows, closed, tail = rest.partition(_SHEET_DATA_END)
+    bounds = (sheet.dim_rowmin, sheet.dim_rowmax, sheet.dim_colmin, sheet.dim_colmax)
+    if opened and closed and rows == ours and _same(before, parts.strings) and key[-1] == bounds \
+            and len(package.skeletons) < _SKELETONS_KEPT:
+        package.skeletons[key] = (head + opened, closed + tail)
+    return xml
+
+
+def _bounds(places: list[tuple[int, int]]) -> tuple[int | None, ...]:
+    """The rows and columns the cells cover, as XlsxWriter's dimension holds them."""
+    if not places:
+        return (None, None, None, None)
+    rows, columns = [r for r, _ in places], [c for _, c in places]
+    return (min(rows), max(rows), min(columns), max(columns))
+
+
+def _fragments(cells: list[tuple[int, int, str, Any, Format | None]],
+               strings: SharedStringTable) -> dict[int, dict[int, str]]:
+    """Each stored cell's `<c>`, a later one in the same place replacing it (as a merged
+    range's first cell does); text gets its shared string's index, in the order stored."""
+    found: dict[int, dict[int, str]] = {}
+    for row_num, col_num, kind, value, style in cells:
+        if kind == STRING:
+            value = strings._get_shared_string_index(value)
+        found.setdefault(row_num, {})[col_num] = _cell_xml(row_num, col_num, style, kind, value)
+    return found
+
+
+def _copy(strings: SharedStringTable) -> SharedStringTable:
+    copied = SharedStringTable()
+    copied.count, copied.unique_count = strings.count, strings.unique_count
+    copied.string_table, copied.string_array = dict(strings.string_table), list(strings.string_array)
+    return copied
+
+
+def _same(ours: SharedStringTable, theirs: SharedStringTable) -> bool:
+    return (ours.count, ours.unique_count, ours.string_table, ours.string_array) == \
+        (theirs.count, theirs.unique_count, theirs.string_table, theirs.string_array)
 
 
 # The form's own parts are compressed at zlib's fastest level: zlib's default costs about a third
