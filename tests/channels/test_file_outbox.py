@@ -144,7 +144,7 @@ def test_a_file_the_disk_fails_to_flush_fails_its_message_alone_and_leaves_nothi
         tmp_path: Path, message: Message, monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    from plan_tracker.channels import DeliveryError, file_outbox
+    from plan_tracker.channels import DeliveryError
 
     real_fsync = os.fsync
 
@@ -154,7 +154,6 @@ def test_a_file_the_disk_fails_to_flush_fails_its_message_alone_and_leaves_nothi
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", failing_fsync)
-    monkeypatch.setattr(file_outbox.FLUSH, "by_file_system", False)  # an fsync each, as off Linux
     outbox = FileOutboxChannel(tmp_path / "outbox")
     batch = [dataclasses.replace(message, message_key=f"disk-{n}", address=address)
              for n, address in enumerate(["a@example.org", "boom@example.org", "b@example.org"])]
@@ -165,40 +164,3 @@ def test_a_file_the_disk_fails_to_flush_fails_its_message_alone_and_leaves_nothi
     assert isinstance(results[1], DeliveryError) and not results[1].permanent  # retried later
     assert "Input/output error" in str(results[1])
     assert sorted(p.name for p in outbox.folder.iterdir()) == sorted(outbox.path_for(m).name for m in (batch[0], batch[2]))
-
-
-def test_on_linux_a_batch_is_flushed_by_one_write_back_of_its_file_system(
-        tmp_path: Path, message: Message, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Linux 5.8 and later: the batch's files are flushed by one `syncfs` (not an `fsync`
-    each); when it fails, which file the disk lost is unknown, so every new message of the
-    batch fails for now, nothing is left in the folder, and the next try writes them."""
-    import os
-    import sys
-
-    from plan_tracker.channels import DeliveryError, file_outbox
-
-    if sys.platform.startswith("linux") and tuple(map(int, os.uname().release.split(".")[:2])) >= (5, 8):
-        assert file_outbox.FLUSH.by_file_system
-    monkeypatch.setattr(file_outbox.FLUSH, "by_file_system", True)
-    synced: list[Path] = []
-    real = file_outbox.FLUSH.file_system
-    monkeypatch.setattr(file_outbox.FLUSH, "file_system", lambda folder: (synced.append(folder), real(folder))[1])
-    monkeypatch.setattr(os, "fsync", lambda fd: pytest.fail("a file flushed on its own"))
-    outbox = FileOutboxChannel(tmp_path / "outbox")
-    monkeypatch.setattr(file_outbox, "sync_folder", lambda folder: None)  # the folder's own fsync: not this test's
-    batch = [dataclasses.replace(message, message_key=f"fs-{n}") for n in range(3)]
-    assert all(not isinstance(r, Exception) for r in outbox.send_group(batch))
-    assert synced == [outbox.folder] and len(list(outbox.folder.iterdir())) == 3
-
-    def broken(folder: Path) -> None:
-        raise OSError(5, "Input/output error")
-
-    monkeypatch.setattr(file_outbox.FLUSH, "file_system", broken)
-    more = [dataclasses.replace(message, message_key=f"fs-more-{n}") for n in range(2)]
-    results = outbox.send_group([batch[0], *more])  # the first is there already: not written again
-    assert not isinstance(results[0], Exception)
-    assert all(isinstance(r, DeliveryError) and not r.permanent and "Input/output" in str(r) for r in results[1:])
-    assert sorted(p.name for p in outbox.folder.iterdir()) == sorted(outbox.path_for(m).name for m in batch)
-    monkeypatch.setattr(file_outbox.FLUSH, "file_system", real)
-    assert all(not isinstance(r, Exception) for r in outbox.send_group(more))
-    assert len(list(outbox.folder.iterdir())) == 5

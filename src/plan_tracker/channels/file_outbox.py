@@ -8,22 +8,19 @@ file already exists is not written again, so a resend after a crash neither dupl
 nor alters the message. Files appear atomically (temporary file, then `os.replace`): a
 reader never sees half a message.
 
-`send_group` makes a batch durable together: every file written (in a small thread pool:
-creating a file waits on the disk without the GIL), all of them flushed (`_Flush`: one
-`syncfs` of the file system on Linux, else an `fsync` each), renamed, then the folder
-`fsync`ed once so the renames survive a power cut. Delivery records the
+`send_group` makes a batch durable together: every file written and `fsync`ed (in a small
+thread pool: creating a file and `fsync` wait on the disk without the GIL, and the disk can
+merge the flushes), renamed, then the folder `fsync`ed once so the renames survive a power
+cut. Delivery records the
 batch `sent` only after that, so a crash in between resends into files that already exist.
 """
 
 from __future__ import annotations
 
-import ctypes
 import datetime as dt
-import functools
 import logging
 import os
 import re
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -39,7 +36,7 @@ logger = logging.getLogger(__name__)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")  # a name inside the folder, never '.' or '..'
 _READABLE_PART = 80  # keeps names well under every filesystem's 255-byte limit
-SYNC_THREADS = 8  # files in flight at once: enough to keep a disk queue busy, few threads
+SYNC_THREADS = 8  # fsyncs in flight at once: enough to keep a disk queue busy, few threads
 
 
 def _utcnow() -> dt.datetime:
@@ -136,13 +133,12 @@ class FileOutboxChannel:
         # next message's bytes: looking a name up and creating a file wait on the folder and
         # the file system's journal (0.02 ms on a quiet disk, up to 0.8 ms while earlier
         # flushes commit), waits that threads overlap and that release the GIL.
-        by_file_system = FLUSH.by_file_system  # else each file is flushed on its own
         with ThreadPoolExecutor(max_workers=SYNC_THREADS) as pool:
             for index, message in enumerate(messages):
                 try:
                     path = self.path_for(message)
                     data = email_bytes(message, sender=self.sender, date=self._clock())
-                    staging.append((index, path, pool.submit(_Staged.write, path, data, flush=not by_file_system)))
+                    staging.append((index, path, pool.submit(_Staged.write_flushed, path, data)))
                     results.append(Receipt(channel=self.name, detail=str(path)))
                 except DeliveryError as exc:
                     results.append(exc)
@@ -156,14 +152,6 @@ class FileOutboxChannel:
                     staged.append((index, path, file))
             except OSError as exc:  # full disk, permissions: may clear up, so transient
                 results[index] = DeliveryError(f"could not write outbox file: {exc}")
-        if by_file_system and staged:
-            try:
-                FLUSH.file_system(self.folder)
-            except OSError as exc:  # which file the disk failed is unknown: the batch goes again
-                for index, _, file in staged:
-                    file.discard()
-                    results[index] = DeliveryError(f"could not write outbox file: {exc}")
-                staged = []
         if written is not None:
             written()
         for index, error in self._put_in_place([(p, s) for _, p, s in staged]).items():
@@ -194,10 +182,10 @@ class _Staged:
         self.tmp = tmp
 
     @classmethod
-    def write(cls, path: Path, data: bytes, *, flush: bool) -> _Staged | None:
-        """Create and write a temporary file for `path` (on a pool thread), `fsync`ed with
-        `flush`; None when `path` exists (a resend after a crash: the message is there).
-        Nothing is left behind when it fails."""
+    def write_flushed(cls, path: Path, data: bytes) -> _Staged | None:
+        """Create, write and `fsync` a temporary file for `path` (on a pool thread); None
+        when `path` exists (a resend after a crash: the message is there). Nothing is left
+        behind when it fails."""
         if path.exists():
             return None
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".eml")
@@ -206,17 +194,13 @@ class _Staged:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            if flush:
-                os.fsync(fd)
+            os.fsync(fd)
         except BaseException:
             os.close(fd)
             Path(tmp).unlink(missing_ok=True)
             raise
         os.close(fd)
         return cls(tmp)
-
-    def discard(self) -> None:
-        Path(self.tmp).unlink(missing_ok=True)
 
     def rename(self, path: Path) -> OSError | None:
         try:
@@ -225,51 +209,6 @@ class _Staged:
         except OSError as exc:
             Path(self.tmp).unlink(missing_ok=True)
             return exc
-
-
-class _Flush:
-    """How a batch's files are made durable before they are renamed into place.
-
-    On Linux 5.8 and later, one `syncfs` of the outbox's file system: the kernel writes the
-    batch's files back together, in one journal commit, and reports a failed write-back
-    (older kernels said nothing of it, so they, and other systems, `fsync` each file). A
-    batch of 256 files: 5.5 ms against 28 ms of `fsync`s from eight threads, and a 1M
-    night's delivery 19.3–20.1 s against 20.6–23.1 s (BENCHMARKS.md, fifteenth pass), the
-    store on the same disk (whatever else is dirty there is written back too)."""
-
-    def __init__(self) -> None:
-        self.by_file_system = self._can_sync_file_system()
-
-    @staticmethod
-    def _can_sync_file_system() -> bool:
-        if not sys.platform.startswith("linux"):
-            return False
-        release = re.match(r"(\d+)\.(\d+)", os.uname().release)
-        return release is not None and (int(release[1]), int(release[2])) >= (5, 8) and _libc_syncfs() is not None
-
-    def file_system(self, folder: Path) -> None:
-        """Write back the file system holding `folder`, or raise OSError."""
-        syncfs = _libc_syncfs()
-        assert syncfs is not None  # by_file_system says so
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            if syncfs(fd) != 0:
-                error = ctypes.get_errno()
-                raise OSError(error, os.strerror(error))
-        finally:
-            os.close(fd)
-
-
-@functools.cache
-def _libc_syncfs() -> Callable[[int], int] | None:
-    try:
-        syncfs: Callable[[int], int] = ctypes.CDLL(None, use_errno=True).syncfs
-    except (OSError, AttributeError):
-        return None
-    return syncfs
-
-
-FLUSH = _Flush()
 
 
 def sync_folder(folder: Path) -> None:
