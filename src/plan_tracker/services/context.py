@@ -21,8 +21,8 @@ from plan_tracker.domain.errors import DomainError
 from plan_tracker.domain.plan import STORED_PLAN, Plan
 from plan_tracker.domain.suggestions import did_you_mean
 from plan_tracker.store import calendar_table
+from plan_tracker.store.dates import stored_date, stored_date_or_none
 from plan_tracker.store.models import PlanRow, PlanVersion
-from plan_tracker.store.terms import as_date
 
 _PLANS = PlanRow.__table__  # type: ignore[attr-defined]
 _VERSIONS = PlanVersion.__table__  # type: ignore[attr-defined]
@@ -104,12 +104,12 @@ def plan_context(conn: Connection, plan_id: str, as_of: dt.date | None = None) -
     if row is None:
         known = [str(r[0]) for r in conn.execute(select(_PLANS.c.id).order_by(_PLANS.c.id))]
         raise UnknownPlan(plan_id, known)
-    versions = tuple(VersionInfo(int(v), as_date(e), str(d)) for v, e, d in conn.execute(_VERSION_ROWS, {"plan_id": plan_id}))
+    versions = tuple(VersionInfo(int(v), stored_date(e), str(d)) for v, e, d in conn.execute(_VERSION_ROWS, {"plan_id": plan_id}))
     version = in_force(versions, as_of)
     plan, calendar, key = _parsed(conn, plan_id, version)
     settled = row.terms_settled_from
     return PlanContext(plan, version, versions, calendar, key, as_of,
-                       as_date(settled) if settled is not None else None)
+                       stored_date_or_none(settled))
 
 
 def versions_until(conn: Connection, ctx: PlanContext, day: dt.date) -> list[tuple[VersionInfo, Plan]]:

@@ -26,6 +26,7 @@ from plan_tracker.services.context import UnknownPlan, plan_context
 from plan_tracker.services.recipients import plan_recipients
 from plan_tracker.store import calendar_table
 from plan_tracker.store.audit import record_event
+from plan_tracker.store.dates import stored_date_or_none
 from plan_tracker.store.models import (
     EscalationStepRow,
     Obligation,
@@ -384,7 +385,7 @@ REPORTS = StatusReport.__table__  # type: ignore[attr-defined]
 def _latest_effective(conn: Connection, plan_id: str) -> dt.date | None:
     t = PlanVersion.__table__  # type: ignore[attr-defined]
     value = conn.execute(select(t.c.effective_from).where(t.c.plan_id == plan_id).order_by(t.c.version.desc()).limit(1)).scalar()
-    return value if value is None or isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+    return stored_date_or_none(value)
 
 
 def _effective_date(conn: Connection, plan: Plan, first: bool, effective: dt.date | None, today: dt.date | None) -> dt.date:

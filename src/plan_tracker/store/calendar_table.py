@@ -16,6 +16,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 from plan_tracker.domain.calendar import WorkCalendar
 from plan_tracker.domain.errors import DomainError
 from plan_tracker.domain.plan import CalendarSpec
+from plan_tracker.store.dates import stored_date
 from plan_tracker.store.models import CalendarDay
 
 TABLE = CalendarDay.__table__  # type: ignore[attr-defined]
@@ -63,11 +64,7 @@ def covered(conn: Connection, key: str) -> tuple[dt.date, dt.date] | None:
         select(func.min(TABLE.c.day), func.max(TABLE.c.day)).where(TABLE.c.calendar_key == key)).one()
     if have[0] is None:
         return None
-    return _as_date(have[0]), _as_date(have[1])
-
-
-def _as_date(value: object) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+    return stored_date(have[0]), stored_date(have[1])
 
 
 def ensure_calendar(conn: Connection, calendar: WorkCalendar, key: str, first: dt.date, last: dt.date) -> None:

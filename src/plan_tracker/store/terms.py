@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from plan_tracker.domain.terms import Segment, Terms
+from plan_tracker.store.dates import stored_date, stored_date_or_none
 from plan_tracker.store.models import Obligation, ObligationTerm, PlanRow
 
 OBLIGATION = Obligation.__table__  # type: ignore[attr-defined]
@@ -27,27 +28,18 @@ _TERM_COLUMNS = ("task_id", "unit_id", "period", "period_start", "period_end", "
 
 
 def _terms(row: Any) -> Terms:
-    return Terms(row.task_id, row.unit_id, row.period, as_date(row.period_start), as_date(row.period_end),
-                 as_date(row.due), as_date(row.original_due), int(row.warn_days), bool(row.active))
-
-
-def as_date(value: Any) -> dt.date:
-    """Raw SQL gives dates as ISO strings on SQLite and as dates on PostgreSQL."""
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-
-
-def _optional_date(value: Any) -> dt.date | None:
-    return None if value is None else as_date(value)
+    return Terms(row.task_id, row.unit_id, row.period, stored_date(row.period_start), stored_date(row.period_end),
+                 stored_date(row.due), stored_date(row.original_due), int(row.warn_days), bool(row.active))
 
 
 def _superseded(row: Any) -> Segment:
     """A row of `obligation_term` as a segment of its obligation's timeline."""
-    return Segment(_optional_date(row.valid_from), as_date(row.valid_until), _terms(row))
+    return Segment(stored_date_or_none(row.valid_from), stored_date(row.valid_until), _terms(row))
 
 
 def _in_force(row: Any) -> Segment:
     """An `obligation` row as the last, open segment of its timeline."""
-    return Segment(_optional_date(row.terms_from), None, _terms(row))
+    return Segment(stored_date_or_none(row.terms_from), None, _terms(row))
 
 
 _ROW_COLUMNS = [OBLIGATION.c.terms_from, *[OBLIGATION.c[c] for c in _TERM_COLUMNS]]
@@ -136,7 +128,7 @@ def rewrite_timelines(conn: Connection, plan_id: str, changed: dict[int, list[Se
 def settle(conn: Connection, plan_id: str) -> dt.date | None:
     """Record the latest date from which any obligation's terms changed (see PlanRow)."""
     latest = conn.execute(select(func.max(OBLIGATION.c.terms_from)).where(OBLIGATION.c.plan_id == plan_id)).scalar()
-    value = as_date(latest) if latest is not None else None
+    value = stored_date_or_none(latest)
     conn.execute(update(PLAN).where(PLAN.c.id == plan_id).values(terms_settled_from=value))
     return value
 
@@ -144,5 +136,5 @@ def settle(conn: Connection, plan_id: str) -> dt.date | None:
 def settle_at_least(conn: Connection, plan_id: str, day: dt.date) -> None:
     """A change from `day` on (one obligation's): an earlier as-of date reads the history."""
     current = conn.execute(select(PLAN.c.terms_settled_from).where(PLAN.c.id == plan_id)).scalar()
-    if current is None or as_date(current) < day:
+    if current is None or stored_date(current) < day:
         conn.execute(update(PLAN).where(PLAN.c.id == plan_id).values(terms_settled_from=day))
