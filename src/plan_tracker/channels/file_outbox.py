@@ -11,8 +11,8 @@ reader never sees half a message.
 `send_group` makes a batch durable together: every file written and `fsync`ed (in a small
 thread pool: creating a file and `fsync` wait on the disk without the GIL, and the disk can
 merge the flushes), renamed, then the folder `fsync`ed once so the renames survive a power
-cut. Delivery records the
-batch `sent` only after that, so a crash in between resends into files that already exist.
+cut. Delivery records the batch `sent` only after that, so a crash in between resends into
+files that already exist.
 """
 
 from __future__ import annotations

@@ -401,7 +401,6 @@ class _Sheet:
         if self.hidden:
             sheet.hide()
 
-
     def shape(self, n: int, bounds: tuple[int | None, ...]) -> tuple[Any, ...]:
         """What the sheet's XML around its rows depends on (`_sheet_xml`); `bounds` last."""
         return (self.name, n, tuple(self.widths), tuple(map(tuple, self.merged)), tuple(self.validations),
