@@ -231,6 +231,21 @@ def test_year_without_published_schedule_is_refused_not_guessed() -> None:
     assert "calendar.years" in str(caught.value)  # and it says how to fix it
 
 
+def test_each_published_year_is_the_calendar_packages_own_days() -> None:
+    # The year is built from the package's tables, not day by day through `is_workday`
+    # (which checks the year against every table entry on each call): the same days, every
+    # published year, 调休 Saturdays in and holidays out.
+    import chinese_calendar
+
+    year = 2004
+    while CN.covers(year):
+        first, last = D(year, 1, 1), D(year, 12, 31)
+        days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+        assert [CN.is_working_day(day) for day in days] == [chinese_calendar.is_workday(day) for day in days], year
+        year += 1
+    assert year == 2027  # chinesecalendar 1.11.0 publishes 2004-2026
+
+
 def test_shift_into_an_unpublished_year_is_refused() -> None:
     # A due date late in the last covered year can be pushed into an uncovered one.
     with pytest.raises(CalendarNotCovered, match="2027"):
