@@ -79,8 +79,9 @@ def _plans(conn: Connection, work: Any, *, guarded: bool) -> tuple[str, str]:
             rows = conn.execute(_explain(statement), bound)
         return "\n".join(row[0] for row in rows)
 
-    decision = plan(PROBED_BY_DECISION, s.decide_steps, params)
-    for step in (s.decide_steps, s.raise_reminders, s.record_skipped):  # tonight's reminders, as the batch has them
+    (decide,) = s.decide_steps  # PostgreSQL decides in one statement
+    decision = plan(PROBED_BY_DECISION, decide, params)
+    for step in (decide, s.raise_reminders, s.record_skipped):  # tonight's reminders, as the batch has them
         conn.execute(step, params)
     deliveries = plan(PROBED_BY_DELIVERIES, s.add_deliveries, {**params, **work.role_params})
     conn.rollback()

@@ -175,7 +175,7 @@ class _Statements:
     fill: Any
     flips: Any
     save: Any
-    decide_steps: Any
+    decide_steps: list[Any]
     raise_reminders: Any
     record_skipped: Any
     add_deliveries: Any
@@ -226,8 +226,8 @@ def _night_work(conn: Connection, plan_id: str, as_of: dt.date, *, now: dt.datet
     statements = _Statements(  # the batch's statements, built once for every batch of the night
         fill=sql(q.fill_batch_sql(conn.dialect.name, sharded=sharded, history=ctx.reads_history(as_of))),
         flips=sql(q.RECORD_FLIPS), save=sql(q.SAVE_LIGHTS),
-        decide_steps=sql(q.DECIDE_STEPS.format(ladder=ladder)), raise_reminders=sql(q.RAISE_REMINDERS),
-        record_skipped=sql(q.RECORD_SKIPPED), add_deliveries=add_deliveries,
+        decide_steps=[sql(step) for step in q.decide_steps_sql(conn.dialect.name, ladder)],
+        raise_reminders=sql(q.RAISE_REMINDERS), record_skipped=sql(q.RECORD_SKIPPED), add_deliveries=add_deliveries,
         unreachable=sql(q.UNREACHABLE.format(step_roles=step_roles, in_shard=q.IN_SHARD if sharded else "")),
         no_recipient=sql(q.NO_RECIPIENT.format(in_shard=q.NO_RECIPIENT_IN_SHARD if sharded else "")),
     )
@@ -297,9 +297,10 @@ def _evaluate_batch(conn: Connection, work: _NightWork, low: int, high: int) -> 
             conn.execute(text("ANALYZE eval_batch"))  # analyzed; the joins below need them
         work.flips.add(conn.execute(s.flips, params).rowcount or 0)
         conn.execute(s.save, params)
-        conn.execute(text(q.CREATE_STEPS))
+        conn.execute(text(q.CREATE_STEPS if work.postgresql else q.CREATE_STEPS_IN_ITEM_ORDER))
         conn.execute(text(q.CLEAR_STEPS))
-        _probing(conn, work, PROBED_BY_DECISION, s.decide_steps, params)
+        for decide in s.decide_steps:
+            _probing(conn, work, PROBED_BY_DECISION, decide, params)
         raised = conn.execute(s.raise_reminders, params).rowcount or 0
         skipped = conn.execute(s.record_skipped, params).rowcount or 0
         work.skipped.add(skipped)  # a failed batch fails the run: no summary reads the count
