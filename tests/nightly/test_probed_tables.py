@@ -70,7 +70,7 @@ def _plans(conn: Connection, work: Any, *, guarded: bool) -> tuple[str, str]:
     conn.execute(text(q.CREATE_BATCH))  # in the transaction id_bounds began, rolled back below
     conn.execute(s.fill, params)
     conn.execute(text("ANALYZE eval_batch"))
-    conn.execute(text(q.CREATE_STEPS))
+    conn.execute(s.create_steps)
 
     def plan(tables: tuple[str, ...], statement: Any, bound: dict[str, Any]) -> str:
         if guarded:

@@ -77,14 +77,14 @@ class WorkCalendar:
 
     # -- coverage -------------------------------------------------------------------
     def covers(self, year: int) -> bool:
-        if self.spec.base == "weekends" or year in self._own_years:
-            return True
-        return _cn_publishes(year)  # without building the year's days
+        return self._on_weekends(year) or _cn_publishes(year)  # without building the year's days
+
+    def _on_weekends(self, year: int) -> bool:
+        """Whether `year`'s base is plain weekends (the calendar's base, or a year the plan supplies)."""
+        return self.spec.base == "weekends" or year in self._own_years
 
     def _base_year(self, year: int) -> frozenset[dt.date] | None:
-        if self.spec.base == "weekends" or year in self._own_years:
-            return _weekend_year(year)
-        return _cn_year(year)
+        return _weekend_year(year) if self._on_weekends(year) else _cn_year(year)
 
     def _working_days(self, year: int) -> list[dt.date]:
         """Sorted working days of a year, overrides applied. Raises if not covered."""

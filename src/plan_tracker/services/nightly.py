@@ -175,6 +175,7 @@ class _Statements:
     fill: Any
     flips: Any
     save: Any
+    create_steps: Any
     decide_steps: list[Any]
     raise_reminders: Any
     record_skipped: Any
@@ -226,6 +227,7 @@ def _night_work(conn: Connection, plan_id: str, as_of: dt.date, *, now: dt.datet
     statements = _Statements(  # the batch's statements, built once for every batch of the night
         fill=sql(q.fill_batch_sql(conn.dialect.name, sharded=sharded, history=ctx.reads_history(as_of))),
         flips=sql(q.RECORD_FLIPS), save=sql(q.SAVE_LIGHTS),
+        create_steps=text(q.create_steps_sql(conn.dialect.name)),
         decide_steps=[sql(step) for step in q.decide_steps_sql(conn.dialect.name, ladder)],
         raise_reminders=sql(q.RAISE_REMINDERS), record_skipped=sql(q.RECORD_SKIPPED), add_deliveries=add_deliveries,
         unreachable=sql(q.UNREACHABLE.format(step_roles=step_roles, in_shard=q.IN_SHARD if sharded else "")),
@@ -297,7 +299,7 @@ def _evaluate_batch(conn: Connection, work: _NightWork, low: int, high: int) -> 
             conn.execute(text("ANALYZE eval_batch"))  # analyzed; the joins below need them
         work.flips.add(conn.execute(s.flips, params).rowcount or 0)
         conn.execute(s.save, params)
-        conn.execute(text(q.CREATE_STEPS if work.postgresql else q.CREATE_STEPS_IN_ITEM_ORDER))
+        conn.execute(s.create_steps)
         conn.execute(text(q.CLEAR_STEPS))
         for decide in s.decide_steps:
             _probing(conn, work, PROBED_BY_DECISION, decide, params)

@@ -320,6 +320,11 @@ WHERE scheduled_on >= :escalation_from
 """
 
 
+def create_steps_sql(dialect: str) -> str:
+    """`eval_step` as `decide_steps_sql` fills it for `dialect`."""
+    return CREATE_STEPS_IN_ITEM_ORDER if dialect == "sqlite" else CREATE_STEPS
+
+
 def decide_steps_sql(dialect: str, ladder: str) -> list[str]:
     """The statements deciding a batch's steps into `eval_step`, in order (see above)."""
     if dialect == "sqlite":
