@@ -296,7 +296,7 @@ def main() -> None:
     delivered = results.get((DELIVERY, "sqlite"), {})
     if "fsync" in delivered:
         rates = ", ".join(f"{step} {row['messages_per_s']}/s" for step, row in delivered.items()
-                          if "messages_per_s" in row and step != "deliver_file_vs_limit")  # said on its own line
+                          if "messages_per_s" in row and not step.endswith("_vs_limit"))  # said on its own line
         print(f"  delivery: {rates}; fsync {delivered['fsync']['ms_per_file_serial']} ms per file one by one, "
               f"{delivered['fsync']['ms_per_file_group']} ms per file in a group, creating a file "
               f"{delivered['fsync'].get('ms_per_create', '?')} ms")
@@ -304,6 +304,11 @@ def main() -> None:
     if "ratio" in versus:
         print(f"  delivery to the file outbox, one process: {versus['messages_per_s']}/s, hand-tuned limit "
               f"{versus['limit_messages_per_s']}/s (x{versus['ratio']}, medians of alternate runs)")
+    versus = delivered.get("deliver_file_stage_vs_limit", {})
+    if "ratio" in versus:
+        print(f"  delivery to the file outbox, the night's stage (two processes, reply forms): {versus['messages_per_s']}/s, "
+              f"hand-tuned limit in two processes (no forms) {versus['limit_messages_per_s']}/s (x{versus['ratio']}, "
+              f"medians of alternate runs)")
     merged = by_run(merge(args.merge_into, rows))
     print(f"\nrows: {out}; merged into {args.merge_into}")
     print("targets (merged results):")

@@ -12,7 +12,9 @@ unit: contact and head, 15 items each) on a copy of the store, in-process:
 - `deliver_file_stage`: the nightly's delivery stage (`deliver_with_weekly`), which attaches
   each unit contact's signed reply form (an XLSX) to the message and splits the run between
   the night's delivery processes, started ahead and warmed up before the clock starts (the
-  night starts them while it evaluates);
+  night starts them while it evaluates); the median of LIMIT_RUNS runs, alternating with
+  the hand-tuned limit in two processes (`deliver_file_limit_split`, no forms):
+  `deliver_file_stage_vs_limit` has both medians and their ratio;
 - `deliver_smtp`, `deliver_smtp_stage`: the same two to aiosmtpd (its `Sink` handler, in its
   own process, so the server does not share this interpreter's lock);
 - `form_cost`: the reply forms alone, within that delivery (`deliver` to the file outbox
@@ -246,6 +248,31 @@ def limit_delivery(template: Path, folder: Path) -> list[dict[str, Any]]:
              "limit_messages_per_s": round(messages / limit, 1)}]
 
 
+def stage_delivery(template: Path, folder: Path) -> list[dict[str, Any]]:
+    """The night's delivery stage (`deliver_file_stage`: two processes, reply forms) and the
+    hand-tuned limit in two processes (`bench.delivery_limit.deliver_limit_split`, no forms)
+    alternately, LIMIT_RUNS times each: the stage's row is its median run (`runs` has them
+    all), and `deliver_file_stage_vs_limit` holds both medians and their ratio."""
+    from statistics import median
+
+    from bench.delivery_limit import deliver_limit_split
+
+    stage: list[dict[str, Any]] = []
+    limit: list[dict[str, Any]] = []
+    for run in range(LIMIT_RUNS):
+        stage.append(timed_delivery(template, folder, f"deliver_file_stage-{run}"))
+        work = folder / f"limit-split-{run}"
+        work.mkdir()
+        copy_store(template, work)
+        limit.append({**deliver_limit_split(work / "store.sqlite3", work / "outbox", PLAN, NOW, FIRST_NIGHT), "run": run})
+    ours = sorted(stage, key=lambda row: row["seconds"])[len(stage) // 2]
+    theirs = median(row["seconds"] for row in limit)
+    return [{**ours, "step": "deliver_file_stage", "runs": [row["seconds"] for row in stage]}, *limit,
+            {"step": "deliver_file_stage_vs_limit", "messages": ours["messages"], "seconds": ours["seconds"],
+             "limit_seconds": theirs, "ratio": round(ours["seconds"] / theirs, 2),
+             "messages_per_s": ours["messages_per_s"], "limit_messages_per_s": round(limit[0]["messages"] / theirs, 1)}]
+
+
 def smtp_delivery(template: Path, folder: Path, name: str) -> dict[str, Any]:
     port, server = _sink()
     try:
@@ -362,7 +389,7 @@ def main() -> None:
         if template is not None and "limit" in wanted:
             rows += limit_delivery(template, folder)
         if template is not None and "forms" in wanted:
-            rows.append(timed_delivery(template, folder, "deliver_file_stage"))
+            rows += stage_delivery(template, folder)
         if template is not None and "form_cost" in wanted:
             rows.append(form_cost(template, folder))
         if template is not None and "smtp" in wanted:

@@ -21,13 +21,24 @@ recipient (a crash here resends everything), batches bounded in time, routes and
 audiences and roles (every row is listed as its recipient's contact would read it), units'
 words, forms, failures. So the ratio ours / limit is an upper bound on what better code
 could win here; the limit's own rate is what this machine allows.
+
+`deliver_limit_split` runs the same limit in two processes at once, as the night's delivery
+stage runs (`deliver_file_stage`): each claims, renders, freezes, writes and records every
+other recipient due (in key order, as `services.delivery.split_run` deals them), the
+processes started and their imports done before the clock starts, the reminders rolled up
+once when both are done. It is the yardstick for the stage's rate.
+
+    python -m bench.delivery_limit STORE OUTBOX INDEX COUNT   # one share; waits for a line on stdin
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -37,36 +48,44 @@ from plan_tracker.domain.vocabulary import level_word
 GROUP = 256
 TD = 'style="padding:4px 8px;border-bottom:1px solid #e3e6ea;vertical-align:top"'
 
-CLAIM = """
+DUE = "state IN ('pending', 'failed') AND (next_attempt_at IS NULL OR next_attempt_at <= :now)"
+CLAIM = f"""
 UPDATE delivery SET state = 'sending', claim = recipient_key, claimed_at = :now, attempts = attempts + 1
-WHERE plan_id = :plan AND state IN ('pending', 'failed') AND (next_attempt_at IS NULL OR next_attempt_at <= :now)
+WHERE plan_id = :plan AND {DUE} AND recipient_key IN (SELECT value FROM json_each(:keys))
 """
+DUE_KEYS = f"SELECT DISTINCT recipient_key FROM delivery WHERE plan_id = :plan AND {DUE} ORDER BY recipient_key"
 CLAIMED = """
 SELECT d.recipient_key, d.id, r.level, r.overdue_wd, o.period, o.due, t.title, u.name
 FROM delivery d JOIN reminder r ON r.id = d.reminder_id JOIN obligation o ON o.id = r.obligation_id
 JOIN task t ON t.plan_id = o.plan_id AND t.id = o.task_id JOIN unit u ON u.plan_id = o.plan_id AND u.id = o.unit_id
-WHERE d.plan_id = :plan AND d.state = 'sending'
+WHERE d.plan_id = :plan AND d.state = 'sending' AND d.claim IN (SELECT value FROM json_each(:keys))
 ORDER BY d.recipient_key, r.position DESC, o.due, o.task_id, o.unit_id, d.id
 """
 
 
-def deliver_limit(store: Path, outbox: Path, plan_id: str, now: dt.datetime, as_of: dt.date) -> dict[str, Any]:
+def deliver_limit(store: Path, outbox: Path, plan_id: str, now: dt.datetime, as_of: dt.date,
+                  share: tuple[int, int] = (0, 1)) -> dict[str, Any]:
+    """The limit's delivery of `share` (index, count: every count-th recipient due, from the
+    index-th); the whole run, reminders rolled up, for the default (0, 1)."""
     # imported before the clock starts, as `deliver`'s are
     from plan_tracker.channels import FileOutboxChannel, Message
     from plan_tracker.store.evaluation_sql import ROLL_UP_REMINDERS
 
     started = time.perf_counter()
-    con = sqlite3.connect(store, isolation_level=None)
+    con = sqlite3.connect(store, isolation_level=None, timeout=30)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")
     stamp = now.replace(tzinfo=None).isoformat(" ")
+    index, count = share
+    due = [key for key, in con.execute(DUE_KEYS, {"plan": plan_id, "now": stamp})]
+    keys = json.dumps(due[index::count])
     con.execute("BEGIN IMMEDIATE")
-    con.execute(CLAIM, {"plan": plan_id, "now": stamp})
+    con.execute(CLAIM, {"plan": plan_id, "now": stamp, "keys": keys})
     con.execute("COMMIT")
     recipients = {key: (name, address) for key, name, address in
                   con.execute("SELECT key, name, address FROM recipient WHERE plan_id = ?", (plan_id,))}
     by_recipient: dict[str, list[tuple[Any, ...]]] = {}
-    for row in con.execute(CLAIMED, {"plan": plan_id}):
+    for row in con.execute(CLAIMED, {"plan": plan_id, "keys": keys}):
         by_recipient.setdefault(row[0], []).append(row)
     messages = [_message(Message, plan_id, key, recipients[key], rows, as_of) for key, rows in by_recipient.items()]
     con.execute("BEGIN IMMEDIATE")
@@ -82,9 +101,11 @@ def deliver_limit(store: Path, outbox: Path, plan_id: str, now: dt.datetime, as_
     for start in range(0, len(messages), GROUP):
         channel.send_group(messages[start:start + GROUP])
     con.execute("BEGIN IMMEDIATE")
-    con.execute("UPDATE delivery SET state = 'sent', sent_at = ?, receipt = 'file' WHERE plan_id = ? AND state = 'sending'",
-                (stamp, plan_id))
-    con.execute(ROLL_UP_REMINDERS, {"plan": plan_id})
+    con.execute("UPDATE delivery SET state = 'sent', sent_at = :now, receipt = 'file' WHERE plan_id = :plan"
+                " AND state = 'sending' AND claim IN (SELECT value FROM json_each(:keys))",
+                {"now": stamp, "plan": plan_id, "keys": keys})
+    if count == 1:  # a split run's reminders are rolled up once, when every share is done
+        con.execute(ROLL_UP_REMINDERS, {"plan": plan_id})
     con.execute("COMMIT")
     con.close()
     seconds = time.perf_counter() - started
@@ -112,3 +133,55 @@ def _message(message_type: Any, plan_id: str, key: str, recipient: tuple[str, st
     return message_type(recipient_name=name, address=address, subject=subject, text=text, html=body,
                         message_key=f"limit-{plan_id}-{key}", plan_id=plan_id)
 
+
+
+def deliver_limit_split(store: Path, outbox: Path, plan_id: str, now: dt.datetime, as_of: dt.date,
+                        processes: int = 2) -> dict[str, Any]:
+    """The limit in `processes` processes at once (see the module's text); the clock runs
+    from the go to the reminders' roll-up after the last share."""
+    from plan_tracker.store.evaluation_sql import ROLL_UP_REMINDERS
+
+    workers = [subprocess.Popen([sys.executable, "-m", "bench.delivery_limit", str(store), str(outbox),
+                                 plan_id, now.isoformat(), as_of.isoformat(), str(index), str(processes)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
+               for index in range(processes)]
+    for worker in workers:  # each says it has imported what it needs
+        if worker.stdout is None or worker.stdout.readline().strip() != "ready":
+            raise RuntimeError("a limit process did not start")
+    started = time.perf_counter()
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.close()
+    answers = [worker.stdout.read() if worker.stdout is not None else "" for worker in workers]
+    for worker in workers:
+        worker.wait(300)
+    con = sqlite3.connect(store, isolation_level=None, timeout=30)
+    con.execute("BEGIN IMMEDIATE")
+    con.execute(ROLL_UP_REMINDERS, {"plan": plan_id})
+    con.execute("COMMIT")
+    con.close()
+    seconds = time.perf_counter() - started
+    if any(worker.returncode for worker in workers):
+        raise RuntimeError("a limit process failed")
+    shares = [json.loads(answer.strip().splitlines()[-1]) for answer in answers]
+    messages = sum(share["messages"] for share in shares)
+    return {"step": "deliver_file_limit_split", "processes": processes, "seconds": round(seconds, 3),
+            "messages": messages, "deliveries": sum(share["deliveries"] for share in shares),
+            "messages_per_s": round(messages / seconds, 1)}
+
+
+def _share_process() -> None:
+    """One share of `deliver_limit_split`: ready once imported, then the share on a go."""
+    from plan_tracker.channels import FileOutboxChannel, Message  # noqa: F401  (imported before the clock)
+    from plan_tracker.store.evaluation_sql import ROLL_UP_REMINDERS  # noqa: F401
+
+    store, outbox, plan_id, now, as_of, index, count = sys.argv[1:8]
+    print("ready", flush=True)
+    sys.stdin.readline()
+    print(json.dumps(deliver_limit(Path(store), Path(outbox), plan_id, dt.datetime.fromisoformat(now),
+                                   dt.date.fromisoformat(as_of), (int(index), int(count)))), flush=True)
+
+
+if __name__ == "__main__":
+    _share_process()
