@@ -166,14 +166,23 @@ class _Shared:
         them as; a section with a limit (`LISTED_AT_MOST`) lists its first rows and counts
         the rest."""
         parts: dict[str, _Part] = {}
+        listed_at_most: dict[str, int] = {}
         seen: set[tuple[str, int]] = set()
+        audiences: dict[tuple[str, str], str] = {}  # (unit, level) -> audience: a digest's rows repeat them
         for row in rows:
-            audience = audience_of(row.unit_id, self.step_roles.get(row.level, set()), held)
-            if (audience, row.obligation_id) in seen:
+            unit_id, level = row.unit_id, row.level
+            audience = audiences.get((unit_id, level))
+            if audience is None:
+                audience = audiences[unit_id, level] = audience_of(unit_id, self.step_roles.get(level, set()), held)
+            item = (audience, row.obligation_id)
+            if item in seen:
                 continue  # two steps of one item in one message (a missed night): listed once, highest first
-            seen.add((audience, row.obligation_id))
-            part = parts.setdefault(audience, _Part(audience))
-            if len(part.rows) < LISTED_AT_MOST.get(audience, len(rows)):
+            seen.add(item)
+            part = parts.get(audience)
+            if part is None:
+                part = parts[audience] = _Part(audience)
+                listed_at_most[audience] = LISTED_AT_MOST.get(audience, len(rows))
+            if len(part.rows) < listed_at_most[audience]:
                 part.rows.append(row)
             else:
                 part.omitted += 1
