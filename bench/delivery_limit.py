@@ -28,7 +28,7 @@ other recipient due (in key order, as `services.delivery.split_run` deals them),
 processes started and their imports done before the clock starts, the reminders rolled up
 once when both are done. It is the yardstick for the stage's rate.
 
-    python -m bench.delivery_limit STORE OUTBOX INDEX COUNT   # one share; waits for a line on stdin
+    python -m bench.delivery_limit STORE OUTBOX PLAN NOW AS_OF   # one share: its recipients on stdin
 """
 
 from __future__ import annotations
@@ -64,9 +64,9 @@ ORDER BY d.recipient_key, r.position DESC, o.due, o.task_id, o.unit_id, d.id
 
 
 def deliver_limit(store: Path, outbox: Path, plan_id: str, now: dt.datetime, as_of: dt.date,
-                  share: tuple[int, int] = (0, 1)) -> dict[str, Any]:
-    """The limit's delivery of `share` (index, count: every count-th recipient due, from the
-    index-th); the whole run, reminders rolled up, for the default (0, 1)."""
+                  share: list[str] | None = None) -> dict[str, Any]:
+    """The limit's delivery of the recipients in `share` (one process's part of a split
+    run); with none, of every recipient due, the reminders rolled up."""
     # imported before the clock starts, as `deliver`'s are
     from plan_tracker.channels import FileOutboxChannel, Message
     from plan_tracker.store.evaluation_sql import ROLL_UP_REMINDERS
@@ -76,9 +76,8 @@ def deliver_limit(store: Path, outbox: Path, plan_id: str, now: dt.datetime, as_
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")
     stamp = now.replace(tzinfo=None).isoformat(" ")
-    index, count = share
-    due = [key for key, in con.execute(DUE_KEYS, {"plan": plan_id, "now": stamp})]
-    keys = json.dumps(due[index::count])
+    whole_run = share is None
+    keys = json.dumps(due_keys(con, plan_id, stamp) if share is None else share)
     con.execute("BEGIN IMMEDIATE")
     con.execute(CLAIM, {"plan": plan_id, "now": stamp, "keys": keys})
     con.execute("COMMIT")
@@ -104,7 +103,7 @@ def deliver_limit(store: Path, outbox: Path, plan_id: str, now: dt.datetime, as_
     con.execute("UPDATE delivery SET state = 'sent', sent_at = :now, receipt = 'file' WHERE plan_id = :plan"
                 " AND state = 'sending' AND claim IN (SELECT value FROM json_each(:keys))",
                 {"now": stamp, "plan": plan_id, "keys": keys})
-    if count == 1:  # a split run's reminders are rolled up once, when every share is done
+    if whole_run:  # a split run's reminders are rolled up once, when every share is done
         con.execute(ROLL_UP_REMINDERS, {"plan": plan_id})
     con.execute("COMMIT")
     con.close()
@@ -112,6 +111,11 @@ def deliver_limit(store: Path, outbox: Path, plan_id: str, now: dt.datetime, as_
     return {"step": "deliver_file_limit", "seconds": round(seconds, 3), "messages": len(messages),
             "deliveries": sum(len(rows) for rows in by_recipient.values()),
             "messages_per_s": round(len(messages) / seconds, 1)}
+
+
+def due_keys(con: sqlite3.Connection, plan_id: str, stamp: str) -> list[str]:
+    """The recipients due, in key order."""
+    return [key for key, in con.execute(DUE_KEYS, {"plan": plan_id, "now": stamp})]
 
 
 def _message(message_type: Any, plan_id: str, key: str, recipient: tuple[str, str], rows: list[tuple[Any, ...]],
@@ -142,16 +146,19 @@ def deliver_limit_split(store: Path, outbox: Path, plan_id: str, now: dt.datetim
     from plan_tracker.store.evaluation_sql import ROLL_UP_REMINDERS
 
     workers = [subprocess.Popen([sys.executable, "-m", "bench.delivery_limit", str(store), str(outbox),
-                                 plan_id, now.isoformat(), as_of.isoformat(), str(index), str(processes)],
+                                 plan_id, now.isoformat(), as_of.isoformat()],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
-               for index in range(processes)]
+               for _ in range(processes)]
     for worker in workers:  # each says it has imported what it needs
         if worker.stdout is None or worker.stdout.readline().strip() != "ready":
             raise RuntimeError("a limit process did not start")
     started = time.perf_counter()
-    for worker in workers:
+    with sqlite3.connect(store) as con:  # read once for all shares, as `services.delivery.split_run` does
+        due = due_keys(con, plan_id, now.replace(tzinfo=None).isoformat(" "))
+    con.close()
+    for index, worker in enumerate(workers):
         assert worker.stdin is not None
-        worker.stdin.write("go\n")
+        worker.stdin.write(json.dumps(due[index::processes]) + "\n")
         worker.stdin.close()
     answers = [worker.stdout.read() if worker.stdout is not None else "" for worker in workers]
     for worker in workers:
@@ -176,11 +183,11 @@ def _share_process() -> None:
     from plan_tracker.channels import FileOutboxChannel, Message  # noqa: F401  (imported before the clock)
     from plan_tracker.store.evaluation_sql import ROLL_UP_REMINDERS  # noqa: F401
 
-    store, outbox, plan_id, now, as_of, index, count = sys.argv[1:8]
+    store, outbox, plan_id, now, as_of = sys.argv[1:6]
     print("ready", flush=True)
-    sys.stdin.readline()
+    share = json.loads(sys.stdin.readline())  # the go: this process's recipients
     print(json.dumps(deliver_limit(Path(store), Path(outbox), plan_id, dt.datetime.fromisoformat(now),
-                                   dt.date.fromisoformat(as_of), (int(index), int(count)))), flush=True)
+                                   dt.date.fromisoformat(as_of), share)), flush=True)
 
 
 if __name__ == "__main__":
