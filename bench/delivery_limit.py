@@ -138,7 +138,6 @@ def _message(message_type: Any, plan_id: str, key: str, recipient: tuple[str, st
                         message_key=f"limit-{plan_id}-{key}", plan_id=plan_id)
 
 
-
 def deliver_limit_split(store: Path, outbox: Path, plan_id: str, now: dt.datetime, as_of: dt.date,
                         processes: int = 2) -> dict[str, Any]:
     """The limit in `processes` processes at once (see the module's text); the clock runs
