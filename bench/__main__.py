@@ -26,6 +26,7 @@ from sqlalchemy import create_engine, text
 
 from bench import settle_writes
 from bench.api_load import meets_target, run_api_load
+from bench.machine import loop_seconds
 from bench.synthetic import write_plan
 
 PG_ADMIN = os.environ.get("PLAN_TRACKER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -39,6 +40,7 @@ NAIVE_MAX_SIZE = 10_000  # the one-task-per-obligation baseline is timed on a sm
 PROVINCE = "province"  # the "size" of the province's first night (bench.province, issue 17's shape)
 DELIVERY = "delivery"  # the "size" of the delivery throughput rows (bench.delivery, SQLite)
 API = "api"  # the "size" of the API load rows (a store of API_STORE obligations)
+MACHINE = "machine"  # the "size" of the machine's speed rows (bench.machine), at a run's start and end
 API_STORE = 100_000
 
 
@@ -102,6 +104,7 @@ def province_night(backend: str) -> list[dict[str, Any]]:
     """The province's first night (500 units × 17 monthly tasks) on a fresh database."""
     folder = Path(tempfile.mkdtemp(prefix="bench-province-"))
     url, drop = database(backend, folder)
+    speed = loop_seconds()  # the machine's speed right before the night (bench.machine)
     try:
         out = subprocess.run([sys.executable, "-m", "bench.province", url], capture_output=True, text=True, check=False)
         row: dict[str, Any] = (json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0
@@ -109,9 +112,16 @@ def province_night(backend: str) -> list[dict[str, Any]]:
     finally:
         drop()
         shutil.rmtree(folder, ignore_errors=True)
-    row.update(size=PROVINCE, backend=backend)
+    row.update(size=PROVINCE, backend=backend, machine_loop_seconds=speed)
     print(json.dumps(row, ensure_ascii=False, default=str), flush=True)
     return [row]
+
+
+def machine_speed(when: str) -> dict[str, Any]:
+    """The machine's speed now (`bench.machine`), as a row of its own: `machine_<when>`."""
+    row = {"step": f"machine_{when}", "loop_seconds": loop_seconds(), "size": MACHINE, "backend": "-"}
+    print(json.dumps(row), flush=True)
+    return row
 
 
 def delivery_throughput() -> list[dict[str, Any]]:
@@ -239,7 +249,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else []
     backends = args.backends.split(",")
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = [machine_speed("start")]
     for size in sizes:
         for backend in backends:
             naive = size == min(sizes) and size <= NAIVE_MAX_SIZE and backend == "sqlite" and not args.no_naive
@@ -256,6 +266,7 @@ def main() -> None:
     if not args.no_api:
         for backend in backends:
             rows += api_load(backend)
+    rows.append(machine_speed("end"))
     out = args.out or Path(f"var/bench/results-{'-'.join(str(s) for s in sizes) or FOUNDING}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=1, default=str))
@@ -309,6 +320,10 @@ def main() -> None:
         print(f"  delivery to the file outbox, the night's stage (two processes, reply forms): {versus['messages_per_s']}/s, "
               f"hand-tuned limit in two processes (no forms) {versus['limit_messages_per_s']}/s (x{versus['ratio']}, "
               f"medians of alternate runs)")
+    speeds = results.get((MACHINE, "-"), {})
+    if "machine_start" in speeds and "machine_end" in speeds:
+        print(f"  machine: a fixed Python loop took {speeds['machine_start']['loop_seconds']} s at the start and "
+              f"{speeds['machine_end']['loop_seconds']} s at the end (bench.machine; slower is a slower hour)")
     merged = by_run(merge(args.merge_into, rows))
     print(f"\nrows: {out}; merged into {args.merge_into}")
     print("targets (merged results):")

@@ -59,3 +59,12 @@ def test_a_target_whose_step_did_not_run_says_so(bench_main):
     assert bench_main.target_status(checks["nightly evaluation of 1M on SQLite <= 10 s"], steps) == "MISS"
     assert bench_main.target_status(checks["evaluation <= 2x hand-tuned SQL (SQLite, 1M)"], steps) == "MISS"
     assert bench_main.target_status(checks["plan apply of 1M <= 60 s"], None) == "not run"
+
+
+def test_the_machines_speed_at_a_runs_start_and_end_are_kept_apart(bench_main, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench_main, "loop_seconds", iter([0.101, 0.134]).__next__)
+    rows = [bench_main.machine_speed("start"), bench_main.machine_speed("end")]
+    merged = bench_main.by_run(bench_main.merge(tmp_path / "results.json", rows))
+    speeds = merged[(bench_main.MACHINE, "-")]
+    assert (speeds["machine_start"]["loop_seconds"], speeds["machine_end"]["loop_seconds"]) == (0.101, 0.134)
+
