@@ -46,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -84,19 +85,23 @@ def copy_store(template: Path, work: Path) -> None:
     settle_writes()
 
 
-def timed_delivery(template: Path, folder: Path, name: str, **settings: Any) -> dict[str, Any]:
+def timed_delivery(template: Path, folder: Path, step: str, *, stage: bool = False, run: int | None = None,
+                   **settings: Any) -> dict[str, Any]:
+    """One delivery of the prepared store's night, timed, as the row `step`: the night's
+    delivery stage with `stage`, else `plan-tracker deliver`'s (`run`: the folder's number
+    when the step is measured several times)."""
     from plan_tracker.reports.delivery_processes import ready_processes
     from plan_tracker.reports.weekly_mail import deliver_with_weekly
     from plan_tracker.services.delivery import deliver
     from plan_tracker.settings import Settings
     from plan_tracker.store.db import make_engine
 
-    work = folder / name
+    work = folder / (step if run is None else f"{step}-{run}")
     work.mkdir()
     copy_store(template, work)
     engine = make_engine(f"sqlite:///{work / 'store.sqlite3'}")
     configured = Settings(data_dir=work / "var", **settings)
-    if name.endswith("stage"):  # as the night runs it: its other processes started ahead
+    if stage:  # as the night runs it: its other processes started ahead
         with ready_processes(engine, PLAN, configured, None) as ready:
             _wait_warm(ready)
             started = time.perf_counter()
@@ -107,8 +112,8 @@ def timed_delivery(template: Path, folder: Path, name: str, **settings: Any) -> 
         summary = deliver(engine, PLAN, now=NOW, as_of=FIRST_NIGHT, settings=configured)
         seconds = time.perf_counter() - started
     engine.dispose()
-    return {"step": name, "seconds": round(seconds, 3), "messages": summary.messages_sent,
-            "deliveries": summary.deliveries_sent, "failed": summary.failed,
+    return {"step": step, "seconds": round(seconds, 3), "messages": summary.messages_sent,
+            "deliveries": summary.deliveries_sent, "failed": summary.failed, "processes": summary.processes,
             "messages_per_s": round(summary.messages_sent / seconds, 1)}
 
 
@@ -225,58 +230,59 @@ def _sink() -> tuple[int, subprocess.Popen[bytes]]:
     return port, server
 
 
-def limit_delivery(template: Path, folder: Path) -> list[dict[str, Any]]:
-    """`deliver_file` and its hand-tuned limit alternately, LIMIT_RUNS times each, on copies
-    of the same store; the rows of each and one row with the medians and their ratio."""
+def _beside_limit(template: Path, folder: Path, step: str, limit: Callable[[Path], dict[str, Any]], *,
+                  stage: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """`timed_delivery` as `step` and `limit` (on a copy of the store in a folder of its
+    own) alternately, LIMIT_RUNS times each: the rows of each, and `<step>_vs_limit` with
+    both medians and their ratio."""
     from statistics import median
 
-    from bench.delivery_limit import deliver_limit
-
-    rows: dict[str, list[dict[str, Any]]] = {"deliver_file": [], "deliver_file_limit": []}
+    ours: list[dict[str, Any]] = []
+    theirs: list[dict[str, Any]] = []
     for run in range(LIMIT_RUNS):
-        rows["deliver_file"].append(timed_delivery(template, folder, f"deliver_file-{run}"))
-        work = folder / f"limit-{run}"
+        ours.append(timed_delivery(template, folder, step, stage=stage, run=run))
+        work = folder / f"{step}-limit-{run}"
         work.mkdir()
         copy_store(template, work)
-        rows["deliver_file_limit"].append(deliver_limit(work / "store.sqlite3", work / "outbox", PLAN, NOW,
-                                                        FIRST_NIGHT))
-    ours, limit = (median(row["seconds"] for row in rows[name]) for name in ("deliver_file", "deliver_file_limit"))
-    messages = rows["deliver_file"][0]["messages"]
-    return [*({**row, "step": "deliver_file_limit", "run": n} for n, row in enumerate(rows["deliver_file_limit"])),
-            {"step": "deliver_file_vs_limit", "messages": messages, "seconds": ours, "limit_seconds": limit,
-             "ratio": round(ours / limit, 2), "messages_per_s": round(messages / ours, 1),
-             "limit_messages_per_s": round(messages / limit, 1)}]
+        theirs.append({**limit(work), "run": run})
+    seconds, limit_seconds = (median(row["seconds"] for row in rows) for rows in (ours, theirs))
+    messages = ours[0]["messages"]
+    return ours, theirs, {"step": f"{step}_vs_limit", "messages": messages, "seconds": seconds,
+                          "limit_seconds": limit_seconds, "ratio": round(seconds / limit_seconds, 2),
+                          "messages_per_s": round(messages / seconds, 1),
+                          "limit_messages_per_s": round(messages / limit_seconds, 1)}
+
+
+def limit_delivery(template: Path, folder: Path) -> list[dict[str, Any]]:
+    """`deliver_file` and its hand-tuned limit alternately: the limit's rows and
+    `deliver_file_vs_limit`."""
+    from bench.delivery_limit import deliver_limit
+
+    _, theirs, versus = _beside_limit(
+        template, folder, "deliver_file",
+        lambda work: deliver_limit(work / "store.sqlite3", work / "outbox", PLAN, NOW, FIRST_NIGHT), stage=False)
+    return [*theirs, versus]
 
 
 def stage_delivery(template: Path, folder: Path) -> list[dict[str, Any]]:
     """The night's delivery stage (`deliver_file_stage`: two processes, reply forms) and the
     hand-tuned limit in two processes (`bench.delivery_limit.deliver_limit_split`, no forms)
-    alternately, LIMIT_RUNS times each: the stage's row is its median run (`runs` has them
-    all), and `deliver_file_stage_vs_limit` holds both medians and their ratio."""
-    from statistics import median
-
+    alternately: the stage's median run (`runs` has them all), the limit's rows and
+    `deliver_file_stage_vs_limit`."""
     from bench.delivery_limit import deliver_limit_split
 
-    stage: list[dict[str, Any]] = []
-    limit: list[dict[str, Any]] = []
-    for run in range(LIMIT_RUNS):
-        stage.append(timed_delivery(template, folder, f"deliver_file_stage-{run}"))
-        work = folder / f"limit-split-{run}"
-        work.mkdir()
-        copy_store(template, work)
-        limit.append({**deliver_limit_split(work / "store.sqlite3", work / "outbox", PLAN, NOW, FIRST_NIGHT), "run": run})
-    ours = sorted(stage, key=lambda row: row["seconds"])[len(stage) // 2]
-    theirs = median(row["seconds"] for row in limit)
-    return [{**ours, "step": "deliver_file_stage", "runs": [row["seconds"] for row in stage]}, *limit,
-            {"step": "deliver_file_stage_vs_limit", "messages": ours["messages"], "seconds": ours["seconds"],
-             "limit_seconds": theirs, "ratio": round(ours["seconds"] / theirs, 2),
-             "messages_per_s": ours["messages_per_s"], "limit_messages_per_s": round(limit[0]["messages"] / theirs, 1)}]
+    ours, theirs, versus = _beside_limit(
+        template, folder, "deliver_file_stage",
+        lambda work: deliver_limit_split(work / "store.sqlite3", work / "outbox", PLAN, NOW, FIRST_NIGHT), stage=True)
+    middle = sorted(ours, key=lambda row: row["seconds"])[len(ours) // 2]
+    return [{**middle, "runs": [row["seconds"] for row in ours]}, *theirs, versus]
 
 
-def smtp_delivery(template: Path, folder: Path, name: str) -> dict[str, Any]:
+def smtp_delivery(template: Path, folder: Path, *, stage: bool) -> dict[str, Any]:
     port, server = _sink()
     try:
-        return timed_delivery(template, folder, name, smtp_host="127.0.0.1", smtp_port=port)
+        return timed_delivery(template, folder, "deliver_smtp_stage" if stage else "deliver_smtp", stage=stage,
+                              smtp_host="127.0.0.1", smtp_port=port)
     finally:
         server.terminate()
         server.wait(10)
@@ -393,8 +399,8 @@ def main() -> None:
         if template is not None and "form_cost" in wanted:
             rows.append(form_cost(template, folder))
         if template is not None and "smtp" in wanted:
-            rows.append(smtp_delivery(template, folder, "deliver_smtp"))
-            rows.append(smtp_delivery(template, folder, "deliver_smtp_stage"))
+            rows.append(smtp_delivery(template, folder, stage=False))
+            rows.append(smtp_delivery(template, folder, stage=True))
         if "fsync" in wanted:
             rows.append(fsync_cost(folder))
         if "channels" in wanted:

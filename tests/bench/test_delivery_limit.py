@@ -59,3 +59,23 @@ def test_two_limit_processes_deliver_what_the_product_delivers(bench_delivery, t
     assert _rows(limit_store, states) == _rows(ours_store, states)
     sent = "SELECT id FROM delivery WHERE state = 'sent' ORDER BY id"
     assert _rows(limit_store, sent) == _rows(ours_store, sent)
+
+
+def test_the_stage_beside_the_limit_is_the_nights_split_delivery(bench_delivery, tmp_path, monkeypatch):
+    """The stage's rows are the night's delivery stage (its processes started ahead, the run
+    split between them), not `plan-tracker deliver`'s one process, on every run."""
+    import bench.province
+
+    monkeypatch.setattr(bench.province, "UNITS", bench.province.UNITS)  # `prepare` sets it
+    monkeypatch.setattr(bench_delivery, "LIMIT_RUNS", 2)
+    monkeypatch.setenv("PLAN_TRACKER_DELIVERY_WORKERS", "2")
+    monkeypatch.setenv("PLAN_TRACKER_DELIVERY_SPLIT_FROM", "1")  # a 6-unit plan's 12 recipients split too
+    template = bench_delivery.prepare(tmp_path / "template", units=6)
+
+    stage, *limits, versus = bench_delivery.stage_delivery(template, tmp_path)
+
+    assert stage["step"] == "deliver_file_stage" and stage["processes"] == 2 and stage["messages"] == 12
+    assert len(stage["runs"]) == 2 and stage["seconds"] in stage["runs"]
+    assert [row["step"] for row in limits] == ["deliver_file_limit_split"] * 2
+    assert all(row["messages"] == 12 for row in limits)
+    assert versus["step"] == "deliver_file_stage_vs_limit" and versus["messages"] == 12
