@@ -152,9 +152,8 @@ def deliver_limit_split(store: Path, outbox: Path, plan_id: str, now: dt.datetim
         if worker.stdout is None or worker.stdout.readline().strip() != "ready":
             raise RuntimeError("a limit process did not start")
     started = time.perf_counter()
-    with sqlite3.connect(store) as con:  # read once for all shares, as `services.delivery.split_run` does
-        due = due_keys(con, plan_id, now.replace(tzinfo=None).isoformat(" "))
-    con.close()
+    con = sqlite3.connect(store, isolation_level=None, timeout=30)
+    due = due_keys(con, plan_id, now.replace(tzinfo=None).isoformat(" "))  # once for all, as `split_run` reads
     for index, worker in enumerate(workers):
         assert worker.stdin is not None
         worker.stdin.write(json.dumps(due[index::processes]) + "\n")
@@ -162,7 +161,6 @@ def deliver_limit_split(store: Path, outbox: Path, plan_id: str, now: dt.datetim
     answers = [worker.stdout.read() if worker.stdout is not None else "" for worker in workers]
     for worker in workers:
         worker.wait(300)
-    con = sqlite3.connect(store, isolation_level=None, timeout=30)
     con.execute("BEGIN IMMEDIATE")
     con.execute(ROLL_UP_REMINDERS, {"plan": plan_id})
     con.execute("COMMIT")
