@@ -8,13 +8,13 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from plan_tracker.services.delivery import LEASE, deliver, enable_channel
 from plan_tracker.services.nightly import evaluate
 from plan_tracker.services.plans import apply_plan
 from plan_tracker.settings import Settings
-from plan_tracker.store.outbox_models import ChannelState, Delivery
+from plan_tracker.store.outbox_models import ChannelState, Delivery, DeliveryMessage
 
 from .conftest import PLAN_YAML, UNREACHABLE, addressed, at, deliveries, reminders
 
@@ -246,3 +246,46 @@ def test_a_batch_that_runs_long_gives_the_rest_back_and_they_go_in_the_next_batc
     with applied.connect() as conn:
         attempts = set(conn.execute(select(d.c.attempts).where(~d.c.recipient_key.like("unreachable:%"))).scalars())
     assert attempts == {1}  # the claims given back cost nothing
+
+
+
+def frozen_rows(engine) -> list[tuple[str, int | None, str | None]]:
+    """(state, the frozen message pointed at, that message's claim) of every addressed row."""
+    d, m = Delivery.__table__, DeliveryMessage.__table__
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(
+            select(d.c.state, d.c.message_id, m.c.claim).outerjoin(m, m.c.id == d.c.message_id)
+            .where(~d.c.recipient_key.like("unreachable:%")).order_by(d.c.id))]
+
+
+def test_rows_a_crash_left_claimed_go_again_as_the_message_frozen_for_their_claim(applied, tmp_path: Path):
+    """A row points at its frozen message when it is recorded; a crash after the files were
+    durable and before the record leaves the rows claimed with no pointer. After the lease,
+    the next run finds their message by the claim it was frozen for and sends it again as
+    it was (the same files, nothing new written), although more is due for the same
+    recipients by then; what is due besides follows as a fresh message."""
+    settings = Settings(data_dir=tmp_path)
+    outbox = settings.folder("outbox")
+    evaluate(applied, "national-day", OCT9, now=at(OCT9))
+
+    def crash(_: int) -> None:
+        raise Crash
+
+    with pytest.raises(Crash):
+        deliver(applied, "national-day", now=at(OCT9, dt.time(9)), as_of=OCT9, settings=settings, after_send=crash)
+    crashed = {p.name: p.read_bytes() for p in outbox.iterdir()}
+    assert crashed and {state for state, *_ in frozen_rows(applied)} == {"sending"}
+    assert {message for _, message, _ in frozen_rows(applied)} == {None}  # the pointer waits for the record
+    later = dt.date(2018, 10, 16)  # 督办 to the heads: more is due for a recipient of the crashed run
+    evaluate(applied, "national-day", later, now=at(later))
+    rerun = at(later, dt.time(9))
+    after = deliver(applied, "national-day", now=rerun, as_of=later, settings=settings)
+    assert after.messages_sent > len(crashed)
+    files = {p.name: p.read_bytes() for p in outbox.iterdir()}
+    assert {name: files[name] for name in crashed} == crashed  # the same messages, byte for byte
+    rows = frozen_rows(applied)
+    assert {state for state, *_ in rows} == {"sent"}
+    assert all(message is not None and claim is not None for _, message, claim in rows)
+    with applied.connect() as conn:
+        frozen = conn.execute(select(func.count()).select_from(DeliveryMessage.__table__)).scalar_one()
+    assert frozen == len(files)  # one frozen message per file: none rendered twice

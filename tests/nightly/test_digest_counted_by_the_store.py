@@ -152,7 +152,7 @@ def leaders_message(engine: Engine, now: dt.datetime, as_of: dt.date) -> tuple[M
             built = claimed_message(conn, plan, leader, token, as_of, coordinator="督查办", portal_url=None)
             return built, reference_model(conn, plan, leader, token, as_of), claimed
     finally:
-        release(engine, [token])
+        release(engine, [(token, None)])
 
 
 def says_the_same(engine: Engine, built: MessageModel, reference: MessageModel, as_of: dt.date) -> None:

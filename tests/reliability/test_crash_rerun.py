@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, and_, or_, select
 
 from plan_tracker.channels.email_format import key_digest
 from plan_tracker.night import run_nightly
@@ -138,11 +138,17 @@ def msgid(key: str) -> str:
     return key_digest(key)[:40]
 
 
+def carrying(d: Any, m: Any) -> Any:
+    """A delivery row's frozen message: the one it points at (recorded, failed or given
+    back), else, in the crash window, the one frozen for its claim."""
+    return or_(m.c.id == d.c.message_id, and_(d.c.message_id.is_(None), m.c.claim == d.c.claim))
+
+
 def stored_keys(engine: Engine) -> dict[int, str]:
     """Delivery id -> the Message-ID digest of the frozen message carrying it."""
     d, m = Delivery.__table__, DeliveryMessage.__table__
     with engine.connect() as conn:
-        return {int(i): msgid(k) for i, k in conn.execute(select(d.c.id, m.c.message_key).join(m, m.c.id == d.c.message_id))}
+        return {int(i): msgid(k) for i, k in conn.execute(select(d.c.id, m.c.message_key).join(m, carrying(d, m)))}
 
 
 def in_window(engine: Engine, received: Counter[str]) -> set[int]:
@@ -396,7 +402,7 @@ def file_names(engine: Engine) -> dict[int, str]:
     d, m = Delivery.__table__, DeliveryMessage.__table__
     with engine.connect() as conn:
         return {int(i): outbox_file_name(k)
-                for i, k in conn.execute(select(d.c.id, m.c.message_key).join(m, m.c.id == d.c.message_id))}
+                for i, k in conn.execute(select(d.c.id, m.c.message_key).join(m, carrying(d, m)))}
 
 
 def file_settings(folder: Path) -> Settings:

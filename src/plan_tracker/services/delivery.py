@@ -324,6 +324,7 @@ def claim_batch(engine: Engine, plan_id: str, tokens: dict[str, str], now: dt.da
     keys = list(tokens)
     with engine.begin() as conn:
         begin_write(conn)  # SQLite: read and update under one write lock (processes claim at once)
+        _point_lost_claims(conn, plan_id, keys, now)
         # the oldest unsent message per recipient, read first in the same transaction (a
         # correlated subquery in the UPDATE cost seconds per batch on SQLite)
         unsent: dict[str, int] = dict(conn.execute(
@@ -342,17 +343,34 @@ def claim_batch(engine: Engine, plan_id: str, tokens: dict[str, str], now: dt.da
         return dict(Counter(conn.execute(statement).scalars()))
 
 
-def release(engine: Engine, tokens: list[str]) -> None:
+def _point_lost_claims(conn: Connection, plan_id: str, keys: list[str], now: dt.datetime) -> None:
+    """Rows a crash left claimed after their message was frozen point at it again before
+    they are claimed afresh, so that they go as that message, byte for byte. A row points
+    at its frozen message from its record on (or its failure, or its release untried);
+    until then the message is found by the claim token it was frozen for."""
+    lost = conn.execute(select(D.c.claim, M.c.id).join(M, M.c.claim == D.c.claim).where(
+        D.c.plan_id == plan_id, D.c.recipient_key.in_(keys), D.c.state == "sending",
+        D.c.claimed_at < now - LEASE, D.c.message_id.is_(None)).distinct()).all()
+    if lost:
+        conn.execute(update(D).where(D.c.claim == bindparam("b_token"), D.c.message_id.is_(None))
+                     .values(message_id=bindparam("b_message")),
+                     [{"b_token": token, "b_message": message} for token, message in lost])
+
+
+def release(engine: Engine, claims: list[tuple[str, int | None]]) -> None:
     """Give back claimed rows not tried (the channel's circuit opened, or it turned out
     broken, or the batch ran long): no attempt used, due at once. A row never tried before
-    is `pending` again, one that failed before stays `failed` (its error kept)."""
-    if not tokens:
+    is `pending` again, one that failed before stays `failed` (its error kept). `claims`:
+    (claim token, frozen message): the rows keep pointing at their message, which goes
+    unchanged when they are claimed again."""
+    if not claims:
         return
     never_failed = and_(D.c.attempts <= 1, D.c.last_error.is_(None))
     with engine.begin() as conn:
-        conn.execute(update(D).where(D.c.claim.in_(tokens), D.c.state == "sending").values(
+        conn.execute(update(D).where(D.c.claim == bindparam("b_token"), D.c.state == "sending").values(
             state=case((never_failed, "pending"), else_="failed"), attempts=D.c.attempts - 1,
-            claim=None, claimed_at=None))
+            claim=None, claimed_at=None, message_id=func.coalesce(bindparam("b_message"), D.c.message_id)),
+            [{"b_token": token, "b_message": message} for token, message in claims])
 
 
 @dataclass
@@ -386,6 +404,7 @@ class _Ready:
     message: Message
     resent: bool  # frozen by an earlier run
     weekly: bool = False  # carries a week's report: its `sent` is also an audit event
+    message_id: int | None = None  # the frozen message (`delivery_message`) its rows point at once recorded
 
 
 @dataclass
@@ -577,12 +596,12 @@ def _send_each(run: _Run, route: Route, ready: list[_Ready]) -> _Outcome:
             _record_sent(run, route, sent)
             sender.recorded(len(went))
     outcome.released = sender.unsent
-    release(run.engine, [item.token for item in outcome.released])
+    release(run.engine, [(item.token, item.message_id) for item in outcome.released])
     return outcome
 
 
 def _failed(run: _Run, route: Route, item: _Ready, exc: DeliveryError) -> None:
-    _record_failure(run.engine, item.token, run.now, str(exc), permanent=exc.permanent,
+    _record_failure(run.engine, item.token, item.message_id, run.now, str(exc), permanent=exc.permanent,
                     channel_fault=exc.channel_fault, max_attempts=run.settings.delivery_max_attempts,
                     summary=run.summary)
     if exc.channel_fault:  # the channel itself is broken (bad token, auth): not one bad address
@@ -596,9 +615,11 @@ def _record_sent(run: _Run, route: Route, sent: list[tuple[_Ready, Receipt]]) ->
     if not sent:
         return
     mark = (update(D).where(D.c.claim == bindparam("b_token"), D.c.state == "sending")
-            .values(state="sent", sent_at=run.now, receipt=bindparam("b_receipt"), last_error=None, fault=None))
+            .values(state="sent", sent_at=run.now, receipt=bindparam("b_receipt"), last_error=None, fault=None,
+                    message_id=bindparam("b_message")))
     with run.engine.begin() as conn:
-        conn.execute(mark, [{"b_token": item.token, "b_receipt": receipt.detail[:500]} for item, receipt in sent])
+        conn.execute(mark, [{"b_token": item.token, "b_receipt": receipt.detail[:500], "b_message": item.message_id}
+                            for item, receipt in sent])
         weekly = {item.token: receipt.detail for item, receipt in sent if item.weekly}
         if weekly:  # most messages carry none: no statement to find that out
             _record_weekly_sent(conn, run.plan.id, weekly, run.now, route.name)
@@ -641,18 +662,19 @@ def frozen_messages(run: _Run, tokens: dict[str, str], claimed: dict[str, int]) 
         if token in stored:
             ready.append(_Ready(key, token, claimed[key], replace(stored[token], recipient_name=recipient.name,
                                                                    address=recipient.address), resent=True,
-                                weekly=WEEKLY_TOPIC in claims[token].topics))
+                                weekly=WEEKLY_TOPIC in claims[token].topics, message_id=claims[token].message_id))
             continue
         message = _fresh_message(run, recipient, claims[token], models[token])
         if message is None:
             void.append(token)
         else:
             new.append((key, token, message))
-    _store_messages(run, new, void)
+    frozen = _store_messages(run, new, void)
     if new:
         faults.point("deliver.frozen")
     order = {key: position for position, key in enumerate(tokens)}
-    ready += [_Ready(key, token, claimed[key], message, resent=False, weekly=WEEKLY_TOPIC in claims[token].topics)
+    ready += [_Ready(key, token, claimed[key], message, resent=False, weekly=WEEKLY_TOPIC in claims[token].topics,
+                     message_id=frozen[token])
               for key, token, message in new]
     return sorted(ready, key=lambda r: order[r.key])
 
@@ -724,28 +746,31 @@ def _fresh_message(run: _Run, recipient: Any, claim: _Claim, model: Any) -> Mess
                    attachments=attached)
 
 
-def _store_messages(run: _Run, new: list[tuple[str, str, Message]], void: list[str]) -> None:
-    """Freeze the batch's fresh messages (and their attachments) and point their rows at
-    them, in one transaction; void the rows with nothing left to say."""
+def _store_messages(run: _Run, new: list[tuple[str, str, Message]], void: list[str]) -> dict[str, int]:
+    """Freeze the batch's fresh messages (and their attachments), each under the claim it
+    was rendered for, in one transaction; void the rows with nothing left to say. Returns
+    each claim token's message. The rows are not written here: they point at their
+    message when recorded (a crash before that: `_point_lost_claims`), one write of each
+    row fewer on the way out."""
     if not new and not void:
-        return
+        return {}
     with run.engine.begin() as conn:
         if void:
             conn.execute(update(D).where(D.c.claim.in_(void), D.c.state == "sending")
                          .values(state="void", last_error="nothing left to say when it was due"))
         if not new:
-            return
+            return {}
         ids = conn.execute(insert(M).returning(M.c.id, sort_by_parameter_order=True), [
             {"plan_id": run.plan.id, "recipient_key": key, "message_key": m.message_key, "as_of": run.as_of,
-             "subject": m.subject, "text": m.text, "html": m.html, "reply_to": m.reply_to, "created_at": run.now}
-            for key, _, m in new]).scalars().all()
+             "subject": m.subject, "text": m.text, "html": m.html, "reply_to": m.reply_to, "created_at": run.now,
+             "claim": token}
+            for key, token, m in new]).scalars().all()
         files = [{"message_id": mid, "position": position, "filename": f.filename, "mime_type": f.mime_type,
                   "content": f.content}
                  for mid, (_, _, m) in zip(ids, new, strict=True) for position, f in enumerate(m.attachments)]
         if files:
             conn.execute(insert(MA), files)
-        conn.execute(update(D).where(D.c.claim == bindparam("b_token")).values(message_id=bindparam("b_message")),
-                     [{"b_token": token, "b_message": mid} for mid, (_, token, _) in zip(ids, new, strict=True)])
+    return {token: int(mid) for mid, (_, token, _) in zip(ids, new, strict=True)}
 
 
 def _report_open_circuits(routes: dict[str, Route], held: dict[str, int], summary: DeliverySummary) -> None:
@@ -778,15 +803,16 @@ def _record_weekly_sent(conn: Connection, plan_id: str, receipts: dict[str, str]
                                   "receipt": receipts[row.claim][:500], "with": "outbox"})
 
 
-def _record_failure(engine: Engine, token: str, now: dt.datetime, error: str, *, permanent: bool,
-                    channel_fault: bool, max_attempts: int, summary: DeliverySummary) -> None:
+def _record_failure(engine: Engine, token: str, message_id: int | None, now: dt.datetime, error: str, *,
+                    permanent: bool, channel_fault: bool, max_attempts: int, summary: DeliverySummary) -> None:
     """A channel fault holds the rows (no attempt used, due again as soon as the channel is
     enabled); a permanent refusal kills them; anything else backs off until attempts run out.
 
     A refusal (channel fault or permanent) means the peer did not take the message: its rows
     leave the frozen message and join the next one, rendered afresh with whatever else is
     due. After a transient failure the peer may have taken it (a timeout after the data):
-    the rows keep it, so a retry is the same bytes and Message-ID."""
+    the rows keep it (`message_id`: their frozen message), so a retry is the same bytes and
+    Message-ID."""
     with engine.begin() as conn:
         rows = conn.execute(select(D.c.id, D.c.attempts).where(D.c.claim == token, D.c.state == "sending")).all()
         for row in rows:
@@ -800,8 +826,10 @@ def _record_failure(engine: Engine, token: str, now: dt.datetime, error: str, *,
             else:
                 values = {"state": "failed", "fault": None, "next_attempt_at": now + backoff(row.attempts)}
                 summary.failed += 1
-            if channel_fault or permanent:
-                values["message_id"] = None
+            if channel_fault or permanent:  # the rows leave the message and the claim it was frozen for
+                values.update(message_id=None, claim=None)
+            else:
+                values["message_id"] = message_id
             conn.execute(update(D).where(D.c.id == row.id, D.c.claim == token).values(last_error=error[:1000], **values))
 
 

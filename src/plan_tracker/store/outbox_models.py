@@ -82,6 +82,11 @@ class DeliveryMessage(SQLModel, table=True):
     same key (Message-ID), dated for the night it speaks for (`as_of`)."""
 
     __tablename__ = "delivery_message"
+    __table_args__ = (
+        # rows a crash left claimed find their frozen message by their claim token (0018)
+        Index("ix_delivery_message_claim", "claim",
+              sqlite_where=text("claim IS NOT NULL"), postgresql_where=text("claim IS NOT NULL")),
+    )
     id: int | None = Field(default=None, primary_key=True)
     plan_id: str = Field(max_length=64)
     recipient_key: str = Field(max_length=300)
@@ -92,6 +97,9 @@ class DeliveryMessage(SQLModel, table=True):
     html: str | None = None
     reply_to: str | None = Field(default=None, max_length=300)  # where a unit's reply with its form goes
     created_at: dt.datetime = Field(default_factory=utcnow)
+    # the claim it was frozen for: its rows point at it once recorded, given back or failed;
+    # until then (a crash in between) they find it by this token (services.delivery)
+    claim: str | None = Field(default=None, max_length=40)
 
 
 class DeliveryAttachment(SQLModel, table=True):
