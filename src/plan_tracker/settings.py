@@ -71,8 +71,9 @@ class Settings(BaseSettings):
     )
     evaluation_workers: int = Field(
         default=2, ge=1,
-        description="PostgreSQL: connections evaluating a night's batches at once (each batch its own "
-                    "transaction; set it to the database server's free cores). SQLite evaluates one batch at a time")
+        description="connections evaluating a night's batches at once (each batch written in its own "
+                    "transaction; on PostgreSQL set it to the database server's free cores). SQLite writes one "
+                    "batch at a time and decides the next one meanwhile")
     # NoDecode: the environment gives a comma-separated list (`html,json`), not JSON
     nightly_formats: Annotated[tuple[ReportFormat, ...], NoDecode] = Field(
         default=("html", "xlsx", "json"),

@@ -112,16 +112,18 @@ def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.da
     of one night may run at once on several workers: they touch disjoint obligations).
     Returns the units evaluated and the steps this run recorded skipped.
 
-    On PostgreSQL `workers` connections take the batches in turn (`evaluation_workers`):
-    batches are disjoint id ranges, each its own transaction, so they may commit in any
-    order, as shards do. A first night's statements run on one core of the server each;
-    a province's evaluation left the other core idle. SQLite has one writer: one batch at
-    a time, whatever `workers` says."""
+    `workers` connections take the batches in turn (`evaluation_workers`): batches are
+    disjoint id ranges, each written in its own transaction, so they may commit in any
+    order, as shards do. On PostgreSQL they evaluate at once, a core of the server each (a
+    province's first night left the other core idle with one). SQLite has one writer: a
+    batch decides its lights and steps into its connection's temporary tables first,
+    outside the write lock (WAL readers do not wait for the writer), then writes them under
+    it, so one connection decides while another writes (`_evaluate_batch`)."""
     with engine.connect() as conn:
         work = _night_work(conn, plan_id, as_of, now=now, shard=shard, context=context)
         low, high = id_bounds(conn, plan_id)
         conn.rollback()
-        parallel = workers > 1 and work.postgresql
+        parallel = workers > 1
         ranges = batch_ranges(low, high, batch, workers if parallel else 1)
         if not parallel or len(ranges) < 2:
             _set_up(conn, work)
@@ -269,7 +271,7 @@ def _evaluate_concurrently(engine: Engine, work: _NightWork, ranges: list[tuple[
         try:
             with engine.connect() as conn:
                 _set_up(conn, work)
-                _evaluate_ranges(conn, work, next_range())
+                _evaluate_ranges(conn, work, next_range(), alone=False)
         except BaseException:
             stop.set()
             raise
@@ -280,43 +282,72 @@ def _evaluate_concurrently(engine: Engine, work: _NightWork, ranges: list[tuple[
         future.result()
 
 
-def _evaluate_ranges(conn: Connection, work: _NightWork, ranges: Iterable[tuple[int, int]]) -> None:
+def _evaluate_ranges(conn: Connection, work: _NightWork, ranges: Iterable[tuple[int, int]], *,
+                     alone: bool = True) -> None:
     for low, high in ranges:
-        _evaluate_batch(conn, work, low, high)
+        _evaluate_batch(conn, work, low, high, alone=alone)
         faults.point("evaluate.batch")
 
 
-def _evaluate_batch(conn: Connection, work: _NightWork, low: int, high: int) -> None:
-    """One batch's lights, flips, reminders and deliveries, in one transaction."""
-    s, night = work.statements, work.night
+def _evaluate_batch(conn: Connection, work: _NightWork, low: int, high: int, *, alone: bool = True) -> None:
+    """One batch's lights, flips, reminders and deliveries, written in one transaction.
+
+    What the batch decides (each item's light, its steps fired and skipped) goes first into
+    the connection's temporary tables, then into the store. A batch evaluated `alone` does
+    both in one write transaction (SQLite: the write lock held from the first read, see
+    store.locks). Beside other connections, SQLite decides in a transaction of its own that
+    writes only its temporary tables, without the write lock, then takes the lock to write:
+    its batch's items are its alone (disjoint ranges), so what it read is what it writes
+    over. On a province's first night SQLite's deciding is half a batch's time."""
+    params = {**work.night, "lo": low, "hi": high}
+    if alone or work.postgresql:
+        with conn.begin():
+            begin_write(conn)
+            _decide_batch(conn, work, params)
+            _write_batch(conn, work, params)
+        return
     with conn.begin():
-        begin_write(conn)  # SQLite: hold the write lock from the first read (see store.locks)
-        params = {**night, "lo": low, "hi": high}
-        conn.execute(text(q.CREATE_BATCH))
-        conn.execute(text(q.CLEAR_BATCH))
-        conn.execute(s.fill, params)
-        if work.postgresql:  # a temporary table has no statistics until
-            conn.execute(text("ANALYZE eval_batch"))  # analyzed; the joins below need them
-        work.flips.add(conn.execute(s.flips, params).rowcount or 0)
-        conn.execute(s.save, params)
-        conn.execute(s.create_steps)
-        conn.execute(text(q.CLEAR_STEPS))
-        for decide in s.decide_steps:
-            _probing(conn, work, PROBED_BY_DECISION, decide, params)
-        raised = conn.execute(s.raise_reminders, params).rowcount or 0
-        skipped = conn.execute(s.record_skipped, params).rowcount or 0
-        work.skipped.add(skipped)  # a failed batch fails the run: no summary reads the count
-        if work.postgresql:  # a first night fills empty tables: later statements plan with the rows
-            work.stats.grew(conn, "reminder", raised)
-            work.stats.grew(conn, "skipped_step", skipped)
-        if work.pairs:
-            queued = _probing(conn, work, PROBED_BY_DELIVERIES, s.add_deliveries,
-                              {**night, **params, **work.role_params}).rowcount or 0
-            if work.postgresql:
-                work.stats.grew(conn, "delivery", queued)
-            if work.someone_unreachable:  # else the statement finds nothing (1 s of a province's night)
-                conn.execute(s.unreachable, {**night, **params, **work.role_params})
-        conn.execute(s.no_recipient, {**params, "note": "no recipient address for this step's roles"})
+        _decide_batch(conn, work, params)
+    with conn.begin():
+        begin_write(conn)
+        _write_batch(conn, work, params)
+
+
+def _decide_batch(conn: Connection, work: _NightWork, params: dict[str, Any]) -> None:
+    """The batch's lights (`eval_batch`) and its steps, fired or skipped (`eval_step`): the
+    connection's temporary tables, read by `_write_batch`."""
+    s = work.statements
+    conn.execute(text(q.CREATE_BATCH))
+    conn.execute(text(q.CLEAR_BATCH))
+    conn.execute(s.fill, params)
+    if work.postgresql:  # a temporary table has no statistics until
+        conn.execute(text("ANALYZE eval_batch"))  # analyzed; the joins below need them
+    conn.execute(s.create_steps)
+    conn.execute(text(q.CLEAR_STEPS))
+    for decide in s.decide_steps:
+        _probing(conn, work, PROBED_BY_DECISION, decide, params)
+
+
+def _write_batch(conn: Connection, work: _NightWork, params: dict[str, Any]) -> None:
+    """What `_decide_batch` decided, into the store: flips, lights, reminders, skipped steps
+    and deliveries."""
+    s, night = work.statements, work.night
+    work.flips.add(conn.execute(s.flips, params).rowcount or 0)
+    conn.execute(s.save, params)
+    raised = conn.execute(s.raise_reminders, params).rowcount or 0
+    skipped = conn.execute(s.record_skipped, params).rowcount or 0
+    work.skipped.add(skipped)  # a failed batch fails the run: no summary reads the count
+    if work.postgresql:  # a first night fills empty tables: later statements plan with the rows
+        work.stats.grew(conn, "reminder", raised)
+        work.stats.grew(conn, "skipped_step", skipped)
+    if work.pairs:
+        queued = _probing(conn, work, PROBED_BY_DELIVERIES, s.add_deliveries,
+                          {**night, **params, **work.role_params}).rowcount or 0
+        if work.postgresql:
+            work.stats.grew(conn, "delivery", queued)
+        if work.someone_unreachable:  # else the statement finds nothing (1 s of a province's night)
+            conn.execute(s.unreachable, {**night, **params, **work.role_params})
+    conn.execute(s.no_recipient, {**params, "note": "no recipient address for this step's roles"})
 
 
 # The tables a batch's statements probe for what is already on record (NOT EXISTS) while the
