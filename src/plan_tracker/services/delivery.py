@@ -20,7 +20,10 @@ limits (small batches) and go one message ahead.
 Frozen messages: the first time rows are claimed, the message is rendered for the delivery
 night and stored (`delivery_message`) before the first send; every later send of those rows
 (after a crash, a transient failure or `deliver --retry-dead` of rows retried to death)
-sends the stored bytes with the same key (e-mail Message-ID). Only a refusal (a channel
+sends the stored bytes with the same key (e-mail Message-ID). A frozen message keeps the
+claim it was rendered for, and its rows point at it from the write that records them (sent,
+failed, or given back untried): a row is written twice on its way out, not three times; rows
+a crash left claimed in between find it by that claim (`_point_lost_claims`). Only a refusal (a channel
 fault, a permanent error) releases the rows: the peer did not take the message, so they
 join the recipient's next message, rendered afresh. A frozen message goes first; once it is
 through, the rest due follows in the same run as one fresh message.
