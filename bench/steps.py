@@ -74,7 +74,7 @@ def step_evaluate(engine: Engine, plan_file: Path) -> dict[str, Any]:
     summary = evaluate(engine, plan_file.stem, AS_OF, now=NOW, workers=workers)
     return {"seconds": round(time.perf_counter() - started, 3), "first_night_seconds": round(first_night, 3),
             "lights": summary.lights, "raised": summary.raised, "skipped": summary.skipped,
-            "workers": workers if engine.dialect.name == "postgresql" else 1}
+            "workers": workers}
 
 
 def step_limit(engine: Engine, plan_file: Path) -> dict[str, Any]:
