@@ -347,7 +347,8 @@ def _write_batch(conn: Connection, work: _NightWork, params: dict[str, Any]) -> 
             work.stats.grew(conn, "delivery", queued)
         if work.someone_unreachable:  # else the statement finds nothing (1 s of a province's night)
             conn.execute(s.unreachable, {**night, **params, **work.role_params})
-    conn.execute(s.no_recipient, {**params, "note": "no recipient address for this step's roles"})
+    if work.someone_unreachable or not work.pairs:  # else every step's roles reach someone for every unit
+        conn.execute(s.no_recipient, {**params, "note": "no recipient address for this step's roles"})
 
 
 # The tables a batch's statements probe for what is already on record (NOT EXISTS) while the
