@@ -11,8 +11,9 @@ processes apart.
 
 An interpreter takes about a second to start and import the delivery code. A night whose
 plan has enough recipients to split starts its other processes when it begins
-(`ready_processes`), so they import while this one evaluates, which uses one core; a night
-that turns out not to split lets them go unused.
+(`ready_processes`), so they import while this one evaluates (at a lower priority: on SQLite
+too the evaluation now keeps both cores busy, one connection deciding while another writes,
+and it goes first); a night that turns out not to split lets them go unused.
 
 A new interpreter, not a fork: a Prefect flow runs the night in a thread beside others,
 whose locks a fork would copy in whatever state they were; and not multiprocessing's
