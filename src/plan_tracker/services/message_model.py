@@ -166,7 +166,6 @@ class _Shared:
         them as; a section with a limit (`LISTED_AT_MOST`) lists its first rows and counts
         the rest."""
         parts: dict[str, _Part] = {}
-        listed_at_most: dict[str, int] = {}
         seen: set[tuple[str, int]] = set()
         audiences: dict[tuple[str, str], str] = {}  # (unit, level) -> audience: a digest's rows repeat them
         for row in rows:
@@ -181,8 +180,7 @@ class _Shared:
             part = parts.get(audience)
             if part is None:
                 part = parts[audience] = _Part(audience)
-                listed_at_most[audience] = LISTED_AT_MOST.get(audience, len(rows))
-            if len(part.rows) < listed_at_most[audience]:
+            if len(part.rows) < LISTED_AT_MOST.get(audience, len(rows)):
                 part.rows.append(row)
             else:
                 part.omitted += 1
