@@ -6,7 +6,9 @@ loses nothing a re-run cannot finish."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +16,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine, event
 
+from plan_tracker.night import run_nightly
 from plan_tracker.services import nightly
 from plan_tracker.services.nightly import batch_ranges, evaluate, evaluation_summary
+from plan_tracker.services.plans import apply_plan
+from plan_tracker.settings import Settings
+from plan_tracker.store.db import make_engine, migrate
 
 from .conftest import night_state
 
@@ -83,3 +89,26 @@ def test_a_failed_batch_stops_the_others_and_a_rerun_finishes_the_night(
     evaluate(several, PLAN, night, now=NOW, batch=29, workers=3)
     assert night_state(several) == night_state(one)
     assert evaluation_summary(several, PLAN, night).lights == evaluation_summary(one, PLAN, night).lights
+
+
+def test_a_night_on_an_in_memory_store_keeps_to_one_connection(
+        tmp_path: Path, founding_plan: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """An in-memory SQLite store is a database per connection: with the settings' two
+    evaluation connections and the report built beside the night, a second connection found
+    no tables (the night failed). On such a store everything runs on the night's own
+    connection and ends as on a file."""
+    stores = {"memory": make_engine("sqlite://"), "file": make_engine(f"sqlite:///{tmp_path / 'file.sqlite3'}")}
+    for name, engine in stores.items():
+        migrate(engine)
+        apply_plan(engine, founding_plan, actor="test", source="test")
+    threads = _connections_evaluating(stores["memory"])
+    settings = Settings(data_dir=tmp_path / "var")
+    assert settings.evaluation_workers > 1 and settings.nightly_formats  # the defaults this is about
+    with caplog.at_level(logging.WARNING):
+        for night in NIGHTS:
+            summaries = [run_nightly(engine, PLAN, night, now=NOW, settings=settings).as_dict()
+                         for engine in stores.values()]
+            assert summaries[0]["reminders"] == summaries[1]["reminders"]
+            assert night_state(stores["memory"]) == night_state(stores["file"])
+    assert len(threads) == 1
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text

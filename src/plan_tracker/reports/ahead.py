@@ -150,8 +150,11 @@ class ReportAhead:
 
 @contextmanager
 def report_ahead(engine: Engine, context: PlanContext, as_of: dt.date, *, wanted: bool) -> Iterator[ReportAhead | None]:
-    """A report built beside the night when the night writes report files (`wanted`)."""
-    if not wanted:
+    """A report built beside the night when the night writes report files (`wanted`); never
+    on an in-memory store, which a thread's own connection would find empty."""
+    from plan_tracker.store.db import in_memory
+
+    if not wanted or in_memory(engine.url):
         yield None
         return
     ahead = ReportAhead(engine, context, as_of).start()

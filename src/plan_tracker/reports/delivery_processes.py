@@ -39,6 +39,7 @@ from sqlalchemy import Engine, func, select
 from plan_tracker.background import yield_to_the_night
 from plan_tracker.process_end import leave_memory_to_the_os
 from plan_tracker.services.context import PlanContext
+from plan_tracker.store.db import in_memory
 
 MAX_PROCESSES = 4
 logger = logging.getLogger(__name__)
@@ -54,8 +55,7 @@ def wanted_processes(engine: Engine, settings: Any, factory: Any) -> int:
     `Settings.delivery_workers`); always one for a test's channels (they live in this
     process) and an in-memory store."""
     wanted = settings.delivery_workers or min(os.cpu_count() or 1, MAX_PROCESSES)
-    in_memory = engine.url.get_backend_name() == "sqlite" and engine.url.database in (None, "", ":memory:")
-    return 1 if factory is not None or in_memory else wanted
+    return 1 if factory is not None or in_memory(engine.url) else wanted
 
 
 def delivery_shares(engine: Engine, plan_id: str, now: dt.datetime, settings: Any, factory: Any) -> list[Any]:

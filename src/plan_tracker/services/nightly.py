@@ -26,6 +26,7 @@ from plan_tracker.services.digests import DigestHolds, digest_holds
 from plan_tracker.services.status import id_bounds
 from plan_tracker.store import evaluation_sql as q
 from plan_tracker.store.audit import EVENTS, record_event
+from plan_tracker.store.db import in_memory
 from plan_tracker.store.locks import begin_write
 from plan_tracker.store.models import PlanRow, UnitRow
 from plan_tracker.store.outbox_models import NightlyRun, Reminder, RoleRecipient
@@ -123,7 +124,7 @@ def evaluate_batches(engine: Engine, plan_id: str, as_of: dt.date, *, now: dt.da
         work = _night_work(conn, plan_id, as_of, now=now, shard=shard, context=context)
         low, high = id_bounds(conn, plan_id)
         conn.rollback()
-        parallel = workers > 1
+        parallel = workers > 1 and not in_memory(engine.url)  # another thread's connection: another database
         ranges = batch_ranges(low, high, batch, workers if parallel else 1)
         if not parallel or len(ranges) < 2:
             _set_up(conn, work)

@@ -38,6 +38,13 @@ def parse_store_url(url: str) -> URL:
     return parsed
 
 
+def in_memory(url: URL) -> bool:
+    """An in-memory SQLite store (`sqlite://`, `sqlite:///:memory:`). SQLAlchemy gives each
+    thread its own connection to it, and each connection is a database of its own: work on
+    such a store stays on the thread that holds it (no second connection, no other process)."""
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
 def _shown(url: str) -> str:
     """The URL for a message, password hidden."""
     try:
@@ -50,9 +57,9 @@ def require_store(url: str) -> None:
     """Raise StoreUnavailable unless `url` is well formed and, for a SQLite file, the file
     exists. Nothing is created: only `plan apply` and `init` create a store."""
     parsed = parse_store_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+    if parsed.get_backend_name() != "sqlite" or in_memory(parsed):
         return
-    if not Path(parsed.database).is_file():
+    if not Path(str(parsed.database)).is_file():
         raise StoreMissing("store.missing", url=_shown(url), path=parsed.database)
 
 
@@ -77,8 +84,8 @@ def make_engine(url: str, *, serial: bool = False) -> Engine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if not in_memory(parsed):
+            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
         pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60} if serial else {}
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **pool)
 

@@ -28,6 +28,8 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
 
+from plan_tracker.store.db import in_memory
+
 WAIT_SECONDS = 3600.0  # a night's run takes seconds to minutes; an hour means something is stuck
 _POLL = 0.05
 _memory_locks: dict[str, threading.Lock] = {}
@@ -60,12 +62,11 @@ def nightly_lock(engine: Engine, plan_id: str, *, wait: float = WAIT_SECONDS) ->
         with _pg_lock(engine, name, wait):
             yield
         return
-    database = engine.url.database
-    if not database or database == ":memory:":
+    if in_memory(engine.url):
         with _memory_lock(name, wait):
             yield
         return
-    with _file_lock(Path(f"{database}.nightly-{plan_id}.lock"), name, wait):
+    with _file_lock(Path(f"{engine.url.database}.nightly-{plan_id}.lock"), name, wait):
         yield
 
 
