@@ -67,4 +67,3 @@ def test_the_machines_speed_at_a_runs_start_and_end_are_kept_apart(bench_main, t
     merged = bench_main.by_run(bench_main.merge(tmp_path / "results.json", rows))
     speeds = merged[(bench_main.MACHINE, "-")]
     assert (speeds["machine_start"]["loop_seconds"], speeds["machine_end"]["loop_seconds"]) == (0.101, 0.134)
-

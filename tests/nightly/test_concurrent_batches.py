@@ -98,7 +98,7 @@ def test_a_night_on_an_in_memory_store_keeps_to_one_connection(
     no tables (the night failed). On such a store everything runs on the night's own
     connection and ends as on a file."""
     stores = {"memory": make_engine("sqlite://"), "file": make_engine(f"sqlite:///{tmp_path / 'file.sqlite3'}")}
-    for name, engine in stores.items():
+    for engine in stores.values():
         migrate(engine)
         apply_plan(engine, founding_plan, actor="test", source="test")
     threads = _connections_evaluating(stores["memory"])

@@ -248,7 +248,6 @@ def test_a_batch_that_runs_long_gives_the_rest_back_and_they_go_in_the_next_batc
     assert attempts == {1}  # the claims given back cost nothing
 
 
-
 def frozen_rows(engine) -> list[tuple[str, int | None, str | None]]:
     """(state, the frozen message pointed at, that message's claim) of every addressed row."""
     d, m = Delivery.__table__, DeliveryMessage.__table__
