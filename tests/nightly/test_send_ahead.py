@@ -64,11 +64,15 @@ def test_the_sender_goes_at_most_ahead_messages_beyond_the_records(smtp_server: 
 
 
 def test_records_gather_half_the_window_and_a_slow_message_is_recorded_alone(
-        smtp_server: SmtpServer, smtp_credentials: tuple[str, str]) -> None:
+        smtp_server: SmtpServer, smtp_credentials: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     """A transaction per message or two cost as much as sending them: the delivery thread
-    waits (GATHER_S at most) until half the window has gone, then records it together."""
+    waits (GATHER_S at most) until half the window has gone, then records it together.
+    The wait is set per half so that neither depends on how busy the machine is: a long one
+    (no message takes 10 s on a local server) where groups must fill, a short one against a
+    far slower server where each message must go alone."""
     from plan_tracker.services import send_ahead
 
+    monkeypatch.setattr(send_ahead, "GATHER_S", 10.0)
     groups: list[int] = []
     with SendAhead(channel_for(smtp_server, smtp_credentials), items(24), ahead=8, budget_s=60) as sender:
         for went in sender.results():
@@ -77,11 +81,16 @@ def test_records_gather_half_the_window_and_a_slow_message_is_recorded_alone(
             sender.recorded(len(went))
     assert sum(groups) == 24 and all(size >= 4 for size in groups[:-1]), groups
 
-    class Slow(SmtpChannel):  # each message takes longer than the wait for the next
+    monkeypatch.setattr(send_ahead, "GATHER_S", 0.02)
+
+    class Slow(SmtpChannel):  # each message takes far longer than the wait for the next
         @contextmanager
         def session(self):  # type: ignore[no-untyped-def, override]
             with super().session() as send:
-                yield lambda message: (time.sleep(send_ahead.GATHER_S * 2), send(message))[1]
+                def slowly(message: Message) -> Receipt:
+                    time.sleep(0.4)
+                    return send(message)
+                yield slowly
 
     user, password = smtp_credentials
     slow = Slow(smtp_server.host, smtp_server.port, username=user, password=password, timeout=5)
