@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -59,18 +60,24 @@ def test_a_connection_the_server_dropped_between_messages_is_opened_again(
         smtp_server: SmtpServer, message: Message) -> None:
     peers = peers_of(smtp_server)
     original = smtp_server.handler.handle_DATA
+    hung_up = threading.Event()
+
+    def hang_up(smtp: Any) -> None:
+        smtp.transport.close()
+        hung_up.set()
 
     async def hang_up_after_the_first(smtp: Any, session: Any, envelope: Any) -> str:
         reply = await original(smtp, session, envelope)
         if len(peers) == 1:  # the server closes the connection once the first message is in
-            asyncio.get_running_loop().call_later(0.05, smtp.transport.close)
+            asyncio.get_running_loop().call_later(0.05, hang_up, smtp)
         return reply
 
     smtp_server.handler.handle_DATA = hang_up_after_the_first  # type: ignore[method-assign]
     channel = SmtpChannel(smtp_server.host, smtp_server.port, timeout=5)
     with channel.session() as send:
         send(dataclasses.replace(message, message_key="d1"))
-        time.sleep(0.3)
+        assert hung_up.wait(10)  # however busy the machine, the second message finds it closed
+        time.sleep(0.2)
         send(dataclasses.replace(message, message_key="d2"))
         send(dataclasses.replace(message, message_key="d3"))
     assert len(smtp_server.handler.envelopes) == 3
