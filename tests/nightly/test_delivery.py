@@ -8,7 +8,7 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from plan_tracker.services.delivery import LEASE, deliver, enable_channel
 from plan_tracker.services.nightly import evaluate
@@ -248,7 +248,7 @@ def test_a_batch_that_runs_long_gives_the_rest_back_and_they_go_in_the_next_batc
     assert attempts == {1}  # the claims given back cost nothing
 
 
-def frozen_rows(engine) -> list[tuple[str, int | None, str | None]]:
+def frozen_rows(engine: Engine) -> list[tuple[str, int | None, str | None]]:
     """(state, the frozen message pointed at, that message's claim) of every addressed row."""
     d, m = Delivery.__table__, DeliveryMessage.__table__
     with engine.connect() as conn:
