@@ -208,6 +208,14 @@ TARGETS = [
 ]
 
 
+def said_cpu(step: str, versus: dict[str, Any]) -> None:
+    """The CPU a message costs in `step` and its limit, and the rates the cores allow at it."""
+    if "cpu_ms_per_message" in versus:
+        print(f"    CPU a message ({step}): {versus['cpu_ms_per_message']} ms, the limit's "
+              f"{versus['limit_cpu_ms_per_message']} ms; {versus['cores']} cores allow at most "
+              f"{versus['cores_allow_per_s']}/s and {versus['limit_cores_allow_per_s']}/s")
+
+
 def merge(path: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """`rows` merged into the results file at `path`: a new row replaces the earlier row of
     the same size, backend and step. Returns (and writes) the merged list."""
@@ -320,6 +328,8 @@ def main() -> None:
         print(f"  delivery to the file outbox, the night's stage (two processes, reply forms): {versus['messages_per_s']}/s, "
               f"hand-tuned limit in two processes (no forms) {versus['limit_messages_per_s']}/s (x{versus['ratio']}, "
               f"medians of alternate runs)")
+    for step in ("deliver_file_vs_limit", "deliver_file_stage_vs_limit"):
+        said_cpu(step, delivered.get(step, {}))
     speeds = results.get((MACHINE, "-"), {})
     if "machine_start" in speeds and "machine_end" in speeds:
         print(f"  machine: a fixed Python loop took {speeds['machine_start']['loop_seconds']} s at the start and "

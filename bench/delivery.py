@@ -51,7 +51,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench import settle_writes
+from bench import cpu, settle_writes
 from bench.bytecode import compile_package
 from bench.province import FIRST_NIGHT, NOW, UNITS, write_province_plan
 
@@ -104,17 +104,25 @@ def timed_delivery(template: Path, folder: Path, step: str, *, stage: bool = Fal
     if stage:  # as the night runs it: its other processes started ahead
         with ready_processes(engine, PLAN, configured, None) as ready:
             _wait_warm(ready)
+            clock = cpu.CpuClock(ready.pids if ready is not None else ())
             started = time.perf_counter()
             summary = deliver_with_weekly(engine, PLAN, now=NOW, as_of=FIRST_NIGHT, settings=configured, ready=ready)
             seconds = time.perf_counter() - started
     else:
+        clock = cpu.CpuClock()
         started = time.perf_counter()
         summary = deliver(engine, PLAN, now=NOW, as_of=FIRST_NIGHT, settings=configured)
         seconds = time.perf_counter() - started
+    cpu_seconds = clock.seconds()  # the processes the stage took have been waited for
     engine.dispose()
     return {"step": step, "seconds": round(seconds, 3), "messages": summary.messages_sent,
             "deliveries": summary.deliveries_sent, "failed": summary.failed, "processes": summary.processes,
-            "messages_per_s": round(summary.messages_sent / seconds, 1)}
+            "messages_per_s": round(summary.messages_sent / seconds, 1),
+            "cpu_ms_per_message": _per_message_ms(cpu_seconds, summary.messages_sent)}
+
+
+def _per_message_ms(cpu_seconds: float, messages: int) -> float:
+    return round(cpu_seconds * 1000 / messages, 3) if messages else 0.0
 
 
 def _wait_warm(ready: Any, limit_s: float = 15.0) -> None:
@@ -125,19 +133,11 @@ def _wait_warm(ready: Any, limit_s: float = 15.0) -> None:
     pids = ready.pids
     deadline, last = time.monotonic() + limit_s, -1
     while time.monotonic() < deadline:
-        ticks = sum(_cpu_ticks(pid) for pid in pids)
+        ticks = sum(cpu.ticks(pid) for pid in pids)
         if ticks == last:
             return
         last = ticks
         time.sleep(0.3)
-
-
-def _cpu_ticks(pid: int) -> int:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])  # utime, stime
 
 
 class _Stopwatch:
@@ -246,11 +246,16 @@ def _beside_limit(template: Path, folder: Path, step: str, limit: Callable[[Path
         copy_store(template, work)
         theirs.append({**limit(work), "run": run})
     seconds, limit_seconds = (median(row["seconds"] for row in rows) for rows in (ours, theirs))
+    cpu_ms, limit_cpu_ms = (median(row["cpu_ms_per_message"] for row in rows) for rows in (ours, theirs))
     messages = ours[0]["messages"]
     return ours, theirs, {"step": f"{step}_vs_limit", "messages": messages, "seconds": seconds,
                           "limit_seconds": limit_seconds, "ratio": round(seconds / limit_seconds, 2),
                           "messages_per_s": round(messages / seconds, 1),
-                          "limit_messages_per_s": round(messages / limit_seconds, 1)}
+                          "limit_messages_per_s": round(messages / limit_seconds, 1),
+                          # what the cores allow at each one's CPU cost: a rate near it is CPU-bound
+                          "cores": cpu.cores(), "cpu_ms_per_message": cpu_ms, "limit_cpu_ms_per_message": limit_cpu_ms,
+                          "cores_allow_per_s": cpu.cpu_bound_rate(cpu_ms),
+                          "limit_cores_allow_per_s": cpu.cpu_bound_rate(limit_cpu_ms)}
 
 
 def limit_delivery(template: Path, folder: Path) -> list[dict[str, Any]]:

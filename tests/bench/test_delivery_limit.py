@@ -79,3 +79,6 @@ def test_the_stage_beside_the_limit_is_the_nights_split_delivery(bench_delivery,
     assert [row["step"] for row in limits] == ["deliver_file_limit_split"] * 2
     assert all(row["messages"] == 12 for row in limits)
     assert versus["step"] == "deliver_file_stage_vs_limit" and versus["messages"] == 12
+    # the CPU of every process that delivered, and the rate the cores allow at that cost
+    assert stage["cpu_ms_per_message"] > 0 and all(row["cpu_ms_per_message"] > 0 for row in limits)
+    assert versus["cores_allow_per_s"] == round(versus["cores"] * 1000 / versus["cpu_ms_per_message"], 1)
