@@ -41,6 +41,11 @@ def cpu_bound_rate(cpu_ms_per_message: float) -> float:
     return round(cores() * 1000 / cpu_ms_per_message, 1) if cpu_ms_per_message > 0 else float("inf")
 
 
+def per_message_ms(cpu_seconds: float, messages: int) -> float:
+    """Milliseconds of CPU a message (0 when none was sent)."""
+    return round(cpu_seconds * 1000 / messages, 3) if messages else 0.0
+
+
 def _reaped_children_seconds() -> float:
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     return used.ru_utime + used.ru_stime

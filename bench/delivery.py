@@ -118,11 +118,7 @@ def timed_delivery(template: Path, folder: Path, step: str, *, stage: bool = Fal
     return {"step": step, "seconds": round(seconds, 3), "messages": summary.messages_sent,
             "deliveries": summary.deliveries_sent, "failed": summary.failed, "processes": summary.processes,
             "messages_per_s": round(summary.messages_sent / seconds, 1),
-            "cpu_ms_per_message": _per_message_ms(cpu_seconds, summary.messages_sent)}
-
-
-def _per_message_ms(cpu_seconds: float, messages: int) -> float:
-    return round(cpu_seconds * 1000 / messages, 3) if messages else 0.0
+            "cpu_ms_per_message": cpu.per_message_ms(cpu_seconds, summary.messages_sent)}
 
 
 def _wait_warm(ready: Any, limit_s: float = 15.0) -> None:

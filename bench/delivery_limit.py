@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.cpu import CpuClock
+from bench.cpu import CpuClock, per_message_ms
 from plan_tracker.domain.vocabulary import level_word
 
 GROUP = 256
@@ -73,7 +73,7 @@ def deliver_limit(store: Path, outbox: Path, plan_id: str, now: dt.datetime, as_
     from plan_tracker.channels import FileOutboxChannel, Message
     from plan_tracker.store.evaluation_sql import ROLL_UP_REMINDERS
 
-    started, cpu_started = time.perf_counter(), time.process_time()
+    clock, started = CpuClock(), time.perf_counter()
     con = sqlite3.connect(store, isolation_level=None, timeout=30)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")
@@ -109,11 +109,11 @@ def deliver_limit(store: Path, outbox: Path, plan_id: str, now: dt.datetime, as_
         con.execute(ROLL_UP_REMINDERS, {"plan": plan_id})
     con.execute("COMMIT")
     con.close()
-    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    seconds, cpu_seconds = time.perf_counter() - started, clock.seconds()
     return {"step": "deliver_file_limit", "seconds": round(seconds, 3), "messages": len(messages),
             "deliveries": sum(len(rows) for rows in by_recipient.values()),
             "messages_per_s": round(len(messages) / seconds, 1),
-            "cpu_ms_per_message": round(cpu_seconds * 1000 / len(messages), 3) if messages else 0.0}
+            "cpu_ms_per_message": per_message_ms(cpu_seconds, len(messages))}
 
 
 def due_keys(con: sqlite3.Connection, plan_id: str, stamp: str) -> list[str]:
@@ -177,7 +177,7 @@ def deliver_limit_split(store: Path, outbox: Path, plan_id: str, now: dt.datetim
     return {"step": "deliver_file_limit_split", "processes": processes, "seconds": round(seconds, 3),
             "messages": messages, "deliveries": sum(share["deliveries"] for share in shares),
             "messages_per_s": round(messages / seconds, 1),
-            "cpu_ms_per_message": round(cpu_seconds * 1000 / messages, 3) if messages else 0.0}
+            "cpu_ms_per_message": per_message_ms(cpu_seconds, messages)}
 
 
 def _share_process() -> None:
